@@ -1,0 +1,54 @@
+# Two commands for a new user: `make demo` (the platform locally, with a simulated fleet)
+# and `make test` (everything CI runs). Both set themselves up from the lock file.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test test-unit test-integration test-infra test-e2e local synth layer bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(VENV)/bin/csms demo
+
+local: setup
+	$(VENV)/bin/csms local
+
+test: setup
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+
+test-integration: setup
+	$(PY) -m pytest tests/integration
+
+test-infra: setup
+	$(PY) -m pytest tests/infra
+
+test-e2e: setup
+	$(PY) -m pytest tests/e2e
+
+synth: setup
+	$(PY) app.py
+
+layer: setup
+	bash layers/build.sh
+
+bench: setup
+	$(PY) -m bench.bench_planner
+
+clean:
+	rm -rf $(VENV) $(TOOLS) cdk.out layers/build .pytest_cache .hypothesis
