@@ -1,0 +1,1 @@
+"""DynamoDB adapters (pynamodb) for the domain's repositories."""

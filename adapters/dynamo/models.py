@@ -1,0 +1,199 @@
+"""pynamodb models: the DynamoDB tables of the platform.
+
+Table names, region and endpoint are bound at start-up by :func:`bind` from
+:class:`adapters.settings.Settings`; nothing here hard-codes a table name.
+The CDK stack (``infra/``) declares the same key schemas: keep them in step
+(``tests/infra`` checks it).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from adapters.settings import Settings
+
+
+class ChargerModel(Model):
+    """One item per charger: credentials, current connection, boot data."""
+
+    class Meta:
+        table_name = "unbound-chargers"
+
+    charge_point_id = UnicodeAttribute(hash_key=True)
+    password_hash = UnicodeAttribute()
+    enabled = BooleanAttribute(default=True)
+    created_at = UTCDateTimeAttribute()
+    connection_id = UnicodeAttribute(null=True)
+    online = BooleanAttribute(default=False)
+    connected_at = UTCDateTimeAttribute(null=True)
+    disconnected_at = UTCDateTimeAttribute(null=True)
+    last_seen = UTCDateTimeAttribute(null=True)
+    boot = MapAttribute(null=True)  # vendor, model, serials, firmware, ...
+    boot_at = UTCDateTimeAttribute(null=True)
+    firmware_status = UnicodeAttribute(null=True)
+    firmware_status_at = UTCDateTimeAttribute(null=True)
+    firmware_history = ListAttribute(of=UnicodeAttribute, null=True)  # "<time> <status>", oldest first
+    diagnostics_status = UnicodeAttribute(null=True)
+    diagnostics_status_at = UTCDateTimeAttribute(null=True)
+    setup_connection_id = UnicodeAttribute(null=True)  # the connection the platform has configured
+    capabilities = MapAttribute(default=dict)  # learnt from the charger's answers: config values, accepted profiles
+
+
+class ConnectorModel(Model):
+    """Latest status per connector (connector 0 = the charger as a whole)."""
+
+    class Meta:
+        table_name = "unbound-connectors"
+
+    charge_point_id = UnicodeAttribute(hash_key=True)
+    connector_id = NumberAttribute(range_key=True)
+    status = UnicodeAttribute()
+    error_code = UnicodeAttribute()
+    status_at = UTCDateTimeAttribute()
+    received_at = UTCDateTimeAttribute()
+    info = UnicodeAttribute(null=True)
+    vendor_id = UnicodeAttribute(null=True)
+    vendor_error_code = UnicodeAttribute(null=True)
+
+
+class SessionModel(Model):
+    """One item per transaction, keyed by charger so a charger only reaches its own."""
+
+    class Meta:
+        table_name = "unbound-sessions"
+
+    charge_point_id = UnicodeAttribute(hash_key=True)
+    transaction_id = NumberAttribute(range_key=True)
+    connector_id = NumberAttribute()
+    id_tag = UnicodeAttribute()
+    meter_start_wh = NumberAttribute()
+    started_at = UTCDateTimeAttribute()
+    start_received_at = UTCDateTimeAttribute()
+    reservation_id = NumberAttribute(null=True)
+    active = BooleanAttribute(default=True)
+    stopped_at = UTCDateTimeAttribute(null=True)
+    stop_received_at = UTCDateTimeAttribute(null=True)
+    meter_stop_wh = NumberAttribute(null=True)
+    stop_reason = UnicodeAttribute(null=True)
+    stop_id_tag = UnicodeAttribute(null=True)
+    energy_wh = NumberAttribute(null=True)
+    max_power_w = NumberAttribute(null=True)
+    flags = ListAttribute(of=UnicodeAttribute, null=True)
+
+
+class MeterSampleModel(Model):
+    """One item per meterValue element: stream = "<charger>#<connector>",
+    sample_key = "<ISO timestamp>#<source>" (a resent message overwrites itself)."""
+
+    class Meta:
+        table_name = "unbound-meter"
+
+    stream = UnicodeAttribute(hash_key=True)
+    sample_key = UnicodeAttribute(range_key=True)
+    transaction_id = NumberAttribute(null=True)
+    power_w = NumberAttribute(null=True)
+    energy_wh = NumberAttribute(null=True)
+    readings = UnicodeAttribute()  # compact JSON list of normalised readings
+    received_at = UTCDateTimeAttribute(null=True)
+
+
+class KeyModel(Model):
+    """Counters (``counter#...``) and idempotency keys (``txstart#...``)."""
+
+    class Meta:
+        table_name = "unbound-keys"
+
+    pk = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class ReviewModel(Model):
+    """Messages kept for review: data problems acknowledged to the charger."""
+
+    class Meta:
+        table_name = "unbound-review"
+
+    charge_point_id = UnicodeAttribute(hash_key=True)
+    review_key = UnicodeAttribute(range_key=True)  # "<ISO time>#<uuid>"
+    kind = UnicodeAttribute()
+    detail = UnicodeAttribute()
+    action = UnicodeAttribute(null=True)
+    transaction_id = NumberAttribute(null=True)
+    raw = UnicodeAttribute(null=True)
+
+
+class CallModel(Model):
+    """Platform-initiated calls per charger. Sort keys: ``q#<time>#<id>`` queued calls
+    (oldest first), ``slot`` the single outstanding call, ``r#<time>#<id>`` outcomes."""
+
+    class Meta:
+        table_name = "unbound-calls"
+
+    charge_point_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+    unique_id = UnicodeAttribute()
+    action = UnicodeAttribute()
+    payload = UnicodeAttribute()  # JSON
+    created_at = UTCDateTimeAttribute()
+    origin = UnicodeAttribute(default="platform")
+    connection_id = UnicodeAttribute(null=True)  # slot: where it was sent
+    deadline = UTCDateTimeAttribute(null=True)  # slot: answer due by
+    outcome = UnicodeAttribute(null=True)  # outcome records
+    result = UnicodeAttribute(null=True)  # JSON
+    error_code = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+MODELS: dict[str, type[Model]] = {
+    "chargers": ChargerModel,
+    "connectors": ConnectorModel,
+    "sessions": SessionModel,
+    "meter": MeterSampleModel,
+    "keys": KeyModel,
+    "review": ReviewModel,
+    "calls": CallModel,
+}
+
+# Attributes with DynamoDB TTL enabled, per table.
+TTL_ATTRIBUTES = {"keys": "expires_at", "calls": "expires_at"}
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at the tables, region and endpoint of ``settings``."""
+    names = {
+        "chargers": settings.chargers_table,
+        "connectors": settings.connectors_table,
+        "sessions": settings.sessions_table,
+        "meter": settings.meter_table,
+        "keys": settings.keys_table,
+        "review": settings.review_table,
+        "calls": settings.calls_table,
+    }
+    for key, model in MODELS.items():
+        model.Meta.table_name = names[key]
+        model.Meta.region = settings.region
+        model.Meta.host = settings.dynamodb_endpoint
+        model._connection = None  # drop a connection bound to earlier settings
+
+
+def create_tables(wait: bool = True) -> None:
+    """Create any missing table (tests and the local platform; CDK creates them in AWS)."""
+    for key, model in MODELS.items():
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
+            ttl = TTL_ATTRIBUTES.get(key)
+            if ttl:
+                model._get_connection().connection.client.update_time_to_live(
+                    TableName=model.Meta.table_name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl},
+                )

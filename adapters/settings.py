@@ -1,0 +1,112 @@
+"""Runtime settings, read once from the environment at cold start.
+
+Nothing else in the code reads ``os.environ``: handlers and the local platform
+build a :class:`Settings` and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+# Environment variable names: the CDK stack (infra/) sets exactly these.
+ENV_CHARGERS_TABLE = "CHARGERS_TABLE"
+ENV_CONNECTORS_TABLE = "CONNECTORS_TABLE"
+ENV_SESSIONS_TABLE = "SESSIONS_TABLE"
+ENV_METER_TABLE = "METER_TABLE"
+ENV_KEYS_TABLE = "KEYS_TABLE"
+ENV_REVIEW_TABLE = "REVIEW_TABLE"
+ENV_CALLS_TABLE = "CALLS_TABLE"
+ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # optional: DynamoDB Local / moto server
+ENV_MANAGEMENT_API_ENDPOINT = "MANAGEMENT_API_ENDPOINT"  # optional: https://{api}.execute-api.{region}.amazonaws.com/{stage}
+ENV_REGION = "AWS_REGION"
+ENV_HEARTBEAT_INTERVAL = "HEARTBEAT_INTERVAL_S"
+
+TABLE_ENV = {
+    "chargers": ENV_CHARGERS_TABLE,
+    "connectors": ENV_CONNECTORS_TABLE,
+    "sessions": ENV_SESSIONS_TABLE,
+    "meter": ENV_METER_TABLE,
+    "keys": ENV_KEYS_TABLE,
+    "review": ENV_REVIEW_TABLE,
+    "calls": ENV_CALLS_TABLE,
+}
+
+
+class SettingsError(ValueError):
+    """A required setting is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    chargers_table: str
+    connectors_table: str
+    sessions_table: str
+    meter_table: str
+    keys_table: str
+    review_table: str
+    calls_table: str
+    region: str = "eu-west-2"
+    dynamodb_endpoint: str | None = None
+    management_api_endpoint: str | None = None
+    heartbeat_interval_s: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        missing = [name for name in TABLE_ENV.values() if not env.get(name)]
+        if missing:
+            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+        try:
+            heartbeat = int(env.get(ENV_HEARTBEAT_INTERVAL, "300"))
+        except ValueError as exc:
+            raise SettingsError(f"{ENV_HEARTBEAT_INTERVAL} must be an integer") from exc
+        if not 10 <= heartbeat < 600:
+            # API Gateway closes a WebSocket idle for 10 minutes.
+            raise SettingsError(f"{ENV_HEARTBEAT_INTERVAL} must be in [10, 600)")
+        return cls(
+            chargers_table=env[ENV_CHARGERS_TABLE],
+            connectors_table=env[ENV_CONNECTORS_TABLE],
+            sessions_table=env[ENV_SESSIONS_TABLE],
+            meter_table=env[ENV_METER_TABLE],
+            keys_table=env[ENV_KEYS_TABLE],
+            review_table=env[ENV_REVIEW_TABLE],
+            calls_table=env[ENV_CALLS_TABLE],
+            region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
+            dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
+            management_api_endpoint=env.get(ENV_MANAGEMENT_API_ENDPOINT) or None,
+            heartbeat_interval_s=heartbeat,
+        )
+
+    @classmethod
+    def with_prefix(cls, prefix: str, **kwargs) -> "Settings":
+        """Settings with tables named ``<prefix>-<name>`` (tests, local platform)."""
+        return cls(
+            chargers_table=f"{prefix}-chargers",
+            connectors_table=f"{prefix}-connectors",
+            sessions_table=f"{prefix}-sessions",
+            meter_table=f"{prefix}-meter",
+            keys_table=f"{prefix}-keys",
+            review_table=f"{prefix}-review",
+            calls_table=f"{prefix}-calls",
+            **kwargs,
+        )
+
+    def as_env(self) -> dict[str, str]:
+        env = {
+            ENV_CHARGERS_TABLE: self.chargers_table,
+            ENV_CONNECTORS_TABLE: self.connectors_table,
+            ENV_SESSIONS_TABLE: self.sessions_table,
+            ENV_METER_TABLE: self.meter_table,
+            ENV_KEYS_TABLE: self.keys_table,
+            ENV_REVIEW_TABLE: self.review_table,
+            ENV_CALLS_TABLE: self.calls_table,
+            ENV_REGION: self.region,
+            ENV_HEARTBEAT_INTERVAL: str(self.heartbeat_interval_s),
+        }
+        if self.dynamodb_endpoint:
+            env[ENV_DYNAMODB_ENDPOINT] = self.dynamodb_endpoint
+        if self.management_api_endpoint:
+            env[ENV_MANAGEMENT_API_ENDPOINT] = self.management_api_endpoint
+        return env

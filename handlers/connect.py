@@ -1,0 +1,29 @@
+"""``$connect``: accept only OCPP 1.6 and remember the charger's current connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from csms.connection import choose_subprotocol
+from csms.timeutil import utcnow
+from handlers._runtime import runtime
+from handlers.observability import logger
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = event.get("requestContext") or {}
+    charge_point_id = (request.get("authorizer") or {}).get("chargePointId")
+    connection_id = request.get("connectionId")
+    logger.set_correlation_id(charge_point_id)
+    if not charge_point_id or not connection_id:
+        logger.error("connect without authorizer context")
+        return {"statusCode": 401, "body": "Unauthorized"}
+    subprotocol = choose_subprotocol(event.get("headers"))
+    if subprotocol is None:
+        logger.warning("refused: ocpp1.6 not offered", extra={"charge_point_id": charge_point_id})
+        return {"statusCode": 400, "body": "Sec-WebSocket-Protocol must offer ocpp1.6"}
+    if not runtime().chargers.connect(charge_point_id, connection_id, utcnow()):
+        logger.warning("refused: charger no longer registered", extra={"charge_point_id": charge_point_id})
+        return {"statusCode": 403, "body": "Forbidden"}
+    logger.info("connected", extra={"charge_point_id": charge_point_id, "connection_id": connection_id})
+    return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": subprotocol}}

@@ -1,0 +1,46 @@
+"""``$default`` (two-way route): one OCPP-J frame in, the reply as the route response."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timezone
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from csms import ocpp_j
+from handlers._runtime import runtime
+from handlers.observability import logger, metrics
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = event.get("requestContext") or {}
+    charge_point_id = (request.get("authorizer") or {}).get("chargePointId")
+    connection_id = request.get("connectionId")
+    logger.set_correlation_id(charge_point_id)
+    if not charge_point_id:
+        logger.error("message without authorizer context")
+        return {"statusCode": 200}
+    body: str | bytes = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body)
+        except (binascii.Error, ValueError):
+            body = b"\xff"  # answered as a frame that is not UTF-8
+    metrics.add_metric(name="Frames", unit=MetricUnit.Count, value=1)
+    connected_at = None
+    if isinstance(request.get("connectedAt"), (int, float)):
+        connected_at = datetime.fromtimestamp(request["connectedAt"] / 1000, tz=timezone.utc)
+    try:
+        reply = runtime().central.handle_frame(charge_point_id, connection_id, body, connected_at)
+    except Exception:  # never let a frame crash the route: the charger gets no reply and retries
+        logger.exception("frame handling failed")
+        metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+        return {"statusCode": 200}
+    if reply is None:
+        return {"statusCode": 200}
+    if reply.startswith(f"[{ocpp_j.CALLERROR},"):
+        metrics.add_metric(name="CallErrors", unit=MetricUnit.Count, value=1)
+    return {"statusCode": 200, "body": reply}

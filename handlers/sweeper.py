@@ -1,0 +1,18 @@
+"""Scheduled (EventBridge, every minute): send queued platform calls, expire unanswered ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from handlers._runtime import runtime
+from handlers.observability import logger, metrics
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    sent = runtime().commander.sweep()
+    metrics.add_metric(name="CallsSentBySweep", unit=MetricUnit.Count, value=sent)
+    logger.info("sweep done", extra={"sent": sent})
+    return {"sent": sent}

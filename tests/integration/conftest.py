@@ -1,0 +1,91 @@
+"""The real Lambda entry points against moto's DynamoDB."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from adapters.dynamo.models import create_tables
+from adapters.settings import Settings
+from csms.credentials import hash_key
+from handlers import _runtime, authorizer, connect, default, disconnect
+from tests import events
+
+PASSWORD = "0123456789abcdef0123"
+
+
+@pytest.fixture
+def platform(monkeypatch):
+    """Environment as the CDK stack sets it, DynamoDB mocked by moto, tables created."""
+    for key, value in Settings.with_prefix("it", region="eu-west-2").as_env().items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        _runtime.reset()
+        rt = _runtime.runtime()
+        create_tables()
+        yield rt
+        _runtime.reset()
+
+
+class ChargerClient:
+    """Drives the handlers the way API Gateway would for one charger."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, rt, charge_point_id: str, password: str = PASSWORD):
+        self.rt = rt
+        self.id = charge_point_id
+        self.password = password
+        self.connection_id: str | None = None
+        self.connected_at_ms: int | None = None  # None: the fixture's (an old connection)
+
+    def register(self) -> "ChargerClient":
+        self.rt.chargers.register(self.id, hash_key(self.password), datetime.now(timezone.utc))
+        return self
+
+    def handshake(self, **headers: str | None) -> dict[str, Any]:
+        """Authorizer then $connect; returns the $connect response (raises on 401)."""
+        connection_id = f"conn-{next(self._ids)}"
+        auth_headers = {"Authorization": events.basic(self.id, self.password), "ws-uri": f"/ocpp/{self.id}"}
+        auth_headers.update(headers)
+        policy = authorizer.lambda_handler(events.authorizer_event(auth_headers, connection_id), None)
+        event = events.connect_event(policy["context"]["chargePointId"], connection_id)
+        response = connect.lambda_handler(event, None)
+        if response["statusCode"] == 200:
+            self.connection_id = connection_id
+            self.connected_at_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+        return response
+
+    def send(self, frame: str) -> str | None:
+        event = events.default_event(self.id, self.connection_id, frame)
+        if self.connected_at_ms is not None:
+            event["requestContext"]["connectedAt"] = self.connected_at_ms
+        response = default.lambda_handler(event, None)
+        assert response["statusCode"] == 200
+        return response.get("body")
+
+    def call(self, action: str, payload: dict[str, Any], unique_id: str | None = None) -> list:
+        unique_id = unique_id or f"m{next(self._ids)}"
+        reply = self.send(json.dumps([2, unique_id, action, payload]))
+        assert reply is not None
+        message = json.loads(reply)
+        assert message[1] == unique_id
+        return message
+
+    def result(self, action: str, payload: dict[str, Any], unique_id: str | None = None) -> dict[str, Any]:
+        message = self.call(action, payload, unique_id)
+        assert message[0] == 3, message
+        return message[2]
+
+    def disconnect(self, connection_id: str | None = None) -> None:
+        disconnect.lambda_handler(events.disconnect_event(self.id, connection_id or self.connection_id), None)
+
+
+@pytest.fixture
+def charger(platform) -> ChargerClient:
+    return ChargerClient(platform, "CP001").register()
