@@ -42,10 +42,11 @@ test-e2e: setup
 	$(PY) -m pytest tests/e2e
 
 synth: setup
-	$(PY) app.py
+	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_OUTDIR=cdk.out $(PY) app.py
+	@echo "template: cdk.out/Csms.template.json"
 
 layer: setup
-	bash layers/build.sh
+	UV=$(UV) bash layers/build.sh
 
 bench: setup
 	$(PY) -m bench.bench_planner

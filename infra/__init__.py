@@ -1,0 +1,1 @@
+"""The CDK app: one construct per capability, composed in ``stack.py``."""

@@ -1,0 +1,84 @@
+"""CloudFront in front of the WebSocket API: chargers connect to wss://<distribution>/ocpp/<id>.
+
+API Gateway WebSocket APIs have no path parameters (``/prod/CP001`` answers 403), so a
+CloudFront Function copies the viewer path into the ``ws-uri`` header and rewrites the
+path to the stage; the authorizer reads the charge point id from that header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, Fn, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from constructs import Construct
+
+from infra import constants
+
+FUNCTION_FILE = Path(__file__).with_name("ocpp_path_to_header.js")
+
+
+def function_code() -> str:
+    return FUNCTION_FILE.read_text().replace("__STAGE__", constants.STAGE_NAME).replace(
+        "__HEADER__", constants.PATH_HEADER
+    )
+
+
+class ChargerEdge(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, api_id: str) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        rewrite = cloudfront.Function(
+            self,
+            "PathToHeader",
+            code=cloudfront.FunctionCode.from_inline(function_code()),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="Moves /ocpp/<chargePointId> into the ws-uri header for the WebSocket API",
+        )
+        # Authorization can only reach the origin through the cache policy (CloudFront's rule);
+        # a 1 s TTL keyed on it never shares anything between chargers (upgrades are not cached).
+        cache = cloudfront.CachePolicy(
+            self,
+            "HandshakeCache",
+            default_ttl=Duration.seconds(1),
+            min_ttl=Duration.seconds(0),
+            max_ttl=Duration.seconds(1),
+            header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Authorization"),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+        )
+        handshake = cloudfront.OriginRequestPolicy(
+            self,
+            "HandshakeHeaders",
+            header_behavior=cloudfront.OriginRequestHeaderBehavior.allow_list(
+                "Sec-WebSocket-Key",
+                "Sec-WebSocket-Version",
+                "Sec-WebSocket-Protocol",
+                "Sec-WebSocket-Extensions",
+                constants.PATH_HEADER,
+            ),
+            query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.all(),
+            cookie_behavior=cloudfront.OriginRequestCookieBehavior.none(),
+        )
+        origin_domain = Fn.join("", [api_id, ".execute-api.", stack.region, ".", stack.url_suffix])
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="OCPP 1.6J chargers: wss://<domain>/ocpp/<chargePointId>",
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.HttpOrigin(
+                    origin_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                    origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+                ),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cache_policy=cache,
+                origin_request_policy=handshake,
+                function_associations=[
+                    cloudfront.FunctionAssociation(function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)
+                ],
+            ),
+        )
+        self.charger_url = Fn.join("", ["wss://", self.distribution.distribution_domain_name, constants.OCPP_PATH_PREFIX])

@@ -1,0 +1,35 @@
+"""Every name and number of the stack in one place."""
+
+from adapters.dynamo.models import MODELS, TTL_ATTRIBUTES
+
+STACK_NAME = "Csms"
+SERVICE = "csms"
+STAGE_NAME = "prod"
+OCPP_PATH_PREFIX = "/ocpp/"
+PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.connection.PATH_HEADER)
+
+PYTHON_RUNTIME = "PYTHON_3_12"  # the layer is built for this version (layers/build.sh)
+LAMBDA_MEMORY_MB = 512  # the authorizer's scrypt check needs 16 MiB and benefits from the CPU share
+LAMBDA_TIMEOUT_S = 10
+LOG_RETENTION_DAYS = 30
+
+THROTTLE_RATE = 500  # messages/s across the stage (API Gateway's new-connection limit is 500/s per region)
+THROTTLE_BURST = 1000
+SWEEP_MINUTES = 1
+
+# Tables come from the pynamodb models: one table per model, same key schema.
+TABLES = tuple(MODELS)
+TABLE_TTL = dict(TTL_ATTRIBUTES)
+
+FUNCTIONS = {
+    # name: (handler, tables it reads, tables it writes)
+    "Authorizer": ("handlers.authorizer.lambda_handler", ("chargers",), ()),
+    "Connect": ("handlers.connect.lambda_handler", ("chargers",), ("chargers",)),
+    "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers",)),
+    "Message": ("handlers.default.lambda_handler", TABLES, TABLES),
+    "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),
+}
+# Functions that post to chargers through the connection management API.
+POSTS_TO_CONNECTIONS = ("Message", "Sweeper")
+# Only what the functions import is shipped.
+SOURCE_PACKAGES = ("csms", "adapters", "handlers")

@@ -1,0 +1,32 @@
+"""The platform's stack: composes one construct per capability, nothing else."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from constructs import Construct
+
+from infra import constants
+from infra.cloudfront import ChargerEdge
+from infra.functions import Functions
+from infra.tables import Tables
+from infra.websocket_api import WebSocketApi
+
+
+class CsmsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        tables = Tables(self, "Tables").tables
+        functions = Functions(self, "Functions", tables=tables).functions
+        api = WebSocketApi(self, "WebSocket", functions=functions)
+        edge = ChargerEdge(self, "Edge", api_id=api.api.api_id)
+        events.Rule(
+            self,
+            "SweepSchedule",
+            schedule=events.Schedule.rate(Duration.minutes(constants.SWEEP_MINUTES)),
+            targets=[targets.LambdaFunction(functions["Sweeper"])],
+        )
+        CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
+        CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
+        CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)

@@ -1,0 +1,179 @@
+"""What the synthesised CloudFormation template must contain for chargers to connect."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from aws_cdk.assertions import Match
+from pynamodb.attributes import NumberAttribute
+
+from adapters.dynamo.models import MODELS, TTL_ATTRIBUTES
+from infra import constants
+from infra.cloudfront import function_code
+
+
+def _of_type(resources, kind):
+    return {k: v for k, v in resources.items() if v["Type"] == kind}
+
+
+def test_websocket_api_with_the_three_routes(template, resources):
+    template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "WEBSOCKET"})
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in _of_type(resources, "AWS::ApiGatewayV2::Route").values()}
+    assert set(routes) == {"$connect", "$disconnect", "$default"}
+    assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
+    assert routes["$default"].get("RouteResponseSelectionExpression") == "$default"  # two-way route
+    responses = _of_type(resources, "AWS::ApiGatewayV2::RouteResponse")
+    assert [r["Properties"]["RouteResponseKey"] for r in responses.values()] == ["$default"]
+
+
+def test_connect_uses_a_request_authorizer_on_the_authorization_header(template):
+    template.has_resource_properties("AWS::ApiGatewayV2::Authorizer", {
+        "AuthorizerType": "REQUEST",
+        "IdentitySource": ["route.request.header.Authorization"],
+    })
+
+
+def test_stage_is_throttled_and_logs_access(template):
+    template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
+        "StageName": constants.STAGE_NAME,
+        "DefaultRouteSettings": {"ThrottlingRateLimit": constants.THROTTLE_RATE, "ThrottlingBurstLimit": constants.THROTTLE_BURST},
+        "AccessLogSettings": {"Format": Match.string_like_regexp(r"\$context\.requestId")},
+    })
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_each_table_matches_its_pynamodb_model(resources, name):
+    model = MODELS[name]
+    attributes = model.get_attributes().values()
+    expected = [(a.attr_name, "HASH" if a.is_hash_key else "RANGE", "N" if isinstance(a, NumberAttribute) else "S")
+                for a in attributes if a.is_hash_key or a.is_range_key]
+    expected.sort(key=lambda t: t[1])
+    tables = [t["Properties"] for t in _of_type(resources, "AWS::DynamoDB::Table").values()]
+    matching = []
+    for table in tables:
+        types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+        keys = sorted(((k["AttributeName"], k["KeyType"], types[k["AttributeName"]]) for k in table["KeySchema"]),
+                      key=lambda t: t[1])
+        if keys == expected:
+            matching.append(table)
+    assert len(matching) >= 1, f"no table with the key schema of {model.__name__}: {expected}"
+    table = matching[0]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    if name in TTL_ATTRIBUTES:
+        assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTES[name], "Enabled": True}
+
+
+def test_tables_are_retained_on_stack_deletion(resources):
+    tables = _of_type(resources, "AWS::DynamoDB::Table")
+    assert len(tables) == len(MODELS)
+    assert all(t["DeletionPolicy"] == "Retain" for t in tables.values())
+
+
+def test_functions_are_arm64_with_one_role_each_and_only_the_code_they_need(resources, stack):
+    functions = _of_type(resources, "AWS::Lambda::Function")
+    handlers = {f["Properties"]["Handler"] for f in functions.values()}
+    assert {h for h, *_ in constants.FUNCTIONS.values()} <= handlers
+    ours = [f for f in functions.values() if f["Properties"]["Handler"].startswith("handlers.")]
+    assert all(f["Properties"]["Architectures"] == ["arm64"] for f in ours)
+    roles = [json.dumps(f["Properties"]["Role"]) for f in ours]
+    assert len(set(roles)) == len(ours)
+    from infra.functions import STAGING
+
+    shipped = sorted(p.name for p in (STAGING / "src").iterdir())
+    assert shipped == sorted(constants.SOURCE_PACKAGES)
+
+
+def test_environment_names_the_tables(resources):
+    from adapters.settings import TABLE_ENV
+
+    for function in _of_type(resources, "AWS::Lambda::Function").values():
+        if function["Properties"]["Handler"] == "handlers.default.lambda_handler":
+            env = function["Properties"]["Environment"]["Variables"]
+            assert set(TABLE_ENV.values()) <= set(env)
+            assert "MANAGEMENT_API_ENDPOINT" in env
+            break
+    else:
+        pytest.fail("no $default function")
+
+
+def _statements(resources):
+    for policy in _of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            yield policy, statement
+
+
+def test_manage_connections_is_scoped_to_this_apis_stage(resources):
+    manage = [s for _, s in _statements(resources) if "execute-api:ManageConnections" in json.dumps(s["Action"])]
+    assert len(manage) == 2  # the $default function and the sweeper
+    for statement in manage:
+        resource = json.dumps(statement["Resource"])
+        assert resource != '"*"' and "@connections" in resource and constants.STAGE_NAME in resource
+
+
+def test_no_wildcard_actions_or_resources(resources):
+    for _, statement in _statements(resources):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not any(a == "*" or a.endswith(":*") for a in actions), statement
+        assert statement.get("Resource") != "*", statement
+
+
+def test_authorizer_can_only_read_the_chargers_table(resources, template):
+    functions = _of_type(resources, "AWS::Lambda::Function")
+    (role_ref,) = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()
+                   if f["Properties"]["Handler"] == "handlers.authorizer.lambda_handler"]
+    policies = [p for p in _of_type(resources, "AWS::IAM::Policy").values()
+                if {"Ref": role_ref} in p["Properties"]["Roles"]]
+    actions = {a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]
+               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert actions and not any(a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite"))
+                               for a in actions)
+
+
+def test_cloudfront_forwards_the_handshake_and_rewrites_the_path(template, resources):
+    template.has_resource_properties("AWS::CloudFront::Function", {
+        "FunctionConfig": Match.object_like({"Runtime": "cloudfront-js-2.0"})})
+    policies = _of_type(resources, "AWS::CloudFront::OriginRequestPolicy")
+    headers = next(iter(policies.values()))["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
+    assert {"Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", constants.PATH_HEADER} <= set(headers)
+    cache = next(iter(_of_type(resources, "AWS::CloudFront::CachePolicy").values()))
+    assert cache["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["Headers"] == ["Authorization"]
+    dist = next(iter(_of_type(resources, "AWS::CloudFront::Distribution").values()))["Properties"]["DistributionConfig"]
+    assert dist["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "https-only"
+
+
+def test_cloudfront_function_moves_the_charger_path_into_the_header():
+    # Given the function's code, When node runs it on a viewer request for /ocpp/CP%20001
+    script = function_code() + """
+var out = handler({request: {uri: '/ocpp/CP%20001', headers: {}, querystring: {}}});
+console.log(JSON.stringify(out));"""
+    result = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
+    request = json.loads(result.stdout)
+    # Then the path is in ws-uri (percent-encoded, decoded by the authorizer) and the URI is the stage
+    assert request["headers"][constants.PATH_HEADER] == {"value": "/ocpp/CP%20001"}
+    assert request["uri"] == f"/{constants.STAGE_NAME}"
+    from csms.connection import PATH_HEADER, id_from_path
+
+    assert PATH_HEADER == constants.PATH_HEADER
+    assert id_from_path(request["headers"][PATH_HEADER]["value"]) == "CP 001"
+
+
+def test_sweeper_runs_on_a_schedule(template):
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": f"rate({constants.SWEEP_MINUTES} minute)"})
+
+
+def test_outputs_give_the_charger_url(template):
+    outputs = template.to_json()["Outputs"]
+    assert "ChargerUrl" in outputs and "ManagementApiEndpoint" in outputs
+
+
+def test_template_is_cfn_lint_clean(template):
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(json.dumps(template.to_json()), config=ManualArgs(regions=["eu-west-2"]))
+    # W3005 (a DependsOn already implied by a GetAtt) is how CDK orders roles before functions.
+    problems = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id[0] in "EW" and m.rule.id != "W3005"]
+    assert problems == []
