@@ -1,0 +1,54 @@
+"""The ``csms`` command line.
+
+Each sub-command lives in its own module ``csms_local/cmd_<name>.py`` exposing
+``register(subparsers)``; the module adds its parser and sets ``func`` to a
+callable ``func(args) -> int`` (the exit code). Errors the user can fix are
+raised as :class:`UsageError` and printed as one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest")
+
+
+class UsageError(Exception):
+    """A bad argument or input file: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="csms", description="Smart EV-charging platform (OCPP 1.6J central system)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"csms_local.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"csms_local.{name}":
+                continue  # sub-command not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""``csms charger add|list|command``: manage chargers of the local platform.
+
+With ``csms local`` running, these talk to its DynamoDB (``<state dir>/endpoint.json``);
+otherwise they load the saved state, apply the change and save it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from csms_local.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("charger", help="register, list and command chargers")
+    commands = parser.add_subparsers(dest="charger_command", metavar="SUBCOMMAND")
+    commands.required = True
+    add = commands.add_parser("add", help="register a charger and print its AuthorizationKey once")
+    add.add_argument("charge_point_id")
+    add.add_argument("--password", help="AuthorizationKey (16-40 characters); generated when omitted")
+    add.add_argument("--state-dir", default=".local")
+    add.set_defaults(func=add_charger)
+    listing = commands.add_parser("list", help="chargers with online state, connectors and power")
+    listing.add_argument("--state-dir", default=".local")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=list_chargers)
+    command = commands.add_parser("command", help="send an OCPP call to a charger (queued while it is offline)")
+    command.add_argument("charge_point_id")
+    command.add_argument("action", help="e.g. Reset, TriggerMessage, ChangeConfiguration, SetChargingProfile")
+    command.add_argument("payload", nargs="?", default="{}", help="JSON payload (default {})")
+    command.add_argument("--state-dir", default=".local")
+    command.set_defaults(func=send_command)
+
+
+@contextlib.contextmanager
+def _runtime(state_dir: str, need_running: bool = False):
+    """The platform's runtime: the running ``csms local``'s, or the saved state's."""
+    from adapters.settings import Settings
+    from adapters.wiring import build_runtime
+    from csms_local import dynamodb
+    from csms_local.platform import REGION, TABLE_PREFIX
+
+    state = Path(state_dir)
+    endpoint_file = state / "endpoint.json"
+    for key, value in dynamodb.FAKE_CREDENTIALS.items():
+        os.environ.setdefault(key, value)
+    if endpoint_file.exists():
+        running = json.loads(endpoint_file.read_text())
+        settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=running["dynamodb"],
+                                        management_api_endpoint=running["management_api"])
+        try:
+            yield build_runtime(settings)
+            return
+        except Exception as exc:  # a stale endpoint.json from a crashed run
+            if "Could not connect" not in str(exc):
+                raise
+            raise UsageError(f"csms local is not answering at {running['dynamodb']}; "
+                             f"remove {endpoint_file} if it is not running") from exc
+    if need_running:
+        raise UsageError("csms local is not running (start it first: the charger must be connected)")
+    from adapters.dynamo.models import MODELS, create_tables
+
+    server = dynamodb.EmbeddedDynamo()
+    server.start()
+    try:
+        settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=server.endpoint)
+        runtime = build_runtime(settings)
+        create_tables()
+        snapshot = state / "dynamodb.json"
+        dynamodb.restore(server.endpoint, REGION, snapshot)
+        yield runtime
+        state.mkdir(parents=True, exist_ok=True)
+        dynamodb.snapshot(server.endpoint, REGION, [m.Meta.table_name for m in MODELS.values()], snapshot)
+    finally:
+        server.stop()
+
+
+def add_charger(args) -> int:
+    from csms.connection import valid_charge_point_id
+    from csms.credentials import CredentialError, generate_key, hash_key
+    from csms.ports import AlreadyExists
+
+    if not valid_charge_point_id(args.charge_point_id):
+        raise UsageError(f"charge point id {args.charge_point_id!r} must be 1-48 printable characters without '/'")
+    key = args.password or generate_key()
+    try:
+        hashed = hash_key(key)
+    except CredentialError as exc:
+        raise UsageError(str(exc)) from exc
+    with _runtime(args.state_dir) as runtime:
+        try:
+            runtime.chargers.register(args.charge_point_id, hashed, datetime.now(timezone.utc))
+        except AlreadyExists as exc:
+            raise UsageError(f"charger {args.charge_point_id} is already registered") from exc
+    print(f"registered {args.charge_point_id}")
+    print(f"AuthorizationKey: {key}   (shown once; the platform keeps only a salted hash)")
+    return 0
+
+
+def list_chargers(args) -> int:
+    from csms.fleet import fleet_overview
+
+    with _runtime(args.state_dir) as runtime:
+        rows = fleet_overview(runtime.chargers, runtime.connectors, runtime.meter)
+    if args.json:
+        print(json.dumps([{"id": r.charge_point_id, "online": r.online, "power_w": r.power_w,
+                           "connectors": {c.connector_id: c.state.value for c in r.connectors}} for r in rows]))
+        return 0
+    print(f"{'charger':<20} {'online':<7} {'power kW':>8}  connectors")
+    for r in rows:
+        states = ", ".join(f"{c.connector_id}:{c.state.value}" for c in r.connectors) or "-"
+        print(f"{r.charge_point_id:<20} {'yes' if r.online else 'no':<7} {r.power_w / 1000:>8.1f}  {states}")
+    if not rows:
+        print("(no chargers: csms charger add <id>)")
+    return 0
+
+
+def send_command(args) -> int:
+    from csms.ocpp_j import OcppError
+
+    try:
+        payload = json.loads(args.payload)
+    except ValueError as exc:
+        raise UsageError(f"payload is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise UsageError("payload must be a JSON object")
+    with _runtime(args.state_dir, need_running=True) as runtime:
+        if runtime.chargers.get(args.charge_point_id) is None:
+            raise UsageError(f"unknown charger {args.charge_point_id}")
+        try:
+            call = runtime.commander.send(args.charge_point_id, args.action, payload)
+        except OcppError as exc:
+            raise UsageError(f"{args.action}: {exc.code}: {exc.description}") from exc
+        online = runtime.chargers.get(args.charge_point_id).online
+    print(f"{call.action} {call.unique_id}: {'sent' if online else 'queued until the charger connects'}")
+    return 0

@@ -1,0 +1,59 @@
+"""``csms local``: run the platform on this machine until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from csms_local.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("local", help="run the platform locally (WSS gateway, DynamoDB, jobs)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--state-dir", default=".local")
+    parser.add_argument("--reset", action="store_true", help="start with empty tables")
+    parser.add_argument("--insecure-ws", action="store_true", help="plain ws:// instead of wss:// (testing only)")
+    parser.add_argument("--tls-cert", help="server certificate chain (PEM) instead of the generated one")
+    parser.add_argument("--tls-key", help="private key (PEM) for --tls-cert")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    parser.set_defaults(func=run)
+
+
+async def _serve(args) -> None:
+    from csms_local.platform import LocalPlatform
+
+    platform = LocalPlatform(state_dir=args.state_dir, host=args.host, port=args.port, reset=args.reset,
+                             insecure_ws=args.insecure_ws, tls_cert=args.tls_cert, tls_key=args.tls_key)
+    try:
+        await platform.start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    print(f"OCPP 1.6J central system listening: {platform.url}/<chargePointId>")
+    if platform.ca_path:
+        print(f"CA certificate (trust this on the charger): {platform.ca_path.resolve()}")
+    print(f"Connection management API: {platform.mgmt_endpoint}")
+    print(f"State: {platform.state_dir.resolve()}  (csms charger add <id> to register a charger)")
+    print("Ctrl-C to stop.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await platform.stop()
+        print("stopped; state saved.")
+
+
+def run(args) -> int:
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} is not a port number")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(args))
+    return 0

@@ -1,0 +1,105 @@
+"""Embedded DynamoDB for the local platform: moto in server mode, with snapshots on disk.
+
+moto keeps its state in memory, so the tables are written to ``<state dir>/dynamodb.json``
+(typed items, atomically) on shutdown and every 30 s, and read back on start. An
+endpoint in ``DYNAMODB_ENDPOINT`` (DynamoDB Local, or AWS) replaces the embedded server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+log = logging.getLogger(__name__)
+
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedDynamo:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.host = host
+        self.port = port or free_port(host)
+        self._server: ThreadedMotoServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        for key, value in FAKE_CREDENTIALS.items():
+            os.environ.setdefault(key, value)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        deadline = time.monotonic() + 10
+        while True:  # start() returns before the server accepts connections
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"embedded DynamoDB did not start on {self.endpoint}")
+                time.sleep(0.05)
+        # moto's backends live in this process: a second server would see the first one's tables.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)
+        log.info("embedded DynamoDB (moto) at %s", self.endpoint)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def _client(endpoint: str, region: str):
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)
+
+
+def snapshot(endpoint: str, region: str, tables: list[str], path: Path) -> int:
+    """Write every item of ``tables`` to ``path`` (atomic). Returns the item count."""
+    client = _client(endpoint, region)
+    data: dict[str, list] = {}
+    for table in tables:
+        items: list = []
+        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+            items.extend(page["Items"])
+        data[table] = items
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    tmp.replace(path)
+    return sum(len(v) for v in data.values())
+
+
+def restore(endpoint: str, region: str, path: Path) -> int:
+    """Load a snapshot into existing tables. Returns the item count."""
+    if not path.exists():
+        return 0
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        log.error("snapshot %s is not readable; starting empty (kept as %s.bad)", path, path.name)
+        path.replace(path.with_suffix(".bad"))
+        return 0
+    client = _client(endpoint, region)
+    count = 0
+    for table, items in data.items():
+        for start in range(0, len(items), 25):
+            batch = [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]
+            pending = {table: batch}
+            while pending:
+                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            count += len(batch)
+    return count

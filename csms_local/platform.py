@@ -1,0 +1,209 @@
+"""The whole platform on one machine: local WSS gateway, management API, embedded
+DynamoDB and the scheduled jobs, running the same handlers as AWS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from adapters.dynamo.models import MODELS, bind, create_tables
+from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
+from csms.credentials import generate_key, hash_key
+from csms_local import dynamodb, tls
+from csms_local.gateway import Gateway
+from csms_local.mgmt_api import ManagementApi
+
+log = logging.getLogger(__name__)
+
+TABLE_PREFIX = "csms-local"
+REGION = "eu-west-2"
+SNAPSHOT_EVERY_S = 30
+SWEEP_EVERY_S = 60
+
+
+@dataclass
+class Job:
+    name: str
+    interval_s: float
+    func: Callable[[], object]
+
+
+class LocalPlatform:
+    def __init__(
+        self,
+        state_dir: str | Path = ".local",
+        host: str = "127.0.0.1",
+        port: int = 8443,
+        mgmt_port: int = 0,
+        reset: bool = False,
+        insecure_ws: bool = False,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        idle_timeout_s: float = 600,
+        max_connection_s: float = 7200,
+    ):
+        self.state_dir = Path(state_dir)
+        self.host, self.port, self.mgmt_port = host, port, mgmt_port
+        self.reset = reset
+        self.insecure_ws = insecure_ws
+        self.tls_cert, self.tls_key = tls_cert, tls_key
+        self.idle_timeout_s, self.max_connection_s = idle_timeout_s, max_connection_s
+        self.ca_path: Path | None = None
+        self.settings: Settings | None = None
+        self.jobs: list[Job] = []
+        self._dynamo: dynamodb.EmbeddedDynamo | None = None
+        self._gateway: Gateway | None = None
+        self._mgmt: ManagementApi | None = None
+        self._stop_jobs = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._saved_env: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------ properties
+    @property
+    def url(self) -> str:
+        scheme = "ws" if self.insecure_ws else "wss"
+        return f"{scheme}://{self.host}:{self._gateway.port if self._gateway else self.port}/ocpp"
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.state_dir / "dynamodb.json"
+
+    @property
+    def endpoint_file(self) -> Path:
+        return self.state_dir / "endpoint.json"
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return self.settings.dynamodb_endpoint
+
+    @property
+    def mgmt_endpoint(self) -> str:
+        return self._mgmt.endpoint
+
+    @property
+    def runtime(self):
+        from handlers._runtime import runtime
+
+        return runtime()
+
+    # --------------------------------------------------------------- control
+    def _tables(self) -> list[str]:
+        return [model.Meta.table_name for model in MODELS.values()]
+
+    def _snapshot(self) -> None:
+        if self._dynamo is None:
+            return  # an external DynamoDB keeps its own state
+        with self._lock:
+            count = dynamodb.snapshot(self.dynamodb_endpoint, REGION, self._tables(), self.snapshot_path)
+        log.debug("snapshot: %d items", count)
+
+    async def start(self) -> "LocalPlatform":
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.reset and self.snapshot_path.exists():
+            self.snapshot_path.unlink()
+        external = os.environ.get(ENV_DYNAMODB_ENDPOINT)
+        if external:
+            endpoint = external
+        else:
+            self._dynamo = dynamodb.EmbeddedDynamo(self.host)
+            self._dynamo.start()
+            endpoint = self._dynamo.endpoint
+        ssl_context = None
+        if not self.insecure_ws:
+            if self.tls_cert and self.tls_key:
+                cert, key = Path(self.tls_cert), Path(self.tls_key)
+                self.ca_path = None
+            else:
+                self.ca_path, cert, key = tls.ensure_certificates(self.state_dir / "tls", (self.host, "localhost"))
+            ssl_context = tls.server_context(cert, key)
+        from handlers import _runtime, authorizer, connect, default, disconnect
+
+        self._gateway = Gateway(
+            {"authorizer": authorizer.lambda_handler, "connect": connect.lambda_handler,
+             "default": default.lambda_handler, "disconnect": disconnect.lambda_handler},
+            host=self.host, port=self.port, ssl_context=ssl_context,
+            idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s,
+        )
+        self._mgmt = ManagementApi(self._gateway, self.host, self.mgmt_port)
+        self.settings = Settings.with_prefix(
+            TABLE_PREFIX, region=REGION, dynamodb_endpoint=endpoint, management_api_endpoint=self._mgmt.endpoint
+        )
+        # The handlers read their settings from the environment, as in Lambda; restored on stop.
+        env = dict(self.settings.as_env())
+        for key, value in dynamodb.FAKE_CREDENTIALS.items():
+            env.setdefault(key, os.environ.get(key) or value)
+        self._saved_env = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        _runtime.reset()
+        bind(self.settings)
+        await asyncio.to_thread(create_tables)
+        if self._dynamo is not None:
+            restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, self.snapshot_path)
+            if restored:
+                log.info("restored %d items from %s", restored, self.snapshot_path)
+        self._mgmt.start()
+        await self._gateway.start()
+        self.endpoint_file.write_text(json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
+                                                  "url": self.url, "pid": os.getpid()}))
+        self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
+        if self._dynamo is not None:
+            self.register_job("snapshot", SNAPSHOT_EVERY_S, self._snapshot)
+        return self
+
+    def register_job(self, name: str, interval_s: float, func: Callable[[], object]) -> None:
+        """Run ``func`` every ``interval_s`` seconds in a thread, as an EventBridge schedule would."""
+        job = Job(name, interval_s, func)
+        self.jobs.append(job)
+
+        def loop() -> None:
+            while not self._stop_jobs.wait(job.interval_s):
+                try:
+                    job.func()
+                except Exception:
+                    log.exception("scheduled job %s failed", job.name)
+
+        thread = threading.Thread(target=loop, name=f"job-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    async def stop(self) -> None:
+        self._stop_jobs.set()
+        if self._gateway is not None:
+            await self._gateway.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._mgmt is not None:
+            self._mgmt.stop()
+        if self._dynamo is not None:
+            await asyncio.to_thread(self._snapshot)
+            self._dynamo.stop()
+        if self.endpoint_file.exists():
+            self.endpoint_file.unlink()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        from handlers import _runtime
+
+        _runtime.reset()
+
+    async def __aenter__(self) -> "LocalPlatform":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------- chargers
+    def add_charger(self, charge_point_id: str, password: str | None = None) -> str:
+        key = password or generate_key()
+        self.runtime.chargers.register(charge_point_id, hash_key(key), datetime.now(timezone.utc))
+        return key

@@ -1,0 +1,28 @@
+"""Drive the local platform over real wss from a test."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from websockets.asyncio.client import connect
+
+from csms_local.tls import client_context
+
+
+def auth_header(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def open_charger(platform, charge_point_id: str, password: str, subprotocols=("ocpp1.6",), **kwargs):
+    ssl = client_context(platform.ca_path) if platform.url.startswith("wss") else None
+    return connect(f"{platform.url}/{charge_point_id}", ssl=ssl, subprotocols=list(subprotocols),
+                   additional_headers=auth_header(charge_point_id, password), max_size=2**20, **kwargs)
+
+
+async def call(ws, unique_id: str, action: str, payload: dict) -> list:
+    await ws.send(json.dumps([2, unique_id, action, payload]))
+    while True:
+        message = json.loads(await ws.recv())
+        if message[0] in (3, 4) and message[1] == unique_id:
+            return message
