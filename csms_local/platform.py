@@ -107,6 +107,10 @@ class LocalPlatform:
 
     async def start(self) -> "LocalPlatform":
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # Powertools writes JSON logs and EMF metrics to stdout, as in Lambda: keep the console
+        # readable unless asked (``csms local -v``).
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         if self.reset and self.snapshot_path.exists():
             self.snapshot_path.unlink()
         external = os.environ.get(ENV_DYNAMODB_ENDPOINT)
