@@ -187,8 +187,9 @@ def integrate_power_wh(samples: Sequence[MeterSample]) -> float | None:
 
 
 def register_delta_wh(start_wh: float | None, samples: Sequence[MeterSample], stop_wh: float | None) -> tuple[float | None, bool]:
-    """Energy from the register: the sum of increases, where a drop is a meter
-    reset (counting restarts from 0). Returns (energy, reset_seen)."""
+    """Energy from the register: the sum of increases. A drop to half or less is a meter
+    reset (counting restarts from 0); a smaller step back is rounding and adds nothing.
+    Returns (energy, reset_seen)."""
     series = []
     if start_wh is not None:
         series.append(start_wh)
@@ -198,12 +199,17 @@ def register_delta_wh(start_wh: float | None, samples: Sequence[MeterSample], st
     if len(series) < 2:
         return None, False
     total, reset = 0.0, False
-    for previous, current in zip(series, series[1:]):
-        if current >= previous:
-            total += current - previous
-        else:
+    baseline = series[0]
+    for current in series[1:]:
+        if current >= baseline:
+            total += current - baseline
+            baseline = current
+        elif current <= baseline * 0.5:
+            # A real reset (reboot, meter swap) starts again near zero: count from there.
             reset = True
             total += max(0.0, current)
+            baseline = current
+        # else: a small step back (rounding between meterStop and the last sample): not energy
     return total, reset
 
 

@@ -235,14 +235,14 @@ async def run_charger(url: str, ssl, charge_point_id: str, key: str, visits: lis
                     model.visit, model.drawn_wh = pending.pop(0), 0.0
                     await cp.status("Preparing")
                     answer = await cp.call(call.StartTransaction(connector_id=1, id_tag=charge_point_id[-20:],
-                                                                 meter_start=int(model.register_wh), timestamp=iso(now)))
+                                                                 meter_start=round(model.register_wh), timestamp=iso(now)))
                     cp.transaction_id = answer.transaction_id
                     result.transaction_ids[model.visit.session_id] = answer.transaction_id
                     last_status = "Preparing"
                 if model.visit is not None and model.visit.depart <= now:
                     visit = model.visit
                     await cp.meter(0.0)
-                    await cp.call(call.StopTransaction(meter_stop=int(model.register_wh), timestamp=iso(now),
+                    await cp.call(call.StopTransaction(meter_stop=round(model.register_wh), timestamp=iso(now),
                                                        transaction_id=cp.transaction_id, reason="EVDisconnected"))
                     result.drawn_wh[visit.session_id] = model.drawn_wh
                     model.visit, cp.transaction_id = None, None
@@ -261,7 +261,7 @@ async def run_charger(url: str, ssl, charge_point_id: str, key: str, visits: lis
                 await clock.sleep(tick_s)
             if model.visit is not None:  # still plugged in at the end of the simulated day
                 result.drawn_wh[model.visit.session_id] = model.drawn_wh
-                await cp.call(call.StopTransaction(meter_stop=int(model.register_wh), timestamp=iso(clock.now()),
+                await cp.call(call.StopTransaction(meter_stop=round(model.register_wh), timestamp=iso(clock.now()),
                                                    transaction_id=cp.transaction_id, reason="Local"))
             result.profiles_received = cp.profiles_received
         finally:

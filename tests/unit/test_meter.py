@@ -111,3 +111,10 @@ def test_no_register_falls_back_to_power_times_time():
 def test_register_energy_is_never_negative(values):
     energy, _ = register_delta_wh(None, [_sample(i, v) for i, v in enumerate(values)], None)
     assert energy is None or energy >= 0
+
+
+def test_meter_stop_rounded_below_the_last_sample_is_not_a_reset():
+    # Given a charger whose meterStop is truncated while its last sample was rounded up
+    energy, reset = register_delta_wh(1_000_000, [_sample(10, 1_005_000), _sample(20, 1_005_914)], 1_005_913)
+    # Then the step back is rounding, not a reset
+    assert not reset and energy == pytest.approx(5914)
