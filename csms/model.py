@@ -92,6 +92,7 @@ class Session:
     energy_wh: float | None = None
     max_power_w: float | None = None
     flags: list[str] = field(default_factory=list)
+    plan_hash: str | None = None
 
     @property
     def active(self) -> bool:

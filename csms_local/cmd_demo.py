@@ -19,6 +19,7 @@ def register(subparsers) -> None:
     parser.add_argument("--speed", type=float, default=900.0, help="simulated seconds per real second")
     parser.add_argument("--out-dir", default=".local/demo")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dumb", action="store_true", help="no smart charging: charge on plug-in (the baseline)")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +39,7 @@ def run(args) -> int:
 
     print(f"Starting the local platform and {args.chargers} simulated chargers for {day} "
           f"(one simulated day at x{args.speed:.0f}) ...", flush=True)
-    report = asyncio.run(run_demo(args.chargers, day, args.speed, Path(args.out_dir), args.seed))
+    report = asyncio.run(run_demo(args.chargers, day, args.speed, Path(args.out_dir), args.seed, smart=not args.dumb))
     print(format_report(report))
     print(f"Report: {Path(args.out_dir) / 'report.md'}")
     return 0

@@ -45,6 +45,7 @@ class ChargerModel(Model):
     diagnostics_status = UnicodeAttribute(null=True)
     diagnostics_status_at = UTCDateTimeAttribute(null=True)
     setup_connection_id = UnicodeAttribute(null=True)  # the connection the platform has configured
+    preference = MapAttribute(null=True)  # the driver's: departure (ISO), energy_kwh, charge_now
     capabilities = MapAttribute(default=dict)  # learnt from the charger's answers: config values, accepted profiles
 
 
@@ -88,6 +89,8 @@ class SessionModel(Model):
     energy_wh = NumberAttribute(null=True)
     max_power_w = NumberAttribute(null=True)
     flags = ListAttribute(of=UnicodeAttribute, null=True)
+    plan = UnicodeAttribute(null=True)  # JSON: the last plan sent to the charger
+    plan_hash = UnicodeAttribute(null=True)
 
 
 class MeterSampleModel(Model):

@@ -191,6 +191,23 @@ class DynamoChargers:
             return
         self._update(charge_point_id, [ChargerModel.capabilities[k].set(str(v)[:500]) for k, v in values.items()])
 
+    def set_preference(self, charge_point_id: str, departure: datetime | None, energy_kwh: float | None,
+                       charge_now: bool = False) -> bool:
+        value = {"charge_now": charge_now}
+        if departure is not None:
+            value["departure"] = iso(departure)
+        if energy_kwh is not None:
+            value["energy_kwh"] = float(energy_kwh)
+        return self._update(charge_point_id, [ChargerModel.preference.set(value)])
+
+    def preference(self, charge_point_id: str) -> dict:
+        try:
+            item = ChargerModel.get(charge_point_id, attributes_to_get=["preference"])
+        except DoesNotExist:
+            return {}
+        pref = item.preference
+        return dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {})
+
     def firmware_history(self, charge_point_id: str) -> list[str]:
         try:
             item = ChargerModel.get(charge_point_id, consistent_read=True, attributes_to_get=["firmware_history"])
@@ -265,6 +282,7 @@ def _session_from(item: SessionModel) -> Session:
         energy_wh=float(item.energy_wh) if item.energy_wh is not None else None,
         max_power_w=float(item.max_power_w) if item.max_power_w is not None else None,
         flags=list(item.flags or []),
+        plan_hash=item.plan_hash,
     )
 
 
@@ -325,6 +343,27 @@ class DynamoSessions:
 
     def list(self, charge_point_id: str) -> list[Session]:
         return [_session_from(i) for i in SessionModel.query(charge_point_id, consistent_read=True)]
+
+    def all_active(self) -> list[Session]:
+        """Every plugged-in session (the scheduler's input). A scan: a sparse GSI on active
+        sessions is the next step for large fleets."""
+        return [_session_from(i) for i in SessionModel.scan(SessionModel.active == True)]  # noqa: E712
+
+    def save_plan(self, charge_point_id: str, transaction_id: int, plan_json: str, digest: str) -> None:
+        try:
+            SessionModel(charge_point_id, transaction_id).update(
+                actions=[SessionModel.plan.set(plan_json), SessionModel.plan_hash.set(digest)],
+                condition=SessionModel.transaction_id.exists(),
+            )
+        except UpdateError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def plan_of(self, charge_point_id: str, transaction_id: int) -> str | None:
+        try:
+            return SessionModel.get(charge_point_id, transaction_id, attributes_to_get=["plan"]).plan
+        except DoesNotExist:
+            return None
 
     def save_stop(self, session: Session) -> None:
         actions = [

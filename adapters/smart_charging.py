@@ -1,0 +1,57 @@
+"""Wires the smart-charging scheduler (``csms.scheduler``) to storage and the outbound call queue."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Callable
+
+from csms.commands import Commander
+from csms.scheduler import DEFAULT_MAX_POWER_W, Interval, PlugIn, Preference, SmartScheduler, periods
+from csms.tariff import Signals
+from csms.timeutil import iso, parse_ts
+
+log = logging.getLogger(__name__)
+
+
+class CommanderSink:
+    """Sends a plan as a charging profile in the form the charger accepts; keeps what was sent."""
+
+    def __init__(self, commander: Commander, sessions):
+        self.commander, self.sessions = commander, sessions
+
+    def send(self, plug: PlugIn, plan: list[Interval], now: datetime) -> bool:
+        call = self.commander.set_limit(plug.charge_point_id, periods(plan, now), connector_id=plug.connector_id,
+                                        transaction_id=plug.transaction_id, start=now)
+        return call is not None
+
+    def saved(self, plug: PlugIn, plan: list[Interval], digest: str) -> None:
+        text = json.dumps([[iso(p.start), iso(p.end), round(p.power_w)] for p in plan])
+        self.sessions.save_plan(plug.charge_point_id, plug.transaction_id, text, digest)
+
+
+def plugged_in(runtime, default_max_power_w: float = DEFAULT_MAX_POWER_W) -> list[PlugIn]:
+    """Every active session with what it has drawn so far and its driver's preference."""
+    out = []
+    for session in runtime.sessions.all_active():
+        latest = runtime.meter.latest(session.charge_point_id, session.connector_id)
+        delivered = 0.0
+        if latest is not None and latest.timestamp >= session.started_at and latest.energy_wh is not None:
+            delivered = max(0.0, latest.energy_wh - session.meter_start_wh)
+        pref = runtime.chargers.preference(session.charge_point_id)
+        departure = None
+        if pref.get("departure"):
+            try:
+                departure = parse_ts(pref["departure"])
+            except ValueError:
+                log.warning("unreadable departure in %s's preference", session.charge_point_id)
+        preference = Preference(departure, pref.get("energy_kwh"), bool(pref.get("charge_now")))
+        out.append(PlugIn(session.charge_point_id, session.connector_id, session.transaction_id, session.started_at,
+                          delivered, default_max_power_w, preference, session.plan_hash))
+    return out
+
+
+def run_scheduler(runtime, signals: Callable[[], Signals], clock: Callable[[], datetime], **options):
+    scheduler = SmartScheduler(signals, CommanderSink(runtime.commander, runtime.sessions), clock, **options)
+    return scheduler.run(plugged_in(runtime))

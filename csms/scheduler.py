@@ -1,0 +1,181 @@
+"""Smart charging: plan each plugged-in vehicle's energy into the cheapest, cleanest
+slots before its departure, and send a charging profile only when the plan changed.
+
+Cost of a slot = price (p/kWh) + carbon price (GBP/t) x forecast intensity (g/kWh) / 10^4.
+For one vehicle without a shared limit, filling the cheapest slots first at the
+vehicle's maximum power is exactly optimal (the LP's greedy solution): that is what
+``sort_and_fill`` does. A fleet under a shared cap needs an LP (see issue 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Protocol
+
+from csms.tariff import SLOT, Signals
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CARBON_PRICE_GBP_PER_T = 100.0
+DEFAULT_STAY = timedelta(hours=8)
+DEFAULT_ENERGY_KWH = 30.0
+DEFAULT_MAX_POWER_W = 7400.0
+# Plans leave room for what the platform cannot see at once (meter values arrive every few
+# minutes, profiles take a round trip, A limits round down): finish this early ...
+FINISH_MARGIN = timedelta(minutes=30)
+# ... and plan with this share of the vehicle's maximum power.
+PLANNING_POWER_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class Preference:
+    departure: datetime | None = None
+    energy_kwh: float | None = None
+    charge_now: bool = False
+
+
+@dataclass(frozen=True)
+class PlugIn:
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int
+    plugged_at: datetime
+    delivered_wh: float
+    max_power_w: float
+    preference: Preference = Preference()
+    last_plan_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    end: datetime
+    power_w: float
+
+
+def slot_cost(price_p_per_kwh: float, carbon_g_per_kwh: float, carbon_price_gbp_per_t: float) -> float:
+    """p/kWh: 1 GBP/t x 1 g/kWh = 10^-6 GBP/kWh = 10^-4 p/kWh."""
+    return price_p_per_kwh + carbon_price_gbp_per_t * carbon_g_per_kwh / 1e4
+
+
+def sort_and_fill(now: datetime, departure: datetime, energy_wh: float, max_power_w: float, signals: Signals,
+                  carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T) -> list[Interval]:
+    """Cheapest slots first at full power until the energy is planned (earlier slot on ties).
+    Slots outside the signal window are not used; when the energy does not fit, every usable
+    slot is filled (as much as possible). Returns the plan as contiguous intervals, oldest first."""
+    if energy_wh <= 0 or departure <= now or max_power_w <= 0:
+        return []
+    pieces = []  # (cost, start, end)
+    at = now
+    while at < departure:
+        try:
+            i = signals.index(at)
+        except KeyError:
+            break
+        end = min(departure, signals.starts[i] + SLOT)
+        pieces.append((slot_cost(signals.price_p_per_kwh[i], signals.carbon_g_per_kwh[i], carbon_price), at, end))
+        at = end
+    chosen: dict[datetime, tuple[datetime, float]] = {}
+    left = energy_wh
+    for cost, start, end in sorted(pieces, key=lambda p: (p[0], p[1])):
+        if left <= 1e-6:
+            break
+        hours = (end - start).total_seconds() / 3600
+        wh = min(left, max_power_w * hours)
+        chosen[start] = (end, wh / hours)
+        left -= wh
+    plan: list[Interval] = []
+    for start, end, in ((s, e) for _, s, e in sorted(pieces, key=lambda p: p[1])):
+        power = chosen.get(start, (end, 0.0))[1]
+        if plan and plan[-1].end == start and abs(plan[-1].power_w - power) < 1e-6:
+            plan[-1] = Interval(plan[-1].start, end, power)
+        else:
+            plan.append(Interval(start, end, power))
+    return plan
+
+
+def periods(plan: list[Interval], now: datetime) -> list[tuple[int, float]]:
+    """Profile periods (seconds from ``now``, W) for a plan that starts at ``now``."""
+    return [(int((p.start - now).total_seconds()), round(p.power_w)) for p in plan]
+
+
+def plan_hash(plan: list[Interval]) -> str:
+    """What identifies a plan for 'send only on change': power levels (to 1 kW) and their edges
+    (to the minute), ignoring where the first interval starts (that is always 'now'). Small
+    changes of a partly filled slot are not worth a charging profile."""
+    text = json.dumps([[p.start.strftime("%Y%m%d%H%M") if i else "", p.end.strftime("%Y%m%d%H%M"),
+                        round(p.power_w, -3)] for i, p in enumerate(plan)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class PlanSink(Protocol):
+    def send(self, plug: PlugIn, plan: list[Interval], now: datetime) -> bool:
+        """Send the plan to the charger; True when queued."""
+
+    def saved(self, plug: PlugIn, plan: list[Interval], digest: str) -> None:
+        """Remember the plan sent (for 'only on change' and for the app)."""
+
+
+@dataclass
+class RunReport:
+    planned: int = 0
+    sent: int = 0
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SmartScheduler:
+    signals: Callable[[], Signals]
+    sink: PlanSink
+    clock: Callable[[], datetime]
+    carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T
+    default_stay: timedelta = DEFAULT_STAY
+    default_energy_kwh: float = DEFAULT_ENERGY_KWH
+    finish_margin: timedelta = FINISH_MARGIN
+    power_share: float = PLANNING_POWER_SHARE
+
+    def plan(self, plug: PlugIn, now: datetime, signals: Signals) -> list[Interval]:
+        pref = plug.preference
+        departure = pref.departure or plug.plugged_at + self.default_stay
+        stay = departure - plug.plugged_at
+        target = departure - min(self.finish_margin, stay / 5)
+        needed_wh = (pref.energy_kwh if pref.energy_kwh is not None else self.default_energy_kwh) * 1000
+        remaining = max(0.0, needed_wh - plug.delivered_wh)
+        if remaining <= 0:
+            return []
+        if pref.charge_now or target <= now:
+            # Charge now: full power until the energy is in (past the target, until unplugged).
+            end = now + timedelta(hours=remaining / plug.max_power_w)
+            return [Interval(now, max(end, now + timedelta(minutes=1)), plug.max_power_w)]
+        plan = sort_and_fill(now, target, remaining, plug.max_power_w * self.power_share, signals, self.carbon_price)
+        if plan and plan[-1].end < departure:
+            # The margin before departure: full power if anything is still missing then.
+            plan.append(Interval(plan[-1].end, departure, plug.max_power_w))
+        return plan
+
+    def run(self, plugs: list[PlugIn]) -> RunReport:
+        now, signals = self.clock(), self.signals()
+        report = RunReport()
+        for plug in plugs:
+            try:
+                plan = self.plan(plug, now, signals)
+            except Exception:
+                log.exception("planning failed for %s/%s", plug.charge_point_id, plug.transaction_id)
+                report.skipped.append(plug.charge_point_id)
+                continue
+            report.planned += 1
+            if not plan:
+                plan = [Interval(now, now + timedelta(minutes=1), 0.0)]  # nothing left to charge: pause
+            digest = plan_hash(plan)
+            if digest == plug.last_plan_hash:
+                report.unchanged += 1
+                continue
+            if self.sink.send(plug, plan, now):
+                self.sink.saved(plug, plan, digest)
+                report.sent += 1
+        return report

@@ -1,0 +1,117 @@
+"""Smart-charging plans: cheapest and cleanest slots first, energy met by departure, sent only on change."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from csms.scheduler import Interval, PlugIn, Preference, SmartScheduler, periods, slot_cost, sort_and_fill
+from csms.tariff import Signals
+
+T0 = datetime(2024, 6, 12, 0, tzinfo=timezone.utc)
+
+
+def _signals(prices, carbon=None):
+    starts = tuple(T0 + timedelta(minutes=30 * i) for i in range(len(prices)))
+    carbon = carbon or [100.0] * len(prices)
+    return Signals(starts, tuple(prices), tuple(carbon), tuple(carbon))
+
+
+def _energy(plan):
+    return sum(p.power_w * (p.end - p.start).total_seconds() / 3600 for p in plan)
+
+
+def test_fills_the_cheapest_slots_first_and_meets_the_energy():
+    signals = _signals([30, 10, 20, 5, 40, 15])
+    plan = sort_and_fill(T0, T0 + timedelta(hours=3), 7400, 7400, signals, carbon_price=0)
+    assert _energy(plan) == pytest.approx(7400)
+    charged = [p for p in plan if p.power_w > 0]
+    assert [(p.start - T0) / timedelta(minutes=30) for p in charged] == [1, 3]  # 10p and 5p slots
+
+
+def test_carbon_price_moves_charging_to_cleaner_slots():
+    signals = _signals([10, 11], carbon=[300, 50])
+    assert sort_and_fill(T0, T0 + timedelta(hours=1), 3000, 7400, signals, carbon_price=0)[0].power_w > 0
+    plan = sort_and_fill(T0, T0 + timedelta(hours=1), 3000, 7400, signals, carbon_price=100)
+    assert plan[0].power_w == 0 and plan[-1].power_w > 0  # 10 + 3 p > 11 + 0.5 p
+
+
+def test_infeasible_need_gets_every_usable_slot():
+    signals = _signals([10, 20])
+    plan = sort_and_fill(T0, T0 + timedelta(hours=1), 50_000, 7000, signals)
+    assert _energy(plan) == pytest.approx(7000) and all(p.power_w == 7000 for p in plan)
+
+
+def test_partial_slots_at_plug_in_and_departure_count_pro_rata():
+    signals = _signals([10, 10, 10])
+    start, end = T0 + timedelta(minutes=20), T0 + timedelta(minutes=70)
+    plan = sort_and_fill(start, end, 100_000, 6000, signals)
+    assert plan[0].start == start and plan[-1].end == end
+    assert _energy(plan) == pytest.approx(6000 * 50 / 60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(prices=st.lists(st.floats(min_value=-10, max_value=50), min_size=2, max_size=12),
+       energy=st.floats(min_value=0, max_value=60_000), power=st.floats(min_value=1000, max_value=22_000))
+def test_single_vehicle_plan_equals_the_lp_optimum(prices, energy, power):
+    signals = _signals(prices)
+    departure = T0 + timedelta(minutes=30 * len(prices))
+    plan = sort_and_fill(T0, departure, energy, power, signals, carbon_price=0)
+    ours = 0.0
+    for p in plan:  # price each slot an interval spans
+        at = p.start
+        while at < p.end:
+            end = min(p.end, signals.starts[signals.index(at)] + timedelta(minutes=30))
+            ours += p.power_w * (end - at).total_seconds() / 3600 * slot_cost(signals.price_at(at), 100, 0)
+            at = end
+    capacity = power * 0.5
+    deliverable = min(energy, capacity * len(prices))
+    lp = linprog(prices, A_eq=[[1.0] * len(prices)], b_eq=[deliverable], bounds=[(0, capacity)] * len(prices),
+                 method="highs")
+    assert lp.status == 0
+    assert ours == pytest.approx(lp.fun, rel=1e-6, abs=1e-3)
+    assert _energy(plan) == pytest.approx(deliverable, rel=1e-6, abs=1e-3)
+
+
+def test_periods_start_at_zero_for_the_charging_profile():
+    plan = [Interval(T0, T0 + timedelta(minutes=30), 0), Interval(T0 + timedelta(minutes=30), T0 + timedelta(hours=1), 7000)]
+    assert periods(plan, T0) == [(0, 0), (1800, 7000)]
+
+
+class _Sink:
+    def __init__(self):
+        self.sent, self.hashes = [], {}
+
+    def send(self, plug, plan, now):
+        self.sent.append((plug.transaction_id, plan))
+        return True
+
+    def saved(self, plug, plan, digest):
+        self.hashes[plug.transaction_id] = digest
+
+
+def test_profiles_are_sent_only_when_the_plan_changes():
+    signals = _signals([30, 10, 20, 5, 40, 15] * 4)
+    clock = itertools.count()
+    sink = _Sink()
+    scheduler = SmartScheduler(lambda: signals, sink, lambda: T0 + timedelta(minutes=next(clock)), carbon_price=0)
+    plug = PlugIn("CP", 1, 7, T0, 0.0, 7400, Preference(T0 + timedelta(hours=6), 10))
+    assert scheduler.run([plug]).sent == 1
+    again = PlugIn("CP", 1, 7, T0, 0.0, 7400, Preference(T0 + timedelta(hours=6), 10), sink.hashes[7])
+    assert scheduler.run([again]).unchanged == 1 and len(sink.sent) == 1
+    changed = PlugIn("CP", 1, 7, T0, 0.0, 7400, Preference(T0 + timedelta(hours=2), 10), sink.hashes[7])
+    assert scheduler.run([changed]).sent == 1 and len(sink.sent) == 2
+
+
+def test_charge_now_overrides_the_plan():
+    signals = _signals([30, 10] * 10)
+    sink = _Sink()
+    scheduler = SmartScheduler(lambda: signals, sink, lambda: T0)
+    scheduler.run([PlugIn("CP", 1, 1, T0, 0.0, 7000, Preference(T0 + timedelta(hours=8), 7, charge_now=True))])
+    (_, plan), = sink.sent
+    assert plan[0].start == T0 and plan[0].power_w == 7000
