@@ -131,8 +131,8 @@ class LocalPlatform:
         from handlers import _runtime, authorizer, connect, default, disconnect
 
         self._gateway = Gateway(
-            {"authorizer": authorizer.lambda_handler, "connect": connect.lambda_handler,
-             "default": default.lambda_handler, "disconnect": disconnect.lambda_handler},
+            {"authorizer": _quiet(authorizer.lambda_handler), "connect": _quiet(connect.lambda_handler),
+             "default": _quiet(default.lambda_handler), "disconnect": _quiet(disconnect.lambda_handler)},
             host=self.host, port=self.port, ssl_context=ssl_context,
             idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s,
         )
@@ -211,3 +211,25 @@ class LocalPlatform:
         key = password or generate_key()
         self.runtime.chargers.register(charge_point_id, hash_key(key), datetime.now(timezone.utc))
         return key
+
+
+def _quiet(handler):
+    """Powertools keeps metrics in memory while metrics are disabled and prints them anyway once a
+    metric reaches 100 values; a Lambda container lives minutes, this process lives all day. Drop
+    them after every invocation unless metrics output was asked for."""
+    import warnings
+
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    from handlers.observability import metrics
+
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+    def invoke(event, context):
+        try:
+            return handler(event, context)
+        finally:
+            if is_metrics_disabled():
+                metrics.clear_metrics()
+
+    return invoke
