@@ -107,6 +107,8 @@ def plan_hash(plan: list[Interval]) -> str:
     """What identifies a plan for 'send only on change': power levels (to 1 kW) and their edges
     (to the minute), ignoring where the first interval starts (that is always 'now'). Small
     changes of a partly filled slot are not worth a charging profile."""
+    if all(p.power_w <= 0 for p in plan):
+        return "pause"  # a pause is the same plan whenever it is made
     text = json.dumps([[p.start.strftime("%Y%m%d%H%M") if i else "", p.end.strftime("%Y%m%d%H%M"),
                         round(p.power_w, -3)] for i, p in enumerate(plan)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]

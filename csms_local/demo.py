@@ -149,7 +149,7 @@ def plot(path: Path, fleet_power: dict, signals: tariff.Signals, day_start: date
     handles = ax_power.get_legend_handles_labels()[0] + ax_price.get_legend_handles_labels()[0]
     labels = ax_power.get_legend_handles_labels()[1] + ax_price.get_legend_handles_labels()[1]
     ax_power.legend(handles, labels, loc="upper left")
-    ax_power.set_title(f"Simulated fleet on {day_start.date()} (UTC)")
+    ax_power.set_title(f"Simulated fleet on {day_start.astimezone(UK_TZ).date()} (UK day; times in UTC)")
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

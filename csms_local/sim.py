@@ -229,10 +229,14 @@ async def run_charger(url: str, ssl, charge_point_id: str, key: str, visits: lis
             await cp.status("Available")
             pending = sorted(visits, key=lambda v: v.arrive)
             last_status, last_sample = "Available", clock.now()
+            last_tick = clock.now()
             while clock.now() < end:
                 now = clock.now()
+                # The EV draws for the simulated time that really passed (a busy machine stretches ticks).
+                previous, last_tick = last_tick, now
                 if model.visit is None and pending and pending[0].arrive <= now:
                     model.visit, model.drawn_wh = pending.pop(0), 0.0
+                    previous = now  # draws from plug-in on
                     await cp.status("Preparing")
                     answer = await cp.call(call.StartTransaction(connector_id=1, id_tag=charge_point_id[-20:],
                                                                  meter_start=round(model.register_wh), timestamp=iso(now)))
@@ -249,7 +253,9 @@ async def run_charger(url: str, ssl, charge_point_id: str, key: str, visits: lis
                     model.limits.pop("TxProfile", None)
                     await cp.status("Available")
                     last_status = "Available"
-                power = model.advance(now, tick_s) if model.visit is not None else 0.0
+                if model.visit is not None:
+                    model.advance(previous, (now - previous).total_seconds())
+                power = model.power_w(now)
                 status = model.status(now)
                 if status != last_status:
                     await cp.status(status)
