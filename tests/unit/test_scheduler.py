@@ -115,3 +115,12 @@ def test_charge_now_overrides_the_plan():
     scheduler.run([PlugIn("CP", 1, 1, T0, 0.0, 7000, Preference(T0 + timedelta(hours=8), 7, charge_now=True))])
     (_, plan), = sink.sent
     assert plan[0].start == T0 and plan[0].power_w == 7000
+
+
+def test_a_pause_is_the_same_plan_whenever_it_is_made():
+    from csms.scheduler import plan_hash
+
+    first = [Interval(T0, T0 + timedelta(minutes=1), 0.0)]
+    later = [Interval(T0 + timedelta(minutes=5), T0 + timedelta(minutes=6), 0.0)]
+    charging = [Interval(T0, T0 + timedelta(minutes=1), 7000.0)]
+    assert plan_hash(first) == plan_hash(later) != plan_hash(charging)
