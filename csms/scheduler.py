@@ -65,20 +65,29 @@ def slot_cost(price_p_per_kwh: float, carbon_g_per_kwh: float, carbon_price_gbp_
 def sort_and_fill(now: datetime, departure: datetime, energy_wh: float, max_power_w: float, signals: Signals,
                   carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T) -> list[Interval]:
     """Cheapest slots first at full power until the energy is planned (earlier slot on ties).
-    Slots outside the signal window are not used; when the energy does not fit, every usable
-    slot is filled (as much as possible). Returns the plan as contiguous intervals, oldest first."""
+    Time outside the signal window comes after every known slot; when the energy does not fit,
+    every slot is filled (as much as possible). Returns the plan as contiguous intervals, oldest first."""
     if energy_wh <= 0 or departure <= now or max_power_w <= 0:
         return []
     pieces = []  # (cost, start, end)
+    unknown = []  # time without signals (before or beyond the published window)
     at = now
     while at < departure:
         try:
             i = signals.index(at)
         except KeyError:
-            break
+            end = min(departure, at + SLOT)
+            unknown.append((at, end))
+            at = end
+            continue
         end = min(departure, signals.starts[i] + SLOT)
         pieces.append((slot_cost(signals.price_p_per_kwh[i], signals.carbon_g_per_kwh[i], carbon_price), at, end))
         at = end
+    # Time without signals is still usable, after every known slot (as if dearest): the energy is
+    # planned even when the window ends before departure, and with no signals at all the vehicle
+    # simply charges now.
+    dearest = max((p[0] for p in pieces), default=0.0) + 1.0
+    pieces += [(dearest, start, end) for start, end in unknown]
     chosen: dict[datetime, tuple[datetime, float]] = {}
     left = energy_wh
     for cost, start, end in sorted(pieces, key=lambda p: (p[0], p[1])):

@@ -119,3 +119,27 @@ def load(prices_csv: str | Path, carbon_csv: str | Path) -> Signals:
             carbon.append(forecast[before] + share * (forecast[after] - forecast[before]))
     scored = [actual.get(at, c) for at, c in zip(starts, carbon)]
     return Signals(tuple(starts), tuple(prices[s] for s in starts), tuple(carbon), tuple(scored), filled)
+
+
+def replayed(signals: Signals, now: datetime, days: int = 2) -> Signals:
+    """The recorded series replayed onto the days from ``now`` (UTC midnight on): day k of the
+    replay takes day (k mod n) of the n whole recorded days, slot by slot. Used where no live
+    feed is reachable (the local platform), so the scheduler always has a realistic day ahead."""
+    slots_per_day = int(timedelta(days=1) / SLOT)
+    first = 0
+    while first < len(signals.starts) and (signals.starts[first].hour, signals.starts[first].minute) != (0, 0):
+        first += 1
+    recorded_days = (len(signals.starts) - first) // slots_per_day
+    if recorded_days < 1:
+        raise ValueError("a replay needs at least one whole recorded day")
+    day0 = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    base = (day0.date() - signals.starts[first].date()).days
+    starts, prices, forecast, actual = [], [], [], []
+    for k in range(days * slots_per_day):
+        day, slot = divmod(k, slots_per_day)
+        source = first + ((base + day) % recorded_days) * slots_per_day + slot
+        starts.append(day0 + k * SLOT)
+        prices.append(signals.price_p_per_kwh[source])
+        forecast.append(signals.carbon_g_per_kwh[source])
+        actual.append(signals.carbon_actual_g_per_kwh[source])
+    return Signals(tuple(starts), tuple(prices), tuple(forecast), tuple(actual), signals.filled_carbon_slots)

@@ -166,7 +166,7 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
     day_start = datetime.combine(day, datetime.min.time(), UK_TZ).astimezone(timezone.utc)
     day_end = day_start + timedelta(days=1)
     started = time.monotonic()
-    async with LocalPlatform(state_dir=out_dir / "state", port=0, reset=True) as platform:
+    async with LocalPlatform(state_dir=out_dir / "state", port=0, reset=True, smart_every_s=None) as platform:
         keys = {f"SIM{i + 1:03d}": platform.add_charger(f"SIM{i + 1:03d}") for i in range(len(visits))}
         plan = {cp: [v] for cp, v in zip(keys, visits)}
         for cp, visit in zip(keys, visits):  # what each driver tells the app: when they leave, what they need

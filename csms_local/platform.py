@@ -26,6 +26,8 @@ TABLE_PREFIX = "csms-local"
 REGION = "eu-west-2"
 SNAPSHOT_EVERY_S = 30
 SWEEP_EVERY_S = 60
+SMART_EVERY_S = 900  # EventBridge runs the scheduler every 15 minutes in AWS too
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 @dataclass
@@ -48,6 +50,7 @@ class LocalPlatform:
         tls_key: str | Path | None = None,
         idle_timeout_s: float = 600,
         max_connection_s: float = 7200,
+        smart_every_s: float | None = SMART_EVERY_S,
     ):
         self.state_dir = Path(state_dir)
         self.host, self.port, self.mgmt_port = host, port, mgmt_port
@@ -55,6 +58,7 @@ class LocalPlatform:
         self.insecure_ws = insecure_ws
         self.tls_cert, self.tls_key = tls_cert, tls_key
         self.idle_timeout_s, self.max_connection_s = idle_timeout_s, max_connection_s
+        self.smart_every_s = smart_every_s
         self.ca_path: Path | None = None
         self.settings: Settings | None = None
         self.jobs: list[Job] = []
@@ -65,6 +69,7 @@ class LocalPlatform:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
+        self._recorded_signals = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -160,7 +165,22 @@ class LocalPlatform:
         self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
         if self._dynamo is not None:
             self.register_job("snapshot", SNAPSHOT_EVERY_S, self._snapshot)
+        if self.smart_every_s:
+            self.register_job("smart-schedule", self.smart_every_s, self._smart_schedule)
         return self
+
+    def _smart_schedule(self) -> None:
+        """The scheduler on the real clock. No live price or carbon feed is reachable from here,
+        so the recorded GB days in ``data/`` are replayed onto today and tomorrow."""
+        from adapters.smart_charging import run_scheduler
+        from csms import tariff
+        from csms.timeutil import utcnow
+
+        if self._recorded_signals is None:
+            self._recorded_signals = tariff.load(DATA / "gb_agile_prices.csv", DATA / "gb_carbon_intensity.csv")
+        report = run_scheduler(self.runtime, lambda: tariff.replayed(self._recorded_signals, utcnow()), utcnow)
+        log.info("smart schedule: %d planned, %d profiles sent, %d unchanged", report.planned, report.sent,
+                 report.unchanged)
 
     def register_job(self, name: str, interval_s: float, func: Callable[[], object]) -> None:
         """Run ``func`` every ``interval_s`` seconds in a thread, as an EventBridge schedule would."""

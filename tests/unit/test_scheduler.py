@@ -124,3 +124,25 @@ def test_a_pause_is_the_same_plan_whenever_it_is_made():
     later = [Interval(T0 + timedelta(minutes=5), T0 + timedelta(minutes=6), 0.0)]
     charging = [Interval(T0, T0 + timedelta(minutes=1), 7000.0)]
     assert plan_hash(first) == plan_hash(later) != plan_hash(charging)
+
+
+def test_without_signals_the_vehicle_charges_now_not_never():
+    signals = _signals([10, 20])
+    later = T0 + timedelta(days=3)  # the published window is long past
+    plan = sort_and_fill(later, later + timedelta(hours=4), 10_000, 7000, signals)
+    assert plan[0].start == later and plan[0].power_w == 7000
+    assert _energy(plan) == pytest.approx(10_000)
+
+
+def test_time_beyond_the_window_is_used_after_every_known_slot():
+    signals = _signals([30, 10])  # one hour known, departure in three
+    plan = sort_and_fill(T0, T0 + timedelta(hours=3), 12_000, 7000, signals, carbon_price=0)
+    assert _energy(plan) == pytest.approx(12_000)
+    def power_at(at):
+        return next(p.power_w for p in plan if p.start <= at < p.end)
+
+    assert power_at(T0 + timedelta(minutes=30)) == 7000  # the cheap known slot is full
+    assert power_at(T0) == 7000  # then the dearer known one
+    known_end = T0 + timedelta(hours=1)
+    after = sum(p.power_w * max(0.0, (p.end - max(p.start, known_end)).total_seconds()) / 3600 for p in plan)
+    assert after == pytest.approx(5000)  # the rest, right after the window

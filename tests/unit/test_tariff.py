@@ -41,3 +41,23 @@ def test_the_real_june_2024_files_load():
     data = Path(__file__).resolve().parents[2] / "data"
     signals = load(data / "gb_agile_prices.csv", data / "gb_carbon_intensity.csv")
     assert len(signals.starts) == 1392 and signals.filled_carbon_slots == 22
+
+
+def test_replay_puts_recorded_days_onto_today_slot_by_slot():
+    from pathlib import Path
+
+    from csms.tariff import SLOT, replayed
+
+    data = Path(__file__).resolve().parents[2] / "data"
+    recorded = load(data / "gb_agile_prices.csv", data / "gb_carbon_intensity.csv")
+    now = datetime(2026, 11, 25, 6, 20, tzinfo=timezone.utc)
+    replay = replayed(recorded, now, days=2)
+    assert replay.starts[0] == datetime(2026, 11, 25, tzinfo=timezone.utc) and len(replay.starts) == 96
+    assert replay.index(now) == 12
+    # Each replayed slot is a recorded slot at the same time of day.
+    for i in (0, 13, 47, 95):
+        at = replay.starts[i]
+        sources = [j for j, s in enumerate(recorded.starts) if (s.hour, s.minute) == (at.hour, at.minute)]
+        assert any(recorded.price_p_per_kwh[j] == replay.price_p_per_kwh[i]
+                   and recorded.carbon_g_per_kwh[j] == replay.carbon_g_per_kwh[i] for j in sources)
+    assert all(b - a == SLOT for a, b in zip(replay.starts, replay.starts[1:]))
