@@ -49,7 +49,7 @@ layer: setup
 	UV=$(UV) bash layers/build.sh
 
 bench: setup
-	$(PY) -m bench.bench_planner
+	$(PY) -m bench.bench_handler
 
 clean:
 	rm -rf $(VENV) $(TOOLS) cdk.out layers/build .pytest_cache .hypothesis
