@@ -78,18 +78,32 @@ def _number(path: Path, number: int, value: str, column: str) -> float:
         raise SignalFileError(f"{path}:{number}: {column} {value!r} is not a number") from exc
 
 
-def load(prices_csv: str | Path, carbon_csv: str | Path) -> Signals:
-    prices_csv, carbon_csv = Path(prices_csv), Path(carbon_csv)
+def _prices(prices_csv: Path) -> dict[datetime, float]:
     prices: dict[datetime, float] = {}
+    row_of: dict[datetime, int] = {}
     for number, row in _rows(prices_csv, ["start_utc", "price_p_per_kwh_inc_vat"]):
-        prices[_time(prices_csv, number, row["start_utc"])] = _number(prices_csv, number, row["price_p_per_kwh_inc_vat"], "price")
+        at = _time(prices_csv, number, row["start_utc"])
+        prices[at] = _number(prices_csv, number, row["price_p_per_kwh_inc_vat"], "price")
+        row_of[at] = number
     if not prices:
         raise SignalFileError(f"{prices_csv}: no rows")
     starts = sorted(prices)
     for previous, current in zip(starts, starts[1:]):
         if current - previous != SLOT:
-            raise SignalFileError(f"{prices_csv}: prices jump from {previous.isoformat()} to {current.isoformat()} "
-                                  "(half-hourly slots without gaps are required)")
+            raise SignalFileError(f"{prices_csv}:{row_of[current]}: prices jump from {previous.isoformat()} to "
+                                  f"{current.isoformat()} (half-hourly slots without gaps are required)")
+    return prices
+
+
+def load_prices(prices_csv: str | Path) -> list[datetime]:
+    """The price window's slot starts (validated as ``load`` does)."""
+    return sorted(_prices(Path(prices_csv)))
+
+
+def load(prices_csv: str | Path, carbon_csv: str | Path) -> Signals:
+    prices_csv, carbon_csv = Path(prices_csv), Path(carbon_csv)
+    prices = _prices(prices_csv)
+    starts = sorted(prices)
     forecast: dict[datetime, float] = {}
     actual: dict[datetime, float] = {}
     for number, row in _rows(carbon_csv, ["start_utc", "forecast_gco2_per_kwh", "actual_gco2_per_kwh"]):

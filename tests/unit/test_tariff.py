@@ -25,7 +25,7 @@ def test_carbon_gap_is_interpolated_and_counted(tmp_path):
 
 def test_price_gap_is_an_error_naming_the_file(tmp_path):
     p, c = _write(tmp_path, [("2024-06-12T00:00:00Z", 1), ("2024-06-12T01:30:00Z", 2)], [("2024-06-12T00:00:00Z", 1, "")])
-    with pytest.raises(SignalFileError, match="p.csv: prices jump"):
+    with pytest.raises(SignalFileError, match=r"p.csv:3: prices jump"):
         load(p, c)
 
 

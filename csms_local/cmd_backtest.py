@@ -1,0 +1,87 @@
+"""``csms backtest``: the planner on history against charging on plug-in; and ``csms retime-acn``,
+which turns ACN-Data sessions into a sessions file on a price window."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime
+from pathlib import Path
+
+from csms_local.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("backtest", help="what smart charging would have saved on historical sessions")
+    parser.add_argument("--sessions", required=True, help="CSV: session_id,plug_in_utc,departure_utc,energy_kwh,max_power_kw")
+    parser.add_argument("--prices", required=True, help="CSV: start_utc,price_p_per_kwh_inc_vat")
+    parser.add_argument("--carbon", required=True, help="CSV: start_utc,forecast_gco2_per_kwh,actual_gco2_per_kwh")
+    parser.add_argument("--carbon-price", type=float, default=100.0, metavar="GBP_PER_TONNE")
+    parser.add_argument("--site-limit-kw", type=float, default=None, metavar="KW")
+    parser.add_argument("--slot-minutes", type=int, default=30)
+    parser.add_argument("--min-on-minutes", type=int, default=0, help="hardware: shortest charging window")
+    parser.add_argument("--max-windows", type=int, default=None, help="hardware: most charging windows per session")
+    parser.add_argument("--out", required=True, metavar="PLAN.csv")
+    parser.set_defaults(func=run)
+
+    retime = subparsers.add_parser("retime-acn", help="ACN-Data sessions re-timed onto a price window (a sessions CSV)")
+    retime.add_argument("acn", help="ACN-Data CSV (session_id,site,connection_utc,disconnect_utc,kwh_delivered,...)")
+    retime.add_argument("--prices", required=True, help="the price CSV whose window the sessions move onto")
+    retime.add_argument("--count", type=int, default=None, help="how many sessions (default: all)")
+    retime.add_argument("--max-power-kw", type=float, default=7.4)
+    retime.add_argument("--seed", type=int, default=1)
+    retime.add_argument("--out", required=True, metavar="SESSIONS.csv")
+    retime.set_defaults(func=run_retime)
+
+
+def _check(args) -> None:
+    if args.carbon_price < 0:
+        raise UsageError("--carbon-price must be >= 0")
+    if args.site_limit_kw is not None and args.site_limit_kw <= 0:
+        raise UsageError("--site-limit-kw must be > 0")
+    if args.min_on_minutes < 0:
+        raise UsageError("--min-on-minutes must be >= 0")
+    if args.max_windows is not None and args.max_windows < 1:
+        raise UsageError("--max-windows must be >= 1")
+
+
+def run(args) -> int:
+    _check(args)
+    from csms import backtest, planner, tariff
+
+    try:
+        signals = tariff.load(args.prices, args.carbon)
+        vehicles = backtest.load_sessions(args.sessions)
+        result, plan = backtest.run(vehicles, signals, carbon_price=args.carbon_price, site_limit_kw=args.site_limit_kw,
+                                    slot_minutes=args.slot_minutes, min_on_minutes=args.min_on_minutes,
+                                    max_windows=args.max_windows)
+        out = Path(args.out)
+        result["plan_rows"] = backtest.write_plan(out, plan)
+    except (tariff.SignalFileError, backtest.InputError, planner.PlanError) as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"{args.out}: cannot write ({exc.strerror})") from exc
+    result["plan_csv"] = str(out)
+    print(json.dumps(result))
+    return 0
+
+
+def run_retime(args) -> int:
+    from csms import backtest, tariff
+
+    if args.count is not None and args.count < 1:
+        raise UsageError("--count must be >= 1")
+    try:
+        prices = tariff.load_prices(args.prices)
+        sessions = backtest.load_acn_sessions(args.acn)
+    except (tariff.SignalFileError, KeyError, ValueError, OSError) as exc:
+        raise UsageError(f"{args.acn}: {exc}" if not isinstance(exc, tariff.SignalFileError) else str(exc)) from exc
+    rng = random.Random(args.seed)
+    if args.count is not None:
+        sessions = rng.sample(sessions, min(args.count, len(sessions)))
+    start: datetime = prices[0]
+    end = prices[-1] + tariff.SLOT
+    vehicles = backtest.retime(sessions, start, end, rng, max_kw=args.max_power_kw)
+    backtest.write_sessions(args.out, vehicles)
+    print(f"{len(vehicles)} sessions on {start:%Y-%m-%d}..{end:%Y-%m-%d} written to {args.out}")
+    return 0
