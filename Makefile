@@ -47,6 +47,7 @@ synth: setup
 
 layer: setup
 	UV=$(UV) bash layers/build.sh
+	UV=$(UV) LAYER_GROUP=lambda-planner bash layers/build.sh
 
 bench: setup
 	$(PY) -m bench.bench_handler

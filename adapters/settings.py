@@ -18,6 +18,11 @@ ENV_METER_TABLE = "METER_TABLE"
 ENV_KEYS_TABLE = "KEYS_TABLE"
 ENV_REVIEW_TABLE = "REVIEW_TABLE"
 ENV_CALLS_TABLE = "CALLS_TABLE"
+ENV_SIGNALS_TABLE = "SIGNALS_TABLE"
+ENV_EVENTS_TABLE = "EVENTS_TABLE"
+ENV_SITE_CAP_KW = "SITE_CAP_KW"  # optional: aggregate power cap of the fleet the scheduler plans
+ENV_CARBON_PRICE = "CARBON_PRICE_GBP_PER_T"
+ENV_SCHEDULER_FUNCTION = "SCHEDULER_FUNCTION"  # optional: re-plan on plug-in / unplug (async invoke)
 ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # optional: DynamoDB Local / moto server
 ENV_MANAGEMENT_API_ENDPOINT = "MANAGEMENT_API_ENDPOINT"  # optional: https://{api}.execute-api.{region}.amazonaws.com/{stage}
 ENV_REGION = "AWS_REGION"
@@ -31,6 +36,8 @@ TABLE_ENV = {
     "keys": ENV_KEYS_TABLE,
     "review": ENV_REVIEW_TABLE,
     "calls": ENV_CALLS_TABLE,
+    "signals": ENV_SIGNALS_TABLE,
+    "events": ENV_EVENTS_TABLE,
 }
 
 
@@ -47,10 +54,15 @@ class Settings:
     keys_table: str
     review_table: str
     calls_table: str
+    signals_table: str
+    events_table: str
     region: str = "eu-west-2"
     dynamodb_endpoint: str | None = None
     management_api_endpoint: str | None = None
     heartbeat_interval_s: int = 300
+    site_cap_kw: float | None = None
+    carbon_price_gbp_per_t: float = 100.0
+    scheduler_function: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -65,6 +77,13 @@ class Settings:
         if not 10 <= heartbeat < 600:
             # API Gateway closes a WebSocket idle for 10 minutes.
             raise SettingsError(f"{ENV_HEARTBEAT_INTERVAL} must be in [10, 600)")
+        try:
+            site_cap = float(env[ENV_SITE_CAP_KW]) if env.get(ENV_SITE_CAP_KW) else None
+            carbon_price = float(env.get(ENV_CARBON_PRICE) or 100.0)
+        except ValueError as exc:
+            raise SettingsError(f"{ENV_SITE_CAP_KW} and {ENV_CARBON_PRICE} must be numbers") from exc
+        if (site_cap is not None and site_cap <= 0) or carbon_price < 0:
+            raise SettingsError(f"{ENV_SITE_CAP_KW} must be > 0 and {ENV_CARBON_PRICE} >= 0")
         return cls(
             chargers_table=env[ENV_CHARGERS_TABLE],
             connectors_table=env[ENV_CONNECTORS_TABLE],
@@ -73,10 +92,15 @@ class Settings:
             keys_table=env[ENV_KEYS_TABLE],
             review_table=env[ENV_REVIEW_TABLE],
             calls_table=env[ENV_CALLS_TABLE],
+            signals_table=env[ENV_SIGNALS_TABLE],
+            events_table=env[ENV_EVENTS_TABLE],
             region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
             dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
             management_api_endpoint=env.get(ENV_MANAGEMENT_API_ENDPOINT) or None,
             heartbeat_interval_s=heartbeat,
+            site_cap_kw=site_cap,
+            carbon_price_gbp_per_t=carbon_price,
+            scheduler_function=env.get(ENV_SCHEDULER_FUNCTION) or None,
         )
 
     @classmethod
@@ -90,6 +114,8 @@ class Settings:
             keys_table=f"{prefix}-keys",
             review_table=f"{prefix}-review",
             calls_table=f"{prefix}-calls",
+            signals_table=f"{prefix}-signals",
+            events_table=f"{prefix}-events",
             **kwargs,
         )
 
@@ -102,6 +128,9 @@ class Settings:
             ENV_KEYS_TABLE: self.keys_table,
             ENV_REVIEW_TABLE: self.review_table,
             ENV_CALLS_TABLE: self.calls_table,
+            ENV_SIGNALS_TABLE: self.signals_table,
+            ENV_EVENTS_TABLE: self.events_table,
+            ENV_CARBON_PRICE: str(self.carbon_price_gbp_per_t),
             ENV_REGION: self.region,
             ENV_HEARTBEAT_INTERVAL: str(self.heartbeat_interval_s),
         }
@@ -109,4 +138,8 @@ class Settings:
             env[ENV_DYNAMODB_ENDPOINT] = self.dynamodb_endpoint
         if self.management_api_endpoint:
             env[ENV_MANAGEMENT_API_ENDPOINT] = self.management_api_endpoint
+        if self.site_cap_kw is not None:
+            env[ENV_SITE_CAP_KW] = str(self.site_cap_kw)
+        if self.scheduler_function:
+            env[ENV_SCHEDULER_FUNCTION] = self.scheduler_function
         return env

@@ -9,8 +9,9 @@ from typing import Callable
 
 from csms.commands import Commander
 from csms.scheduler import DEFAULT_MAX_POWER_W, Interval, PlugIn, Preference, SmartScheduler, periods
+from csms.signals import horizon
 from csms.tariff import Signals
-from csms.timeutil import iso, parse_ts
+from csms.timeutil import iso, parse_ts, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,28 @@ def plugged_in(runtime, default_max_power_w: float = DEFAULT_MAX_POWER_W) -> lis
     return out
 
 
-def run_scheduler(runtime, signals: Callable[[], Signals], clock: Callable[[], datetime], **options):
-    scheduler = SmartScheduler(signals, CommanderSink(runtime.commander, runtime.sessions), clock, **options)
+EMPTY = Signals((), (), (), ())
+
+
+def stored_signals(runtime, clock: Callable[[], datetime]) -> Callable[[], Signals]:
+    """The next 48 hours of stored prices and carbon (what the refresh job fetched or an operator
+    uploaded). Without any, plans charge at once (see ``csms.scheduler.sort_and_fill``)."""
+    def load() -> Signals:
+        window = runtime.signals.window(*horizon(clock()))
+        if window is None:
+            log.warning("no stored price signals for the next 48 hours: vehicles charge unsteered")
+        return window or EMPTY
+    return load
+
+
+def run_scheduler(runtime, signals: Callable[[], Signals] | None = None,
+                  clock: Callable[[], datetime] = utcnow, **options):
+    """One scheduler run over every plugged-in vehicle: stored signals and grid-demand events, the
+    site cap and carbon price from the settings, unless given."""
+    settings = runtime.settings
+    options.setdefault("site_cap_kw", settings.site_cap_kw)
+    options.setdefault("carbon_price", settings.carbon_price_gbp_per_t)
+    options.setdefault("events", lambda: runtime.events.active(clock()))
+    scheduler = SmartScheduler(signals or stored_signals(runtime, clock), CommanderSink(runtime.commander, runtime.sessions),
+                               clock, **options)
     return scheduler.run(plugged_in(runtime))

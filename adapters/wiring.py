@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from adapters.dynamo.calls import DynamoCallQueue
@@ -9,9 +10,11 @@ from adapters.dynamo.models import bind
 from adapters.dynamo.repositories import (
     DynamoChargers,
     DynamoConnectors,
+    DynamoEvents,
     DynamoMeter,
     DynamoReview,
     DynamoSessions,
+    DynamoSignals,
 )
 from adapters.management_api import ManagementApiPoster
 from adapters.settings import Settings
@@ -30,6 +33,27 @@ class Runtime:
     calls: DynamoCallQueue
     commander: Commander
     central: CentralSystem
+    signals: DynamoSignals
+    events: DynamoEvents
+    replanner: "Replanner"
+
+
+# Messages after which the fleet is re-planned at once (a vehicle came or went), not only at
+# the next scheduled run.
+REPLAN_AFTER = frozenset({"StartTransaction", "StopTransaction"})
+
+
+class Replanner:
+    """Asks for a re-plan: in AWS an asynchronous invoke of the scheduler function (one Lambda
+    API call per plug-in / unplug); locally the local platform wakes its job. ``request`` is None
+    where nothing re-plans (tests, a stack without a scheduler)."""
+
+    def __init__(self, request=None):
+        self.request = request
+
+    def __call__(self, charge_point_id: str) -> None:
+        if self.request is not None:
+            self.request(charge_point_id)
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -43,6 +67,20 @@ def build_runtime(settings: Settings) -> Runtime:
         else None
     )
     commander = Commander(calls, chargers, poster, heartbeat_interval_s=settings.heartbeat_interval_s)
+    replanner = Replanner()
+    if settings.scheduler_function:
+        from adapters.replan import lambda_replan
+
+        replanner.request = lambda_replan(settings.scheduler_function, settings.region)
+
+    def after_call(charge_point_id, connection_id, connected_at, action):
+        commander.after_message(charge_point_id, connection_id, connected_at, action)
+        if action in REPLAN_AFTER:
+            try:
+                replanner(charge_point_id)
+            except Exception:  # the next scheduled run re-plans anyway
+                logging.getLogger(__name__).exception("re-plan request failed")
+
     central = CentralSystem(
         chargers,
         connectors,
@@ -51,6 +89,7 @@ def build_runtime(settings: Settings) -> Runtime:
         review,
         heartbeat_interval_s=settings.heartbeat_interval_s,
         on_response=commander.on_response,
-        after_call=commander.after_message,
+        after_call=after_call,
     )
-    return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central)
+    return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
+                   DynamoSignals(), DynamoEvents(), replanner)

@@ -30,6 +30,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from csms.signals import DemandEvent
+
+__all__ = ["DemandEvent", "Plan", "PlanError", "Problem", "Vehicle", "fill", "plan", "smooth", "solve_lp"]
+
 SLOT = timedelta(minutes=30)
 UNMET_PENALTY = 1e4  # p/kWh: above any price, so energy comes before savings
 EARLY_WEIGHT = 1e-6  # p/kWh per slot: among equal costs, earlier
@@ -46,15 +50,6 @@ class Vehicle:
     departure: datetime
     energy_kwh: float
     max_kw: float
-
-
-@dataclass(frozen=True)
-class DemandEvent:
-    """A grid-demand event: aggregate fleet power at most ``cap_kw`` from ``start`` to ``end``."""
-
-    start: datetime
-    end: datetime
-    cap_kw: float
 
 
 @dataclass

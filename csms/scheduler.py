@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
+from csms.planner import DemandEvent, Problem, Vehicle
+from csms.planner import plan as fleet_plan
 from csms.tariff import SLOT, Signals
 
 log = logging.getLogger(__name__)
@@ -149,14 +151,21 @@ class SmartScheduler:
     default_energy_kwh: float = DEFAULT_ENERGY_KWH
     finish_margin: timedelta = FINISH_MARGIN
     power_share: float = PLANNING_POWER_SHARE
+    site_cap_kw: float | None = None
+    events: Callable[[], list[DemandEvent]] = list
 
-    def plan(self, plug: PlugIn, now: datetime, signals: Signals) -> list[Interval]:
+    def _need(self, plug: PlugIn) -> tuple[datetime, datetime, float]:
+        """(target, departure, remaining Wh) from the driver's preference or the defaults."""
         pref = plug.preference
         departure = pref.departure or plug.plugged_at + self.default_stay
         stay = departure - plug.plugged_at
         target = departure - min(self.finish_margin, stay / 5)
         needed_wh = (pref.energy_kwh if pref.energy_kwh is not None else self.default_energy_kwh) * 1000
-        remaining = max(0.0, needed_wh - plug.delivered_wh)
+        return target, departure, max(0.0, needed_wh - plug.delivered_wh)
+
+    def plan(self, plug: PlugIn, now: datetime, signals: Signals) -> list[Interval]:
+        pref = plug.preference
+        target, departure, remaining = self._need(plug)
         if remaining <= 0:
             return []
         if pref.charge_now or target <= now:
@@ -169,12 +178,72 @@ class SmartScheduler:
             plan.append(Interval(plan[-1].end, departure, plug.max_power_w))
         return plan
 
+    def fleet_plans(self, plugs: list[PlugIn], now: datetime, signals: Signals) -> list[list[Interval]]:
+        """Every vehicle planned together under the site cap and the grid-demand events (the exact
+        fleet LP of ``csms.planner``). Vehicles on "charge now" (or past their target) take full
+        power first and the others share what is left; after its target a vehicle gets at most an
+        equal share of the cap, so the safety net cannot break it either."""
+        events = list(self.events())
+        cap_w = None if self.site_cap_kw is None else self.site_cap_kw * 1000
+        steered, fixed, plans = [], [], [None] * len(plugs)
+        for i, plug in enumerate(plugs):
+            target, departure, remaining = self._need(plug)
+            if remaining <= 0:
+                plans[i] = []
+            elif plug.preference.charge_now or target <= now:
+                fixed.append(i)
+            else:
+                steered.append((i, target, departure, remaining))
+        share_w = None if cap_w is None else cap_w / max(1, len(plugs))
+        for i in fixed:
+            power = plugs[i].max_power_w if share_w is None else min(plugs[i].max_power_w, share_w)
+            remaining = self._need(plugs[i])[2]
+            plans[i] = [Interval(now, now + timedelta(hours=remaining / power), power)]
+        if steered:
+            horizon = max(t for _, t, _, _ in steered)
+            first = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
+            starts = []
+            at = first
+            while at < horizon:
+                starts.append(at)
+                at += SLOT
+            known = []
+            for start in starts:
+                try:
+                    i = signals.index(start)
+                    known.append(slot_cost(signals.price_p_per_kwh[i], signals.carbon_g_per_kwh[i], self.carbon_price))
+                except KeyError:
+                    known.append(None)
+            dearest = max((c for c in known if c is not None), default=0.0) + 1.0
+            costs = [dearest if c is None else c for c in known]
+            fixed_events = [DemandEvent(now, plans[i][0].end, -plans[i][0].power_w / 1000) for i in fixed]
+            problem = Problem(starts, costs, [
+                Vehicle(str(i), now, target, remaining / 1000, plugs[i].max_power_w * self.power_share / 1000)
+                for i, target, _, remaining in steered], site_cap_kw=self.site_cap_kw,
+                events=events + _reserve(fixed_events, self.site_cap_kw, events))
+            result = fleet_plan(problem)
+            for k, (i, target, departure, _) in enumerate(steered):
+                intervals = [Interval(a, b, kw * 1000) for a, b, kw in result.intervals(k)]
+                safety = plugs[i].max_power_w if share_w is None else min(plugs[i].max_power_w, share_w)
+                if target < departure:
+                    intervals.append(Interval(target, departure, safety))
+                plans[i] = intervals
+        return plans
+
     def run(self, plugs: list[PlugIn]) -> RunReport:
         now, signals = self.clock(), self.signals()
         report = RunReport()
-        for plug in plugs:
+        fleet = None
+        if self.site_cap_kw is not None or self.events():
             try:
-                plan = self.plan(plug, now, signals)
+                fleet = self.fleet_plans(plugs, now, signals)
+            except Exception:
+                log.exception("fleet planning failed; nothing sent this run")
+                report.skipped = [p.charge_point_id for p in plugs]
+                return report
+        for n, plug in enumerate(plugs):
+            try:
+                plan = fleet[n] if fleet is not None else self.plan(plug, now, signals)
             except Exception:
                 log.exception("planning failed for %s/%s", plug.charge_point_id, plug.transaction_id)
                 report.skipped.append(plug.charge_point_id)
@@ -190,3 +259,14 @@ class SmartScheduler:
                 self.sink.saved(plug, plan, digest)
                 report.sent += 1
         return report
+
+
+def _reserve(fixed: list[DemandEvent], site_cap_kw: float | None, events: list[DemandEvent]) -> list[DemandEvent]:
+    """What vehicles charging regardless take off the cap, as demand events (cap minus their power)."""
+    if site_cap_kw is None:
+        return []
+    out = []
+    for f in fixed:  # f.cap_kw holds minus the vehicle's power
+        out.append(DemandEvent(f.start, f.end, max(0.0, site_cap_kw + sum(g.cap_kw for g in fixed
+                                                                         if g.start < f.end and f.start < g.end))))
+    return out

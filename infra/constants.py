@@ -16,6 +16,10 @@ LOG_RETENTION_DAYS = 30
 THROTTLE_RATE = 500  # messages/s across the stage (API Gateway's new-connection limit is 500/s per region)
 THROTTLE_BURST = 1000
 SWEEP_MINUTES = 1
+SCHEDULE_MINUTES = 15  # the smart-charging scheduler (plus a re-plan on every plug-in / unplug)
+SIGNALS_REFRESH_MINUTES = 30  # price and carbon feeds
+SCHEDULER_TIMEOUT_S = 120  # the fleet LP: 10,000 vehicles take ~6 s on a laptop core (docs/benchmarks.md)
+SCHEDULER_MEMORY_MB = 2048
 
 # Tables come from the pynamodb models: one table per model, same key schema.
 TABLES = tuple(MODELS)
@@ -28,8 +32,15 @@ FUNCTIONS = {
     "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers",)),
     "Message": ("handlers.default.lambda_handler", TABLES, TABLES),
     "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),
+    "Scheduler": ("handlers.scheduler.lambda_handler", ("chargers", "sessions", "meter", "signals", "events", "calls"),
+                  ("chargers", "sessions", "calls")),
+    "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
 }
 # Functions that post to chargers through the connection management API.
-POSTS_TO_CONNECTIONS = ("Message", "Sweeper")
+POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler")
+# Extra layers per function (every function has the Dependencies layer).
+EXTRA_LAYERS = {"Scheduler": ("Planner",)}
+# Functions that ask the scheduler for a re-plan (plug-in, unplug).
+INVOKES_SCHEDULER = ("Message",)
 # Only what the functions import is shipped.
 SOURCE_PACKAGES = ("csms", "adapters", "handlers")

@@ -10,12 +10,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from adapters.settings import TABLE_ENV, ENV_HEARTBEAT_INTERVAL
+from adapters.settings import ENV_HEARTBEAT_INTERVAL, ENV_SCHEDULER_FUNCTION, TABLE_ENV
 from infra import constants
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGING = ROOT / "cdk.out.staging"
-LAYER_DIR = ROOT / "layers" / "build"
+LAYER_DIRS = {"Dependencies": ROOT / "layers" / "build", "Planner": ROOT / "layers" / "build-planner"}
+LAYER_DESCRIPTIONS = {
+    "Dependencies": "ocpp, pynamodb, aws-lambda-powertools (layers/build.sh)",
+    "Planner": "numpy, scipy for the fleet LP (LAYER_GROUP=lambda-planner layers/build.sh)",
+}
 
 
 def stage_source() -> Path:
@@ -28,12 +32,13 @@ def stage_source() -> Path:
     return target
 
 
-def layer_source() -> Path:
-    """``layers/build`` from ``make layer``; without it (tests, CI) an empty placeholder, so the
+def layer_source(name: str) -> Path:
+    """``layers/build*`` from ``make layer``; without it (tests, CI) an empty placeholder, so the
     stack synthesises anywhere. Deploying without ``make layer`` fails at run time: the README says so."""
-    if (LAYER_DIR / "python").is_dir():
-        return LAYER_DIR
-    placeholder = STAGING / "layer-placeholder"
+    built = LAYER_DIRS[name]
+    if (built / "python").is_dir():
+        return built
+    placeholder = STAGING / f"layer-placeholder-{name.lower()}"
     (placeholder / "python").mkdir(parents=True, exist_ok=True)
     (placeholder / "python" / "LAYER_NOT_BUILT").write_text("run `make layer` before `cdk deploy`\n")
     return placeholder
@@ -43,14 +48,18 @@ class Functions(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, tables: dict) -> None:
         super().__init__(scope, construct_id)
         runtime = getattr(lambda_.Runtime, constants.PYTHON_RUNTIME)
-        self.layer = lambda_.LayerVersion(
-            self,
-            "Dependencies",
-            code=lambda_.Code.from_asset(str(layer_source())),
-            compatible_runtimes=[runtime],
-            compatible_architectures=[lambda_.Architecture.ARM_64],
-            description="ocpp, pynamodb, aws-lambda-powertools (layers/build.sh)",
-        )
+        self.layers = {
+            name: lambda_.LayerVersion(
+                self,
+                name,
+                code=lambda_.Code.from_asset(str(layer_source(name))),
+                compatible_runtimes=[runtime],
+                compatible_architectures=[lambda_.Architecture.ARM_64],
+                description=LAYER_DESCRIPTIONS[name],
+            )
+            for name in LAYER_DIRS
+        }
+        self.layer = self.layers["Dependencies"]
         code = lambda_.Code.from_asset(str(stage_source()))
         environment = {env: tables[name].table_name for name, env in TABLE_ENV.items()}
         environment.update(
@@ -62,6 +71,7 @@ class Functions(Construct):
         )
         self.functions: dict[str, lambda_.Function] = {}
         for name, (handler, reads, writes) in constants.FUNCTIONS.items():
+            is_scheduler = name == "Scheduler"
             function = lambda_.Function(
                 self,
                 name,
@@ -69,10 +79,10 @@ class Functions(Construct):
                 architecture=lambda_.Architecture.ARM_64,
                 handler=handler,
                 code=code,
-                layers=[self.layer],
-                memory_size=constants.LAMBDA_MEMORY_MB,
-                timeout=Duration.seconds(constants.LAMBDA_TIMEOUT_S),
-                environment=environment,
+                layers=[self.layer] + [self.layers[extra] for extra in constants.EXTRA_LAYERS.get(name, ())],
+                memory_size=constants.SCHEDULER_MEMORY_MB if is_scheduler else constants.LAMBDA_MEMORY_MB,
+                timeout=Duration.seconds(constants.SCHEDULER_TIMEOUT_S if is_scheduler else constants.LAMBDA_TIMEOUT_S),
+                environment=dict(environment),
                 log_group=logs.LogGroup(
                     self, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH
                 ),
@@ -82,3 +92,7 @@ class Functions(Construct):
             for table in writes:
                 tables[table].grant_read_write_data(function)
             self.functions[name] = function
+        scheduler = self.functions["Scheduler"]
+        for name in constants.INVOKES_SCHEDULER:
+            self.functions[name].add_environment(ENV_SCHEDULER_FUNCTION, scheduler.function_name)
+            scheduler.grant_invoke(self.functions[name])

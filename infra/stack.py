@@ -27,6 +27,18 @@ class CsmsStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(constants.SWEEP_MINUTES)),
             targets=[targets.LambdaFunction(functions["Sweeper"])],
         )
+        events.Rule(
+            self,
+            "SmartSchedule",
+            schedule=events.Schedule.rate(Duration.minutes(constants.SCHEDULE_MINUTES)),
+            targets=[targets.LambdaFunction(functions["Scheduler"])],
+        )
+        events.Rule(
+            self,
+            "SignalsRefreshSchedule",
+            schedule=events.Schedule.rate(Duration.minutes(constants.SIGNALS_REFRESH_MINUTES)),
+            targets=[targets.LambdaFunction(functions["SignalsRefresh"])],
+        )
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)

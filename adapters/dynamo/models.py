@@ -157,6 +157,36 @@ class CallModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class SignalModel(Model):
+    """One item per half-hour slot and area: price and carbon intensity (feeds or CSV upload)."""
+
+    class Meta:
+        table_name = "unbound-signals"
+
+    area = UnicodeAttribute(hash_key=True)  # "GB" (or a DNO region / tariff region)
+    start = UnicodeAttribute(range_key=True)  # ISO 8601 UTC, sorts in time order
+    price = NumberAttribute(null=True)  # p/kWh inc. VAT
+    carbon_forecast = NumberAttribute(null=True)  # gCO2/kWh
+    carbon_actual = NumberAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class GridEventModel(Model):
+    """Grid-demand events: aggregate power at most cap_kw in a window."""
+
+    class Meta:
+        table_name = "unbound-events"
+
+    area = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)
+    start = UTCDateTimeAttribute()
+    end = UTCDateTimeAttribute()
+    cap_kw = NumberAttribute()
+    cancelled = BooleanAttribute(default=False)
+    expires_at = TTLAttribute(null=True)
+
+
 MODELS: dict[str, type[Model]] = {
     "chargers": ChargerModel,
     "connectors": ConnectorModel,
@@ -165,10 +195,12 @@ MODELS: dict[str, type[Model]] = {
     "keys": KeyModel,
     "review": ReviewModel,
     "calls": CallModel,
+    "signals": SignalModel,
+    "events": GridEventModel,
 }
 
 # Attributes with DynamoDB TTL enabled, per table.
-TTL_ATTRIBUTES = {"keys": "expires_at", "calls": "expires_at"}
+TTL_ATTRIBUTES = {"keys": "expires_at", "calls": "expires_at", "signals": "expires_at", "events": "expires_at"}
 
 
 def bind(settings: Settings) -> None:
@@ -181,6 +213,8 @@ def bind(settings: Settings) -> None:
         "keys": settings.keys_table,
         "review": settings.review_table,
         "calls": settings.calls_table,
+        "signals": settings.signals_table,
+        "events": settings.events_table,
     }
     for key, model in MODELS.items():
         model.Meta.table_name = names[key]

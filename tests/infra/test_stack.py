@@ -108,7 +108,7 @@ def _statements(resources):
 
 def test_manage_connections_is_scoped_to_this_apis_stage(resources):
     manage = [s for _, s in _statements(resources) if "execute-api:ManageConnections" in json.dumps(s["Action"])]
-    assert len(manage) == 2  # the $default function and the sweeper
+    assert len(manage) == len(constants.POSTS_TO_CONNECTIONS)  # $default, the sweeper, the scheduler
     for statement in manage:
         resource = json.dumps(statement["Resource"])
         assert resource != '"*"' and "@connections" in resource and constants.STAGE_NAME in resource
@@ -177,3 +177,38 @@ def test_template_is_cfn_lint_clean(template):
     # W3005 (a DependsOn already implied by a GetAtt) is how CDK orders roles before functions.
     problems = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id[0] in "EW" and m.rule.id != "W3005"]
     assert problems == []
+
+
+def test_scheduler_and_signal_refresh_run_on_schedules(template):
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": f"rate({constants.SCHEDULE_MINUTES} minutes)"})
+    template.has_resource_properties("AWS::Events::Rule",
+                                     {"ScheduleExpression": f"rate({constants.SIGNALS_REFRESH_MINUTES} minutes)"})
+
+
+def _function(resources, handler):
+    return next((k, f) for k, f in _of_type(resources, "AWS::Lambda::Function").items()
+                if f["Properties"]["Handler"] == handler)
+
+
+def test_scheduler_has_the_planner_layer_and_only_it(resources):
+    layers = {k for k, r in _of_type(resources, "AWS::Lambda::LayerVersion").items() if "Planner" in k}
+    assert len(layers) == 1
+    (planner,) = layers
+    for key, function in _of_type(resources, "AWS::Lambda::Function").items():
+        attached = json.dumps(function["Properties"].get("Layers", []))
+        is_scheduler = function["Properties"]["Handler"] == "handlers.scheduler.lambda_handler"
+        assert (planner in attached) == is_scheduler, key
+    _, scheduler = _function(resources, "handlers.scheduler.lambda_handler")
+    assert scheduler["Properties"]["Timeout"] >= 60 and scheduler["Properties"]["MemorySize"] >= 1024
+
+
+def test_message_function_may_invoke_the_scheduler_and_nothing_else(resources):
+    scheduler_key, _ = _function(resources, "handlers.scheduler.lambda_handler")
+    message_key, message = _function(resources, "handlers.default.lambda_handler")
+    assert message["Properties"]["Environment"]["Variables"]["SCHEDULER_FUNCTION"] == {"Ref": scheduler_key}
+    invokes = [(p, s) for p, s in _statements(resources) if "lambda:InvokeFunction" in json.dumps(s["Action"])]
+    assert invokes
+    for policy, statement in invokes:
+        assert scheduler_key in json.dumps(statement["Resource"])
+        role = json.dumps(policy["Properties"]["Roles"])
+        assert json.dumps(message["Properties"]["Role"]["Fn::GetAtt"][0]) in role

@@ -146,3 +146,43 @@ def test_time_beyond_the_window_is_used_after_every_known_slot():
     known_end = T0 + timedelta(hours=1)
     after = sum(p.power_w * max(0.0, (p.end - max(p.start, known_end)).total_seconds()) / 3600 for p in plan)
     assert after == pytest.approx(5000)  # the rest, right after the window
+
+
+def _load_at(plans, at):
+    return sum(p.power_w for plan in plans for p in plan if p.start <= at < p.end)
+
+
+def test_a_site_cap_is_shared_and_never_exceeded_while_needs_are_met():
+    from csms.planner import DemandEvent
+
+    signals = _signals([30, 30, 5, 5, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30])
+    sink = _Sink()
+    scheduler = SmartScheduler(lambda: signals, sink, lambda: T0, carbon_price=0, site_cap_kw=11.0,
+                               events=lambda: [DemandEvent(T0 + timedelta(hours=2), T0 + timedelta(hours=3), 4.0)])
+    plugs = [PlugIn(f"CP{i}", 1, i, T0, 0.0, 7400, Preference(T0 + timedelta(hours=8), 6)) for i in range(3)]
+    report = scheduler.run(plugs)
+    assert report.sent == 3
+    plans = [plan for _, plan in sink.sent]
+    target = T0 + timedelta(hours=8) - timedelta(minutes=30)
+    at = T0
+    while at < T0 + timedelta(hours=8):
+        cap = 4000 if T0 + timedelta(hours=2) <= at < T0 + timedelta(hours=3) else 11000
+        assert _load_at(plans, at) <= cap + 1e-6, at
+        at += timedelta(minutes=5)
+    for plan in plans:  # each vehicle's 6 kWh planned before its target
+        assert sum(p.power_w * (min(p.end, target) - p.start).total_seconds() / 3600
+                   for p in plan if p.start < target) == pytest.approx(6000, rel=1e-6)
+    # The cheap hour is used up to the cap.
+    assert _load_at(plans, T0 + timedelta(hours=1)) == pytest.approx(11000)
+
+
+def test_charge_now_vehicles_come_off_the_cap_first():
+    signals = _signals([30] * 16)
+    sink = _Sink()
+    scheduler = SmartScheduler(lambda: signals, sink, lambda: T0, site_cap_kw=10.0)
+    urgent = PlugIn("A", 1, 1, T0, 0.0, 7000, Preference(T0 + timedelta(hours=8), 7, charge_now=True))
+    normal = PlugIn("B", 1, 2, T0, 0.0, 7000, Preference(T0 + timedelta(hours=8), 7))
+    scheduler.run([urgent, normal])
+    plans = [plan for _, plan in sink.sent]
+    assert plans[0][0].power_w == 5000  # an equal share of the cap
+    assert _load_at(plans, T0) <= 10000 + 1e-6

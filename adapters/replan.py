@@ -1,0 +1,17 @@
+"""Re-plan requests in AWS: an asynchronous invoke of the scheduler function."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+
+def lambda_replan(function_name: str, region: str):
+    client = boto3.client("lambda", region_name=region)
+
+    def request(charge_point_id: str) -> None:
+        client.invoke(FunctionName=function_name, InvocationType="Event",
+                      Payload=json.dumps({"reason": "session-change", "chargePointId": charge_point_id}).encode())
+
+    return request

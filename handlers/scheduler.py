@@ -1,0 +1,24 @@
+"""Scheduled (EventBridge, every 15 minutes) and on plug-in / unplug (async invoke): plan every
+plugged-in vehicle and send the chargers whose plan changed a charging profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from adapters.smart_charging import run_scheduler
+from handlers._runtime import runtime
+from handlers.observability import logger, metrics
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = run_scheduler(runtime())
+    metrics.add_metric(name="VehiclesPlanned", unit=MetricUnit.Count, value=report.planned)
+    metrics.add_metric(name="ProfilesQueued", unit=MetricUnit.Count, value=report.sent)
+    if report.skipped:
+        metrics.add_metric(name="SchedulerSkipped", unit=MetricUnit.Count, value=len(report.skipped))
+    logger.info("scheduler run", extra={"planned": report.planned, "sent": report.sent, "unchanged": report.unchanged,
+                                        "skipped": report.skipped, "reason": (event or {}).get("reason", "schedule")})
+    return {"planned": report.planned, "sent": report.sent, "unchanged": report.unchanged, "skipped": report.skipped}
