@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -27,6 +27,7 @@ REGION = "eu-west-2"
 SNAPSHOT_EVERY_S = 30
 SWEEP_EVERY_S = 60
 SMART_EVERY_S = 900  # EventBridge runs the scheduler every 15 minutes in AWS too
+SIGNALS_EVERY_S = 1800
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -35,6 +36,7 @@ class Job:
     name: str
     interval_s: float
     func: Callable[[], object]
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 class LocalPlatform:
@@ -166,19 +168,30 @@ class LocalPlatform:
         if self._dynamo is not None:
             self.register_job("snapshot", SNAPSHOT_EVERY_S, self._snapshot)
         if self.smart_every_s:
+            await asyncio.to_thread(self._refresh_signals)
+            self.register_job("signals", SIGNALS_EVERY_S, self._refresh_signals)
             self.register_job("smart-schedule", self.smart_every_s, self._smart_schedule)
+            # Plug-in and unplug re-plan at once, as the async invoke of the scheduler does in AWS.
+            self.runtime.replanner.request = lambda charge_point_id: self.wake("smart-schedule")
         return self
 
-    def _smart_schedule(self) -> None:
-        """The scheduler on the real clock. No live price or carbon feed is reachable from here,
-        so the recorded GB days in ``data/`` are replayed onto today and tomorrow."""
-        from adapters.smart_charging import run_scheduler
-        from csms import tariff
+    def _refresh_signals(self) -> None:
+        """The signal-refresh job. No live price or carbon feed is reachable from here, so the
+        recorded GB days in ``data/`` are replayed onto today and tomorrow and stored, as the
+        refresh Lambda stores the feeds in AWS."""
+        from csms import signals, tariff
         from csms.timeutil import utcnow
 
         if self._recorded_signals is None:
             self._recorded_signals = tariff.load(DATA / "gb_agile_prices.csv", DATA / "gb_carbon_intensity.csv")
-        report = run_scheduler(self.runtime, lambda: tariff.replayed(self._recorded_signals, utcnow()), utcnow)
+        now = utcnow()
+        self.runtime.signals.put(signals.rows_from_signals(tariff.replayed(self._recorded_signals, now)), now)
+
+    def _smart_schedule(self) -> None:
+        """The scheduler on the real clock, reading the stored signals (``adapters.smart_charging``)."""
+        from adapters.smart_charging import run_scheduler
+
+        report = run_scheduler(self.runtime)
         log.info("smart schedule: %d planned, %d profiles sent, %d unchanged", report.planned, report.sent,
                  report.unchanged)
 
@@ -188,7 +201,11 @@ class LocalPlatform:
         self.jobs.append(job)
 
         def loop() -> None:
-            while not self._stop_jobs.wait(job.interval_s):
+            while True:
+                job.wake.wait(job.interval_s)  # the interval, or sooner when woken
+                job.wake.clear()
+                if self._stop_jobs.is_set():
+                    return
                 try:
                     job.func()
                 except Exception:
@@ -198,8 +215,16 @@ class LocalPlatform:
         thread.start()
         self._threads.append(thread)
 
+    def wake(self, name: str) -> None:
+        """Run a job now (as an asynchronous invoke would)."""
+        for job in self.jobs:
+            if job.name == name:
+                job.wake.set()
+
     async def stop(self) -> None:
         self._stop_jobs.set()
+        for job in self.jobs:
+            job.wake.set()
         if self._gateway is not None:
             await self._gateway.stop()
         for thread in self._threads:
