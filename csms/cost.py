@@ -36,7 +36,6 @@ class Profile:
     plugged_hours_per_day: float = 10.0
     lambda_memory_mb: int = 512
     ddb_latency_ms: float = 4.0
-    log_bytes_per_invocation: int = 0  # nothing logged per message at INFO; platform logs at WARN
 
     def __post_init__(self):
         if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
@@ -94,7 +93,7 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     bill = Bill()
     msgs = messages_per_month(profile)
     gb = profile.lambda_memory_mb / 1024
-    invocations = ddb_w = ddb_r = lambda_s = 0.0
+    invocations = ddb_w = ddb_r = lambda_s = log_bytes = 0.0
     for action, n in msgs.items():
         if action == "total" or n == 0:
             continue
@@ -103,6 +102,7 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
         ddb_w += n * c["write_units"]
         ddb_r += n * c["read_units"]
         lambda_s += n * _invocation_ms(cpu_us.get(action, 200), c["reads"] + c["writes"], profile) / 1000
+        log_bytes += n * c.get("log_bytes", 0)
     apigw_messages = 2 * msgs["total"]
     # platform-initiated: each profile is one message out, one answer in (the answer's route response
     # carries nothing when the queue is empty), one Lambda invocation for the answer
@@ -114,6 +114,7 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     ddb_w += profiles * (answer["write_units"] + send["write_units"])
     ddb_r += profiles * (answer["read_units"] + send["read_units"])
     lambda_s += profiles * _invocation_ms(200, answer["reads"] + answer["writes"], profile) / 1000
+    log_bytes += profiles * (answer.get("log_bytes", 0) + send.get("log_bytes", 0))
     # scheduler runs while plugged in: per vehicle per run (its share of the run)
     runs = profile.replans_per_day * 30 * profile.plugged_hours_per_day / 24
     plan = counts["Scheduler run (per plugged-in vehicle)"]
@@ -131,6 +132,7 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
              f"{lambda_s:,.1f} s at {profile.lambda_memory_mb} MB + scheduler share {scheduler_gb_s:,.2f} GB-s")
     bill.add("DynamoDB writes", ddb_w * PRICES["dynamodb_write_unit"], f"{ddb_w:,.0f} write units")
     bill.add("DynamoDB reads", ddb_r * PRICES["dynamodb_read_unit"], f"{ddb_r:,.0f} read units")
-    log_gb = invocations * profile.log_bytes_per_invocation / 1e9
+    # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)
+    log_gb = log_bytes / 1e9
     bill.add("CloudWatch Logs", log_gb * PRICES["logs_gb_ingested"], f"{log_gb * 1000:,.1f} MB")
     return bill

@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest")
+COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest", "cmd_cost")
 
 
 class UsageError(Exception):

@@ -29,7 +29,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             body = base64.b64decode(body)
         except (binascii.Error, ValueError):
             body = b"\xff"  # answered as a frame that is not UTF-8
-    metrics.add_metric(name="Frames", unit=MetricUnit.Count, value=1)
+    # No per-frame metric: API Gateway publishes MessageCount itself, and an EMF line per frame
+    # would cost more in log ingestion than the Lambda request (docs/benchmarks.md).
     connected_at = None
     if isinstance(request.get("connectedAt"), (int, float)):
         connected_at = datetime.fromtimestamp(request["connectedAt"] / 1000, tz=timezone.utc)

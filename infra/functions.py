@@ -83,6 +83,11 @@ class Functions(Construct):
                 memory_size=constants.SCHEDULER_MEMORY_MB if is_scheduler else constants.LAMBDA_MEMORY_MB,
                 timeout=Duration.seconds(constants.SCHEDULER_TIMEOUT_S if is_scheduler else constants.LAMBDA_TIMEOUT_S),
                 environment=dict(environment),
+                # JSON logs; the runtime's START/END/REPORT lines only at WARN, so a normal message
+                # ingests no log bytes (log ingestion would otherwise cost more than the invocation).
+                logging_format=lambda_.LoggingFormat.JSON,
+                system_log_level_v2=lambda_.SystemLogLevel.WARN,
+                application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
                 log_group=logs.LogGroup(
                     self, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH
                 ),

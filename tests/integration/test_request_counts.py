@@ -73,3 +73,17 @@ def test_requests_per_message(charger, dynamodb_calls):
     assert table["StatusNotification"][:2] == (0, 1)
     assert table["CALLRESULT (answer to a platform call)"][:2] == (1, 0)  # matching needs the outstanding slot
     assert table["StartTransaction (retry)"][1] == 0  # a retry writes nothing
+
+
+def test_committed_counts_match_a_fresh_measurement():
+    """``docs/requests.json`` (what ``csms cost`` prices) is what the handlers do today."""
+    import json
+    from pathlib import Path
+
+    from bench.bench_requests import measure
+
+    committed = json.loads((Path(__file__).resolve().parents[2] / "docs" / "requests.json").read_text())
+    fresh = measure()
+    strip = lambda table: {k: {f: v for f, v in c.items() if f != "log_bytes"} for k, c in table.items()}  # noqa: E731
+    assert strip(fresh) == strip(committed), "re-run: python -m bench.bench_requests"
+    assert {k: c["log_bytes"] > 0 for k, c in fresh.items()} == {k: c["log_bytes"] > 0 for k, c in committed.items()}

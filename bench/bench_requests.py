@@ -1,0 +1,160 @@
+"""Requests per message: DynamoDB requests and request units, and management API posts, for every
+OCPP message in both directions, counted at the AWS clients while the real handlers run against
+moto. Writes ``docs/requests.json`` (what ``csms cost`` prices) and prints a table.
+
+    .venv/bin/python -m bench.bench_requests [--out docs/requests.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import io
+import json
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from unittest import mock
+
+READS = {"GetItem": 1, "Query": 1, "Scan": 1}
+WRITES = {"PutItem": 1, "UpdateItem": 1, "DeleteItem": 1}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _units(operation: str, params: dict) -> tuple[int, int, int, int]:
+    """(reads, writes, read units, write units) for one request with items of at most 1 KB."""
+    if operation in READS:
+        return 1, 0, 1, 0
+    if operation in WRITES:
+        return 0, 1, 0, 1
+    if operation == "TransactWriteItems":
+        return 0, 1, 0, 2 * len(params.get("TransactItems", []))
+    if operation == "TransactGetItems":
+        return 1, 0, 2 * len(params.get("TransactItems", [])), 0
+    if operation == "BatchWriteItem":
+        return 0, 1, 0, sum(len(v) for v in params.get("RequestItems", {}).values())
+    if operation == "BatchGetItem":
+        return 1, 0, sum(len(v["Keys"]) for v in params.get("RequestItems", {}).values()), 0
+    return 0, 0, 0, 0  # DescribeTable etc.: not per message
+
+
+def measure() -> dict[str, dict]:
+    import botocore.client
+    from moto import mock_aws
+
+    from adapters.dynamo.models import create_tables
+    from adapters.settings import Settings
+    from csms import signals, tariff
+    from csms.memory import MemoryPoster
+    from csms.timeutil import iso, utcnow
+    from handlers import _runtime
+    from tests.integration.conftest import ChargerClient
+
+    calls: list[tuple[str, dict]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        if self.meta.service_model.service_name == "dynamodb":
+            calls.append((operation_name, api_params))
+        return original(self, operation_name, api_params)
+
+    env = Settings.with_prefix("bench", region="eu-west-2").as_env()
+    env.update({"POWERTOOLS_LOG_LEVEL": "INFO", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-2"})
+    table: dict[str, dict] = {}
+    with mock.patch.dict(os.environ, env), mock_aws(), \
+            mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
+        _runtime.reset()
+        rt = _runtime.runtime()
+        create_tables()
+        poster = rt.commander.poster = MemoryPoster()
+        charger = ChargerClient(rt, "CP001").register()
+
+        from handlers.observability import logger
+
+        def record(name, fn):
+            calls.clear()
+            sent_before = len(poster.sent)
+            captured = io.StringIO()
+            stream, logger.registered_handler.stream = logger.registered_handler.stream, captured
+            try:
+                with contextlib.redirect_stdout(captured):  # EMF metrics are printed
+                    result = fn()
+            finally:
+                logger.registered_handler.stream = stream
+            r = w = ru = wu = 0
+            ops = collections.Counter()
+            for op, params in calls:
+                a, b, c, d = _units(op, params)
+                r, w, ru, wu = r + a, w + b, ru + c, wu + d
+                ops[op] += 1
+            table[name] = {"reads": r, "writes": w, "read_units": ru, "write_units": wu,
+                           "management_posts": len(poster.sent) - sent_before, "requests": dict(ops),
+                           "log_bytes": len(captured.getvalue().encode())}
+            return result
+
+        record("$connect", charger.handshake)
+        record("first message on a new connection (set-up check)", lambda: charger.result("Heartbeat", {}))
+        charger.connected_at_ms = 1_700_000_000_000  # older than the set-up window from here on
+        record("BootNotification", lambda: charger.result("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}))
+        # answer the set-up calls so the queue is empty
+        while poster.sent:
+            frame = json.loads(poster.sent.pop(0)[1])
+            reply = charger.send(json.dumps([3, frame[1], {"status": "Accepted"} if frame[2] != "GetConfiguration" else {}]))
+            if reply:
+                poster.sent.append(("c", reply))
+        record("Heartbeat", lambda: charger.result("Heartbeat", {}))
+        record("StatusNotification", lambda: charger.result("StatusNotification", {
+            "connectorId": 1, "errorCode": "NoError", "status": "Preparing", "timestamp": iso(utcnow())}))
+        record("Authorize", lambda: charger.result("Authorize", {"idTag": "T"}))
+        start = {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": iso(utcnow())}
+        tx = record("StartTransaction", lambda: charger.result("StartTransaction", start))["transactionId"]
+        record("StartTransaction (retry)", lambda: charger.result("StartTransaction", start))
+        mv = {"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": iso(utcnow()), "sampledValue": [
+            {"value": "100", "measurand": "Energy.Active.Import.Register"},
+            {"value": "7000", "measurand": "Power.Active.Import", "unit": "W"}]}]}
+        record("MeterValues", lambda: charger.result("MeterValues", mv))
+        record("DataTransfer", lambda: charger.call("DataTransfer", {"vendorId": "x"}))
+        record("FirmwareStatusNotification", lambda: charger.result("FirmwareStatusNotification", {"status": "Idle"}))
+        record("DiagnosticsStatusNotification", lambda: charger.result("DiagnosticsStatusNotification", {"status": "Idle"}))
+        # platform-initiated: a profile queued and sent, then its answer
+        recorded = tariff.load(ROOT / "data" / "gb_agile_prices.csv", ROOT / "data" / "gb_carbon_intensity.csv")
+        rt.signals.put(signals.rows_from_signals(tariff.replayed(recorded, utcnow())), utcnow())
+        rt.chargers.set_preference("CP001", utcnow() + timedelta(hours=8), 20)
+        from adapters.smart_charging import run_scheduler
+
+        record("Scheduler run (per plugged-in vehicle)", lambda: run_scheduler(rt))
+        table["SetChargingProfile (queued and sent)"] = table["Scheduler run (per plugged-in vehicle)"]
+        frame = json.loads(poster.sent[-1][1])
+        record("CALLRESULT", lambda: charger.send(json.dumps([3, frame[1], {"status": "Accepted"}])))
+        record("StopTransaction", lambda: charger.result("StopTransaction", {"transactionId": tx, "meterStop": 500,
+                                                                             "timestamp": iso(utcnow())}))
+        record("$disconnect", charger.disconnect)
+        _runtime.reset()
+    # the scheduler's own reads are shared by the run; split into the per-vehicle share
+    run = table["Scheduler run (per plugged-in vehicle)"]
+    sched = {k: v for k, v in run.items()}
+    table["Scheduler run (per plugged-in vehicle)"] = {**sched, "writes": 0, "write_units": 0, "management_posts": 0}
+    table["SetChargingProfile (queued and sent)"] = {**sched, "reads": 0, "read_units": 0}
+    return table
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "requests.json"))
+    args = parser.parse_args(argv)
+    table = measure()
+    Path(args.out).write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    print("| message | DynamoDB reads | writes | read units | write units | management API posts | log bytes | requests |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, c in table.items():
+        ops = ", ".join(f"{op} x{n}" for op, n in sorted(c["requests"].items())) or "-"
+        print(f"| {name} | {c['reads']} | {c['writes']} | {c['read_units']} | {c['write_units']} | "
+              f"{c['management_posts']} | {c['log_bytes']} | {ops} |")
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

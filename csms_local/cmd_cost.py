@@ -1,0 +1,64 @@
+"""``csms cost``: dollars per charger-month from the measured requests per message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from csms_local.cli import UsageError
+
+ROOT = Path(__file__).resolve().parent.parent
+# Median handler CPU per message (µs), from `python -m bench.bench_handler` on the reference machine
+# (docs/benchmarks.md); Lambda bills per started millisecond, so these hardly move the total.
+HANDLER_CPU_US = {"MeterValues": 210, "Heartbeat": 60, "StatusNotification": 90, "StartTransaction": 120,
+                  "StopTransaction": 150}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("cost", help="$ per charger-month from the measured requests per message")
+    parser.add_argument("--sample-interval", type=int, default=60, help="MeterValueSampleInterval, s")
+    parser.add_argument("--metering-hours", type=float, default=24.0, help="hours a day with MeterValues")
+    parser.add_argument("--heartbeat", type=int, default=300, help="HeartbeatInterval, s")
+    parser.add_argument("--sessions-per-day", type=float, default=1.0)
+    parser.add_argument("--replan-minutes", type=float, default=15.0)
+    parser.add_argument("--profiles-per-session", type=float, default=4.0)
+    parser.add_argument("--plugged-hours", type=float, default=10.0)
+    parser.add_argument("--memory-mb", type=int, default=512)
+    parser.add_argument("--ddb-latency-ms", type=float, default=4.0)
+    parser.add_argument("--counts", default=str(ROOT / "docs" / "requests.json"),
+                        help="requests per message (python -m bench.bench_requests)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from csms import cost
+
+    if args.replan_minutes <= 0:
+        raise UsageError("--replan-minutes must be > 0")
+    try:
+        profile = cost.Profile(sample_interval_s=args.sample_interval, metering_hours_per_day=args.metering_hours,
+                               heartbeat_interval_s=args.heartbeat, sessions_per_day=args.sessions_per_day,
+                               profiles_per_session=args.profiles_per_session,
+                               replans_per_day=24 * 60 / args.replan_minutes, plugged_hours_per_day=args.plugged_hours,
+                               lambda_memory_mb=args.memory_mb, ddb_latency_ms=args.ddb_latency_ms)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        counts = json.loads(Path(args.counts).read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{args.counts}: cannot read the measured counts ({exc})") from exc
+    bill = cost.charger_month(profile, counts, HANDLER_CPU_US)
+    floor = cost.floor(profile)
+    if args.json:
+        print(json.dumps({**bill.as_dict(), "apigw_floor_usd": round(floor, 4), "ratio_to_floor": round(bill.total / floor, 3)}))
+        return 0
+    print(f"One charger, one month (sample every {profile.sample_interval_s} s for {profile.metering_hours_per_day:g} h/day, "
+          f"{profile.sessions_per_day:g} sessions/day), us-east-1 list prices:\n")
+    print("| item | $ / month | what |\n|---|---|---|")
+    for line in bill.lines:
+        print(f"| {line.item} | {line.per_month:.4f} | {line.detail} |")
+    print(f"| **total** | **{bill.total:.4f}** | |")
+    print(f"\nAPI Gateway floor (messages + connection minutes alone): ${floor:.4f}; "
+          f"this platform: {bill.total / floor:.2f}x the floor.")
+    return 0

@@ -1,0 +1,40 @@
+"""The cost model: the API Gateway floor as AWS prices it, and this platform against it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from csms import cost
+from csms_local.cli import main
+from csms_local.cmd_cost import HANDLER_CPU_US
+
+COUNTS = json.loads((Path(__file__).resolve().parents[2] / "docs" / "requests.json").read_text())
+
+
+def test_floor_at_60_s_sampling_is_the_published_figure():
+    # 43,200 messages a minute apart, each answered, plus 43,200 connection minutes: $0.097
+    assert cost.floor(cost.Profile()) == pytest.approx(0.097, abs=0.001)
+
+
+def test_platform_is_within_one_and_a_half_times_the_floor_at_60_s():
+    profile = cost.Profile()
+    bill = cost.charger_month(profile, COUNTS, HANDLER_CPU_US)
+    assert bill.total / cost.floor(profile) < 1.5
+    assert {line.item for line in bill.lines} >= {"API Gateway messages", "Lambda requests", "DynamoDB writes"}
+
+
+def test_a_read_on_the_hot_path_would_show_in_the_bill():
+    profile = cost.Profile()
+    worse = {**COUNTS, "MeterValues": {**COUNTS["MeterValues"], "reads": 1, "read_units": 1, "writes": 2, "write_units": 2}}
+    assert cost.charger_month(profile, worse, HANDLER_CPU_US).total > cost.charger_month(profile, COUNTS, HANDLER_CPU_US).total + 0.02
+
+
+def test_cli_prints_a_bill_and_rejects_bad_profiles(capsys):
+    assert main(["cost", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ratio_to_floor"] == pytest.approx(result["total_usd"] / result["apigw_floor_usd"], rel=0.01)
+    assert main(["cost", "--metering-hours", "30"]) == 2
+    assert "hours per day" in capsys.readouterr().err
