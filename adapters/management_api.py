@@ -1,10 +1,13 @@
-"""API Gateway's connection management API (boto3), behind ``csms.commands.ConnectionPoster``."""
+"""API Gateway's connection management API, behind ``csms.commands.ConnectionPoster``.
+
+A botocore client, not boto3: pynamodb has already imported botocore, and boto3 (with s3transfer)
+would add ~60 ms to every cold start of the ``$default`` handler (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import logging
 
-import boto3
+import botocore.session
 from botocore.exceptions import ClientError
 
 log = logging.getLogger(__name__)
@@ -12,7 +15,8 @@ log = logging.getLogger(__name__)
 
 class ManagementApiPoster:
     def __init__(self, endpoint_url: str, region: str):
-        self._client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, region_name=region)
+        self._client = botocore.session.get_session().create_client(
+            "apigatewaymanagementapi", endpoint_url=endpoint_url, region_name=region)
 
     def post(self, connection_id: str, frame: str) -> bool:
         try:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import boto3
+import botocore.session
 
 
 def lambda_replan(function_name: str, region: str):
-    client = boto3.client("lambda", region_name=region)
+    client = botocore.session.get_session().create_client("lambda", region_name=region)  # no boto3: cold start
 
     def request(charge_point_id: str) -> None:
         client.invoke(FunctionName=function_name, InvocationType="Event",
