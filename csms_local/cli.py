@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest", "cmd_cost")
+COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest", "cmd_cost", "cmd_signals")
 
 
 class UsageError(Exception):
@@ -51,4 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m csms_local.cli`: run the imported module's main, so the sub-commands' UsageError
+    # (csms_local.cli.UsageError) is the one caught, not a copy in __main__.
+    from csms_local.cli import main as _main
+
+    sys.exit(_main())

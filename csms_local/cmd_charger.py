@@ -1,7 +1,9 @@
 """``csms charger add|list|command``: manage chargers of the local platform.
 
 With ``csms local`` running, these talk to its DynamoDB (``<state dir>/endpoint.json``);
-otherwise they load the saved state, apply the change and save it again.
+otherwise they load the saved state, apply the change and save it again. With the table
+variables of a deployed stack in the environment (its ``CliEnvironment`` output), they act on
+that stack's tables in AWS.
 """
 
 from __future__ import annotations
@@ -44,6 +46,17 @@ def _runtime(state_dir: str, need_running: bool = False):
     from csms_local import dynamodb
     from csms_local.platform import REGION, TABLE_PREFIX
 
+    if os.environ.get("CHARGERS_TABLE"):
+        # A deployed stack: the tables named by its CliEnvironment output, AWS credentials from the
+        # usual places (docs/deploy.md).
+        from adapters.settings import SettingsError
+
+        try:
+            settings = Settings.from_env()
+        except SettingsError as exc:
+            raise UsageError(f"{exc} (export the stack's CliEnvironment output)") from exc
+        yield build_runtime(settings)
+        return
     state = Path(state_dir)
     endpoint_file = state / "endpoint.json"
     for key, value in dynamodb.FAKE_CREDENTIALS.items():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
+from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, TABLE_ENV
 from infra import constants
 from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
@@ -42,3 +43,10 @@ class CsmsStack(Stack):
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)
+        # What `csms charger add|list|command` needs to act on this stack (docs/deploy.md).
+        parts = [f"export AWS_REGION={self.region}"]
+        for name, env in TABLE_ENV.items():
+            parts.append(Fn.join("", [f"export {env}=", tables[name].table_name]))
+        parts.append(Fn.join("", [f"export {ENV_MANAGEMENT_API_ENDPOINT}=", api.management_endpoint]))
+        CfnOutput(self, "CliEnvironment", value=Fn.join("; ", parts),
+                  description="eval this to point the csms CLI at this stack")

@@ -168,6 +168,11 @@ def test_sweeper_runs_on_a_schedule(template):
 def test_outputs_give_the_charger_url(template):
     outputs = template.to_json()["Outputs"]
     assert "ChargerUrl" in outputs and "ManagementApiEndpoint" in outputs
+    # the CLI's environment names every table and the management endpoint
+    from adapters.settings import TABLE_ENV
+
+    cli = json.dumps(outputs["CliEnvironment"]["Value"])
+    assert all(f"export {env}=" in cli for env in TABLE_ENV.values()) and "MANAGEMENT_API_ENDPOINT" in cli
 
 
 def test_template_is_cfn_lint_clean(template):

@@ -1,0 +1,88 @@
+"""``csms signals upload|show`` and ``csms event add|list|cancel``: the scheduler's inputs on the
+local platform (a CSV upload replaces the replayed recorded days; grid-demand events cap the fleet)."""
+
+from __future__ import annotations
+
+from csms_local.cli import UsageError
+from csms_local.cmd_charger import _runtime
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("signals", help="upload prices and carbon intensity (CSV) for the scheduler")
+    commands = parser.add_subparsers(dest="signals_command", metavar="SUBCOMMAND")
+    commands.required = True
+    upload = commands.add_parser("upload", help="store a price CSV and a carbon CSV (the backtest formats)")
+    upload.add_argument("--prices", required=True)
+    upload.add_argument("--carbon", required=True)
+    upload.add_argument("--state-dir", default=".local")
+    upload.set_defaults(func=upload_signals)
+
+    event = subparsers.add_parser("event", help="grid-demand events: cap the fleet's power in a window")
+    events = event.add_subparsers(dest="event_command", metavar="SUBCOMMAND")
+    events.required = True
+    add = events.add_parser("add", help="cap the fleet at --cap-kw from --start to --end (ISO 8601)")
+    add.add_argument("--start", required=True)
+    add.add_argument("--end", required=True)
+    add.add_argument("--cap-kw", type=float, required=True)
+    add.add_argument("--state-dir", default=".local")
+    add.set_defaults(func=add_event)
+    listing = events.add_parser("list", help="events not cancelled that have not ended")
+    listing.add_argument("--state-dir", default=".local")
+    listing.set_defaults(func=list_events)
+    cancel = events.add_parser("cancel")
+    cancel.add_argument("event_id")
+    cancel.add_argument("--state-dir", default=".local")
+    cancel.set_defaults(func=cancel_event)
+
+
+def upload_signals(args) -> int:
+    from csms import signals, tariff
+    from csms.timeutil import utcnow
+
+    try:
+        loaded = tariff.load(args.prices, args.carbon)
+    except tariff.SignalFileError as exc:
+        raise UsageError(str(exc)) from exc
+    with _runtime(args.state_dir) as rt:
+        count = rt.signals.put(signals.rows_from_signals(loaded), utcnow())
+    print(f"stored {count} half-hour slots ({loaded.starts[0]:%Y-%m-%d %H:%M} .. "
+          f"{loaded.starts[-1] + tariff.SLOT:%Y-%m-%d %H:%M} UTC; {loaded.filled_carbon_slots} carbon slots interpolated)")
+    return 0
+
+
+def _time(name: str, value: str):
+    from csms.timeutil import BadTimestamp, parse_ts
+
+    try:
+        return parse_ts(value)
+    except BadTimestamp as exc:
+        raise UsageError(f"--{name} {value!r} is not an ISO 8601 time") from exc
+
+
+def add_event(args) -> int:
+    start, end = _time("start", args.start), _time("end", args.end)
+    if end <= start:
+        raise UsageError("--end must be after --start")
+    if args.cap_kw < 0:
+        raise UsageError("--cap-kw must be >= 0")
+    with _runtime(args.state_dir) as rt:
+        event_id = rt.events.add(start, end, args.cap_kw)
+    print(event_id)
+    return 0
+
+
+def list_events(args) -> int:
+    from csms.timeutil import utcnow
+
+    with _runtime(args.state_dir) as rt:
+        for event in rt.events.active(utcnow()):
+            print(f"{event.start.isoformat()}  {event.end.isoformat()}  {event.cap_kw:g} kW")
+    return 0
+
+
+def cancel_event(args) -> int:
+    with _runtime(args.state_dir) as rt:
+        if not rt.events.cancel(args.event_id):
+            raise UsageError(f"no event {args.event_id}")
+    print("cancelled")
+    return 0

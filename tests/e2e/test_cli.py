@@ -1,0 +1,107 @@
+"""The ``csms`` CLI as a user runs it (a separate process): register a charger before and while
+the platform runs, list the fleet, command a connected charger, upload signals, call a grid event;
+bad arguments get one line and exit code 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from csms_local.platform import LocalPlatform
+from tests.e2e.helpers import open_charger
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def csms(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "csms_local.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_register_offline_then_connect_list_and_command(tmp_path):
+    state = str(tmp_path / "state")
+    added = csms("charger", "add", "CP-7", "--state-dir", state)
+    assert added.returncode == 0, added.stderr
+    key = added.stdout.split("AuthorizationKey: ")[1].split()[0]
+    assert 16 <= len(key) <= 40
+
+    async def scenario():
+        platform = LocalPlatform(state_dir=state, port=0, smart_every_s=None)
+        await platform.start()
+        try:
+            async with open_charger(platform, "CP-7", key) as ws:  # the key printed once works
+                replies, calls = {}, []
+
+                async def reader():  # a charger: answers every CALL, keeps every reply
+                    async for text in ws:
+                        frame = json.loads(text)
+                        if frame[0] == 2:
+                            calls.append(frame)
+                            answer = {} if frame[2] == "GetConfiguration" else {"status": "Accepted"}
+                            await ws.send(json.dumps([3, frame[1], answer]))
+                        else:
+                            replies[frame[1]] = frame
+
+                async def until(predicate):
+                    while not predicate():
+                        await asyncio.sleep(0.05)
+
+                listener = asyncio.create_task(reader())
+                await ws.send(json.dumps([2, "b", "BootNotification", {"chargePointVendor": "A", "chargePointModel": "B"}]))
+                await ws.send(json.dumps([2, "s", "StatusNotification",
+                                          {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"}]))
+                await asyncio.wait_for(until(lambda: "s" in replies), 20)
+                listing = await asyncio.to_thread(csms, "charger", "list", "--json", "--state-dir", state)
+                sent = await asyncio.to_thread(csms, "charger", "command", "CP-7", "TriggerMessage",
+                                               '{"requestedMessage": "Heartbeat"}', "--state-dir", state)
+                await asyncio.wait_for(until(lambda: any(c[2] == "TriggerMessage" for c in calls)), 60)
+                bad = await asyncio.to_thread(csms, "charger", "command", "CP-7", "Reset", '{"type": "Sideways"}',
+                                              "--state-dir", state)
+                listener.cancel()
+            trigger = next(c for c in calls if c[2] == "TriggerMessage")
+            return listing, sent, trigger, bad
+        finally:
+            await platform.stop()
+
+    listing, sent, trigger, bad = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert listing.returncode == 0, listing.stderr
+    (row,) = json.loads(listing.stdout)
+    assert row["id"] == "CP-7" and row["online"] is True and row["connectors"] == {"1": "plugged_in"}
+    assert sent.returncode == 0 and "TriggerMessage" in sent.stdout and "sent" in sent.stdout
+    assert trigger[2:] == ["TriggerMessage", {"requestedMessage": "Heartbeat"}]
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_signals_upload_and_grid_events(tmp_path):
+    state = str(tmp_path / "state")
+    up = csms("signals", "upload", "--prices", "data/gb_agile_prices.csv", "--carbon", "data/gb_carbon_intensity.csv",
+              "--state-dir", state)
+    assert up.returncode == 0, up.stderr
+    assert "stored 1392 half-hour slots" in up.stdout and "22 carbon slots interpolated" in up.stdout
+    added = csms("event", "add", "--start", "2030-01-01T17:00:00Z", "--end", "2030-01-01T19:00:00Z", "--cap-kw", "50",
+                 "--state-dir", state)
+    assert added.returncode == 0, added.stderr
+    listed = csms("event", "list", "--state-dir", state)
+    assert "50 kW" in listed.stdout
+    assert csms("event", "cancel", added.stdout.strip(), "--state-dir", state).returncode == 0
+    assert "50 kW" not in csms("event", "list", "--state-dir", state).stdout
+
+
+def test_bad_arguments_get_one_line_and_exit_2(tmp_path):
+    state = str(tmp_path / "state")
+    for args, message in [
+        (("charger", "add", "CP1", "--password", "short", "--state-dir", state), "16"),
+        (("charger", "add", "a/b", "--state-dir", state), "without '/'"),
+        (("charger", "command", "CP1", "Reset", "{not json", "--state-dir", state), "payload is not JSON"),
+        (("local", "--port", "70000"), "not a port number"),
+        (("demo", "--day", "yesterday"), "is not a date"),
+        (("event", "add", "--start", "2030-01-01T19:00:00Z", "--end", "2030-01-01T17:00:00Z", "--cap-kw", "5",
+          "--state-dir", state), "--end must be after --start"),
+        (("nonsense",), "invalid choice"),
+    ]:
+        result = csms(*args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, args
