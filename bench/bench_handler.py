@@ -32,7 +32,8 @@ FRAMES = {
         {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"}]}]},
     "StopTransaction": {"transactionId": 1, "meterStop": 500, "timestamp": "2024-06-12T19:00:00Z"},
 }
-HANDLERS = ["handlers.authorizer", "handlers.connect", "handlers.disconnect", "handlers.default", "handlers.sweeper"]
+HANDLERS = ["handlers.authorizer", "handlers.connect", "handlers.disconnect", "handlers.default", "handlers.sweeper",
+            "handlers.scheduler", "handlers.signals_refresh"]
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:

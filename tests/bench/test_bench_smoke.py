@@ -1,0 +1,27 @@
+"""The benchmarks at a reduced size, so `make bench` cannot rot: they run and their results hold
+(gap to the LP optimum, caps, every message answered). No timing is asserted here."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench import bench_handler, bench_planner, bench_throughput
+
+
+def test_planner_bench_small_fleet_is_optimal_and_capped():
+    uncapped = bench_planner.run(300, None)
+    capped = bench_planner.run(300, 0.3)
+    assert uncapped["method"] == "fill" and uncapped["gap_pct"] == 0
+    assert capped["method"] == "lp" and capped["gap_pct"] == 0
+    assert capped["max_load_kw"] <= capped["cap_kw"] + 0.1
+
+
+def test_handler_bench_runs_both_sides(capsys):
+    assert bench_handler.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "| MeterValues |" in out and "| handlers.default |" in out
+
+
+def test_throughput_bench_answers_every_message():
+    result = asyncio.run(bench_throughput.run(3, 4))
+    assert result["messages"] == 12 and result["msgs_per_s"] > 0
