@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, Fn, Stack
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from constructs import Construct
@@ -26,7 +27,8 @@ def function_code() -> str:
 
 
 class ChargerEdge(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, api_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, api_id: str, domain_name: str | None = None,
+                 certificate_arn: str | None = None) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         rewrite = cloudfront.Function(
@@ -66,7 +68,11 @@ class ChargerEdge(Construct):
             self,
             "Distribution",
             comment="OCPP 1.6J chargers: wss://<domain>/ocpp/<chargePointId>",
+            # Enforced only with a custom domain: the default *.cloudfront.net certificate allows TLSv1.
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            domain_names=[domain_name] if domain_name else None,
+            certificate=(acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)
+                         if certificate_arn else None),
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origins.HttpOrigin(
                     origin_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
@@ -81,4 +87,5 @@ class ChargerEdge(Construct):
                 ],
             ),
         )
-        self.charger_url = Fn.join("", ["wss://", self.distribution.distribution_domain_name, constants.OCPP_PATH_PREFIX])
+        host = domain_name or self.distribution.distribution_domain_name
+        self.charger_url = Fn.join("", ["wss://", host, constants.OCPP_PATH_PREFIX])

@@ -8,7 +8,7 @@ STAGE_NAME = "prod"
 OCPP_PATH_PREFIX = "/ocpp/"
 PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.connection.PATH_HEADER)
 
-PYTHON_RUNTIME = "PYTHON_3_12"  # the layer is built for this version (layers/build.sh)
+PYTHON_RUNTIME = "PYTHON_3_14"  # the newest Lambda Python; the layers are built for it (layers/build.sh)
 LAMBDA_MEMORY_MB = 512  # the authorizer's scrypt check needs 16 MiB and benefits from the CPU share
 LAMBDA_TIMEOUT_S = 10
 LOG_RETENTION_DAYS = 30

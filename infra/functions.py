@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -100,4 +101,6 @@ class Functions(Construct):
         scheduler = self.functions["Scheduler"]
         for name in constants.INVOKES_SCHEDULER:
             self.functions[name].add_environment(ENV_SCHEDULER_FUNCTION, scheduler.function_name)
-            scheduler.grant_invoke(self.functions[name])
+            # Only the function itself (grant_invoke would add its versions and aliases, ARN:*).
+            self.functions[name].add_to_role_policy(
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[scheduler.function_arn]))

@@ -8,7 +8,7 @@ from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
 from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, TABLE_ENV
-from infra import constants
+from infra import constants, nag
 from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
 from infra.tables import Tables
@@ -21,7 +21,12 @@ class CsmsStack(Stack):
         tables = Tables(self, "Tables").tables
         functions = Functions(self, "Functions", tables=tables).functions
         api = WebSocketApi(self, "WebSocket", functions=functions)
-        edge = ChargerEdge(self, "Edge", api_id=api.api.api_id)
+        # Optional custom domain (ACM certificate in us-east-1): `cdk deploy -c domainName=... -c certificateArn=...`
+        domain_name = self.node.try_get_context("domainName")
+        certificate_arn = self.node.try_get_context("certificateArn")
+        if bool(domain_name) != bool(certificate_arn):
+            raise ValueError("domainName and certificateArn go together")
+        edge = ChargerEdge(self, "Edge", api_id=api.api.api_id, domain_name=domain_name, certificate_arn=certificate_arn)
         events.Rule(
             self,
             "SweepSchedule",
@@ -40,6 +45,7 @@ class CsmsStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(constants.SIGNALS_REFRESH_MINUTES)),
             targets=[targets.LambdaFunction(functions["SignalsRefresh"])],
         )
+        nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name))
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the Lambda dependency layer WITHOUT Docker: manylinux wheels for arm64 / CPython 3.12
+# Build the Lambda dependency layer WITHOUT Docker: manylinux wheels for arm64 / CPython 3.14
 # (the functions' architecture and runtime, infra/constants.py), from the pins in uv.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ BUILD="${LAYER_BUILD_DIR:-layers/build}"
 OUT="$BUILD/python"
 rm -rf "$BUILD" && mkdir -p "$OUT"
 "$UV" export --frozen --only-group "$GROUP" --no-hashes --no-emit-project --no-header > "$BUILD/requirements.txt"
-"$UV" pip install --quiet --target "$OUT" --python-platform "${LAYER_PLATFORM:-aarch64-manylinux_2_28}" --python-version 3.12 \
+"$UV" pip install --quiet --target "$OUT" --python-platform "${LAYER_PLATFORM:-aarch64-manylinux_2_28}" --python-version "${LAYER_PYTHON:-3.14}" \
     --only-binary :all: -r "$BUILD/requirements.txt"
 find "$OUT" -name "__pycache__" -type d -prune -exec rm -rf {} +
 if [ "$GROUP" = "lambda-planner" ]; then

@@ -1,0 +1,50 @@
+"""cdk-nag (AwsSolutions) acknowledgements: every finding the stack keeps on purpose, with why.
+The checks run in `make test` (tests/infra/test_nag.py) and on every `cdk synth` (app.py)."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Stack, Token, Validations
+from constructs import Construct
+
+BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+def _ack(construct: Construct, rule: str, reason: str) -> None:
+    Validations.of(construct).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
+
+
+def _text(stack: Stack, value: str, placeholder: str) -> str:
+    return placeholder if Token.is_unresolved(value) else value
+
+
+def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool) -> None:
+    region = _text(stack, stack.region, "<AWS::Region>")
+    account = _text(stack, stack.account, "<AWS::AccountId>")
+    api_id = stack.resolve(stack.get_logical_id(api.api.node.default_child))
+    connections = (f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:{region}:{account}:"
+                   f"<{api_id}>/{api.stage.stage_name}/POST/@connections/*]")
+    for name, function in functions.items():
+        _ack(function.role, f"AwsSolutions-IAM4[{BASIC_EXECUTION}]",
+             "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch Logs "
+             "(the log group is created by the stack with a retention); no data access.")
+        # L1 (latest runtime) is not acknowledged: the functions run the newest Python runtime.
+        if name in ("Message", "Sweeper", "Scheduler"):
+            _ack(function.role.node.find_child("DefaultPolicy"), connections,
+                 "Connection ids are created per socket at run time: posting to chargers needs "
+                 "@connections/* on this API's own stage and only POST (no other API, stage or method).")
+    for route in ("$disconnect-Route", "$default-Route"):
+        _ack(api.api.node.find_child(route), "AwsSolutions-APIG4",
+             "WebSocket APIs authorize once, on $connect (REQUEST authorizer, Basic auth); $default and "
+             "$disconnect only run on a connection that passed it and carry its authorizer context.")
+    distribution = edge.distribution
+    _ack(distribution, "AwsSolutions-CFR1", "Chargers are installed anywhere; there is no region to restrict to.")
+    _ack(distribution, "AwsSolutions-CFR2",
+         "WAF cannot inspect WebSocket frames after the upgrade; the handshake is authorized by the "
+         "Lambda authorizer and the stage is throttled.")
+    _ack(distribution, "AwsSolutions-CFR3",
+         "Every handshake is in the WebSocket stage's access log (request id, source IP, status); "
+         "CloudFront standard logs would duplicate it in an extra bucket.")
+    if not custom_domain:
+        _ack(distribution, "AwsSolutions-CFR4",
+             "With the default *.cloudfront.net certificate CloudFront cannot enforce TLS 1.2; deploy with "
+             "-c domainName=... -c certificateArn=... (docs/deploy.md) and TLSv1.2_2021 applies.")
