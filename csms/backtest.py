@@ -113,7 +113,7 @@ def retime(sessions: list[AcnSession], window_start: datetime, window_end: datet
         if depart <= arrive or arrive >= window_end:
             continue
         energy = min(s.kwh, max_kw * (depart - arrive).total_seconds() / 3600)
-        vehicles.append(planner.Vehicle(f"{s.session_id}#{i}", arrive, depart, round(energy, 3), max_kw))
+        vehicles.append(planner.Vehicle(f"{s.session_id}#{i}", arrive, depart, math.floor(energy * 1000) / 1000, max_kw))
     return vehicles
 
 
