@@ -17,7 +17,7 @@ def _text(stack: Stack, value: str, placeholder: str) -> str:
     return placeholder if Token.is_unresolved(value) else value
 
 
-def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool) -> None:
+def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, files=None, scheduler_dlq=None) -> None:
     region = _text(stack, stack.region, "<AWS::Region>")
     account = _text(stack, stack.account, "<AWS::AccountId>")
     api_id = stack.resolve(stack.get_logical_id(api.api.node.default_child))
@@ -48,3 +48,9 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool) -
         _ack(distribution, "AwsSolutions-CFR4",
              "With the default *.cloudfront.net certificate CloudFront cannot enforce TLS 1.2; deploy with "
              "-c domainName=... -c certificateArn=... (docs/deploy.md) and TLSv1.2_2021 applies.")
+    if files is not None:
+        _ack(files.access_logs, "AwsSolutions-S1",
+             "This is the server-access-log bucket of the firmware and diagnostics buckets; logging it into "
+             "itself would loop.")
+    if scheduler_dlq is not None:
+        _ack(scheduler_dlq, "AwsSolutions-SQS3", "This queue is itself the scheduler's dead-letter queue.")

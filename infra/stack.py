@@ -5,12 +5,16 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, TABLE_ENV
 from infra import constants, nag
 from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
+from infra.monitoring import Monitoring
+from infra.storage import Files
 from infra.tables import Tables
 from infra.websocket_api import WebSocketApi
 
@@ -18,8 +22,15 @@ from infra.websocket_api import WebSocketApi
 class CsmsStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # S3 log delivery by bucket policy, not ACLs (set here so tests and cdk.json agree)
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         tables = Tables(self, "Tables").tables
         functions = Functions(self, "Functions", tables=tables).functions
+        files = Files(self, "Files")
+        # Re-plan requests are asynchronous invokes: after Lambda's two retries they land here.
+        scheduler_dlq = sqs.Queue(self, "SchedulerDeadLetters", retention_period=Duration.days(14),
+                                  encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        functions["Scheduler"].configure_async_invoke(retry_attempts=2, on_failure=destinations.SqsDestination(scheduler_dlq))
         api = WebSocketApi(self, "WebSocket", functions=functions)
         # Optional custom domain (ACM certificate in us-east-1): `cdk deploy -c domainName=... -c certificateArn=...`
         domain_name = self.node.try_get_context("domainName")
@@ -45,7 +56,10 @@ class CsmsStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(constants.SIGNALS_REFRESH_MINUTES)),
             targets=[targets.LambdaFunction(functions["SignalsRefresh"])],
         )
-        nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name))
+        Monitoring(self, "Monitoring", functions=functions, api_id=api.api.api_id, stage=api.stage.stage_name,
+                   scheduler_dlq=scheduler_dlq)
+        nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name), files=files,
+                        scheduler_dlq=scheduler_dlq)
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)
@@ -54,5 +68,7 @@ class CsmsStack(Stack):
         for name, env in TABLE_ENV.items():
             parts.append(Fn.join("", [f"export {env}=", tables[name].table_name]))
         parts.append(Fn.join("", [f"export {ENV_MANAGEMENT_API_ENDPOINT}=", api.management_endpoint]))
+        CfnOutput(self, "FirmwareBucket", value=files.firmware.bucket_name)
+        CfnOutput(self, "DiagnosticsBucket", value=files.diagnostics.bucket_name)
         CfnOutput(self, "CliEnvironment", value=Fn.join("; ", parts),
                   description="eval this to point the csms CLI at this stack")

@@ -217,3 +217,47 @@ def test_message_function_may_invoke_the_scheduler_and_nothing_else(resources):
         assert scheduler_key in json.dumps(statement["Resource"])
         role = json.dumps(policy["Properties"]["Roles"])
         assert json.dumps(message["Properties"]["Role"]["Fn::GetAtt"][0]) in role
+
+
+def test_firmware_and_diagnostics_buckets_are_private_encrypted_and_tls_only(resources):
+    buckets = _of_type(resources, "AWS::S3::Bucket")
+    assert len(buckets) == 3  # firmware, diagnostics, their access logs
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "AES256"}
+        assert bucket["DeletionPolicy"] == "Retain"
+    policies = _of_type(resources, "AWS::S3::BucketPolicy")
+    denies = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+              if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}]
+    assert len(denies) == 3
+
+
+def test_failed_re_plans_land_in_a_dead_letter_queue(resources):
+    (config,) = _of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+    assert config["Properties"]["MaximumRetryAttempts"] == 2
+    destination = json.dumps(config["Properties"]["DestinationConfig"]["OnFailure"])
+    (queue_key,) = _of_type(resources, "AWS::SQS::Queue")
+    assert queue_key in destination
+
+
+def test_every_function_has_error_and_throttle_alarms_and_there_is_a_dashboard(resources):
+    alarms = [a["Properties"] for a in _of_type(resources, "AWS::CloudWatch::Alarm").values()]
+    by_metric = {}
+    for alarm in alarms:
+        by_metric.setdefault(alarm["MetricName"], []).append(alarm)
+    assert len(by_metric["Errors"]) == len(constants.FUNCTIONS) == len(by_metric["Throttles"])
+    assert "ApproximateNumberOfMessagesVisible" in by_metric and "SchedulerSkipped" in by_metric
+    (dashboard,) = _of_type(resources, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "MessageCount" in body and "ProfilesQueued" in body
+
+
+def test_log_groups_have_retention_and_runtime_logs_are_warn_only(resources):
+    groups = _of_type(resources, "AWS::Logs::LogGroup")
+    assert groups and all(g["Properties"].get("RetentionInDays") == constants.LOG_RETENTION_DAYS for g in groups.values())
+    for function in _of_type(resources, "AWS::Lambda::Function").values():
+        if function["Properties"]["Handler"].startswith("handlers."):
+            assert function["Properties"]["LoggingConfig"]["SystemLogLevel"] == "WARN"

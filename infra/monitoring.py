@@ -1,0 +1,51 @@
+"""Alarms and a dashboard: errors and throttles of every function, the scheduler's failures and its
+dead-letter queue, the WebSocket API's traffic and the platform's own metrics (Powertools EMF)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import constants
+
+
+class Monitoring(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, functions: dict, api_id: str, stage: str,
+                 scheduler_dlq: sqs.IQueue) -> None:
+        super().__init__(scope, construct_id)
+        self.alarms: list[cw.Alarm] = []
+        five = Duration.minutes(5)
+        for name, function in functions.items():
+            self.alarms.append(function.metric_errors(period=five).create_alarm(
+                self, f"{name}Errors", threshold=1, evaluation_periods=1,
+                alarm_description=f"{name} function errors (any in 5 minutes)",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
+            self.alarms.append(function.metric_throttles(period=five).create_alarm(
+                self, f"{name}Throttles", threshold=1, evaluation_periods=1,
+                alarm_description=f"{name} function throttled", treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
+        self.alarms.append(scheduler_dlq.metric_approximate_number_of_messages_visible(period=five).create_alarm(
+            self, "SchedulerDeadLetters", threshold=1, evaluation_periods=1,
+            alarm_description="re-plan requests that failed every retry", treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
+        platform = lambda name, stat="Sum": cw.Metric(  # noqa: E731
+            namespace="CSMS", metric_name=name, dimensions_map={"service": constants.SERVICE}, statistic=stat, period=five)
+        self.alarms.append(platform("SchedulerSkipped").create_alarm(
+            self, "SchedulerSkippedVehicles", threshold=1, evaluation_periods=1,
+            alarm_description="the scheduler could not plan some vehicles", treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
+        api = lambda name: cw.Metric(  # noqa: E731
+            namespace="AWS/ApiGateway", metric_name=name, dimensions_map={"ApiId": api_id, "Stage": stage},
+            statistic="Sum", period=five)
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{constants.STACK_NAME}-platform")
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Charger messages and connects", left=[api("MessageCount"), api("ConnectCount")]),
+            cw.GraphWidget(title="API errors", left=[api("ClientError"), api("ExecutionError"), api("IntegrationError")]),
+            cw.GraphWidget(title="Function errors", left=[f.metric_errors(period=five) for f in functions.values()]),
+            cw.GraphWidget(title="Function duration p99",
+                           left=[f.metric_duration(period=five, statistic="p99") for f in functions.values()]),
+            cw.GraphWidget(title="Smart charging", left=[platform("VehiclesPlanned"), platform("ProfilesQueued"),
+                                                         platform("SchedulerSkipped")]),
+            cw.GraphWidget(title="Protocol errors", left=[platform("CallErrors"), platform("HandlerErrors"),
+                                                          platform("CallsSentBySweep")]),
+            cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
+        )
