@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
@@ -65,7 +66,23 @@ def id_from_path(path: str) -> str | None:
         return None
 
 
-def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], ChargerAuth | None]) -> AuthDecision:
+# Brute force: after this many wrong keys for one charger within the window, every attempt is
+# refused (the right key too) until the window has passed since the first failure.
+LOCKOUT_FAILURES = 10
+LOCKOUT_WINDOW = timedelta(minutes=15)
+
+
+def locked(stored: ChargerAuth, now: datetime) -> bool:
+    return (stored.failures >= LOCKOUT_FAILURES and stored.failures_since is not None
+            and now - stored.failures_since < LOCKOUT_WINDOW)
+
+
+WRONG_KEY = "wrong AuthorizationKey"
+LOCKED = "locked: too many wrong keys, try again later"
+
+
+def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], ChargerAuth | None],
+              now: datetime | None = None) -> AuthDecision:
     """Decide a handshake from its headers; ``lookup`` reads the stored credentials."""
     credentials = parse_basic_auth(header(headers, "Authorization"))
     if credentials is None:
@@ -81,8 +98,10 @@ def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], Charger
     stored = lookup(username)
     if stored is None or not stored.enabled:
         return AuthDecision(False, username, "unknown or disabled charge point")
+    if locked(stored, now or datetime.now(timezone.utc)):
+        return AuthDecision(False, username, LOCKED)  # checked before the key: no scrypt work either
     if not verify_key(credentials.password, stored.password_hash):
-        return AuthDecision(False, username, "wrong AuthorizationKey")
+        return AuthDecision(False, username, WRONG_KEY)
     return AuthDecision(True, username, "ok")
 
 

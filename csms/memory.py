@@ -7,7 +7,7 @@ import copy
 import itertools
 import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable
 
 from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, ReviewItem, Session
@@ -36,7 +36,20 @@ class MemoryChargers:
 
     def get_auth(self, charge_point_id: str) -> ChargerAuth | None:
         item = self.items.get(charge_point_id)
-        return ChargerAuth(charge_point_id, item["hash"], item["enabled"]) if item else None
+        if not item:
+            return None
+        return ChargerAuth(charge_point_id, item["hash"], item["enabled"], item.get("failures", 0),
+                           item.get("failures_since"))
+
+    def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
+        item = self.items.get(charge_point_id)
+        if item is None:
+            return
+        since = item.get("failures_since")
+        if since is not None and since > at - window:
+            item["failures"] = item.get("failures", 0) + 1
+        else:
+            item.update(failures=1, failures_since=at)
 
     def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         item = self.items.get(charge_point_id)

@@ -16,6 +16,8 @@ class ChargerAuth:
     charge_point_id: str
     password_hash: str
     enabled: bool = True
+    failures: int = 0  # wrong keys in the current lockout window
+    failures_since: datetime | None = None  # when that window began
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterable, Protocol
 
 from csms.model import (
@@ -36,6 +36,9 @@ class ChargerRepository(Protocol):
     def delete(self, charge_point_id: str) -> bool: ...
 
     def get_auth(self, charge_point_id: str) -> ChargerAuth | None: ...
+
+    def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
+        """Count a wrong key for a known charger (brute-force lockout)."""
 
     def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         """Make ``connection_id`` the charger's current connection (idempotent).

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.connection import authorize
+from datetime import datetime, timezone
+
+from csms.connection import LOCKOUT_WINDOW, WRONG_KEY, authorize
 from handlers._runtime import runtime
 from handlers.observability import logger
 
@@ -22,9 +24,12 @@ def _policy(charge_point_id: str, method_arn: str) -> dict[str, Any]:
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    decision = authorize(event.get("headers") or {}, runtime().chargers.get_auth)
+    now = datetime.now(timezone.utc)
+    decision = authorize(event.get("headers") or {}, runtime().chargers.get_auth, now)
     source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
     if not decision.allowed:
+        if decision.reason == WRONG_KEY:
+            runtime().chargers.record_auth_failure(decision.charge_point_id, now, LOCKOUT_WINDOW)
         logger.warning(
             "connection refused",
             extra={"charge_point_id": decision.charge_point_id, "reason": decision.reason, "source_ip": source_ip},

@@ -47,6 +47,8 @@ class ChargerModel(Model):
     setup_connection_id = UnicodeAttribute(null=True)  # the connection the platform has configured
     preference = MapAttribute(null=True)  # the driver's: departure (ISO), energy_kwh, charge_now
     capabilities = MapAttribute(default=dict)  # learnt from the charger's answers: config values, accepted profiles
+    auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
+    auth_failures_since = UTCDateTimeAttribute(null=True)
 
 
 class ConnectorModel(Model):
