@@ -255,9 +255,14 @@ class SmartScheduler:
             if digest == plug.last_plan_hash:
                 report.unchanged += 1
                 continue
-            if self.sink.send(plug, plan, now):
-                self.sink.saved(plug, plan, digest)
-                report.sent += 1
+            try:
+                if self.sink.send(plug, plan, now):
+                    # remembered only once queued: a run that dies here re-sends it next time
+                    self.sink.saved(plug, plan, digest)
+                    report.sent += 1
+            except Exception:
+                log.exception("sending the plan failed for %s/%s", plug.charge_point_id, plug.transaction_id)
+                report.skipped.append(plug.charge_point_id)
         return report
 
 
