@@ -49,12 +49,13 @@ layer: setup
 	UV=$(UV) bash layers/build.sh
 	UV=$(UV) LAYER_GROUP=lambda-planner bash layers/build.sh
 
-# Every benchmark at its documented size (docs/benchmarks.md); about 3 minutes on 2 cores.
+# Every benchmark at its documented size (docs/benchmarks.md, docs/reliability.md); about 5 minutes on 2 cores.
 bench: setup
 	$(PY) -m bench.bench_handler
 	$(PY) -m bench.bench_requests
 	$(PY) -m bench.bench_planner --sizes 1000,10000
 	$(PY) -m bench.bench_throughput --chargers 100,300 --messages 10
+	$(PY) -m bench.fuzz_frames --frames 100000
 
 clean:
 	rm -rf $(VENV) $(TOOLS) cdk.out layers/build .pytest_cache .hypothesis

@@ -64,18 +64,24 @@ class Context:
     lenient: bool  # payload failed its schema: read what can be read
 
 
+# Integers beyond this are not a charger's numbers (OCPP integers are 32-bit; a Wh register of
+# 2^53 is 9 TWh) and DynamoDB cannot store some of them (1e308): treated as missing, so the message
+# is acknowledged and flagged for review instead of failing storage and being retried forever.
+MAX_INT = 2**53
+
+
 def _int(value: Any, default: int | None = None) -> int | None:
     if isinstance(value, bool):
         return default
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        value = int(value)
+    elif isinstance(value, str):
         try:
-            return int(float(value))
-        except ValueError:
+            value = int(float(value))
+        except (ValueError, OverflowError):
             return default
+    if isinstance(value, int):
+        return value if -MAX_INT <= value <= MAX_INT else default
     return default
 
 

@@ -31,6 +31,10 @@ class MeterDataError(ValueError):
     """A sampledValue that cannot be read (kept raw for review by the caller)."""
 
 
+# No meter reads beyond this in any unit (1e15 Wh = 1 PWh); DynamoDB cannot store above ~1e125.
+MAX_READING = 1e15
+
+
 def normalise(sampled: dict[str, Any]) -> Reading:
     """One sampledValue with the spec defaults applied and the unit normalised."""
     measurand = sampled.get("measurand") or ENERGY_REGISTER
@@ -42,8 +46,8 @@ def normalise(sampled: dict[str, Any]) -> Reading:
         value = float(sampled["value"])
     except (KeyError, TypeError, ValueError) as exc:
         raise MeterDataError(f"{measurand}: value {sampled.get('value')!r:.40} is not a number") from exc
-    if not math.isfinite(value):
-        raise MeterDataError(f"{measurand}: value is not finite")
+    if not math.isfinite(value) or abs(value) > MAX_READING:
+        raise MeterDataError(f"{measurand}: value is not finite or beyond any meter")
     unit = sampled.get("unit") or _DEFAULT_UNIT.get(measurand, "")
     if not isinstance(unit, str):
         raise MeterDataError(f"{measurand}: unit is not a string")

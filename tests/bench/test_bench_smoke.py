@@ -25,3 +25,9 @@ def test_handler_bench_runs_both_sides(capsys):
 def test_throughput_bench_answers_every_message():
     result = asyncio.run(bench_throughput.run(3, 4))
     assert result["messages"] == 12 and result["msgs_per_s"] > 0
+
+
+def test_fuzz_bench_small_run_lets_nothing_escape():
+    from bench import fuzz_frames
+
+    assert fuzz_frames.run(1500, seed=7)["escaped"] == 0

@@ -100,3 +100,25 @@ def test_arbitrary_frames_never_crash_and_replies_are_valid_ocpp_j(charger, fram
     else:
         assert len(message) == 5 and isinstance(message[2], str) and isinstance(message[4], dict)
         assert message[2] != "InternalError", body  # a data problem is never an internal error
+
+
+@pytest.mark.parametrize("field, value", [("meterStart", 1e308), ("connectorId", 2**70), ("meterStart", "1e400")])
+def test_numbers_dynamodb_cannot_store_are_acknowledged_and_flagged_not_retried_forever(charger, field, value):
+    # Found by bench/fuzz_frames.py: meterStart 1e308 passed the schema and failed storage, so the
+    # charger got InternalError and would have retried the StartTransaction forever.
+    payload = {"connectorId": 1, "idTag": "TAG", "meterStart": 100, "timestamp": "2024-06-12T18:00:00Z", field: value}
+    charger.handshake()
+    reply = json.loads(default.lambda_handler(events.default_event("CP001", charger.connection_id, json.dumps(
+        [2, "big", "StartTransaction", payload])), None)["body"])
+    assert reply[0] == 3 and reply[2]["transactionId"] > 0, reply
+    assert charger.rt.review.list("CP001")  # kept for a person to look at
+
+
+def test_meter_value_beyond_any_meter_is_acknowledged_and_kept_for_review(charger):
+    charger.handshake()
+    frame = [2, "mv", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": "2024-06-12T18:00:00Z",
+                                                                          "sampledValue": [{"value": "1e308"}]}]}]
+    reply = json.loads(default.lambda_handler(events.default_event("CP001", charger.connection_id, json.dumps(frame)),
+                                              None)["body"])
+    assert reply == [3, "mv", {}]
+    assert charger.rt.review.list("CP001")
