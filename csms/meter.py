@@ -98,7 +98,10 @@ def import_power_w(readings: Sequence[Reading]) -> float | None:
         volt_any = sum(volt_by_phase.values()) / len(volt_by_phase)
     phase_currents = {_phase_key(r.phase): r.value for r in currents if _phase_key(r.phase)}
     if phase_currents:
-        return sum(i * volt_by_phase.get(p, volt_any) for p, i in phase_currents.items())
+        volts = {p: volt_by_phase.get(p, volt_any) for p in phase_currents}
+        if any(v is None for v in volts.values()):
+            return None  # a phase's current without any usable voltage (found by bench/fuzz_frames.py)
+        return sum(i * volts[p] for p, i in phase_currents.items())
     total_current = next((r.value for r in currents if r.phase is None), None)
     if total_current is None or volt_any is None:
         return None

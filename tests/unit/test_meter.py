@@ -118,3 +118,10 @@ def test_meter_stop_rounded_below_the_last_sample_is_not_a_reset():
     energy, reset = register_delta_wh(1_000_000, [_sample(10, 1_005_000), _sample(20, 1_005_914)], 1_005_913)
     # Then the step back is rounding, not a reset
     assert not reset and energy == pytest.approx(5914)
+
+
+def test_phase_current_without_a_usable_voltage_gives_no_power_not_an_error():
+    # Found by bench/fuzz_frames.py: voltage only line-to-line, currents per phase
+    readings = [normalise({"value": "16", "measurand": "Current.Import", "unit": "A", "phase": "L1"}),
+                normalise({"value": "400", "measurand": "Voltage", "unit": "V", "phase": "L1-L2"})]
+    assert import_power_w(readings) is None
