@@ -3,7 +3,8 @@
 With ``csms local`` running, these talk to its DynamoDB (``<state dir>/endpoint.json``);
 otherwise they load the saved state, apply the change and save it again. With the table
 variables of a deployed stack in the environment (its ``CliEnvironment`` output), they act on
-that stack's tables in AWS.
+that stack's tables in AWS (``CSMS_TARGET=aws`` is part of that output, so a shell that merely
+has table variables, like the local platform's own environment, never reaches AWS by accident).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def register(subparsers) -> None:
     listing.add_argument("--state-dir", default=".local")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=list_chargers)
+    prefer = commands.add_parser("prefer", help="the driver's preference: departure time and energy; re-plans")
+    prefer.add_argument("charge_point_id")
+    prefer.add_argument("--departure", help="ISO 8601 time the vehicle leaves (default: 8 h after plug-in)")
+    prefer.add_argument("--energy-kwh", type=float, help="energy the driver needs (default: 30 kWh)")
+    prefer.add_argument("--charge-now", action="store_true", help="charge at full power now, ignore prices")
+    prefer.add_argument("--state-dir", default=".local")
+    prefer.set_defaults(func=set_preference)
     command = commands.add_parser("command", help="send an OCPP call to a charger (queued while it is offline)")
     command.add_argument("charge_point_id")
     command.add_argument("action", help="e.g. Reset, TriggerMessage, ChangeConfiguration, SetChargingProfile")
@@ -46,7 +54,7 @@ def _runtime(state_dir: str, need_running: bool = False):
     from csms_local import dynamodb
     from csms_local.platform import REGION, TABLE_PREFIX
 
-    if os.environ.get("CHARGERS_TABLE"):
+    if os.environ.get("CSMS_TARGET") == "aws":
         # A deployed stack: the tables named by its CliEnvironment output, AWS credentials from the
         # usual places (docs/deploy.md).
         from adapters.settings import SettingsError
@@ -66,7 +74,9 @@ def _runtime(state_dir: str, need_running: bool = False):
         settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=running["dynamodb"],
                                         management_api_endpoint=running["management_api"])
         try:
-            yield build_runtime(settings)
+            runtime = build_runtime(settings)
+            runtime.replanner.request = lambda _cp: _ask_local_replan(running["management_api"])
+            yield runtime
             return
         except Exception as exc:  # a stale endpoint.json from a crashed run
             if "Could not connect" not in str(exc):
@@ -90,6 +100,34 @@ def _runtime(state_dir: str, need_running: bool = False):
         dynamodb.snapshot(server.endpoint, REGION, [m.Meta.table_name for m in MODELS.values()], snapshot)
     finally:
         server.stop()
+
+
+def _ask_local_replan(management_api: str) -> None:
+    import urllib.request
+
+    from csms_local.mgmt_api import REPLAN_PATH
+
+    request = urllib.request.Request(management_api + REPLAN_PATH, data=b"{}", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def set_preference(args) -> int:
+    from csms.timeutil import BadTimestamp, parse_ts
+
+    departure = None
+    if args.departure:
+        try:
+            departure = parse_ts(args.departure)
+        except BadTimestamp as exc:
+            raise UsageError(f"--departure {args.departure!r} is not an ISO 8601 time") from exc
+    if args.energy_kwh is not None and not 0 < args.energy_kwh <= 1000:
+        raise UsageError("--energy-kwh must be in (0, 1000]")
+    with _runtime(args.state_dir) as runtime:
+        if not runtime.chargers.set_preference(args.charge_point_id, departure, args.energy_kwh, args.charge_now):
+            raise UsageError(f"unknown charger {args.charge_point_id}")
+        runtime.replanner(args.charge_point_id)  # at once: not only at the next scheduled run
+    print(f"{args.charge_point_id}: preference saved; re-planning")
+    return 0
 
 
 def add_charger(args) -> int:

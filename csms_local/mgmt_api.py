@@ -16,12 +16,14 @@ from csms_local.gateway import Gateway
 
 log = logging.getLogger(__name__)
 PREFIX = "/@connections/"
+REPLAN_PATH = "/@replan"
 MAX_POST_BYTES = 128 * 1024  # API Gateway's message limit
 
 
 class ManagementApi:
     def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0):
         self.gateway = gateway
+        self.on_replan = None  # POST /@replan (local only): what the scheduler's async invoke is in AWS
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +56,9 @@ class ManagementApi:
                 connection_id = self._connection_id()
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length)
+                if self.path.split("?", 1)[0] == REPLAN_PATH and api.on_replan is not None:
+                    api.on_replan()
+                    return self._reply(202, {"message": "re-plan requested"})
                 if connection_id is None:
                     return self._reply(404, {"message": "Not Found"})
                 if length > MAX_POST_BYTES:

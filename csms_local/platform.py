@@ -171,8 +171,10 @@ class LocalPlatform:
             await asyncio.to_thread(self._refresh_signals)
             self.register_job("signals", SIGNALS_EVERY_S, self._refresh_signals)
             self.register_job("smart-schedule", self.smart_every_s, self._smart_schedule)
-            # Plug-in and unplug re-plan at once, as the async invoke of the scheduler does in AWS.
+            # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
+            # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
             self.runtime.replanner.request = lambda charge_point_id: self.wake("smart-schedule")
+            self._mgmt.on_replan = lambda: self.wake("smart-schedule")
         return self
 
     def _refresh_signals(self) -> None:

@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, TABLE_ENV
+from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, ENV_SCHEDULER_FUNCTION, TABLE_ENV
 from infra import constants, nag
 from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
@@ -64,10 +64,11 @@ class CsmsStack(Stack):
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)
         # What `csms charger add|list|command` needs to act on this stack (docs/deploy.md).
-        parts = [f"export AWS_REGION={self.region}"]
+        parts = ["export CSMS_TARGET=aws", f"export AWS_REGION={self.region}"]
         for name, env in TABLE_ENV.items():
             parts.append(Fn.join("", [f"export {env}=", tables[name].table_name]))
         parts.append(Fn.join("", [f"export {ENV_MANAGEMENT_API_ENDPOINT}=", api.management_endpoint]))
+        parts.append(Fn.join("", [f"export {ENV_SCHEDULER_FUNCTION}=", functions["Scheduler"].function_name]))
         CfnOutput(self, "FirmwareBucket", value=files.firmware.bucket_name)
         CfnOutput(self, "DiagnosticsBucket", value=files.diagnostics.bucket_name)
         CfnOutput(self, "CliEnvironment", value=Fn.join("; ", parts),

@@ -152,3 +152,46 @@ def test_reconnect_without_boot_is_asked_for_boot_and_status(tmp_path):
     received = asyncio.run(asyncio.wait_for(scenario(), 90))
     assert received[:2] == [("TriggerMessage", {"requestedMessage": "BootNotification"}),
                             ("TriggerMessage", {"requestedMessage": "StatusNotification"})]
+
+
+def test_a_preference_change_from_the_cli_re_plans_at_once(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def csms(*args):
+        return subprocess.run([sys.executable, "-m", "csms_local.cli", *args], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+
+    async def scenario():
+        platform = await _platform(tmp_path, smart_every_s=3600)  # no scheduled run during the test
+        try:
+            async with open_charger(platform, "CP001", KEY) as ws:
+                client = Client("CP001", ws)
+                listener = asyncio.create_task(client.start())
+                await client.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="W22"))
+                now = datetime.now(timezone.utc)
+                await client.call(call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(now)))
+                await client.until(lambda r: _actions(r).count("SetChargingProfile") >= 1)  # the plug-in re-plan
+                # The driver now says: leaving in 40 minutes with 20 kWh needed -> charge flat out now
+                result = await asyncio.to_thread(csms, "charger", "prefer", "CP001", "--departure",
+                                                 iso(now + timedelta(minutes=40)), "--energy-kwh", "20",
+                                                 "--state-dir", str(tmp_path / "state"))
+                assert result.returncode == 0, result.stderr
+                try:
+                    await client.until(lambda r: _actions(r).count("SetChargingProfile") >= 2)
+                except asyncio.TimeoutError:
+                    raise AssertionError(f"no re-plan: {_actions(client.received)} "
+                                         f"{platform.runtime.chargers.preference('CP001')}")
+                listener.cancel()
+                profiles = [p["profile"] for a, p in client.received if a == "SetChargingProfile"]
+                return result, profiles
+        finally:
+            await platform.stop()
+
+    result, profiles = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert result.returncode == 0, result.stderr
+    latest = profiles[-1]["charging_schedule"]["charging_schedule_period"]
+    assert latest[0]["start_period"] == 0 and latest[0]["limit"] >= 0.9 * 7400 - 1  # (planning share of) full power now
