@@ -58,4 +58,4 @@ bench: setup
 	$(PY) -m bench.fuzz_frames --frames 100000
 
 clean:
-	rm -rf $(VENV) $(TOOLS) cdk.out layers/build .pytest_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) cdk.out cdk.out.staging layers/build layers/build-planner .pytest_cache .hypothesis
