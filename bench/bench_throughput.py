@@ -26,7 +26,7 @@ KEY = "bench-key-0123456789"
 
 
 async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float], start: asyncio.Event,
-                   gate: asyncio.Semaphore, booted: list[str]):
+                   gate: asyncio.Semaphore, booted: list[str], wave: int = 0):
     auth = "Basic " + base64.b64encode(f"{cp}:{KEY}".encode()).decode()
     # Handshakes in waves: each runs the authorizer's scrypt check (~30 ms of CPU); a thousand at
     # once would outlast the 10 s handshake timeout on two cores (a reconnect storm, not throughput).
@@ -38,17 +38,19 @@ async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float]
         gate.release()
         raise
     async with ws:
-        await ws.send(json.dumps([2, "b", "BootNotification", {"chargePointVendor": "B", "chargePointModel": "M"}]))
-        await _reply(ws, "b")
+        if wave == 0:  # a reconnect (wave 1) comes back without a BootNotification, as chargers do
+            await ws.send(json.dumps([2, "b", "BootNotification", {"chargePointVendor": "B", "chargePointModel": "M"}]))
+            await _reply(ws, "b")
         booted.append(cp)
         gate.release()
         await start.wait()
         for i in range(messages):
-            frame = [2, f"m{i}", "MeterValues", {"connectorId": 1, "meterValue": [{
-                "timestamp": "2024-06-12T18:00:00Z", "sampledValue": [{"value": str(1000 + i)}]}]}]
+            n = wave * messages + i  # a distinct reading each time: every one must be stored
+            frame = [2, f"m{n}", "MeterValues", {"connectorId": 1, "meterValue": [{
+                "timestamp": f"2024-06-12T18:{n // 60:02d}:{n % 60:02d}Z", "sampledValue": [{"value": str(1000 + n)}]}]}]
             began = time.perf_counter()
             await ws.send(json.dumps(frame))
-            await _reply(ws, f"m{i}")
+            await _reply(ws, f"m{n}")
             latencies.append(time.perf_counter() - began)
 
 
@@ -62,7 +64,7 @@ async def _reply(ws, unique_id):
             await ws.send(json.dumps([3, message[1], {"status": "Accepted"} if message[2] != "GetConfiguration" else {}]))
 
 
-async def run(chargers: int, messages: int) -> dict:
+async def run(chargers: int, messages: int, storm: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as state:
         platform = LocalPlatform(state_dir=Path(state), port=0, reset=True, smart_every_s=None)
         await platform.start()
@@ -101,25 +103,50 @@ async def run(chargers: int, messages: int) -> dict:
             await asyncio.gather(*tasks)
             elapsed = time.perf_counter() - began
             csms.commands.SETUP_WINDOW = window
+            storm_result = {}
+            if storm:
+                # Everyone dropped (the sockets closed above); all come back at once without booting.
+                reconnected: list[str] = []
+                storm_latencies: list[float] = []
+                go = asyncio.Event()
+                go.set()
+                began_storm = time.perf_counter()
+                await asyncio.gather(*[_charger(platform, ssl, cp, messages, storm_latencies, go, gate, reconnected, 1)
+                                       for cp in ids])
+                from datetime import datetime as dt, timezone as tz
+
+                stored = [len(platform.runtime.meter.between(cp, 1, dt(2024, 6, 12, tzinfo=tz.utc), None)) for cp in ids]
+                import resource
+
+                storm_result = {"storm_s": round(time.perf_counter() - began_storm, 1),
+                                "storm_answered": len(storm_latencies),
+                                "readings_stored": sum(stored), "readings_sent": len(latencies) + len(storm_latencies),
+                                "chargers_missing_readings": sum(1 for n in stored if n != 2 * messages),
+                                "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
         finally:
             await platform.stop()
     ordered = sorted(latencies)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
     return {"chargers": chargers, "messages": len(latencies), "connect_and_boot_s": round(connect_s, 1),
             "msgs_per_s": round(len(latencies) / elapsed, 1), "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(pick(0.95), 1), "p99_ms": round(pick(0.99), 1)}
+            "p95_ms": round(pick(0.95), 1), "p99_ms": round(pick(0.99), 1), **storm_result}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chargers", default="100,1000")
     parser.add_argument("--messages", type=int, default=10, help="MeterValues per charger")
+    parser.add_argument("--storm", action="store_true",
+                        help="then all reconnect at once without booting, send again, and check every reading is stored")
     args = parser.parse_args(argv)
     print("| chargers | MeterValues | connect + boot s | messages/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.chargers.split(",")]:
-        r = asyncio.run(run(n, args.messages))
+        r = asyncio.run(run(n, args.messages, args.storm))
         print(f"| {r['chargers']} | {r['messages']} | {r['connect_and_boot_s']} | {r['msgs_per_s']} | {r['p50_ms']} | "
               f"{r['p95_ms']} | {r['p99_ms']} |", flush=True)
+        if args.storm:
+            print(json.dumps({k: v for k, v in r.items() if k.startswith(("storm", "readings", "chargers_missing", "max_rss"))}),
+                  flush=True)
     return 0
 
 
