@@ -178,12 +178,13 @@ class SmartScheduler:
             plan.append(Interval(plan[-1].end, departure, plug.max_power_w))
         return plan
 
-    def fleet_plans(self, plugs: list[PlugIn], now: datetime, signals: Signals) -> list[list[Interval]]:
+    def fleet_plans(self, plugs: list[PlugIn], now: datetime, signals: Signals,
+                    events: list[DemandEvent] | None = None) -> list[list[Interval]]:
         """Every vehicle planned together under the site cap and the grid-demand events (the exact
         fleet LP of ``csms.planner``). Vehicles on "charge now" (or past their target) take full
         power first and the others share what is left; after its target a vehicle gets at most an
         equal share of the cap, so the safety net cannot break it either."""
-        events = list(self.events())
+        events = list(self.events()) if events is None else events
         cap_w = None if self.site_cap_kw is None else self.site_cap_kw * 1000
         steered, fixed, plans = [], [], [None] * len(plugs)
         for i, plug in enumerate(plugs):
@@ -234,9 +235,10 @@ class SmartScheduler:
         now, signals = self.clock(), self.signals()
         report = RunReport()
         fleet = None
-        if self.site_cap_kw is not None or self.events():
+        events = list(self.events())  # read once per run (a DynamoDB query in the platform)
+        if self.site_cap_kw is not None or events:
             try:
-                fleet = self.fleet_plans(plugs, now, signals)
+                fleet = self.fleet_plans(plugs, now, signals, events)
             except Exception:
                 log.exception("fleet planning failed; nothing sent this run")
                 report.skipped = [p.charge_point_id for p in plugs]
