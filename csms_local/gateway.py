@@ -19,6 +19,7 @@ import os
 import secrets
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -77,6 +78,10 @@ class Gateway:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._message_ids = itertools.count(1)
+        # Handshakes (authorizer + $connect) get threads of their own: queued behind the frames of
+        # a thousand reconnecting chargers they outlast the 10 s handshake timeout (a reconnect
+        # storm), as Lambda would not let them: each route scales on its own there.
+        self._handshakes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="handshake")
 
     # ----------------------------------------------------------- events
     def _request_context(self, route: str, event_type: str, connection_id: str, source_ip: str, connected_at_ms: int,
@@ -115,6 +120,8 @@ class Gateway:
         return single, multi
 
     async def _call(self, name: str, event: dict) -> dict:
+        if name in ("authorizer", "connect"):
+            return await asyncio.get_running_loop().run_in_executor(self._handshakes, self.handlers[name], event, None)
         return await asyncio.to_thread(self.handlers[name], event, None)
 
     # -------------------------------------------------------- handshake
@@ -261,3 +268,4 @@ class Gateway:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        self._handshakes.shutdown(wait=False)
