@@ -93,3 +93,13 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoEvents(), replanner)
+
+
+def build_operations(rt: Runtime, clock=None):
+    """The operator / driver operations (HTTP API, CLI) over the same runtime."""
+    from csms.operations import Operations
+    from csms.timeutil import utcnow
+
+    return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
+                      calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
+                      replan=rt.replanner, clock=clock or utcnow)

@@ -135,6 +135,9 @@ class ChargerLink(Protocol):
 
     def capabilities(self, charge_point_id: str) -> dict[str, str]: ...
 
+    def set_password_hash(self, charge_point_id: str, password_hash: str) -> bool:
+        """Switch the charger's stored AuthorizationKey hash (key rotation)."""
+
 
 ResultHandler = Callable[["Commander", PendingCall, CallOutcome], None]
 _RESULT_HANDLERS: dict[str, ResultHandler] = {}
@@ -325,8 +328,9 @@ class Commander:
             log.info("answer %s from %s matches no outstanding call; dropped", message.unique_id, charge_point_id)
             return None
         call, now = held.call, self.clock()
+        kept = _redacted(call)  # what the outcome record keeps: never a key
         if isinstance(message, CallError):
-            outcome = CallOutcome(charge_point_id, call.unique_id, call.action, call.payload, "error", now,
+            outcome = CallOutcome(charge_point_id, call.unique_id, call.action, kept, "error", now,
                                   error_code=message.code, result={"description": message.description}, origin=call.origin)
         else:
             try:
@@ -335,7 +339,7 @@ class Commander:
             except OcppError as exc:
                 log.warning("%s answered %s with an invalid payload: %s", charge_point_id, call.action, exc.description)
                 kind = "invalid_answer"
-            outcome = CallOutcome(charge_point_id, call.unique_id, call.action, call.payload, kind, now,
+            outcome = CallOutcome(charge_point_id, call.unique_id, call.action, kept, kind, now,
                                   result=message.payload, origin=call.origin)
         self.queue.remove(call)
         self.queue.record(outcome)
@@ -352,12 +356,27 @@ class Commander:
         return following.frame() if following is not None else None
 
 
+SECRET_KEYS = frozenset({"AuthorizationKey"})
+
+
+def _redacted(call: PendingCall) -> dict[str, Any]:
+    if call.action == "ChangeConfiguration" and call.payload.get("key") in SECRET_KEYS:
+        return {**call.payload, "value": "(redacted)"}
+    return call.payload
+
+
 # ------------------------------------------------------------ result handlers
 @on_result("ChangeConfiguration")
 def _configuration_changed(commander: Commander, call: PendingCall, outcome: CallOutcome) -> None:
     key = call.payload["key"]
     status = (outcome.result or {}).get("status", outcome.error_code or outcome.outcome)
     commander.link.record_capabilities(call.charge_point_id, {f"config.{key}": str(status)})
+    if key == "AuthorizationKey" and status == "Accepted":
+        # Key rotation: the charger stores the new key and uses it from its next connection; the
+        # old key stops working now. Refused or unanswered: the old key stays.
+        from csms.credentials import hash_key
+
+        commander.link.set_password_hash(call.charge_point_id, hash_key(call.payload["value"]))
     if (key == "MeterValuesSampledData" and status in ("Rejected", "NotSupported")
             and call.payload["value"] == METER_MEASURANDS):
         # No Power.Active.Import on this charger: power from current x voltage instead.

@@ -239,6 +239,11 @@ class MemoryLink:
         self.current: dict[str, str | None] = {}
         self.set_up: dict[str, str] = {}
         self.caps: dict[str, dict[str, str]] = {}
+        self.hashes: dict[str, str] = {}
+
+    def set_password_hash(self, charge_point_id, password_hash) -> bool:
+        self.hashes[charge_point_id] = password_hash
+        return True
 
     def connection(self, charge_point_id):
         return self.current.get(charge_point_id), self.set_up.get(charge_point_id), None

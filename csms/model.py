@@ -126,3 +126,4 @@ class ChargerView:
     connectors: tuple[ConnectorStatus, ...] = ()
     firmware_status: str | None = None
     diagnostics_status: str | None = None
+    driver: str | None = None  # the driver account the charger is linked to (the app's user)

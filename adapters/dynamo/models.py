@@ -49,6 +49,7 @@ class ChargerModel(Model):
     capabilities = MapAttribute(default=dict)  # learnt from the charger's answers: config values, accepted profiles
     auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
     auth_failures_since = UTCDateTimeAttribute(null=True)
+    driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
 
 
 class ConnectorModel(Model):

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from pynamodb.connection import Connection
@@ -61,6 +61,7 @@ def _view(item: ChargerModel) -> ChargerView:
         boot=_boot_from(item),
         firmware_status=item.firmware_status,
         diagnostics_status=item.diagnostics_status,
+        driver=item.driver,
     )
 
 
@@ -217,6 +218,15 @@ class DynamoChargers:
         if energy_kwh is not None:
             value["energy_kwh"] = float(energy_kwh)
         return self._update(charge_point_id, [ChargerModel.preference.set(value)])
+
+    def set_driver(self, charge_point_id: str, driver: str | None) -> bool:
+        action = ChargerModel.driver.set(driver) if driver else ChargerModel.driver.remove()
+        return self._update(charge_point_id, [action])
+
+    def of_driver(self, driver: str) -> list[ChargerView]:
+        """The chargers linked to a driver. A scan with a filter: fine for thousands of chargers; a
+        GSI on ``driver`` is the step for a large fleet."""
+        return [_view(i) for i in ChargerModel.scan(ChargerModel.driver == driver)]
 
     def preference(self, charge_point_id: str) -> dict:
         try:
@@ -550,7 +560,7 @@ class DynamoEvents:
     def add(self, start: datetime, end: datetime, cap_kw: float) -> str:
         if end <= start or cap_kw < 0:
             raise ValueError("an event needs end > start and cap_kw >= 0")
-        event_id = f"{iso(start)}#{uuid.uuid4().hex[:8]}"
+        event_id = f"{start.astimezone(timezone.utc):%Y%m%dT%H%MZ}-{uuid.uuid4().hex[:8]}"  # URL-safe (the API's path), sorts by start
         GridEventModel(self.area, event_id, start=start, end=end, cap_kw=cap_kw,
                        expires_at=end + SIGNAL_KEEP).save()
         return event_id
@@ -564,6 +574,11 @@ class DynamoEvents:
             if _conditional_failed(exc):
                 return False
             raise
+
+    def listed(self, now: datetime) -> list[tuple[str, DemandEvent, bool]]:
+        """(id, event, cancelled) of every event that ends after ``now``, oldest first."""
+        return [(i.event_id, DemandEvent(i.start, i.end, i.cap_kw), bool(i.cancelled))
+                for i in GridEventModel.query(self.area) if i.end > now]
 
     def active(self, now: datetime) -> list[DemandEvent]:
         """Events not cancelled that end after ``now``."""

@@ -1,0 +1,263 @@
+"""The operator and app HTTP API (API Gateway HTTP API, payload 2.0) on Powertools' event handler:
+routes, request validation and the OpenAPI document come from the same code.
+
+Who is calling comes from API Gateway's authorizer, never from the request: a Cognito user-pool
+JWT (``sub``; the ``operators`` group makes an operator) or IAM (operators: the deploying
+account's roles). The operations themselves are ``csms.operations``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Annotated, Any, Callable, Optional
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from csms.operations import Conflict, Forbidden, Invalid, NotFound, Operations, Principal
+
+log = logging.getLogger(__name__)
+
+OPERATOR_GROUP = "operators"
+TITLE = "csms operator and app API"
+VERSION = "1.0.0"
+
+app = APIGatewayHttpResolver(enable_validation=True)
+_operations: Callable[[], Operations] | None = None
+
+
+def configure(operations: Callable[[], Operations]) -> None:
+    """Set how the operations are built (the Lambda handler: once per container)."""
+    global _operations
+    _operations = operations
+
+
+def ops() -> Operations:
+    assert _operations is not None, "adapters.http_api.configure() was not called"
+    return _operations()
+
+
+def _groups(value: Any) -> set[str]:
+    # HTTP API JWT authorizers pass a list claim as the string "[a b]"; tests and IAM pass lists.
+    if isinstance(value, list):
+        return {str(v) for v in value}
+    if isinstance(value, str):
+        return {g for g in value.strip("[]").replace(",", " ").split() if g}
+    return set()
+
+
+def principal_of(event: dict) -> Principal:
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    jwt = authorizer.get("jwt")
+    if isinstance(jwt, dict):
+        claims = jwt.get("claims") or {}
+        subject = claims.get("sub")
+        if isinstance(subject, str) and subject:
+            return Principal(subject, OPERATOR_GROUP in _groups(claims.get("cognito:groups")))
+    iam = authorizer.get("iam")
+    if isinstance(iam, dict) and (iam.get("userArn") or iam.get("userId")):
+        return Principal(str(iam.get("userArn") or iam.get("userId")), operator=True)
+    raise UnauthorizedError("no caller identity: sign in (Cognito) or sign the request (IAM)")
+
+
+def caller() -> Principal:
+    return principal_of(app.current_event.raw_event)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps({"message": message}))
+
+
+@app.exception_handler(NotFound)
+def _not_found(exc: NotFound) -> Response:
+    return _error(404, str(exc))
+
+
+@app.exception_handler(Forbidden)
+def _forbidden(exc: Forbidden) -> Response:
+    return _error(403, str(exc))
+
+
+@app.exception_handler(Invalid)
+def _invalid(exc: Invalid) -> Response:
+    return _error(400, str(exc))
+
+
+@app.exception_handler(Conflict)
+def _conflict(exc: Conflict) -> Response:
+    return _error(409, str(exc))
+
+
+@app.exception_handler(json.JSONDecodeError)  # a body that is not JSON
+def _bad_value(exc: json.JSONDecodeError) -> Response:
+    return _error(400, f"the body is not JSON: {exc}")
+
+
+@app.exception_handler(RequestValidationError)
+def _validation(exc: RequestValidationError) -> Response:
+    details = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in exc.errors()]
+    message = "; ".join(".".join(str(p) for p in d["loc"]) + ": " + str(d["msg"] or d["type"]) for d in details)
+    return Response(status_code=422, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps({"message": message, "detail": details}))
+
+
+# ------------------------------------------------------------------ models
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChargerIn(Strict):
+    id: str = Field(min_length=1, max_length=48, description="charge point id: the last segment of the charger's URL")
+    authorization_key: Optional[str] = Field(None, min_length=16, max_length=40,
+                                             description="generated (40 hex characters) when omitted")
+    driver: Optional[str] = Field(None, min_length=1, max_length=128, description="driver account (Cognito sub)")
+
+
+class DriverIn(Strict):
+    driver: Optional[str] = Field(None, min_length=1, max_length=128, description="null unlinks")
+
+
+class PreferenceIn(Strict):
+    departure: Optional[AwareDatetime] = Field(None, description="when the vehicle leaves (ISO 8601 with zone)")
+    energy_kwh: Optional[float] = Field(None, gt=0, le=1000, description="energy the driver needs")
+    charge_now: bool = Field(False, description="charge at full power now, ignore prices")
+
+
+class CommandIn(Strict):
+    action: str = Field(min_length=1, max_length=64, description="an OCPP 1.6 central-system action")
+    payload: dict[str, Any] = Field(default_factory=dict, description="its payload (validated against the schema)")
+
+
+class EventIn(Strict):
+    start: AwareDatetime
+    end: AwareDatetime
+    cap_kw: float = Field(ge=0, le=1_000_000, description="aggregate fleet power in the window")
+
+
+# ------------------------------------------------------------------ routes
+@app.get("/v1/me", summary="who the caller is")
+def me() -> dict:
+    who = caller()
+    return {"subject": who.subject, "operator": who.operator}
+
+
+@app.get("/v1/chargers", summary="chargers the caller can see, with live state")
+def list_chargers() -> list:
+    return ops().list_chargers(caller())
+
+
+@app.post("/v1/chargers", summary="register a charger (operators); the key is shown once")
+def register_charger(body: ChargerIn) -> Response[dict]:
+    created = ops().register_charger(caller(), body.id, body.authorization_key, body.driver)
+    return Response(201, content_types.APPLICATION_JSON, created)
+
+
+@app.get("/v1/chargers/<charger_id>", summary="one charger: connectors, power, firmware, capabilities")
+def get_charger(charger_id: str) -> dict:
+    return ops().get_charger(caller(), charger_id)
+
+
+@app.delete("/v1/chargers/<charger_id>", summary="delete a charger (operators): its key stops working")
+def delete_charger(charger_id: str) -> Response[None]:
+    ops().delete_charger(caller(), charger_id)
+    return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.put("/v1/chargers/<charger_id>/driver", summary="link a charger to a driver account (operators)")
+def link_driver(charger_id: str, body: DriverIn) -> dict:
+    return ops().link_driver(caller(), charger_id, body.driver)
+
+
+@app.post("/v1/chargers/<charger_id>/rotate-key",
+          summary="send a new AuthorizationKey (operators); applies when the charger accepts it")
+def rotate_key(charger_id: str) -> dict:
+    return ops().rotate_key(caller(), charger_id)
+
+
+@app.get("/v1/chargers/<charger_id>/preference", summary="the driver's departure time and energy")
+def get_preference(charger_id: str) -> dict:
+    return ops().get_preference(caller(), charger_id)
+
+
+@app.put("/v1/chargers/<charger_id>/preference", summary="set departure time and energy; re-plans")
+def set_preference(charger_id: str, body: PreferenceIn) -> dict:
+    return ops().set_preference(caller(), charger_id, body.departure, body.energy_kwh, body.charge_now)
+
+
+@app.post("/v1/chargers/<charger_id>/commands", summary="send an OCPP command (operators); queued while offline")
+def send_command(charger_id: str, body: CommandIn) -> Response[dict]:
+    sent = ops().send_command(caller(), charger_id, body.action, body.payload)
+    return Response(202, content_types.APPLICATION_JSON, sent)
+
+
+@app.get("/v1/chargers/<charger_id>/commands/<command_id>", summary="a command's status and the charger's answer")
+def command_result(charger_id: str, command_id: str) -> dict:
+    return ops().command_result(caller(), charger_id, command_id)
+
+
+@app.get("/v1/chargers/<charger_id>/sessions", summary="a charger's sessions with energy, cost and CO2")
+def charger_sessions(
+    charger_id: str,
+    since: Annotated[Optional[AwareDatetime], Query(alias="from", description="sessions still open at or after")] = None,
+    until: Annotated[Optional[AwareDatetime], Query(alias="to", description="sessions started before")] = None,
+) -> dict:
+    return ops().list_sessions(caller(), charger_id, since, until)
+
+
+@app.get("/v1/chargers/<charger_id>/sessions/<transaction_id>",
+         summary="one session: energy, cost, CO2, power timeline, prices, the plan, savings")
+def get_session(charger_id: str, transaction_id: int) -> dict:
+    return ops().get_session(caller(), charger_id, transaction_id)
+
+
+@app.get("/v1/sessions", summary="sessions of every charger the caller can see")
+def sessions(
+    since: Annotated[Optional[AwareDatetime], Query(alias="from")] = None,
+    until: Annotated[Optional[AwareDatetime], Query(alias="to")] = None,
+) -> dict:
+    return ops().list_sessions(caller(), None, since, until)
+
+
+@app.get("/v1/events", summary="grid-demand events that have not ended")
+def list_events() -> list:
+    return ops().list_events(caller())
+
+
+@app.post("/v1/events", summary="cap the fleet's power in a window (operators); re-plans")
+def create_event(body: EventIn) -> Response[dict]:
+    created = ops().create_event(caller(), body.start, body.end, body.cap_kw)
+    return Response(201, content_types.APPLICATION_JSON, created)
+
+
+@app.delete("/v1/events/<event_id>", summary="cancel an event (operators); re-plans")
+def cancel_event(event_id: str) -> Response[None]:
+    ops().cancel_event(caller(), event_id)
+    return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.get("/v1/signals", summary="prices (p/kWh) and carbon intensity (g/kWh) from now on")
+def signals(hours: Annotated[int, Query(ge=1, le=48)] = 24) -> list:
+    return ops().current_signals(caller(), hours)
+
+
+def openapi_json() -> str:
+    return app.get_openapi_json_schema(title=TITLE, version=VERSION,
+                                       description="Chargers, sessions with energy / cost / CO2, driver "
+                                                   "preferences, commands, grid-demand events, signals.")
+
+
+def handle(event: dict, context: Any) -> dict:
+    return app.resolve(event, context)
+
+
+
+
+
+if __name__ == "__main__":  # python -m adapters.http_api > docs/openapi.json
+    print(openapi_json())
