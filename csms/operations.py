@@ -180,9 +180,11 @@ class Operations:
                                for p in report.timeline]
             plan = self.sessions.plan_of(session.charge_point_id, session.transaction_id)
             out["plan"] = json.loads(plan) if plan else None
+            # The prices the session paid and, while it is plugged in, those its plan looks at
+            upto = end + SLOT if not session.active else end + timedelta(hours=24)
             out["signals"] = [{"start": _ts(r.start), "price_p_per_kwh": r.price_p_per_kwh,
                                "carbon_g_per_kwh": r.carbon_actual if r.carbon_actual is not None else r.carbon_forecast}
-                              for r in rows if r.start < end + SLOT]
+                              for r in rows if r.start < upto]
         return out
 
     def list_sessions(self, who: Principal, charge_point_id: str | None = None, since: datetime | None = None,

@@ -13,6 +13,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("local", help="run the platform locally (WSS gateway, DynamoDB, jobs)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--api-port", type=int, default=8444, help="the HTTP API and web page")
     parser.add_argument("--state-dir", default=".local")
     parser.add_argument("--reset", action="store_true", help="start with empty tables")
     parser.add_argument("--insecure-ws", action="store_true", help="plain ws:// instead of wss:// (testing only)")
@@ -26,7 +27,8 @@ async def _serve(args) -> None:
     from csms_local.platform import LocalPlatform
 
     platform = LocalPlatform(state_dir=args.state_dir, host=args.host, port=args.port, reset=args.reset,
-                             insecure_ws=args.insecure_ws, tls_cert=args.tls_cert, tls_key=args.tls_key)
+                             insecure_ws=args.insecure_ws, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                             api_port=args.api_port)
     try:
         await platform.start()
     except OSError as exc:
@@ -35,6 +37,8 @@ async def _serve(args) -> None:
     if platform.ca_path:
         print(f"CA certificate (trust this on the charger): {platform.ca_path.resolve()}")
     print(f"Connection management API: {platform.mgmt_endpoint}")
+    print(f"HTTP API: {platform.api_url}/v1 (docs/openapi.json)")
+    print(f"Web page (signed in as the operator): {platform.web_url}")
     print(f"State: {platform.state_dir.resolve()}  (csms charger add <id> to register a charger)")
     print("Ctrl-C to stop.", flush=True)
     stop = asyncio.Event()
@@ -51,8 +55,9 @@ async def _serve(args) -> None:
 def run(args) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port} is not a port number")
+    for name in ("port", "api_port"):
+        if not 0 <= getattr(args, name) <= 65535:
+            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)} is not a port number")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve(args))

@@ -53,6 +53,7 @@ class LocalPlatform:
         idle_timeout_s: float = 600,
         max_connection_s: float = 7200,
         smart_every_s: float | None = SMART_EVERY_S,
+        api_port: int | None = 0,
     ):
         self.state_dir = Path(state_dir)
         self.host, self.port, self.mgmt_port = host, port, mgmt_port
@@ -61,6 +62,8 @@ class LocalPlatform:
         self.tls_cert, self.tls_key = tls_cert, tls_key
         self.idle_timeout_s, self.max_connection_s = idle_timeout_s, max_connection_s
         self.smart_every_s = smart_every_s
+        self.api_port = api_port  # the HTTP API and web page; None: not served
+        self._http = None
         self.ca_path: Path | None = None
         self.settings: Settings | None = None
         self.jobs: list[Job] = []
@@ -78,6 +81,17 @@ class LocalPlatform:
     def url(self) -> str:
         scheme = "ws" if self.insecure_ws else "wss"
         return f"{scheme}://{self.host}:{self._gateway.port if self._gateway else self.port}/ocpp"
+
+    @property
+    def api_url(self) -> str | None:
+        return self._http.url if self._http is not None else None
+
+    @property
+    def web_url(self) -> str | None:
+        """The web page, signed in as the local operator (the token travels in the fragment)."""
+        from csms_local.http_api import operator_token
+
+        return f"{self.api_url}/#token={operator_token(self.state_dir)}" if self._http is not None else None
 
     @property
     def snapshot_path(self) -> Path:
@@ -162,8 +176,15 @@ class LocalPlatform:
                 log.info("restored %d items from %s", restored, self.snapshot_path)
         self._mgmt.start()
         await self._gateway.start()
+        if self.api_port is not None:
+            from csms_local.http_api import LocalHttpApi, operator_token
+            from handlers import api
+
+            self._http = LocalHttpApi(_quiet(api.lambda_handler), self.state_dir, self.host, self.api_port, ssl_context)
+            self._http.start()
+            operator_token(self.state_dir)
         self.endpoint_file.write_text(json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
-                                                  "url": self.url, "pid": os.getpid()}))
+                                                  "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
         if self._dynamo is not None:
             self.register_job("snapshot", SNAPSHOT_EVERY_S, self._snapshot)
@@ -233,6 +254,8 @@ class LocalPlatform:
             thread.join(timeout=5)
         if self._mgmt is not None:
             self._mgmt.stop()
+        if self._http is not None:
+            self._http.stop()
         if self._dynamo is not None:
             await asyncio.to_thread(self._snapshot)
             self._dynamo.stop()
