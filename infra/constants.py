@@ -35,12 +35,21 @@ FUNCTIONS = {
     "Scheduler": ("handlers.scheduler.lambda_handler", ("chargers", "sessions", "meter", "signals", "events", "calls"),
                   ("chargers", "sessions", "calls")),
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
+    # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
+    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events"),
+            ("chargers", "calls", "events")),
 }
 # Functions that post to chargers through the connection management API.
-POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler")
+POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api")
 # Extra layers per function (every function has the Dependencies layer).
 EXTRA_LAYERS = {"Scheduler": ("Planner",)}
 # Functions that ask the scheduler for a re-plan (plug-in, unplug).
-INVOKES_SCHEDULER = ("Message",)
+INVOKES_SCHEDULER = ("Message", "Api")
+
+# The operator / app HTTP API (infra/http_api.py)
+OPERATOR_GROUP = "operators"  # the Cognito group whose members are operators (adapters.http_api)
+HTTP_THROTTLE_RATE = 50  # requests/s: people and dashboards, not chargers
+HTTP_THROTTLE_BURST = 100
+API_PATH = "/v1/{proxy+}"
 # Only what the functions import is shipped.
 SOURCE_PACKAGES = ("csms", "adapters", "handlers")

@@ -17,7 +17,8 @@ def _text(stack: Stack, value: str, placeholder: str) -> str:
     return placeholder if Token.is_unresolved(value) else value
 
 
-def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, files=None, scheduler_dlq=None) -> None:
+def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, files=None, scheduler_dlq=None,
+                operator_api=None) -> None:
     region = _text(stack, stack.region, "<AWS::Region>")
     account = _text(stack, stack.account, "<AWS::AccountId>")
     api_id = stack.resolve(stack.get_logical_id(api.api.node.default_child))
@@ -28,7 +29,7 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, f
              "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch Logs "
              "(the log group is created by the stack with a retention); no data access.")
         # L1 (latest runtime) is not acknowledged: the functions run the newest Python runtime.
-        if name in ("Message", "Sweeper", "Scheduler"):
+        if name in ("Message", "Sweeper", "Scheduler", "Api"):
             _ack(function.role.node.find_child("DefaultPolicy"), connections,
                  "Connection ids are created per socket at run time: posting to chargers needs "
                  "@connections/* on this API's own stage and only POST (no other API, stage or method).")
@@ -54,3 +55,8 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, f
              "itself would loop.")
     if scheduler_dlq is not None:
         _ack(scheduler_dlq, "AwsSolutions-SQS3", "This queue is itself the scheduler's dead-letter queue.")
+    if operator_api is not None:
+        _ack(operator_api.user_pool, "AwsSolutions-COG8",
+             "The Plus feature plan (threat protection) is billed per monthly active user; the pool already "
+             "has no self sign-up, a 12-character password policy and required TOTP MFA. Switch the plan on "
+             "in the console when the user count justifies it.")

@@ -13,6 +13,7 @@ from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, ENV_SCHEDULER_FUNCTIO
 from infra import constants, nag
 from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
+from infra.http_api import OperatorApi
 from infra.monitoring import Monitoring
 from infra.storage import Files
 from infra.tables import Tables
@@ -56,10 +57,15 @@ class CsmsStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(constants.SIGNALS_REFRESH_MINUTES)),
             targets=[targets.LambdaFunction(functions["SignalsRefresh"])],
         )
+        # The operator / app API (Cognito sign-in); `-c webOrigin=https://...` for the deployed page's CORS
+        # and sign-in callback, `-c authDomainPrefix=...` for Cognito's hosted sign-in page.
+        operator_api = OperatorApi(self, "OperatorApi", function=functions["Api"],
+                                   web_origin=self.node.try_get_context("webOrigin"),
+                                   auth_domain_prefix=self.node.try_get_context("authDomainPrefix"))
         Monitoring(self, "Monitoring", functions=functions, api_id=api.api.api_id, stage=api.stage.stage_name,
                    scheduler_dlq=scheduler_dlq)
         nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name), files=files,
-                        scheduler_dlq=scheduler_dlq)
+                        scheduler_dlq=scheduler_dlq, operator_api=operator_api)
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)
@@ -69,6 +75,9 @@ class CsmsStack(Stack):
             parts.append(Fn.join("", [f"export {env}=", tables[name].table_name]))
         parts.append(Fn.join("", [f"export {ENV_MANAGEMENT_API_ENDPOINT}=", api.management_endpoint]))
         parts.append(Fn.join("", [f"export {ENV_SCHEDULER_FUNCTION}=", functions["Scheduler"].function_name]))
+        CfnOutput(self, "HttpApiUrl", value=operator_api.url, description="The operator / app API (/v1/...)")
+        CfnOutput(self, "UserPoolId", value=operator_api.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=operator_api.client.user_pool_client_id)
         CfnOutput(self, "FirmwareBucket", value=files.firmware.bucket_name)
         CfnOutput(self, "DiagnosticsBucket", value=files.diagnostics.bucket_name)
         CfnOutput(self, "CliEnvironment", value=Fn.join("; ", parts),

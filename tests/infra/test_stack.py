@@ -20,7 +20,8 @@ def _of_type(resources, kind):
 
 def test_websocket_api_with_the_three_routes(template, resources):
     template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "WEBSOCKET"})
-    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in _of_type(resources, "AWS::ApiGatewayV2::Route").values()}
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in _of_type(resources, "AWS::ApiGatewayV2::Route").values()
+              if not r["Properties"]["RouteKey"].endswith(constants.API_PATH)}
     assert set(routes) == {"$connect", "$disconnect", "$default"}
     assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
     assert routes["$default"].get("RouteResponseSelectionExpression") == "$default"  # two-way route
@@ -207,16 +208,18 @@ def test_scheduler_has_the_planner_layer_and_only_it(resources):
     assert scheduler["Properties"]["Timeout"] >= 60 and scheduler["Properties"]["MemorySize"] >= 1024
 
 
-def test_message_function_may_invoke_the_scheduler_and_nothing_else(resources):
+def test_message_and_api_functions_may_invoke_the_scheduler_and_nothing_else(resources):
     scheduler_key, _ = _function(resources, "handlers.scheduler.lambda_handler")
-    message_key, message = _function(resources, "handlers.default.lambda_handler")
-    assert message["Properties"]["Environment"]["Variables"]["SCHEDULER_FUNCTION"] == {"Ref": scheduler_key}
+    invokers = [_function(resources, h)[1] for h in ("handlers.default.lambda_handler", "handlers.api.lambda_handler")]
+    for function in invokers:
+        assert function["Properties"]["Environment"]["Variables"]["SCHEDULER_FUNCTION"] == {"Ref": scheduler_key}
+    allowed = {json.dumps(f["Properties"]["Role"]["Fn::GetAtt"][0]) for f in invokers}
     invokes = [(p, s) for p, s in _statements(resources) if "lambda:InvokeFunction" in json.dumps(s["Action"])]
-    assert invokes
+    assert len(invokes) == 2
     for policy, statement in invokes:
         assert scheduler_key in json.dumps(statement["Resource"])
-        role = json.dumps(policy["Properties"]["Roles"])
-        assert json.dumps(message["Properties"]["Role"]["Fn::GetAtt"][0]) in role
+        (role,) = policy["Properties"]["Roles"]
+        assert json.dumps(role["Ref"]) in allowed
 
 
 def test_firmware_and_diagnostics_buckets_are_private_encrypted_and_tls_only(resources):
@@ -261,3 +264,40 @@ def test_log_groups_have_retention_and_runtime_logs_are_warn_only(resources):
     for function in _of_type(resources, "AWS::Lambda::Function").values():
         if function["Properties"]["Handler"].startswith("handlers."):
             assert function["Properties"]["LoggingConfig"]["SystemLogLevel"] == "WARN"
+
+
+def test_operator_api_routes_need_a_cognito_jwt(resources):
+    apis = _of_type(resources, "AWS::ApiGatewayV2::Api")
+    http = [k for k, v in apis.items() if v["Properties"]["ProtocolType"] == "HTTP"]
+    assert len(http) == 1
+    routes = [r["Properties"] for r in _of_type(resources, "AWS::ApiGatewayV2::Route").values()
+              if r["Properties"]["ApiId"] == {"Ref": http[0]}]
+    assert sorted(r["RouteKey"] for r in routes) == sorted(f"{m} {constants.API_PATH}" for m in ("GET", "POST", "PUT", "DELETE"))
+    assert {r["AuthorizationType"] for r in routes} == {"JWT"}
+    (authorizer,) = [a["Properties"] for a in _of_type(resources, "AWS::ApiGatewayV2::Authorizer").values()
+                     if a["Properties"]["ApiId"] == {"Ref": http[0]}]
+    assert authorizer["AuthorizerType"] == "JWT"
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    (stage,) = [s["Properties"] for s in _of_type(resources, "AWS::ApiGatewayV2::Stage").values()
+                if s["Properties"]["ApiId"] == {"Ref": http[0]}]
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == constants.HTTP_THROTTLE_RATE
+    assert "DestinationArn" in stage["AccessLogSettings"]
+
+
+def test_user_pool_has_no_self_sign_up_requires_mfa_and_an_operators_group(template):
+    template.has_resource_properties("AWS::Cognito::UserPool", {
+        "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+        "MfaConfiguration": "ON",
+        "Policies": {"PasswordPolicy": Match.object_like({"MinimumLength": 12})},
+    })
+    template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": constants.OPERATOR_GROUP})
+    from adapters.http_api import OPERATOR_GROUP
+
+    assert OPERATOR_GROUP == constants.OPERATOR_GROUP  # the handler checks the group the stack creates
+
+
+def test_api_function_reads_the_fleet_and_writes_only_what_operators_change(resources):
+    handler, reads, writes = constants.FUNCTIONS["Api"]
+    assert handler == "handlers.api.lambda_handler"
+    assert set(writes) == {"chargers", "calls", "events"}
+    assert "keys" not in reads and "review" not in reads
