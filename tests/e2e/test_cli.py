@@ -105,3 +105,50 @@ def test_bad_arguments_get_one_line_and_exit_2(tmp_path):
         result = csms(*args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, args
+
+
+def test_api_commands_over_https_and_in_process(tmp_path):
+    """The same routes from the CLI: over HTTPS with a token (--api) and in-process on the state."""
+    state = str(tmp_path / "state")
+
+    async def scenario():
+        platform = LocalPlatform(state_dir=state, port=0, smart_every_s=None)
+        await platform.start()
+        try:
+            platform.add_charger("CP-A")
+            platform.add_charger("CP-B")
+            platform.runtime.chargers.set_driver("CP-A", "alice")
+            from datetime import datetime, timedelta, timezone
+
+            from csms.model import Session
+
+            t0 = datetime(2024, 6, 12, 18, tzinfo=timezone.utc)
+            platform.runtime.sessions.create(Session("CP-A", 0, 1, "TAG", 1000, t0, t0), "k1")
+            operator = platform.web_url.split("#token=")[1]
+            api = platform.api_url
+            run = lambda *a: asyncio.to_thread(csms, *a, "--state-dir", state)  # noqa: E731
+            alice = (await run("token", "alice")).stdout.strip()
+            return {
+                "sessions": await run("sessions", "--api", api, "--token", operator),
+                "alice_chargers": await run("chargers", "--api", api, "--token", alice, "--json"),
+                "alice_other": await run("prefs", "CP-B", "--energy-kwh", "5", "--api", api, "--token", alice),
+                "alice_event": await run("events", "add", "--start", "2030-01-01T17:00:00Z", "--end",
+                                         "2030-01-01T18:00:00Z", "--cap-kw", "5", "--api", api, "--token", alice),
+                "no_token": await run("sessions", "--api", api, "--token", "wrong"),
+                "local_sessions": await run("sessions", "--json"),
+                "bad_from": await run("sessions", "--from", "yesterday"),
+                "unreachable": await run("sessions", "--api", "https://127.0.0.1:1", "--token", "x"),
+            }
+        finally:
+            await platform.stop()
+
+    r = asyncio.run(asyncio.wait_for(scenario(), 180))
+    assert r["sessions"].returncode == 0, r["sessions"].stderr
+    lines = r["sessions"].stdout.splitlines()
+    assert lines[1].split()[:2] == ["CP-A", "1"] and lines[-1].split()[:2] == ["total", "1"]
+    assert [c["id"] for c in json.loads(r["alice_chargers"].stdout)] == ["CP-A"]
+    for name, words in (("alice_other", "404: no charger CP-B"), ("alice_event", "403: only operators"),
+                        ("no_token", "401"), ("bad_from", "422"), ("unreachable", "cannot reach")):
+        assert r[name].returncode == 2 and words in r[name].stderr, (name, r[name].stderr)
+        assert r[name].stderr.count("\n") == 1 and "Traceback" not in r[name].stderr
+    assert json.loads(r["local_sessions"].stdout)["totals"]["sessions"] == 1

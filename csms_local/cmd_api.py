@@ -1,0 +1,200 @@
+"""``csms sessions | chargers | prefs | events | token``: the operator / app API from the command line.
+
+Every command is one request to the HTTP API's routes (``adapters.http_api``): with ``--api URL``
+(and ``--token`` or ``CSMS_API_TOKEN``) over HTTPS to a running platform, local or deployed;
+without it the same route code runs in this process on the local platform's state, as the
+operator. So the CLI, the web page and the API cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from csms_local.cli import UsageError
+
+
+def _common(parser) -> None:
+    parser.add_argument("--api", help="the HTTP API's base URL (csms local prints it; the stack's HttpApiUrl)")
+    parser.add_argument("--token", help="bearer token (default: $CSMS_API_TOKEN)")
+    parser.add_argument("--ca", help="CA certificate for --api (default: the local platform's, if present)")
+    parser.add_argument("--state-dir", default=".local")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+
+def register(subparsers) -> None:
+    sessions = subparsers.add_parser("sessions", help="sessions with energy, cost, CO2 and savings, and totals")
+    sessions.add_argument("--charger", help="only this charger's")
+    sessions.add_argument("--from", dest="since", help="sessions still open at or after (ISO 8601)")
+    sessions.add_argument("--to", dest="until", help="sessions started before (ISO 8601)")
+    _common(sessions)
+    sessions.set_defaults(func=list_sessions)
+
+    chargers = subparsers.add_parser("chargers", help="chargers the caller can see, with live state")
+    _common(chargers)
+    chargers.set_defaults(func=list_chargers)
+
+    prefs = subparsers.add_parser("prefs", help="show or set a charger's departure time and energy (re-plans)")
+    prefs.add_argument("charge_point_id")
+    prefs.add_argument("--departure", help="ISO 8601 time with a zone, e.g. 2026-11-25T18:00:00Z")
+    prefs.add_argument("--energy-kwh", type=float)
+    prefs.add_argument("--charge-now", action="store_true")
+    _common(prefs)
+    prefs.set_defaults(func=preferences)
+
+    events = subparsers.add_parser("events", help="grid-demand events through the API: list, add, cancel")
+    events.add_argument("action", choices=["list", "add", "cancel"])
+    events.add_argument("event_id", nargs="?", help="for cancel")
+    events.add_argument("--start")
+    events.add_argument("--end")
+    events.add_argument("--cap-kw", type=float)
+    _common(events)
+    events.set_defaults(func=grid_events)
+
+    token = subparsers.add_parser("token", help="make a local API token (the local stand-in for a Cognito user)")
+    token.add_argument("subject", help="the account, e.g. a driver's name")
+    token.add_argument("--operator", action="store_true", help="an operator (sees the whole fleet)")
+    token.add_argument("--state-dir", default=".local")
+    token.set_defaults(func=make_token)
+
+
+# ------------------------------------------------------------------ transport
+def request(args, method: str, path: str, body: dict | None = None, query: dict | None = None):
+    query = {k: v for k, v in (query or {}).items() if v is not None}
+    if args.api:
+        return _remote(args, method, path, body, query)
+    return _local(args, method, path, body, query)
+
+
+def _answer(status: int, text: str):
+    data = json.loads(text) if text else None
+    if status >= 400:
+        message = (data or {}).get("message") if isinstance(data, dict) else None
+        raise UsageError(f"{status}: {message or text or 'request failed'}")
+    return data
+
+
+def _remote(args, method, path, body, query):
+    token = args.token or os.environ.get("CSMS_API_TOKEN")
+    if not token:
+        raise UsageError("--api needs --token or CSMS_API_TOKEN")
+    url = args.api.rstrip("/") + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    if not url.startswith(("https://", "http://")):
+        raise UsageError(f"--api {args.api!r} is not an http(s) URL")
+    context = None
+    ca = args.ca or (Path(args.state_dir) / "tls" / "ca.pem")
+    if url.startswith("https://") and Path(ca).is_file():
+        context = ssl.create_default_context(cafile=str(ca))
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": f"Bearer {token}", **({"Content-Type": "application/json"} if data else {})}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers),
+                                    timeout=30, context=context) as response:
+            return _answer(response.status, response.read().decode())
+    except urllib.error.HTTPError as exc:
+        return _answer(exc.code, exc.read().decode(errors="replace"))
+    except (urllib.error.URLError, OSError) as exc:
+        raise UsageError(f"cannot reach {args.api}: {getattr(exc, 'reason', exc)}") from exc
+
+
+def _local(args, method, path, body, query):
+    from adapters import http_api
+    from adapters.wiring import build_operations
+    from csms_local.cmd_charger import _runtime
+
+    with _runtime(args.state_dir) as rt:
+        operations = build_operations(rt)
+        http_api.configure(lambda: operations)
+        event = {
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": urllib.parse.urlencode(query),
+            "headers": {"content-type": "application/json"}, "queryStringParameters": query or None,
+            "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}, "stage": "$default",
+                               "authorizer": {"jwt": {"claims": {"sub": "cli", "cognito:groups": "[operators]"}}}},
+            "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
+        }
+        response = http_api.handle(event, None)
+    return _answer(int(response["statusCode"]), response.get("body") or "")
+
+
+# ------------------------------------------------------------------ commands
+def _money(value) -> str:
+    return "-" if value is None else f"£{value:.2f}"
+
+
+def list_sessions(args) -> int:
+    path = f"/v1/chargers/{urllib.parse.quote(args.charger, safe='')}/sessions" if args.charger else "/v1/sessions"
+    data = request(args, "GET", path, query={"from": args.since, "to": args.until})
+    if args.json:
+        print(json.dumps(data, indent=1))
+        return 0
+    print(f"{'charger':<14} {'tx':>6} {'start (UTC)':<17} {'end':<17} {'kWh':>8} {'cost':>8} {'kg CO2':>7} {'saved':>7}")
+    for s in data["sessions"]:
+        end = "plugged in" if s["active"] else s["stopped_at"][:16].replace("T", " ")
+        print(f"{s['charger']:<14} {s['transaction_id']:>6} {s['started_at'][:16].replace('T', ' '):<17} {end:<17} "
+              f"{s['energy_kwh']:>8.2f} {_money(s['cost_gbp']):>8} {s['co2_kg'] or 0:>7.2f} {_money(s['savings_gbp']):>7}")
+    t = data["totals"]
+    print(f"{'total':<14} {t['sessions']:>6} {'':<17} {'':<17} {t['energy_kwh']:>8.2f} {_money(t['cost_gbp']):>8} "
+          f"{t['co2_kg']:>7.2f} {_money(t['savings_gbp']):>7}")
+    return 0
+
+
+def list_chargers(args) -> int:
+    data = request(args, "GET", "/v1/chargers")
+    if args.json:
+        print(json.dumps(data, indent=1))
+        return 0
+    print(f"{'charger':<20} {'online':<7} {'power kW':>8}  connectors")
+    for c in data:
+        states = ", ".join(f"{k['id']}:{k['state']}" for k in c["connectors"]) or "-"
+        print(f"{c['id']:<20} {'yes' if c['online'] else 'no':<7} {c['power_w'] / 1000:>8.1f}  {states}")
+    return 0
+
+
+def preferences(args) -> int:
+    path = f"/v1/chargers/{urllib.parse.quote(args.charge_point_id, safe='')}/preference"
+    if args.departure is None and args.energy_kwh is None and not args.charge_now:
+        data = request(args, "GET", path)
+    else:
+        body = {"charge_now": args.charge_now}
+        if args.departure is not None:
+            body["departure"] = args.departure
+        if args.energy_kwh is not None:
+            body["energy_kwh"] = args.energy_kwh
+        data = request(args, "PUT", path, body)
+    print(json.dumps(data, indent=None if not args.json else 1))
+    return 0
+
+
+def grid_events(args) -> int:
+    if args.action == "list":
+        data = request(args, "GET", "/v1/events")
+        if args.json:
+            print(json.dumps(data, indent=1))
+        for e in [] if args.json else data:
+            print(f"{e['id']}  {e['start']}  {e['end']}  {e['cap_kw']:g} kW{'  (cancelled)' if e['cancelled'] else ''}")
+        return 0
+    if args.action == "add":
+        if not (args.start and args.end and args.cap_kw is not None):
+            raise UsageError("events add needs --start, --end and --cap-kw")
+        data = request(args, "POST", "/v1/events", {"start": args.start, "end": args.end, "cap_kw": args.cap_kw})
+        print(data["id"])
+        return 0
+    if not args.event_id:
+        raise UsageError("events cancel needs the event id")
+    request(args, "DELETE", f"/v1/events/{urllib.parse.quote(args.event_id, safe='')}")
+    print("cancelled")
+    return 0
+
+
+def make_token(args) -> int:
+    from csms_local.http_api import add_token
+
+    if not args.subject.strip() or len(args.subject) > 128:
+        raise UsageError("the subject must be 1-128 characters")
+    print(add_token(Path(args.state_dir), args.subject, args.operator))
+    return 0
