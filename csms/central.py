@@ -116,6 +116,7 @@ class CentralSystem:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.on_response = on_response or self._unmatched_response
         self.after_call = after_call
+        self.tally: Callable[[str], None] | None = None  # counts frames by action (metrics); never raises
 
     # ------------------------------------------------------------------ frames
     def handle_frame(
@@ -132,6 +133,7 @@ class CentralSystem:
         try:
             message = ocpp_j.parse_frame(text)
         except FrameError as exc:
+            self._count("Malformed")
             log.warning("malformed frame from %s: %s", charge_point_id, exc.reason)
             if exc.error is None:
                 return None
@@ -140,7 +142,9 @@ class CentralSystem:
             log.info("ignored frame from %s: %s", charge_point_id, message.reason)
             return None
         if isinstance(message, (CallResult, CallError)):
+            self._count("CallResult" if isinstance(message, CallResult) else "CallError")
             return self.on_response(charge_point_id, connection_id, message)
+        self._count(message.action if message.action in _ROUTES else "Unknown")
         raw = text.decode("utf-8") if isinstance(text, bytes) else text
         reply = self._handle_call(charge_point_id, connection_id, message, raw)
         if self.after_call is not None and reply.startswith(f"[{ocpp_j.CALLRESULT},"):
@@ -149,6 +153,13 @@ class CentralSystem:
             except Exception:  # the charger's answer must not depend on it
                 log.exception("after-call hook failed for %s from %s", message.action, charge_point_id)
         return reply
+
+    def _count(self, label: str) -> None:
+        if self.tally is not None:
+            try:
+                self.tally(label)
+            except Exception:  # metrics must never cost a charger its answer
+                log.exception("tally failed")
 
     def _handle_call(self, charge_point_id: str, connection_id: str | None, call: Call, raw: str) -> str:
         action = call.action

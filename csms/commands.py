@@ -161,6 +161,7 @@ class Commander:
     heartbeat_interval_s: int = 300
     meter_sample_interval_s: int = 60
     _ids: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    tally: Callable[[str], None] | None = None  # counts charging-profile answers (metrics)
 
     # ---------------------------------------------------------------- sending
     def send(self, charge_point_id: str, action: str, payload: dict[str, Any], origin: str = "operator") -> PendingCall:
@@ -343,6 +344,9 @@ class Commander:
                                   result=message.payload, origin=call.origin)
         self.queue.remove(call)
         self.queue.record(outcome)
+        if call.action == "SetChargingProfile" and self.tally is not None:
+            accepted = outcome.outcome == "answered" and (outcome.result or {}).get("status") == "Accepted"
+            self.tally("ProfilesAccepted" if accepted else "ProfilesRejected")
         handler = _RESULT_HANDLERS.get(call.action)
         if handler is not None:
             try:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from csms import ocpp_j
 from handlers._runtime import runtime
-from handlers.observability import logger, metrics
+from handlers.observability import logger, message_counts, metrics, profile_counts
 
 
 @metrics.log_metrics
@@ -29,13 +29,17 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             body = base64.b64decode(body)
         except (binascii.Error, ValueError):
             body = b"\xff"  # answered as a frame that is not UTF-8
-    # No per-frame metric: API Gateway publishes MessageCount itself, and an EMF line per frame
-    # would cost more in log ingestion than the Lambda request (docs/benchmarks.md).
+    # No EMF line per frame (its log ingestion would cost more than the Lambda request): messages
+    # by action are counted in the container and published once a minute (PeriodicCounts).
+    message_counts.flush_if_due()
+    profile_counts.flush_if_due()
     connected_at = None
     if isinstance(request.get("connectedAt"), (int, float)):
         connected_at = datetime.fromtimestamp(request["connectedAt"] / 1000, tz=timezone.utc)
+    rt = runtime()
+    rt.central.tally, rt.commander.tally = message_counts, profile_counts  # published once a minute
     try:
-        reply = runtime().central.handle_frame(charge_point_id, connection_id, body, connected_at)
+        reply = rt.central.handle_frame(charge_point_id, connection_id, body, connected_at)
     except Exception:  # never let a frame crash the route: the charger gets no reply and retries
         logger.exception("frame handling failed")
         metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)

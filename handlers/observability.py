@@ -11,3 +11,55 @@ metrics = Metrics(namespace="CSMS", service="csms")
 # The domain logs through the standard library (it has no AWS imports); give its
 # loggers the same structured JSON output and correlation id.
 copy_config_to_registered_loggers(source_logger=logger, include={"csms", "csms.central", "csms.connection"})
+
+
+class PeriodicCounts:
+    """Counts (messages by action, profile answers) kept in the container and published as CloudWatch
+    embedded-metric records at most once a minute, one record per label: a per-message EMF line
+    would cost more in log ingestion than the Lambda request (docs/benchmarks.md). Counts of a
+    container that is shut down before its next flush (at most a minute's) are lost: they are
+    for dashboards, not billing."""
+
+    def __init__(self, metric: str | None = "Messages", dimension: str = "action", every_s: float = 60.0,
+                 clock=None, emit=None):
+        import time
+
+        self.metric, self.dimension, self.every_s = metric, dimension, every_s
+        self.clock = clock or time.monotonic
+        self.emit = emit or (lambda line: print(line, flush=True))
+        self.counts: dict[str, int] = {}
+        self.last = self.clock()
+
+    def __call__(self, label: str) -> None:
+        self.counts[label] = self.counts.get(label, 0) + 1
+
+    def flush_if_due(self, force: bool = False) -> int:
+        if not self.counts or (not force and self.clock() - self.last < self.every_s):
+            return 0
+        import json
+        import os
+        import time
+
+        if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":  # the local platform
+            self.counts, self.last = {}, self.clock()
+            return 0
+
+        now_ms = int(time.time() * 1000)
+        for label, value in sorted(self.counts.items()):
+            if self.metric is None:  # the label is the metric's name
+                record = {"_aws": {"Timestamp": now_ms, "CloudWatchMetrics": [{
+                    "Namespace": "CSMS", "Dimensions": [["service"]], "Metrics": [{"Name": label, "Unit": "Count"}]}]},
+                    "service": "csms", label: value}
+            else:
+                record = {"_aws": {"Timestamp": now_ms, "CloudWatchMetrics": [{
+                    "Namespace": "CSMS", "Dimensions": [["service", self.dimension]],
+                    "Metrics": [{"Name": self.metric, "Unit": "Count"}]}]},
+                    "service": "csms", self.dimension: label, self.metric: value}
+            self.emit(json.dumps(record))
+        flushed = len(self.counts)
+        self.counts, self.last = {}, self.clock()
+        return flushed
+
+
+message_counts = PeriodicCounts()  # Messages by action
+profile_counts = PeriodicCounts(metric=None)  # ProfilesAccepted, ProfilesRejected

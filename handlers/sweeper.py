@@ -12,7 +12,9 @@ from handlers.observability import logger, metrics
 
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    sent = runtime().commander.sweep()
+    rt = runtime()
+    sent = rt.commander.sweep()
     metrics.add_metric(name="CallsSentBySweep", unit=MetricUnit.Count, value=sent)
+    metrics.add_metric(name="ConnectedChargers", unit=MetricUnit.Count, value=rt.chargers.count_online())
     logger.info("sweep done", extra={"sent": sent})
     return {"sent": sent}

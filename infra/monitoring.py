@@ -10,6 +10,10 @@ from constructs import Construct
 
 from infra import constants
 
+# The messages graphed by action (the handler counts every action; these are the ones that matter).
+MESSAGE_ACTIONS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "StartTransaction",
+                   "StopTransaction", "CallResult", "CallError", "Malformed")
+
 
 class Monitoring(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: dict, api_id: str, stage: str,
@@ -47,5 +51,12 @@ class Monitoring(Construct):
                                                          platform("SchedulerSkipped")]),
             cw.GraphWidget(title="Protocol errors", left=[platform("CallErrors"), platform("HandlerErrors"),
                                                           platform("CallsSentBySweep")]),
+            cw.GraphWidget(title="Connected chargers", left=[platform("ConnectedChargers", "Maximum")]),
+            cw.GraphWidget(title="Messages by action", left=[
+                cw.Metric(namespace="CSMS", metric_name="Messages", statistic="Sum", period=five,
+                          dimensions_map={"service": constants.SERVICE, "action": action}, label=action)
+                for action in MESSAGE_ACTIONS]),
+            cw.GraphWidget(title="Charging profiles", left=[platform("ProfilesQueued"), platform("ProfilesAccepted"),
+                                                            platform("ProfilesRejected")]),
             cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
         )

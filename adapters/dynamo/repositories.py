@@ -223,6 +223,12 @@ class DynamoChargers:
         action = ChargerModel.driver.set(driver) if driver else ChargerModel.driver.remove()
         return self._update(charge_point_id, [action])
 
+    def count_online(self) -> int:
+        """Chargers with a live connection (the ConnectedChargers metric). A scan reading only the
+        flag: about 0.5 RCU per 4 KB of the table per call; a sparse index is the step for a large fleet."""
+        return sum(1 for _ in ChargerModel.scan(ChargerModel.online == True,  # noqa: E712
+                                                 attributes_to_get=["charge_point_id"]))
+
     def of_driver(self, driver: str) -> list[ChargerView]:
         """The chargers linked to a driver. A scan with a filter: fine for thousands of chargers; a
         GSI on ``driver`` is the step for a large fleet."""
