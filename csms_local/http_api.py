@@ -40,7 +40,7 @@ def add_token(state_dir: Path, subject: str, operator: bool) -> str:
     """A new bearer token for ``subject`` (kept in ``api-tokens.json``, mode 600)."""
     path = Path(state_dir) / TOKENS_FILE
     tokens = _tokens(path)
-    token = secrets.token_urlsafe(24)
+    token = secrets.token_hex(24)  # hex: never starts with "-" (a CLI argument)
     tokens[token] = {"sub": subject, "operator": bool(operator)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(tokens, indent=1))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from adapters import http_api
@@ -10,8 +9,8 @@ from adapters.wiring import build_operations
 from handlers._runtime import runtime
 
 
-@lru_cache(maxsize=1)
 def _operations():
+    # Cheap (a few objects over the cached runtime), and always the current runtime's
     return build_operations(runtime())
 
 

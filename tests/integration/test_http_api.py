@@ -34,13 +34,11 @@ def call(method, path, who=OPERATOR, body=None, query=None, raw_body=None, iam=N
 @pytest.fixture
 def fleet(platform):
     """Two chargers: A1 linked to alice, B1 to bob; a re-plan recorder."""
-    api._operations.cache_clear()
     asked = []
     platform.replanner.request = asked.append
     assert call("POST", "/v1/chargers", body={"id": "A1", "driver": "alice"})[0] == 201
     assert call("POST", "/v1/chargers", body={"id": "B1", "driver": "bob"})[0] == 201
     yield platform, asked
-    api._operations.cache_clear()
 
 
 # ---------------------------------------------------------------- identity
