@@ -35,6 +35,7 @@ class Profile:
     replans_per_day: float = 96.0  # scheduler runs (every 15 min) while a vehicle is plugged in
     plugged_hours_per_day: float = 10.0
     lambda_memory_mb: int = 512
+    charger_item_kb: float = 2.0  # the chargers-table item the sweeper's ConnectedChargers scan reads
     ddb_latency_ms: float = 4.0
 
     def __post_init__(self):
@@ -130,8 +131,13 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
              f"{invocations + replan_requests:,.0f} invocations")
     bill.add("Lambda duration", (lambda_s * gb + scheduler_gb_s) * PRICES["lambda_gb_second_arm64"],
              f"{lambda_s:,.1f} s at {profile.lambda_memory_mb} MB + scheduler share {scheduler_gb_s:,.2f} GB-s")
+    # the sweeper's ConnectedChargers gauge: a scan of the chargers table every 5 minutes (eventually
+    # consistent: 0.5 read unit per 4 KB), so each charger's item is read 8,640 times a month
+    gauge_r = MINUTES_PER_MONTH / 5 * profile.charger_item_kb / 4 * 0.5
+    ddb_r += gauge_r
     bill.add("DynamoDB writes", ddb_w * PRICES["dynamodb_write_unit"], f"{ddb_w:,.0f} write units")
-    bill.add("DynamoDB reads", ddb_r * PRICES["dynamodb_read_unit"], f"{ddb_r:,.0f} read units")
+    bill.add("DynamoDB reads", ddb_r * PRICES["dynamodb_read_unit"],
+             f"{ddb_r:,.0f} read units ({gauge_r:,.0f} of them the connected-chargers gauge)")
     # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)
     log_gb = log_bytes / 1e9
     bill.add("CloudWatch Logs", log_gb * PRICES["logs_gb_ingested"], f"{log_gb * 1000:,.1f} MB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -10,11 +11,15 @@ from handlers._runtime import runtime
 from handlers.observability import logger, metrics
 
 
+GAUGE_EVERY_MINUTES = 5  # the ConnectedChargers gauge scans the chargers table: not every minute
+
+
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
     sent = rt.commander.sweep()
     metrics.add_metric(name="CallsSentBySweep", unit=MetricUnit.Count, value=sent)
-    metrics.add_metric(name="ConnectedChargers", unit=MetricUnit.Count, value=rt.chargers.count_online())
+    if datetime.now(timezone.utc).minute % GAUGE_EVERY_MINUTES == 0:
+        metrics.add_metric(name="ConnectedChargers", unit=MetricUnit.Count, value=rt.chargers.count_online())
     logger.info("sweep done", extra={"sent": sent})
     return {"sent": sent}

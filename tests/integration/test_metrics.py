@@ -18,7 +18,8 @@ def _records(lines):
             r.get("Messages", r.get(next(k for k in r if k not in ("_aws", "service")))) for r in map(json.loads, lines)}
 
 
-def test_counts_are_published_once_a_minute_as_emf():
+def test_counts_are_published_once_a_minute_as_emf(monkeypatch):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)  # (the local platform sets it)
     now, lines = [0.0], []
     counts = PeriodicCounts(clock=lambda: now[0], emit=lines.append)
     for label in ("MeterValues", "MeterValues", "Heartbeat"):
@@ -69,6 +70,7 @@ def test_profile_answers_are_counted(platform, charger, monkeypatch):
 
 def test_the_sweeper_reports_connected_chargers(platform, charger, monkeypatch):
     published = {}
+    monkeypatch.setattr(sweeper, "GAUGE_EVERY_MINUTES", 1)  # (every 5 minutes in production)
     monkeypatch.setattr(sweeper.metrics, "add_metric", lambda name, unit, value: published.__setitem__(name, value))
     sweeper.lambda_handler({}, None)
     assert published["ConnectedChargers"] == 0
