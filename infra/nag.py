@@ -18,7 +18,7 @@ def _text(stack: Stack, value: str, placeholder: str) -> str:
 
 
 def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, files=None, scheduler_dlq=None,
-                operator_api=None) -> None:
+                operator_api=None, site=None) -> None:
     region = _text(stack, stack.region, "<AWS::Region>")
     account = _text(stack, stack.account, "<AWS::AccountId>")
     api_id = stack.resolve(stack.get_logical_id(api.api.node.default_child))
@@ -60,3 +60,26 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, f
              "The Plus feature plan (threat protection) is billed per monthly active user; the pool already "
              "has no self sign-up, a 12-character password policy and required TOTP MFA. Switch the plan on "
              "in the console when the user count justifies it.")
+    if site is not None:
+        _ack(site.distribution, "AwsSolutions-CFR1", "The web page is for operators and drivers anywhere.")
+        _ack(site.distribution, "AwsSolutions-CFR2",
+             "Static files only; every API call is authorized by Cognito at the HTTP API, which is throttled.")
+        _ack(site.distribution, "AwsSolutions-CFR3",
+             "Static files only (no data); the S3 bucket's server access log records what is fetched.")
+        _ack(site.distribution, "AwsSolutions-CFR4",
+             "The default *.cloudfront.net certificate cannot enforce TLS 1.2 (TLSv1.2_2021 is set and applies "
+             "with a custom domain); the page holds no secret and the API itself is TLS 1.2+.")
+        # CDK's own BucketDeployment function (it uploads web/ at deploy time; it never serves requests)
+        for child in stack.node.children:
+            if child.node.id.startswith("Custom::CDKBucketDeployment"):
+                _ack(child, "AwsSolutions-L1", "CDK's BucketDeployment handler: its runtime is chosen by aws-cdk-lib "
+                     "and runs only during deployments.")
+                _ack(child, f"AwsSolutions-IAM4[{BASIC_EXECUTION}]",
+                     "CDK's BucketDeployment handler writes only its own logs with this policy.")
+                for rule in ("Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*",
+                             "Action::s3:GetObject*", "Action::s3:List*", "Resource::*",
+                             f"Resource::<{stack.resolve(stack.get_logical_id(site.bucket.node.default_child))}.Arn>/*",
+                             f"Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-{account}-{region}/*"):
+                    _ack(child, f"AwsSolutions-IAM5[{rule}]",
+                         "CDK's BucketDeployment grants: read the staged asset, replace the web bucket's objects, "
+                         "invalidate the distribution (CloudFront invalidations have no resource-level scoping).")

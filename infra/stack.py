@@ -17,6 +17,7 @@ from infra.http_api import OperatorApi
 from infra.monitoring import Monitoring
 from infra.storage import Files
 from infra.tables import Tables
+from infra.web_site import WebSite
 from infra.websocket_api import WebSocketApi
 
 
@@ -57,15 +58,19 @@ class CsmsStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(constants.SIGNALS_REFRESH_MINUTES)),
             targets=[targets.LambdaFunction(functions["SignalsRefresh"])],
         )
-        # The operator / app API (Cognito sign-in); `-c webOrigin=https://...` for the deployed page's CORS
-        # and sign-in callback, `-c authDomainPrefix=...` for Cognito's hosted sign-in page.
+        # The operator / app API (Cognito sign-in) and the web page (S3 + CloudFront); `-c webOrigin=https://...`
+        # when the page is hosted elsewhere, `-c authDomainPrefix=...` for Cognito's hosted sign-in page.
+        site = WebSite(self, "Web", access_logs=files.access_logs)
+        auth_domain_prefix = self.node.try_get_context("authDomainPrefix")
         operator_api = OperatorApi(self, "OperatorApi", function=functions["Api"],
-                                   web_origin=self.node.try_get_context("webOrigin"),
-                                   auth_domain_prefix=self.node.try_get_context("authDomainPrefix"))
+                                   web_origin=self.node.try_get_context("webOrigin") or site.url,
+                                   auth_domain_prefix=auth_domain_prefix)
+        site.publish(operator_api.url, site.sign_in_url(operator_api.domain.base_url(), operator_api.client.user_pool_client_id)
+                     if auth_domain_prefix else None)
         Monitoring(self, "Monitoring", functions=functions, api_id=api.api.api_id, stage=api.stage.stage_name,
                    scheduler_dlq=scheduler_dlq)
         nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name), files=files,
-                        scheduler_dlq=scheduler_dlq, operator_api=operator_api)
+                        scheduler_dlq=scheduler_dlq, operator_api=operator_api, site=site)
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)
@@ -75,6 +80,7 @@ class CsmsStack(Stack):
             parts.append(Fn.join("", [f"export {env}=", tables[name].table_name]))
         parts.append(Fn.join("", [f"export {ENV_MANAGEMENT_API_ENDPOINT}=", api.management_endpoint]))
         parts.append(Fn.join("", [f"export {ENV_SCHEDULER_FUNCTION}=", functions["Scheduler"].function_name]))
+        CfnOutput(self, "WebUrl", value=site.url, description="The operator / driver web page")
         CfnOutput(self, "HttpApiUrl", value=operator_api.url, description="The operator / app API (/v1/...)")
         CfnOutput(self, "UserPoolId", value=operator_api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=operator_api.client.user_pool_client_id)

@@ -31,6 +31,10 @@ async function api(method, path, body) {
 }
 
 function showSignIn() {
+  if (window.CSMS_SIGN_IN) {  // Cognito's hosted sign-in page returns here with #id_token=...
+    document.getElementById("signin-link").href = window.CSMS_SIGN_IN;
+    document.getElementById("signin-cognito").hidden = false;
+  }
   document.getElementById("signin").hidden = false;
   view.hidden = true;
 }

@@ -33,7 +33,10 @@ def test_stack_passes_aws_solutions_with_reasons_for_every_acknowledgement(tmp_p
     assert all(len(v["reason"]) > 40 for v in acknowledged)
     rules = sorted({v["ruleName"].split("[")[0] for v in acknowledged})
     print("acknowledged:", rules)
-    assert "AwsSolutions-L1" not in rules  # the newest runtime, not waived
+    # Our functions run the newest runtime (not waived); only CDK's own deploy-time upload function is
+    waived = [c["constructPath"] for v in acknowledged if v["ruleName"] == "AwsSolutions-L1"
+              for c in v["violatingConstructs"]]
+    assert all("Custom::CDKBucketDeployment" in path for path in waived), waived
 
 
 def test_a_non_compliant_resource_fails_synthesis(tmp_path):
