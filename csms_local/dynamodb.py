@@ -59,6 +59,9 @@ class EmbeddedDynamo:
                 [sys.executable, "-c", _SERVE, self.host, str(self.port)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env={**os.environ, **FAKE_CREDENTIALS},
+                # Its own session: a Ctrl-C in the terminal stops the platform, which then takes the
+                # final snapshot and stops this server itself (it also exits when its parent dies).
+                start_new_session=True,
             )
         deadline = time.monotonic() + 30
         while True:  # start() returns before the server accepts connections
