@@ -127,6 +127,8 @@ class PreferenceIn(Strict):
     departure: Optional[AwareDatetime] = Field(None, description="when the vehicle leaves (ISO 8601 with zone)")
     energy_kwh: Optional[float] = Field(None, gt=0, le=1000, description="energy the driver needs")
     charge_now: bool = Field(False, description="charge at full power now, ignore prices")
+    carbon_price_gbp_per_t: Optional[float] = Field(
+        None, ge=0, le=10_000, description="what the driver puts on a tonne of CO2 (default: the platform's)")
 
 
 class CommandIn(Strict):
@@ -187,7 +189,8 @@ def get_preference(charger_id: str) -> dict:
 
 @app.put("/v1/chargers/<charger_id>/preference", summary="set departure time and energy; re-plans")
 def set_preference(charger_id: str, body: PreferenceIn) -> dict:
-    return ops().set_preference(caller(), charger_id, body.departure, body.energy_kwh, body.charge_now)
+    return ops().set_preference(caller(), charger_id, body.departure, body.energy_kwh, body.charge_now,
+                                body.carbon_price_gbp_per_t)
 
 
 @app.post("/v1/chargers/<charger_id>/commands", summary="send an OCPP command (operators); queued while offline")

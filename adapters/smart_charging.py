@@ -47,7 +47,8 @@ def plugged_in(runtime, default_max_power_w: float = DEFAULT_MAX_POWER_W) -> lis
                 departure = parse_ts(pref["departure"])
             except ValueError:
                 log.warning("unreadable departure in %s's preference", session.charge_point_id)
-        preference = Preference(departure, pref.get("energy_kwh"), bool(pref.get("charge_now")))
+        preference = Preference(departure, pref.get("energy_kwh"), bool(pref.get("charge_now")),
+                                pref.get("carbon_price"))
         out.append(PlugIn(session.charge_point_id, session.connector_id, session.transaction_id, session.started_at,
                           delivered, default_max_power_w, preference, session.plan_hash))
     return out

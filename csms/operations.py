@@ -25,6 +25,7 @@ from csms.tariff import SLOT
 from csms.timeutil import iso
 
 MAX_ENERGY_KWH = 1000.0
+MAX_CARBON_PRICE = 10_000.0  # GBP/t: far above any traded or social cost of carbon
 MAX_EVENT = timedelta(days=7)
 SIGNALS_AHEAD = timedelta(hours=48)
 
@@ -222,16 +223,19 @@ class Operations:
         self._visible(who, charge_point_id)
         pref = self.chargers.preference(charge_point_id)
         return {"departure": pref.get("departure"), "energy_kwh": pref.get("energy_kwh"),
-                "charge_now": bool(pref.get("charge_now", False))}
+                "charge_now": bool(pref.get("charge_now", False)),
+                "carbon_price_gbp_per_t": pref.get("carbon_price")}
 
     def set_preference(self, who: Principal, charge_point_id: str, departure: datetime | None,
-                       energy_kwh: float | None, charge_now: bool) -> dict:
+                       energy_kwh: float | None, charge_now: bool, carbon_price: float | None = None) -> dict:
         self._visible(who, charge_point_id)
         if energy_kwh is not None and not 0 < energy_kwh <= MAX_ENERGY_KWH:
             raise Invalid(f"energy_kwh must be in (0, {MAX_ENERGY_KWH:g}]")
+        if carbon_price is not None and not 0 <= carbon_price <= MAX_CARBON_PRICE:
+            raise Invalid(f"carbon_price_gbp_per_t must be in [0, {MAX_CARBON_PRICE:g}]")
         if departure is not None and departure <= self.clock():
             raise Invalid("departure must be in the future")
-        self.chargers.set_preference(charge_point_id, departure, energy_kwh, charge_now)
+        self.chargers.set_preference(charge_point_id, departure, energy_kwh, charge_now, carbon_price)
         try:
             self.replan(charge_point_id)
             replan = "requested"

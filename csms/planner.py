@@ -50,6 +50,8 @@ class Vehicle:
     departure: datetime
     energy_kwh: float
     max_kw: float
+    # the driver's own carbon price minus the fleet's, in p/kWh per g/kWh (0: the fleet's price)
+    carbon_delta: float = 0.0
 
 
 @dataclass
@@ -60,11 +62,18 @@ class Problem:
     site_cap_kw: float | None = None
     events: list[DemandEvent] = field(default_factory=list)
     slot: timedelta = SLOT
+    carbon: np.ndarray | None = None  # g/kWh per slot: needed when a vehicle has its own carbon price
 
     def __post_init__(self):
         self.cost = np.asarray(self.cost, dtype=float)
         if len(self.starts) != len(self.cost):
             raise PlanError("one cost per slot is needed")
+        if self.carbon is not None:
+            self.carbon = np.asarray(self.carbon, dtype=float)
+            if len(self.carbon) != len(self.cost):
+                raise PlanError("one carbon intensity per slot is needed")
+        elif any(v.carbon_delta for v in self.vehicles):
+            raise PlanError("a vehicle with its own carbon price needs the carbon intensity per slot")
         for a, b in zip(self.starts, self.starts[1:]):
             if b - a != self.slot:
                 raise PlanError(f"slots must be contiguous: {a.isoformat()} then {b.isoformat()}")
@@ -158,8 +167,17 @@ class Plan:
         return sum(1 for a, b in zip(on, on[1:]) if a != b)
 
 
-def _effective_cost(problem: Problem, cols: np.ndarray) -> np.ndarray:
-    return problem.cost[cols] + EARLY_WEIGHT * cols
+def pair_cost(problem: Problem, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """p/kWh of each (vehicle, slot) pair: the fleet's cost, adjusted by a driver's own carbon price."""
+    cost = problem.cost[cols]
+    if problem.carbon is not None:
+        delta = np.array([v.carbon_delta for v in problem.vehicles], dtype=float)
+        cost = cost + delta[rows] * problem.carbon[cols]
+    return cost
+
+
+def _effective_cost(problem: Problem, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    return pair_cost(problem, rows, cols) + EARLY_WEIGHT * cols
 
 
 def fill(problem: Problem) -> Plan:
@@ -167,7 +185,7 @@ def fill(problem: Problem) -> Plan:
     rows, cols, share = problem.presence()
     power = np.zeros(len(rows))
     dt = problem.dt
-    eff = _effective_cost(problem, cols)
+    eff = _effective_cost(problem, rows, cols)
     order = np.lexsort((eff, rows))  # by vehicle, then by cost (earlier on ties)
     boundaries = np.flatnonzero(np.diff(rows[order])) + 1
     for group in np.split(order, boundaries):
@@ -195,7 +213,7 @@ def solve_lp(problem: Problem) -> Plan:
     caps = problem.caps()
     capped = np.flatnonzero(np.isfinite(caps))
     # variables: p (npairs) then u (nv)
-    c = np.concatenate([_effective_cost(problem, cols) * share * dt, np.full(nv, UNMET_PENALTY)])
+    c = np.concatenate([_effective_cost(problem, rows, cols) * share * dt, np.full(nv, UNMET_PENALTY)])
     a_eq = hstack([coo_matrix((share * dt, (rows, np.arange(npairs))), shape=(nv, npairs)), identity(nv)]).tocsr()
     b_eq = np.array([v.energy_kwh for v in problem.vehicles])
     a_ub = b_ub = None
@@ -252,7 +270,8 @@ def smooth(result: Plan, *, min_on_slots: int = 1, max_windows: int | None = Non
             # the window whose energy is cheapest to move: smallest energy first
             energy = [float(np.sum(power[ks[a:b]] * result.share[ks[a:b]])) * dt for a, b in candidates]
             a, b = candidates[int(np.argmin(energy))]
-            moved = _move(ks, a, b, power, result.share, result.cols, problem, caps, load, v.max_kw, dt)
+            moved = _move(ks, a, b, power, result.share, result.cols, problem, caps, load, v.max_kw, dt,
+                          pair_cost(problem, result.rows[ks], result.cols[ks]))
             if not moved:
                 break
     return Plan(problem, result.rows, result.cols, result.share, power, result.method + "+smooth")
@@ -271,7 +290,7 @@ def _windows(on: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _move(ks, a, b, power, share, cols, problem, caps, load, max_kw, dt) -> bool:
+def _move(ks, a, b, power, share, cols, problem, caps, load, max_kw, dt, costs) -> bool:
     """Move window [a, b) of this vehicle's pairs into room next to or inside its other windows."""
     energy = float(np.sum(power[ks[a:b]] * share[ks[a:b]])) * dt
     on = power[ks] > 1e-6
@@ -286,7 +305,7 @@ def _move(ks, a, b, power, share, cols, problem, caps, load, max_kw, dt) -> bool
         adjacent = on[j] or (j > 0 and on[j - 1]) or (j + 1 < len(ks) and on[j + 1])
         if adjacent:
             room_pairs.append(j)
-    room_pairs.sort(key=lambda j: problem.cost[cols[ks[j]]])
+    room_pairs.sort(key=lambda j: costs[j])  # this vehicle's cost of slot j (its own carbon price)
     plan_add = {}
     left = energy
     for j in room_pairs:

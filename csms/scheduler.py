@@ -38,6 +38,7 @@ class Preference:
     departure: datetime | None = None
     energy_kwh: float | None = None
     charge_now: bool = False
+    carbon_price: float | None = None  # GBP/t CO2 the driver puts on carbon (None: the platform's)
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,8 @@ class SmartScheduler:
             # Charge now: full power until the energy is in (past the target, until unplugged).
             end = now + timedelta(hours=remaining / plug.max_power_w)
             return [Interval(now, max(end, now + timedelta(minutes=1)), plug.max_power_w)]
-        plan = sort_and_fill(now, target, remaining, plug.max_power_w * self.power_share, signals, self.carbon_price)
+        carbon_price = self.carbon_price if pref.carbon_price is None else pref.carbon_price
+        plan = sort_and_fill(now, target, remaining, plug.max_power_w * self.power_share, signals, carbon_price)
         if plan and plan[-1].end < departure:
             # The margin before departure: full power if anything is still missing then.
             plan.append(Interval(plan[-1].end, departure, plug.max_power_w))
@@ -208,20 +210,27 @@ class SmartScheduler:
             while at < horizon:
                 starts.append(at)
                 at += SLOT
-            known = []
+            known, carbon = [], []
             for start in starts:
                 try:
                     i = signals.index(start)
                     known.append(slot_cost(signals.price_p_per_kwh[i], signals.carbon_g_per_kwh[i], self.carbon_price))
+                    carbon.append(signals.carbon_g_per_kwh[i])
                 except KeyError:
                     known.append(None)
+                    carbon.append(0.0)  # unknown slots cost the dearest known slot for everyone
             dearest = max((c for c in known if c is not None), default=0.0) + 1.0
             costs = [dearest if c is None else c for c in known]
+
+            def carbon_delta(plug: PlugIn) -> float:  # a driver's own carbon price, in p/kWh per g/kWh
+                own = plug.preference.carbon_price
+                return 0.0 if own is None else (own - self.carbon_price) / 1e4
             fixed_events = [DemandEvent(now, plans[i][0].end, -plans[i][0].power_w / 1000) for i in fixed]
             problem = Problem(starts, costs, [
-                Vehicle(str(i), now, target, remaining / 1000, plugs[i].max_power_w * self.power_share / 1000)
+                Vehicle(str(i), now, target, remaining / 1000, plugs[i].max_power_w * self.power_share / 1000,
+                        carbon_delta(plugs[i]))
                 for i, target, _, remaining in steered], site_cap_kw=self.site_cap_kw,
-                events=events + _reserve(fixed_events, self.site_cap_kw, events))
+                events=events + _reserve(fixed_events, self.site_cap_kw, events), carbon=carbon)
             result = fleet_plan(problem)
             for k, (i, target, departure, _) in enumerate(steered):
                 intervals = [Interval(a, b, kw * 1000) for a, b, kw in result.intervals(k)]

@@ -44,6 +44,7 @@ def register(subparsers) -> None:
     prefs.add_argument("--departure", help="ISO 8601 time with a zone, e.g. 2026-11-25T18:00:00Z")
     prefs.add_argument("--energy-kwh", type=float)
     prefs.add_argument("--charge-now", action="store_true")
+    prefs.add_argument("--carbon-price", type=float, help="GBP per tonne of CO2 (default: the platform's)")
     _common(prefs)
     prefs.set_defaults(func=preferences)
 
@@ -157,7 +158,7 @@ def list_chargers(args) -> int:
 
 def preferences(args) -> int:
     path = f"/v1/chargers/{urllib.parse.quote(args.charge_point_id, safe='')}/preference"
-    if args.departure is None and args.energy_kwh is None and not args.charge_now:
+    if args.departure is None and args.energy_kwh is None and not args.charge_now and args.carbon_price is None:
         data = request(args, "GET", path)
     else:
         body = {"charge_now": args.charge_now}
@@ -165,6 +166,8 @@ def preferences(args) -> int:
             body["departure"] = args.departure
         if args.energy_kwh is not None:
             body["energy_kwh"] = args.energy_kwh
+        if args.carbon_price is not None:
+            body["carbon_price_gbp_per_t"] = args.carbon_price
         data = request(args, "PUT", path, body)
     print(json.dumps(data, indent=None if not args.json else 1))
     return 0

@@ -100,6 +100,7 @@ function preferenceForm(id, pref) {
   return `<form class="pref" id="preference" data-charger="${esc(id)}">
     <label>Leaving at <input type="datetime-local" name="departure" value="${value}"></label>
     <label>Energy needed (kWh) <input type="number" name="energy_kwh" min="0.1" max="1000" step="0.1" value="${pref.energy_kwh ?? ""}"></label>
+    <label>Carbon price (£/t CO2) <input type="number" name="carbon_price" min="0" max="10000" step="1" value="${pref.carbon_price_gbp_per_t ?? ""}" placeholder="platform's"></label>
     <label><span><input type="checkbox" name="charge_now" ${pref.charge_now ? "checked" : ""}> charge now</span></label>
     <button>Save and re-plan</button></form><p id="message" class="message" hidden></p>`;
 }
@@ -111,6 +112,7 @@ function bindPreference(after) {
     const body = { charge_now: form.charge_now.checked };
     if (form.departure.value) body.departure = new Date(form.departure.value).toISOString();
     if (form.energy_kwh.value) body.energy_kwh = Number(form.energy_kwh.value);
+    if (form.carbon_price.value) body.carbon_price_gbp_per_t = Number(form.carbon_price.value);
     try {
       const saved = await api("PUT", `/v1/chargers/${encodeURIComponent(form.dataset.charger)}/preference`, body);
       message(`Saved: leaving ${when(saved.departure)}, ${saved.energy_kwh ?? "default"} kWh; re-planning ${saved.replan}.`);

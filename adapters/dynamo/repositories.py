@@ -211,8 +211,10 @@ class DynamoChargers:
         self._update(charge_point_id, [ChargerModel.capabilities[k].set(str(v)[:500]) for k, v in values.items()])
 
     def set_preference(self, charge_point_id: str, departure: datetime | None, energy_kwh: float | None,
-                       charge_now: bool = False) -> bool:
+                       charge_now: bool = False, carbon_price: float | None = None) -> bool:
         value = {"charge_now": charge_now}
+        if carbon_price is not None:
+            value["carbon_price"] = float(carbon_price)
         if departure is not None:
             value["departure"] = iso(departure)
         if energy_kwh is not None:

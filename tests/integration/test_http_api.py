@@ -194,15 +194,26 @@ def test_preference_set_by_the_driver_re_plans(fleet):
     _, asked = fleet
     departure = (utcnow() + timedelta(hours=5)).replace(microsecond=0).isoformat()
     status, body = call("PUT", "/v1/chargers/A1/preference", who=ALICE,
-                        body={"departure": departure, "energy_kwh": 22.5})
+                        body={"departure": departure, "energy_kwh": 22.5, "carbon_price_gbp_per_t": 250})
     assert status == 200 and body["energy_kwh"] == 22.5 and body["replan"] == "requested"
     assert asked == ["A1"]
-    assert call("GET", "/v1/chargers/A1/preference", who=ALICE)[1]["energy_kwh"] == 22.5
+    stored = call("GET", "/v1/chargers/A1/preference", who=ALICE)[1]
+    assert stored["energy_kwh"] == 22.5 and stored["carbon_price_gbp_per_t"] == 250
+    # ... and the scheduler plans the plugged-in vehicle with it
+    from adapters.smart_charging import plugged_in
+    from csms.model import Session
+
+    platform = fleet[0]
+    now = utcnow()
+    platform.sessions.create(Session("A1", 0, 1, "TAG", 0, now, now), "pref-test")
+    (plug,) = plugged_in(platform)
+    assert plug.preference.carbon_price == 250 and plug.preference.energy_kwh == 22.5
 
 
 @pytest.mark.parametrize("body, status", [
     ({"energy_kwh": 0}, 422), ({"energy_kwh": 5000}, 422), ({"departure": "2030-01-01T08:00:00"}, 422),
     ({"departure": "2001-01-01T08:00:00Z"}, 400), ({"charge_now": "maybe"}, 422),
+    ({"carbon_price_gbp_per_t": -5}, 422), ({"carbon_price_gbp_per_t": 1e9}, 422),
 ])
 def test_bad_preferences_are_refused(fleet, body, status):
     _, asked = fleet

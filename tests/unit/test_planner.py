@@ -158,3 +158,8 @@ def test_smoothing_cuts_windows_keeps_energy_and_caps():
 def test_bad_vehicles_are_named(vehicle, message):
     with pytest.raises(PlanError, match=message):
         Problem(_starts(2), [1, 1], [vehicle])
+
+
+def test_a_vehicle_with_its_own_carbon_price_needs_the_carbon_series():
+    with pytest.raises(PlanError, match="carbon intensity"):
+        Problem([T0], [10.0], [Vehicle("a", T0, T0 + timedelta(hours=1), 1.0, 7.0, carbon_delta=0.01)])

@@ -186,3 +186,21 @@ def test_charge_now_vehicles_come_off_the_cap_first():
     plans = [plan for _, plan in sink.sent]
     assert plans[0][0].power_w == 5000  # an equal share of the cap
     assert _load_at(plans, T0) <= 10000 + 1e-6
+
+
+def test_a_drivers_own_carbon_price_steers_their_vehicle_alone_and_in_the_fleet():
+    # Slot 0: 10p, 300 g/kWh; slot 1: 11p, 50 g/kWh. At the platform's 0 GBP/t slot 0 is cheaper;
+    # at a driver's 100 GBP/t slot 1 is (10 + 3 p > 11 + 0.5 p).
+    signals = _signals([10, 11, 50, 50, 50, 50, 50, 50], carbon=[300, 50, 100, 100, 100, 100, 100, 100])
+    departure = T0 + timedelta(hours=4)
+    green = Preference(departure, 3, carbon_price=100)
+    plain = Preference(departure, 3)
+    alone = SmartScheduler(lambda: signals, _Sink(), lambda: T0, carbon_price=0)
+    first = lambda plan: next(p.start for p in plan if p.power_w > 0)  # noqa: E731
+    assert first(alone.plan(PlugIn("A", 1, 1, T0, 0.0, 7400, plain), T0, signals)) == T0
+    assert first(alone.plan(PlugIn("B", 1, 2, T0, 0.0, 7400, green), T0, signals)) == T0 + timedelta(minutes=30)
+    # In the fleet LP (a site cap that does not bind), each gets the slot its own price prefers
+    fleet = SmartScheduler(lambda: signals, _Sink(), lambda: T0, carbon_price=0, site_cap_kw=50.0)
+    plans = fleet.fleet_plans([PlugIn("A", 1, 1, T0, 0.0, 7400, plain), PlugIn("B", 1, 2, T0, 0.0, 7400, green)],
+                              T0, signals)
+    assert first(plans[0]) == T0 and first(plans[1]) == T0 + timedelta(minutes=30)
