@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from typing import Annotated, Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -32,7 +31,7 @@ _operations: Callable[[], Operations] | None = None
 
 
 def configure(operations: Callable[[], Operations]) -> None:
-    """Set how the operations are built (the Lambda handler: once per container)."""
+    """Set how the operations are built (the Lambda handler: over its current runtime, per request)."""
     global _operations
     _operations = operations
 

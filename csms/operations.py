@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from csms import ocpp_j
 from csms.connection import valid_charge_point_id
 from csms.credentials import CredentialError, generate_key, hash_key
 from csms.fleet import ChargerOverview, charger_overview
@@ -313,8 +312,3 @@ class Operations:
         rows = self.signals.rows(start, start + timedelta(hours=hours) - SLOT)
         return [{"start": _ts(r.start), "price_p_per_kwh": r.price_p_per_kwh, "carbon_forecast": r.carbon_forecast,
                  "carbon_actual": r.carbon_actual} for r in rows]
-
-
-def command_actions() -> list[str]:
-    return sorted(ocpp_j.CENTRAL_ACTIONS)
-

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters import http_api
+from csms.credentials import hash_key
 from csms.memory import MemoryPoster
 from csms.signals import SignalRow
 from csms.timeutil import utcnow
@@ -29,6 +30,19 @@ def call(method, path, who=OPERATOR, body=None, query=None, raw_body=None, iam=N
     response = api.lambda_handler(event, None)
     text = response.get("body") or ""
     return response["statusCode"], (json.loads(text) if text else None)
+
+
+def _online(platform, charger_id: str, key: str) -> ChargerClient:
+    """The charger connected with ``key``; what the platform sends it is kept by a MemoryPoster."""
+    platform.commander.poster = MemoryPoster()
+    platform.chargers.set_password_hash(charger_id, hash_key(key))
+    client = ChargerClient(platform, charger_id, key)
+    client.handshake()
+    return client
+
+
+def _last_sent(platform) -> list:
+    return json.loads(platform.commander.poster.sent[-1][1])
 
 
 @pytest.fixture
@@ -142,9 +156,7 @@ def _session_with_a_tariff_change(platform) -> int:
     platform.signals.put([SignalRow(day.replace(hour=18), 10.0, 250.0, 200.0),
                           SignalRow(day.replace(hour=18, minute=30), 30.0, 90.0, 100.0),
                           SignalRow(day.replace(hour=19), 30.0, 90.0, 100.0)], utcnow())
-    client = ChargerClient(platform, "A1", "x" * 20)
-    platform.chargers.set_password_hash("A1", __import__("csms.credentials", fromlist=["hash_key"]).hash_key("x" * 20))
-    client.handshake()
+    client = _online(platform, "A1", "x" * 20)
     tx = client.result("StartTransaction", {"connectorId": 1, "idTag": "TAG", "meterStart": 1000,
                                             "timestamp": "2024-06-12T18:00:00Z"})["transactionId"]
     for at, wh, w in (("18:20", 3000, 10000), ("18:40", 5000, 4000)):
@@ -224,15 +236,12 @@ def test_bad_preferences_are_refused(fleet, body, status):
 # ---------------------------------------------------------------- commands
 def test_command_queued_while_offline_then_answered(fleet):
     platform, _ = fleet
-    platform.commander.poster = MemoryPoster()
     status, sent = call("POST", "/v1/chargers/A1/commands", body={"action": "Reset", "payload": {"type": "Soft"}})
     assert status == 202 and sent["status"] == "queued"
     assert call("GET", f"/v1/chargers/A1/commands/{sent['command_id']}")[1]["status"] == "queued"
-    client = ChargerClient(platform, "A1", "y" * 20)
-    platform.chargers.set_password_hash("A1", __import__("csms.credentials", fromlist=["hash_key"]).hash_key("y" * 20))
-    client.handshake()
+    client = _online(platform, "A1", "y" * 20)
     platform.commander.pump("A1")
-    frame = json.loads(platform.commander.poster.sent[-1][1])
+    frame = _last_sent(platform)
     assert frame[1] == sent["command_id"] and frame[2] == "Reset"
     assert call("GET", f"/v1/chargers/A1/commands/{sent['command_id']}")[1]["status"] == "awaiting answer"
     client.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
@@ -256,16 +265,11 @@ def test_invalid_commands_are_refused_before_sending(fleet, body, status, words)
 
 def test_key_rotation_switches_only_when_the_charger_accepts(fleet):
     platform, _ = fleet
-    from csms.credentials import hash_key
-
-    platform.commander.poster = MemoryPoster()
     old = "o" * 20
-    platform.chargers.set_password_hash("A1", hash_key(old))
-    client = ChargerClient(platform, "A1", old)
-    client.handshake()
+    client = _online(platform, "A1", old)
     status, rotation = call("POST", "/v1/chargers/A1/rotate-key")
     assert status == 200 and len(rotation["authorization_key"]) == 40
-    frame = json.loads(platform.commander.poster.sent[-1][1])
+    frame = _last_sent(platform)
     assert frame[3] == {"key": "AuthorizationKey", "value": rotation["authorization_key"]}
     assert ChargerClient(platform, "A1", old).handshake()["statusCode"] == 200  # not yet switched
     client.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
@@ -280,15 +284,10 @@ def test_key_rotation_switches_only_when_the_charger_accepts(fleet):
 
 def test_a_refused_rotation_keeps_the_old_key(fleet):
     platform, _ = fleet
-    from csms.credentials import hash_key
-
-    platform.commander.poster = MemoryPoster()
     old = "p" * 20
-    platform.chargers.set_password_hash("A1", hash_key(old))
-    client = ChargerClient(platform, "A1", old)
-    client.handshake()
+    client = _online(platform, "A1", old)
     rotation = call("POST", "/v1/chargers/A1/rotate-key")[1]
-    frame = json.loads(platform.commander.poster.sent[-1][1])
+    frame = _last_sent(platform)
     client.send(json.dumps([3, frame[1], {"status": "Rejected"}]))
     assert ChargerClient(platform, "A1", old).handshake()["statusCode"] == 200
     with pytest.raises(Exception, match="Unauthorized"):
