@@ -93,11 +93,6 @@ def _conflict(exc: Conflict) -> Response:
     return _error(409, str(exc))
 
 
-@app.exception_handler(json.JSONDecodeError)  # a body that is not JSON
-def _bad_value(exc: json.JSONDecodeError) -> Response:
-    return _error(400, f"the body is not JSON: {exc}")
-
-
 @app.exception_handler(RequestValidationError)
 def _validation(exc: RequestValidationError) -> Response:
     details = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in exc.errors()]

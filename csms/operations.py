@@ -20,7 +20,7 @@ from csms.ocpp_j import OcppError
 from csms.ports import AlreadyExists
 from csms.reports import session_report
 from csms.signals import to_signals
-from csms.tariff import SLOT
+from csms.tariff import SLOT, slot_start
 from csms.timeutil import iso
 
 MAX_ENERGY_KWH = 1000.0
@@ -161,10 +161,17 @@ class Operations:
                 "status": "sent; the new key applies when the charger answers Accepted"}
 
     # ---------------------------------------------------------- sessions
-    def _session_json(self, session, detail: bool = False) -> dict:
+    def _signal_window(self, session, now: datetime) -> tuple[datetime, datetime]:
+        """The signal rows a session's report reads: from the slot before it to a day after its end."""
+        return session.started_at - SLOT, (session.stopped_at or now) + timedelta(hours=24)
+
+    def _session_json(self, session, detail: bool = False, stored: list | None = None) -> dict:
+        """``stored``: signal rows already read for several sessions (a listing reads them once)."""
         samples = self.meter.for_transaction(session.charge_point_id, session.connector_id, session.transaction_id)
-        end = session.stopped_at or self.clock()
-        rows = self.signals.rows(session.started_at - SLOT, end + timedelta(hours=24))
+        now = self.clock()
+        end = session.stopped_at or now
+        lo, hi = self._signal_window(session, now)
+        rows = self.signals.rows(lo, hi) if stored is None else [r for r in stored if lo <= r.start <= hi]
         report = session_report(session, samples, to_signals(rows))
         out = {
             "charger": session.charge_point_id, "transaction_id": session.transaction_id,
@@ -196,14 +203,14 @@ class Operations:
         else:
             views = self.chargers.list() if who.operator else self.chargers.of_driver(who.subject)
             ids = sorted(v.charge_point_id for v in views)
-        rows = []
-        for cp in ids:
-            for s in self.sessions.list(cp):
-                if since and (s.stopped_at or self.clock()) < since:
-                    continue
-                if until and s.started_at >= until:
-                    continue
-                rows.append(self._session_json(s))
+        now = self.clock()
+        chosen = [s for cp in ids for s in self.sessions.list(cp)
+                  if not (since and (s.stopped_at or now) < since) and not (until and s.started_at >= until)]
+        stored = []
+        if chosen:  # one read of the signals for the whole listing, not one per session
+            windows = [self._signal_window(s, now) for s in chosen]
+            stored = self.signals.rows(min(lo for lo, _ in windows), max(hi for _, hi in windows))
+        rows = [self._session_json(s, stored=stored) for s in chosen]
         rows.sort(key=lambda r: r["started_at"])
         total = lambda k: round(sum(r[k] or 0 for r in rows), 4)  # noqa: E731
         return {"sessions": rows, "totals": {"sessions": len(rows), "energy_kwh": total("energy_kwh"),
@@ -308,7 +315,7 @@ class Operations:
         if not 1 <= hours <= 48:
             raise Invalid("hours must be 1-48")
         now = self.clock()
-        start = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
+        start = slot_start(now)
         rows = self.signals.rows(start, start + timedelta(hours=hours) - SLOT)
         return [{"start": _ts(r.start), "price_p_per_kwh": r.price_p_per_kwh, "carbon_forecast": r.carbon_forecast,
                  "carbon_actual": r.carbon_actual} for r in rows]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from csms.model import MeterSample, Session
-from csms.tariff import SLOT, Signals
+from csms.tariff import SLOT, Signals, slot_start
 
 DEFAULT_POWER_W = 7400.0
 
@@ -58,10 +58,6 @@ def _register_points(session: Session, samples: list[MeterSample]) -> list[tuple
     return kept
 
 
-def _slot_start(at: datetime) -> datetime:
-    return at.replace(minute=0 if at.minute < 30 else 30, second=0, microsecond=0)
-
-
 def spread(start: datetime, end: datetime, wh: float):
     """Yield (slot start, Wh) for energy drawn evenly over [start, end]."""
     total = (end - start).total_seconds()
@@ -69,7 +65,7 @@ def spread(start: datetime, end: datetime, wh: float):
         return
     at = start
     while at < end:
-        slot = _slot_start(at)
+        slot = slot_start(at)
         upto = min(end, slot + SLOT)
         yield slot, wh * (upto - at).total_seconds() / total
         at = upto

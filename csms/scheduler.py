@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 
 from csms.planner import DemandEvent, Problem, Vehicle
 from csms.planner import plan as fleet_plan
-from csms.tariff import SLOT, Signals
+from csms.tariff import SLOT, Signals, slot_start
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class SmartScheduler:
             plans[i] = [Interval(now, now + timedelta(hours=remaining / power), power)]
         if steered:
             horizon = max(t for _, t, _, _ in steered)
-            first = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
+            first = slot_start(now)
             starts = []
             at = first
             while at < horizon:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from csms.tariff import SLOT, Signals
+from csms.tariff import SLOT, Signals, slot_start
 from csms.timeutil import BadTimestamp, parse_ts
 
 
@@ -154,5 +154,5 @@ def rows_from_signals(signals: Signals) -> list[SignalRow]:
 
 
 def horizon(now: datetime, hours: int = 48) -> tuple[datetime, datetime]:
-    start = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
+    start = slot_start(now)
     return start, start + timedelta(hours=hours)

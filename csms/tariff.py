@@ -19,6 +19,11 @@ from csms.timeutil import BadTimestamp, parse_ts
 SLOT = timedelta(minutes=30)
 
 
+def slot_start(at: datetime) -> datetime:
+    """The start of the half-hour slot ``at`` falls in."""
+    return at.replace(minute=0 if at.minute < 30 else 30, second=0, microsecond=0)
+
+
 class SignalFileError(ValueError):
     """A price or carbon file that cannot be used; names the file and row."""
 

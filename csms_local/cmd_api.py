@@ -1,6 +1,7 @@
-"""``csms sessions | chargers | prefs | events | token``: the operator / app API from the command line.
+"""``csms sessions | token`` and the transport of every command that goes through the operator / app
+API (``csms charger list|prefer``, ``csms event ...``).
 
-Every command is one request to the HTTP API's routes (``adapters.http_api``): with ``--api URL``
+Every such command is one request to the HTTP API's routes (``adapters.http_api``): with ``--api URL``
 (and ``--token`` or ``CSMS_API_TOKEN``) over HTTPS to a running platform, local or deployed;
 without it the same route code runs in this process on the local platform's state, as the
 operator. So the CLI, the web page and the API cannot disagree.
@@ -19,12 +20,14 @@ from pathlib import Path
 from csms_local.cli import UsageError
 
 
-def _common(parser) -> None:
+def add_api_options(parser, json_flag: bool = True) -> None:
+    """``--api/--token/--ca`` (and ``--state-dir``): every command that goes through the API's routes."""
     parser.add_argument("--api", help="the HTTP API's base URL (csms local prints it; the stack's HttpApiUrl)")
     parser.add_argument("--token", help="bearer token (default: $CSMS_API_TOKEN)")
     parser.add_argument("--ca", help="CA certificate for --api (default: the local platform's, if present)")
     parser.add_argument("--state-dir", default=".local")
-    parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
 
 
 def register(subparsers) -> None:
@@ -32,30 +35,8 @@ def register(subparsers) -> None:
     sessions.add_argument("--charger", help="only this charger's")
     sessions.add_argument("--from", dest="since", help="sessions still open at or after (ISO 8601)")
     sessions.add_argument("--to", dest="until", help="sessions started before (ISO 8601)")
-    _common(sessions)
+    add_api_options(sessions)
     sessions.set_defaults(func=list_sessions)
-
-    chargers = subparsers.add_parser("chargers", help="chargers the caller can see, with live state")
-    _common(chargers)
-    chargers.set_defaults(func=list_chargers)
-
-    prefs = subparsers.add_parser("prefs", help="show or set a charger's departure time and energy (re-plans)")
-    prefs.add_argument("charge_point_id")
-    prefs.add_argument("--departure", help="ISO 8601 time with a zone, e.g. 2026-11-25T18:00:00Z")
-    prefs.add_argument("--energy-kwh", type=float)
-    prefs.add_argument("--charge-now", action="store_true")
-    prefs.add_argument("--carbon-price", type=float, help="GBP per tonne of CO2 (default: the platform's)")
-    _common(prefs)
-    prefs.set_defaults(func=preferences)
-
-    events = subparsers.add_parser("events", help="grid-demand events through the API: list, add, cancel")
-    events.add_argument("action", choices=["list", "add", "cancel"])
-    events.add_argument("event_id", nargs="?", help="for cancel")
-    events.add_argument("--start")
-    events.add_argument("--end")
-    events.add_argument("--cap-kw", type=float)
-    _common(events)
-    events.set_defaults(func=grid_events)
 
     token = subparsers.add_parser("token", help="make a local API token (the local stand-in for a Cognito user)")
     token.add_argument("subject", help="the account, e.g. a driver's name")
@@ -67,13 +48,16 @@ def register(subparsers) -> None:
 # ------------------------------------------------------------------ transport
 def request(args, method: str, path: str, body: dict | None = None, query: dict | None = None):
     query = {k: v for k, v in (query or {}).items() if v is not None}
-    if args.api:
+    if getattr(args, "api", None):
         return _remote(args, method, path, body, query)
     return _local(args, method, path, body, query)
 
 
 def _answer(status: int, text: str):
-    data = json.loads(text) if text else None
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:  # not this API (a proxy's or a web server's page)
+        raise UsageError(f"{status}: the answer is not JSON: {text[:80]!r}") from None
     if status >= 400:
         message = (data or {}).get("message") if isinstance(data, dict) else None
         raise UsageError(f"{status}: {message or text or 'request failed'}")
@@ -141,56 +125,6 @@ def list_sessions(args) -> int:
     t = data["totals"]
     print(f"{'total':<14} {t['sessions']:>6} {'':<17} {'':<17} {t['energy_kwh']:>8.2f} {_money(t['cost_gbp']):>8} "
           f"{t['co2_kg']:>7.2f} {_money(t['savings_gbp']):>7}")
-    return 0
-
-
-def list_chargers(args) -> int:
-    data = request(args, "GET", "/v1/chargers")
-    if args.json:
-        print(json.dumps(data, indent=1))
-        return 0
-    print(f"{'charger':<20} {'online':<7} {'power kW':>8}  connectors")
-    for c in data:
-        states = ", ".join(f"{k['id']}:{k['state']}" for k in c["connectors"]) or "-"
-        print(f"{c['id']:<20} {'yes' if c['online'] else 'no':<7} {c['power_w'] / 1000:>8.1f}  {states}")
-    return 0
-
-
-def preferences(args) -> int:
-    path = f"/v1/chargers/{urllib.parse.quote(args.charge_point_id, safe='')}/preference"
-    if args.departure is None and args.energy_kwh is None and not args.charge_now and args.carbon_price is None:
-        data = request(args, "GET", path)
-    else:
-        body = {"charge_now": args.charge_now}
-        if args.departure is not None:
-            body["departure"] = args.departure
-        if args.energy_kwh is not None:
-            body["energy_kwh"] = args.energy_kwh
-        if args.carbon_price is not None:
-            body["carbon_price_gbp_per_t"] = args.carbon_price
-        data = request(args, "PUT", path, body)
-    print(json.dumps(data, indent=None if not args.json else 1))
-    return 0
-
-
-def grid_events(args) -> int:
-    if args.action == "list":
-        data = request(args, "GET", "/v1/events")
-        if args.json:
-            print(json.dumps(data, indent=1))
-        for e in [] if args.json else data:
-            print(f"{e['id']}  {e['start']}  {e['end']}  {e['cap_kw']:g} kW{'  (cancelled)' if e['cancelled'] else ''}")
-        return 0
-    if args.action == "add":
-        if not (args.start and args.end and args.cap_kw is not None):
-            raise UsageError("events add needs --start, --end and --cap-kw")
-        data = request(args, "POST", "/v1/events", {"start": args.start, "end": args.end, "cap_kw": args.cap_kw})
-        print(data["id"])
-        return 0
-    if not args.event_id:
-        raise UsageError("events cancel needs the event id")
-    request(args, "DELETE", f"/v1/events/{urllib.parse.quote(args.event_id, safe='')}")
-    print("cancelled")
     return 0
 
 

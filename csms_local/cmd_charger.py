@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from csms_local.cli import UsageError
+from csms_local.cmd_api import add_api_options, request
 
 
 def register(subparsers) -> None:
@@ -28,15 +29,16 @@ def register(subparsers) -> None:
     add.add_argument("--state-dir", default=".local")
     add.set_defaults(func=add_charger)
     listing = commands.add_parser("list", help="chargers with online state, connectors and power")
-    listing.add_argument("--state-dir", default=".local")
-    listing.add_argument("--json", action="store_true")
+    add_api_options(listing)
     listing.set_defaults(func=list_chargers)
     prefer = commands.add_parser("prefer", help="the driver's preference: departure time and energy; re-plans")
     prefer.add_argument("charge_point_id")
     prefer.add_argument("--departure", help="ISO 8601 time the vehicle leaves (default: 8 h after plug-in)")
     prefer.add_argument("--energy-kwh", type=float, help="energy the driver needs (default: 30 kWh)")
     prefer.add_argument("--charge-now", action="store_true", help="charge at full power now, ignore prices")
-    prefer.add_argument("--state-dir", default=".local")
+    prefer.add_argument("--carbon-price", type=float, help="GBP per tonne of CO2 (default: the platform's)")
+    prefer.add_argument("--show", action="store_true", help="print the stored preference, change nothing")
+    add_api_options(prefer, json_flag=False)
     prefer.set_defaults(func=set_preference)
     command = commands.add_parser("command", help="send an OCPP call to a charger (queued while it is offline)")
     command.add_argument("charge_point_id")
@@ -111,21 +113,33 @@ def _ask_local_replan(management_api: str) -> None:
     urllib.request.urlopen(request, timeout=10).close()
 
 
+def _charger_path(charge_point_id: str, *parts: str) -> str:
+    from urllib.parse import quote
+
+    return "/".join(["/v1/chargers", quote(charge_point_id, safe=""), *parts])
+
+
 def set_preference(args) -> int:
+    """Through the API's route (``--api``, or in-process): the checks and the re-plan are the API's."""
     from csms.timeutil import BadTimestamp, parse_ts
 
-    departure = None
+    path = _charger_path(args.charge_point_id, "preference")
+    if args.show:
+        print(json.dumps(request(args, "GET", path)))
+        return 0
+    body = {"charge_now": args.charge_now}
     if args.departure:
         try:
-            departure = parse_ts(args.departure)
+            body["departure"] = parse_ts(args.departure).isoformat()
         except BadTimestamp as exc:
             raise UsageError(f"--departure {args.departure!r} is not an ISO 8601 time") from exc
-    if args.energy_kwh is not None and not 0 < args.energy_kwh <= 1000:
-        raise UsageError("--energy-kwh must be in (0, 1000]")
-    with _runtime(args.state_dir) as runtime:
-        if not runtime.chargers.set_preference(args.charge_point_id, departure, args.energy_kwh, args.charge_now):
-            raise UsageError(f"unknown charger {args.charge_point_id}")
-        runtime.replanner(args.charge_point_id)  # at once: not only at the next scheduled run
+    if args.energy_kwh is not None:
+        if not 0 < args.energy_kwh <= 1000:
+            raise UsageError("--energy-kwh must be in (0, 1000]")
+        body["energy_kwh"] = args.energy_kwh
+    if args.carbon_price is not None:
+        body["carbon_price_gbp_per_t"] = args.carbon_price
+    request(args, "PUT", path, body)
     print(f"{args.charge_point_id}: preference saved; re-planning")
     return 0
 
@@ -153,18 +167,15 @@ def add_charger(args) -> int:
 
 
 def list_chargers(args) -> int:
-    from csms.fleet import fleet_overview
-
-    with _runtime(args.state_dir) as runtime:
-        rows = fleet_overview(runtime.chargers, runtime.connectors, runtime.meter)
+    rows = request(args, "GET", "/v1/chargers")
     if args.json:
-        print(json.dumps([{"id": r.charge_point_id, "online": r.online, "power_w": r.power_w,
-                           "connectors": {c.connector_id: c.state.value for c in r.connectors}} for r in rows]))
+        print(json.dumps([{"id": r["id"], "online": r["online"], "power_w": r["power_w"],
+                           "connectors": {str(c["id"]): c["state"] for c in r["connectors"]}} for r in rows]))
         return 0
     print(f"{'charger':<20} {'online':<7} {'power kW':>8}  connectors")
     for r in rows:
-        states = ", ".join(f"{c.connector_id}:{c.state.value}" for c in r.connectors) or "-"
-        print(f"{r.charge_point_id:<20} {'yes' if r.online else 'no':<7} {r.power_w / 1000:>8.1f}  {states}")
+        states = ", ".join(f"{c['id']}:{c['state']}" for c in r["connectors"]) or "-"
+        print(f"{r['id']:<20} {'yes' if r['online'] else 'no':<7} {r['power_w'] / 1000:>8.1f}  {states}")
     if not rows:
         print("(no chargers: csms charger add <id>)")
     return 0

@@ -1,9 +1,11 @@
-"""``csms signals upload|show`` and ``csms event add|list|cancel``: the scheduler's inputs on the
-local platform (a CSV upload replaces the replayed recorded days; grid-demand events cap the fleet)."""
+"""``csms signals upload`` and ``csms event add|list|cancel``: the scheduler's inputs (a CSV upload
+replaces the replayed recorded days on the local platform; grid-demand events cap the fleet, through
+the API's routes, locally or with ``--api``)."""
 
 from __future__ import annotations
 
 from csms_local.cli import UsageError
+from csms_local.cmd_api import add_api_options, request
 from csms_local.cmd_charger import _runtime
 
 
@@ -24,14 +26,14 @@ def register(subparsers) -> None:
     add.add_argument("--start", required=True)
     add.add_argument("--end", required=True)
     add.add_argument("--cap-kw", type=float, required=True)
-    add.add_argument("--state-dir", default=".local")
+    add_api_options(add, json_flag=False)
     add.set_defaults(func=add_event)
     listing = events.add_parser("list", help="events not cancelled that have not ended")
-    listing.add_argument("--state-dir", default=".local")
+    add_api_options(listing, json_flag=False)
     listing.set_defaults(func=list_events)
     cancel = events.add_parser("cancel")
     cancel.add_argument("event_id")
-    cancel.add_argument("--state-dir", default=".local")
+    add_api_options(cancel, json_flag=False)
     cancel.set_defaults(func=cancel_event)
 
 
@@ -59,30 +61,29 @@ def _time(name: str, value: str):
         raise UsageError(f"--{name} {value!r} is not an ISO 8601 time") from exc
 
 
+# Events go through the API's routes (``--api``, or in-process): one set of checks, and the re-plan.
 def add_event(args) -> int:
     start, end = _time("start", args.start), _time("end", args.end)
     if end <= start:
         raise UsageError("--end must be after --start")
     if args.cap_kw < 0:
         raise UsageError("--cap-kw must be >= 0")
-    with _runtime(args.state_dir) as rt:
-        event_id = rt.events.add(start, end, args.cap_kw)
-    print(event_id)
+    created = request(args, "POST", "/v1/events", {"start": start.isoformat(), "end": end.isoformat(),
+                                                   "cap_kw": args.cap_kw})
+    print(created["id"])
     return 0
 
 
 def list_events(args) -> int:
-    from csms.timeutil import utcnow
-
-    with _runtime(args.state_dir) as rt:
-        for event in rt.events.active(utcnow()):
-            print(f"{event.start.isoformat()}  {event.end.isoformat()}  {event.cap_kw:g} kW")
+    for event in request(args, "GET", "/v1/events"):
+        if not event["cancelled"]:
+            print(f"{event['id']}  {event['start']}  {event['end']}  {event['cap_kw']:g} kW")
     return 0
 
 
 def cancel_event(args) -> int:
-    with _runtime(args.state_dir) as rt:
-        if not rt.events.cancel(args.event_id):
-            raise UsageError(f"no event {args.event_id}")
+    from urllib.parse import quote
+
+    request(args, "DELETE", f"/v1/events/{quote(args.event_id, safe='')}")
     print("cancelled")
     return 0

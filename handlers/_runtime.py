@@ -10,7 +10,12 @@ from adapters.wiring import Runtime, build_runtime
 
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
-    return build_runtime(Settings.from_env())
+    from handlers.observability import message_counts, profile_counts
+
+    rt = build_runtime(Settings.from_env())
+    # Frames by action and charging-profile answers, published once a minute by the $default handler
+    rt.central.tally, rt.commander.tally = message_counts, profile_counts
+    return rt
 
 
 def reset() -> None:

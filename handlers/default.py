@@ -36,10 +36,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     connected_at = None
     if isinstance(request.get("connectedAt"), (int, float)):
         connected_at = datetime.fromtimestamp(request["connectedAt"] / 1000, tz=timezone.utc)
-    rt = runtime()
-    rt.central.tally, rt.commander.tally = message_counts, profile_counts  # published once a minute
     try:
-        reply = rt.central.handle_frame(charge_point_id, connection_id, body, connected_at)
+        reply = runtime().central.handle_frame(charge_point_id, connection_id, body, connected_at)
     except Exception:  # never let a frame crash the route: the charger gets no reply and retries
         logger.exception("frame handling failed")
         metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
@@ -22,8 +26,6 @@ class PeriodicCounts:
 
     def __init__(self, metric: str | None = "Messages", dimension: str = "action", every_s: float = 60.0,
                  clock=None, emit=None):
-        import time
-
         self.metric, self.dimension, self.every_s = metric, dimension, every_s
         self.clock = clock or time.monotonic
         self.emit = emit or (lambda line: print(line, flush=True))
@@ -36,10 +38,6 @@ class PeriodicCounts:
     def flush_if_due(self, force: bool = False) -> int:
         if not self.counts or (not force and self.clock() - self.last < self.every_s):
             return 0
-        import json
-        import os
-        import time
-
         if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":  # the local platform
             self.counts, self.last = {}, self.clock()
             return 0

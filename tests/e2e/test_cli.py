@@ -130,9 +130,10 @@ def test_api_commands_over_https_and_in_process(tmp_path):
             alice = (await run("token", "alice")).stdout.strip()
             return {
                 "sessions": await run("sessions", "--api", api, f"--token={operator}"),
-                "alice_chargers": await run("chargers", "--api", api, f"--token={alice}", "--json"),
-                "alice_other": await run("prefs", "CP-B", "--energy-kwh", "5", "--api", api, f"--token={alice}"),
-                "alice_event": await run("events", "add", "--start", "2030-01-01T17:00:00Z", "--end",
+                "alice_chargers": await run("charger", "list", "--api", api, f"--token={alice}", "--json"),
+                "alice_other": await run("charger", "prefer", "CP-B", "--energy-kwh", "5", "--api", api,
+                                         f"--token={alice}"),
+                "alice_event": await run("event", "add", "--start", "2030-01-01T17:00:00Z", "--end",
                                          "2030-01-01T18:00:00Z", "--cap-kw", "5", "--api", api, f"--token={alice}"),
                 "no_token": await run("sessions", "--api", api, "--token", "wrong"),
                 "local_sessions": await run("sessions", "--json"),
