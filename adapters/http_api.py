@@ -73,24 +73,9 @@ def _error(status: int, message: str) -> Response:
                     body=json.dumps({"message": message}))
 
 
-@app.exception_handler(NotFound)
-def _not_found(exc: NotFound) -> Response:
-    return _error(404, str(exc))
-
-
-@app.exception_handler(Forbidden)
-def _forbidden(exc: Forbidden) -> Response:
-    return _error(403, str(exc))
-
-
-@app.exception_handler(Invalid)
-def _invalid(exc: Invalid) -> Response:
-    return _error(400, str(exc))
-
-
-@app.exception_handler(Conflict)
-def _conflict(exc: Conflict) -> Response:
-    return _error(409, str(exc))
+# The operations' refusals, as HTTP statuses with the operation's own message
+for _refusal, _status in ((NotFound, 404), (Forbidden, 403), (Invalid, 400), (Conflict, 409)):
+    app.exception_handler(_refusal)(lambda exc, status=_status: _error(status, str(exc)))
 
 
 @app.exception_handler(RequestValidationError)
