@@ -1,4 +1,4 @@
-"""Wires the smart-charging scheduler (``csms.scheduler``) to storage and the outbound call queue."""
+"""Wires the smart-charging scheduler (``csms.charging.scheduler``) to storage and the outbound call queue."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import logging
 from datetime import datetime
 from typing import Callable
 
-from csms.commands import Commander
-from csms.scheduler import DEFAULT_MAX_POWER_W, Interval, PlugIn, Preference, SmartScheduler, periods
-from csms.signals import horizon
-from csms.tariff import Signals
+from csms.ocpp.commands import Commander
+from csms.charging.scheduler import DEFAULT_MAX_POWER_W, Interval, PlugIn, Preference, SmartScheduler, periods
+from csms.charging.signals import horizon
+from csms.charging.tariff import Signals
 from csms.timeutil import iso, parse_ts, utcnow
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ EMPTY = Signals((), (), (), ())
 
 def stored_signals(runtime, clock: Callable[[], datetime]) -> Callable[[], Signals]:
     """The next 48 hours of stored prices and carbon (what the refresh job fetched or an operator
-    uploaded). Without any, plans charge at once (see ``csms.scheduler.sort_and_fill``)."""
+    uploaded). Without any, plans charge at once (see ``csms.charging.scheduler.sort_and_fill``)."""
     def load() -> Signals:
         window = runtime.signals.window(*horizon(clock()))
         if window is None:

@@ -18,8 +18,8 @@ from adapters.dynamo.repositories import (
 )
 from adapters.management_api import ManagementApiPoster
 from adapters.settings import Settings
-from csms.central import CentralSystem
-from csms.commands import Commander
+from csms.ocpp.v16.central import CentralSystem
+from csms.ocpp.commands import Commander
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Every operation takes the caller (:class:`Principal`) and checks it: an operator sees and
 commands the whole fleet; a driver sees only the chargers linked to their account, and a charger
 that is not theirs is answered exactly like one that does not exist (nothing to enumerate).
-No AWS here: the ports are the repositories of ``csms.ports`` plus the few methods named below.
+No AWS here: the ports are the repositories of ``csms.ocpp.ports`` plus the few methods named below.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from csms.connection import valid_charge_point_id
-from csms.credentials import CredentialError, generate_key, hash_key
-from csms.fleet import ChargerOverview, charger_overview
-from csms.ocpp_j import OcppError
-from csms.ports import AlreadyExists
-from csms.reports import session_report
-from csms.signals import to_signals
-from csms.tariff import SLOT, slot_start
+from csms.ocpp.connection import valid_charge_point_id
+from csms.ocpp.credentials import CredentialError, generate_key, hash_key
+from csms.views.fleet import ChargerOverview, charger_overview
+from csms.ocpp.codec import OcppError
+from csms.ocpp.ports import AlreadyExists
+from csms.views.reports import session_report
+from csms.charging.signals import to_signals
+from csms.charging.tariff import SLOT, slot_start
 from csms.timeutil import iso
 
 MAX_ENERGY_KWH = 1000.0
@@ -151,7 +151,7 @@ class Operations:
 
     def rotate_key(self, who: Principal, charge_point_id: str) -> dict:
         """Send the charger a new AuthorizationKey; the platform switches to it only when the
-        charger answers Accepted (``csms.commands``), so a charger that refuses keeps working."""
+        charger answers Accepted (``csms.ocpp.commands``), so a charger that refuses keeps working."""
         self._operator(who)
         self._visible(who, charge_point_id)
         key = generate_key()

@@ -47,7 +47,9 @@ def _check(args) -> None:
 
 def run(args) -> int:
     _check(args)
-    from csms import backtest, planner, tariff
+    from csms.charging import backtest
+    from csms.charging import planner
+    from csms.charging import tariff
 
     try:
         signals = tariff.load(args.prices, args.carbon)
@@ -67,7 +69,8 @@ def run(args) -> int:
 
 
 def run_retime(args) -> int:
-    from csms import backtest, tariff
+    from csms.charging import backtest
+    from csms.charging import tariff
 
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be >= 1")

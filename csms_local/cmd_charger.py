@@ -145,9 +145,9 @@ def set_preference(args) -> int:
 
 
 def add_charger(args) -> int:
-    from csms.connection import valid_charge_point_id
-    from csms.credentials import CredentialError, generate_key, hash_key
-    from csms.ports import AlreadyExists
+    from csms.ocpp.connection import valid_charge_point_id
+    from csms.ocpp.credentials import CredentialError, generate_key, hash_key
+    from csms.ocpp.ports import AlreadyExists
 
     if not valid_charge_point_id(args.charge_point_id):
         raise UsageError(f"charge point id {args.charge_point_id!r} must be 1-48 printable characters without '/'")
@@ -182,7 +182,7 @@ def list_chargers(args) -> int:
 
 
 def send_command(args) -> int:
-    from csms.ocpp_j import OcppError
+    from csms.ocpp.codec import OcppError
 
     try:
         payload = json.loads(args.payload)

@@ -38,7 +38,8 @@ def register(subparsers) -> None:
 
 
 def upload_signals(args) -> int:
-    from csms import signals, tariff
+    from csms.charging import signals
+    from csms.charging import tariff
     from csms.timeutil import utcnow
 
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from adapters.smart_charging import run_scheduler
-from csms import tariff
+from csms.charging import tariff
 from csms_local.sim import EvVisit, SimClock, run_charger
 from csms_local.tls import client_context
 

@@ -15,7 +15,7 @@ from typing import Callable
 
 from adapters.dynamo.models import MODELS, bind, create_tables
 from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
-from csms.credentials import generate_key, hash_key
+from csms.ocpp.credentials import generate_key, hash_key
 from csms_local import dynamodb, tls
 from csms_local.gateway import Gateway
 from csms_local.mgmt_api import ManagementApi
@@ -202,7 +202,8 @@ class LocalPlatform:
         """The signal-refresh job. No live price or carbon feed is reachable from here, so the
         recorded GB days in ``data/`` are replayed onto today and tomorrow and stored, as the
         refresh Lambda stores the feeds in AWS."""
-        from csms import signals, tariff
+        from csms.charging import signals
+        from csms.charging import tariff
         from csms.timeutil import utcnow
 
         if self._recorded_signals is None:

@@ -1,4 +1,4 @@
-"""DynamoDB implementations of the domain's repositories (``csms.ports``).
+"""DynamoDB implementations of the domain's repositories (``csms.ocpp.ports``).
 
 Every write that must not clobber newer state is conditional; every method
 costs a known number of requests (see docs and the request-count test):
@@ -29,10 +29,10 @@ from adapters.dynamo.models import (
     SessionModel,
     SignalModel,
 )
-from csms.signals import DemandEvent, SignalRow, to_signals
-from csms.tariff import Signals
+from csms.charging.signals import DemandEvent, SignalRow, to_signals
+from csms.charging.tariff import Signals
 from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Reading, ReviewItem, Session
-from csms.ports import AlreadyExists
+from csms.ocpp.ports import AlreadyExists
 from csms.timeutil import iso, parse_ts
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class DynamoChargers:
     def list(self) -> list[ChargerView]:
         return sorted((_view(i) for i in ChargerModel.scan()), key=lambda v: v.charge_point_id)
 
-    # ChargerLink (csms.commands): what the outbound call queue needs
+    # ChargerLink (csms.ocpp.commands): what the outbound call queue needs
     def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
         try:
             item = ChargerModel.get(

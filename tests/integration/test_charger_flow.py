@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from csms.state import ConnectorState, connector_state
+from csms.views.state import ConnectorState, connector_state
 
 
 def _mv(connector, tx, ts, sampled):
@@ -197,7 +197,7 @@ def test_authorize_heartbeat_and_data_transfer(charger):
 
 
 def test_fleet_overview_shows_what_the_app_needs(charger):
-    from csms.fleet import fleet_overview
+    from csms.views.fleet import fleet_overview
 
     rt = charger.rt
     charger.handshake()

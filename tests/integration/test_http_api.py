@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from adapters import http_api
-from csms.credentials import hash_key
-from csms.memory import MemoryPoster
-from csms.signals import SignalRow
+from csms.ocpp.credentials import hash_key
+from tests.fakes import MemoryPoster
+from csms.charging.signals import SignalRow
 from csms.timeutil import utcnow
 from handlers import api
 from tests import events

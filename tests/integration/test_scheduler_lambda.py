@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from adapters.signal_feeds import refresh
-from csms import signals, tariff
+from csms.charging import signals
+from csms.charging import tariff
 from csms.timeutil import iso, parse_ts, utcnow
 from handlers import _runtime
 from handlers import scheduler as scheduler_handler

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
-from csms.planner import DemandEvent, Problem, Vehicle
-from csms.planner import plan as fleet_plan
-from csms.tariff import SLOT, Signals, slot_start
+from csms.charging.planner import DemandEvent, Problem, Vehicle
+from csms.charging.planner import plan as fleet_plan
+from csms.charging.tariff import SLOT, Signals, slot_start
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class SmartScheduler:
     def fleet_plans(self, plugs: list[PlugIn], now: datetime, signals: Signals,
                     events: list[DemandEvent] | None = None) -> list[list[Interval]]:
         """Every vehicle planned together under the site cap and the grid-demand events (the exact
-        fleet LP of ``csms.planner``). Vehicles on "charge now" (or past their target) take full
+        fleet LP of ``csms.charging.planner``). Vehicles on "charge now" (or past their target) take full
         power first and the others share what is left; after its target a vehicle gets at most an
         equal share of the cap, so the safety net cannot break it either."""
         events = list(self.events()) if events is None else events

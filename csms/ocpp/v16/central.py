@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from csms import ocpp_j
-from csms.meter import parse_meter_values, session_energy
+from csms.ocpp import codec as ocpp_j
+from csms.ocpp.meter import parse_meter_values, session_energy
 from csms.model import BootInfo, ConnectorStatus, ReviewItem, Session
-from csms.ocpp_j import Call, CallError, CallResult, FrameError, Ignored, OcppError
-from csms.ports import (
+from csms.ocpp.codec import Call, CallError, CallResult, FrameError, Ignored, OcppError
+from csms.ocpp.ports import (
     ChargerRepository,
     Clock,
     ConnectorRepository,

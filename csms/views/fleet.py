@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from csms.ports import ChargerRepository, ConnectorRepository, MeterRepository
-from csms.state import ConnectorState, connector_state
+from csms.ocpp.ports import ChargerRepository, ConnectorRepository, MeterRepository
+from csms.views.state import ConnectorState, connector_state
 
 
 @dataclass(frozen=True)

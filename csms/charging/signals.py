@@ -7,10 +7,10 @@ Providers share one shape: ``rows(payload) -> list[SignalRow]``. Formats:
   a rate longer than 30 minutes is split into half-hours.
 * GB Carbon Intensity API (``GET /intensity/{from}/fw48h``): ``{"data": [{"from": ISO, "to": ISO,
   "intensity": {"forecast": g/kWh, "actual": g/kWh or null, "index": "..."}}]}``.
-* CSV upload: the files ``csms.tariff.load`` reads.
+* CSV upload: the files ``csms.charging.tariff.load`` reads.
 
 Merging (``merge``): a slot is usable when it has a price; carbon missing for a priced slot is
-interpolated between the nearest known forecasts (the same rule as ``csms.tariff``).
+interpolated between the nearest known forecasts (the same rule as ``csms.charging.tariff``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from csms.tariff import SLOT, Signals, slot_start
+from csms.charging.tariff import SLOT, Signals, slot_start
 from csms.timeutil import BadTimestamp, parse_ts
 
 
@@ -148,7 +148,7 @@ def to_signals(rows: list[SignalRow]) -> Signals | None:
 
 
 def rows_from_signals(signals: Signals) -> list[SignalRow]:
-    """A CSV upload (``csms.tariff.load``) as rows to store."""
+    """A CSV upload (``csms.charging.tariff.load``) as rows to store."""
     return [SignalRow(s, p, f, a if a != f else None) for s, p, f, a in
             zip(signals.starts, signals.price_p_per_kwh, signals.carbon_g_per_kwh, signals.carbon_actual_g_per_kwh)]
 

@@ -3,7 +3,7 @@
 Sessions CSV: ``session_id,plug_in_utc,departure_utc,energy_kwh,max_power_kw`` (ISO 8601 UTC).
 Plans use the forecast carbon intensity (what a planner knows in advance); results are scored with
 the actual intensity where published, else the forecast. Missing carbon slots are interpolated
-(``csms.tariff``); prices must be gap-free. Sessions are clipped to the price window; a session
+(``csms.charging.tariff``); prices must be gap-free. Sessions are clipped to the price window; a session
 entirely outside it is skipped and counted.
 """
 
@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from csms import planner, tariff
+from csms.charging import planner
+from csms.charging import tariff
 from csms.timeutil import BadTimestamp, parse_ts
 
 SESSION_COLUMNS = ["session_id", "plug_in_utc", "departure_utc", "energy_kwh", "max_power_kw"]

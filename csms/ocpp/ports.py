@@ -1,7 +1,7 @@
 """The small interfaces the domain needs from storage.
 
 Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
-``csms.memory`` (in-memory fakes for unit tests and benchmarks).
+``tests.fakes`` (in-memory fakes for unit tests and benchmarks).
 """
 
 from __future__ import annotations

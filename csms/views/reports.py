@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from csms.model import MeterSample, Session
-from csms.tariff import SLOT, Signals, slot_start
+from csms.charging.tariff import SLOT, Signals, slot_start
 
 DEFAULT_POWER_W = 7400.0
 

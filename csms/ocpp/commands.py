@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
 
-from csms import ocpp_j
-from csms.ocpp_j import CallError, CallResult, OcppError
-from csms import profiles
-from csms.ports import Clock
+from csms.ocpp import codec as ocpp_j
+from csms.ocpp.codec import CallError, CallResult, OcppError
+from csms.ocpp.v16 import profiles
+from csms.ocpp.ports import Clock
 from csms.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -378,7 +378,7 @@ def _configuration_changed(commander: Commander, call: PendingCall, outcome: Cal
     if key == "AuthorizationKey" and status == "Accepted":
         # Key rotation: the charger stores the new key and uses it from its next connection; the
         # old key stops working now. Refused or unanswered: the old key stays.
-        from csms.credentials import hash_key
+        from csms.ocpp.credentials import hash_key
 
         commander.link.set_password_hash(call.charge_point_id, hash_key(call.payload["value"]))
     if (key == "MeterValuesSampledData" and status in ("Rejected", "NotSupported")

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from csms.signals import DemandEvent
+from csms.charging.signals import DemandEvent
 
 __all__ = ["DemandEvent", "Plan", "PlanError", "Problem", "Vehicle", "fill", "plan", "smooth", "solve_lp"]
 

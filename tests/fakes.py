@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, ReviewItem, Session
-from csms.ports import AlreadyExists
+from csms.ocpp.ports import AlreadyExists
 
 
 class MemoryChargers:
@@ -179,7 +179,7 @@ class MemoryReview:
 
 
 class MemoryCallQueue:
-    """In-memory ``csms.commands.CallQueue`` with the same slot semantics."""
+    """In-memory ``csms.ocpp.commands.CallQueue`` with the same slot semantics."""
 
     def __init__(self) -> None:
         self.queue: dict[str, dict[str, "PendingCall"]] = {}
@@ -202,7 +202,7 @@ class MemoryCallQueue:
         (self.queue.get(call.charge_point_id) or {}).pop(call.seq, None)
 
     def claim(self, call, connection_id, now, deadline) -> bool:
-        from csms.commands import Outstanding
+        from csms.ocpp.commands import Outstanding
 
         with self._lock:
             held = self.slots.get(call.charge_point_id)
@@ -233,7 +233,7 @@ class MemoryCallQueue:
 
 
 class MemoryLink:
-    """In-memory ``csms.commands.ChargerLink``."""
+    """In-memory ``csms.ocpp.commands.ChargerLink``."""
 
     def __init__(self) -> None:
         self.current: dict[str, str | None] = {}
