@@ -55,6 +55,9 @@ class Conflict(Exception):
     """The request clashes with stored state (an id already taken)."""
 
 
+REFUSALS = (NotFound, Forbidden, Invalid, Conflict)  # what a caller is told in one line
+
+
 def _ts(value: datetime | None) -> str | None:
     return iso(value) if value is not None else None
 

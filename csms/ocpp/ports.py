@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Protocol
 
+from csms.ocpp.calls import CallOutcome, Outstanding, PendingCall
 from csms.model import (
     BootInfo,
     ChargerAuth,
@@ -106,3 +107,53 @@ class ReviewLog(Protocol):
     def add(self, item: ReviewItem) -> None: ...
 
     def list(self, charge_point_id: str) -> list[ReviewItem]: ...
+
+
+class CallQueue(Protocol):
+    def add(self, call: PendingCall) -> None: ...
+
+    def oldest(self, charge_point_id: str) -> PendingCall | None: ...
+
+    def queued(self, charge_point_id: str) -> list[PendingCall]: ...
+
+    def remove(self, call: PendingCall) -> None: ...
+
+    def claim(self, call: PendingCall, connection_id: str, now: datetime, deadline: datetime) -> bool:
+        """Take the charger's single outstanding slot unless a live call holds it."""
+
+    def outstanding(self, charge_point_id: str) -> Outstanding | None: ...
+
+    def release(self, charge_point_id: str, unique_id: str) -> bool:
+        """Free the slot if ``unique_id`` still holds it."""
+
+    def record(self, outcome: CallOutcome) -> None: ...
+
+    def outcomes(self, charge_point_id: str) -> list[CallOutcome]: ...
+
+    def chargers_with_work(self) -> list[str]:
+        """Chargers with queued or outstanding calls (for the sweep)."""
+
+
+class ConnectionPoster(Protocol):
+    def post(self, connection_id: str, frame: str) -> bool:
+        """Send a frame; False when the connection is gone (HTTP 410)."""
+
+
+class ChargerLink(Protocol):
+    """What the commander needs to know of a charger's connection and setup."""
+
+    def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
+        """(current connection id, connection id already set up, boot time)."""
+
+    def mark_setup(self, charge_point_id: str, connection_id: str) -> bool:
+        """Record that ``connection_id`` was set up; False if it already was."""
+
+    def mark_stale(self, charge_point_id: str, connection_id: str) -> None:
+        """The connection is gone (410): offline, if it is still the current one."""
+
+    def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None: ...
+
+    def capabilities(self, charge_point_id: str) -> dict[str, str]: ...
+
+    def set_password_hash(self, charge_point_id: str, password_hash: str) -> bool:
+        """Switch the charger's stored AuthorizationKey hash (key rotation)."""
