@@ -177,7 +177,7 @@ class DynamoChargers:
     def list(self) -> list[ChargerView]:
         return sorted((_view(i) for i in ChargerModel.scan()), key=lambda v: v.charge_point_id)
 
-    # ChargerLink (csms.ocpp.commands): what the outbound call queue needs
+    # ChargerLink (csms.ocpp.ports): what the outbound call queue needs
     def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
         try:
             item = ChargerModel.get(
