@@ -18,8 +18,10 @@ from adapters.dynamo.repositories import (
     DynamoSignals,
 )
 from adapters.settings import Settings
+from csms.ocpp.answers import AnswerHandler
 from csms.ocpp.commands import Commander
 from csms.ocpp.ports import Clock, ConnectionPoster
+from csms.ocpp.setup_policy import ConnectionSetup
 from csms.ocpp.v16.central import CentralSystem
 from csms.timeutil import utcnow
 
@@ -112,8 +114,8 @@ def build_runtime(
         review,
         clock=clock,
         heartbeat_interval_s=settings.heartbeat_interval_s,
-        on_response=commander.on_response,
-        after_call=commander.after_message,
+        on_response=AnswerHandler(commander),
+        after_call=ConnectionSetup(commander),
         replan=replan,
         tally=counters.frames,
     )

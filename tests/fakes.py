@@ -202,7 +202,7 @@ class MemoryCallQueue:
         (self.queue.get(call.charge_point_id) or {}).pop(call.seq, None)
 
     def claim(self, call, connection_id, now, deadline) -> bool:
-        from csms.ocpp.calls import Outstanding
+        from csms.ocpp.commands import Outstanding
 
         with self._lock:
             held = self.slots.get(call.charge_point_id)

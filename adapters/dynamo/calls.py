@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
 from adapters.dynamo.models import CallModel
-from csms.ocpp.calls import CallOutcome, Outstanding, PendingCall
+from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
 from csms.timeutil import iso
 
 SLOT = "slot"

@@ -7,15 +7,13 @@ import logging
 from typing import Any, Callable
 
 from csms.ocpp import codec as ocpp_j
-from csms.ocpp.calls import CallOutcome, Outstanding, PendingCall
 from csms.ocpp.codec import CallError, CallResult, OcppError
-from csms.ocpp.ports import CallQueue, ChargerLink, Clock
-from csms.ocpp.setup_policy import METER_MEASURANDS, METER_MEASURANDS_NO_POWER
+from csms.ocpp.commands import METER_MEASURANDS, METER_MEASURANDS_NO_POWER, CallOutcome, Commander, PendingCall
 from csms.ocpp.v16 import profiles
 
 log = logging.getLogger(__name__)
 
-ResultHandler = Callable[["AnswerHandling", PendingCall, CallOutcome], None]
+ResultHandler = Callable[["Commander", PendingCall, CallOutcome], None]
 _RESULT_HANDLERS: dict[str, ResultHandler] = {}
 
 
@@ -27,28 +25,20 @@ def on_result(action: str):
     return register
 
 
-class AnswerHandling:
-    """Mixed into ``Commander``: what happens when a charger answers."""
+class AnswerHandler:
+    """The ``on_response`` hook of the central system."""
 
-    queue: CallQueue
-    link: ChargerLink
-    clock: Clock
-    tally: Callable[[str], None] | None
+    def __init__(self, commander: Commander):
+        self.commander = commander
 
-    def enqueue(self, charge_point_id: str, action: str, payload: dict[str, Any], origin: str = "platform") -> PendingCall:
-        raise NotImplementedError
-
-    def _claim_next(self, charge_point_id: str, connection_id: str) -> PendingCall | None:
-        raise NotImplementedError
-
-    def on_response(self, charge_point_id: str, connection_id: str | None, message: CallResult | CallError) -> str | None:
+    def __call__(self, charge_point_id: str, connection_id: str | None, message: CallResult | CallError) -> str | None:
         """Match an answer to the outstanding call; return the next call's frame, if any,
         to be sent as the route response."""
-        held = self.queue.outstanding(charge_point_id)
+        held = self.commander.queue.outstanding(charge_point_id)
         if held is None or held.call.unique_id != message.unique_id:
             log.info("answer %s from %s matches no outstanding call; dropped", message.unique_id, charge_point_id)
             return None
-        call, now = held.call, self.clock()
+        call, now = held.call, self.commander.clock()
         kept = _redacted(call)  # what the outcome record keeps: never a key
         if isinstance(message, CallError):
             outcome = CallOutcome(charge_point_id, call.unique_id, call.action, kept, "error", now,
@@ -62,23 +52,22 @@ class AnswerHandling:
                 kind = "invalid_answer"
             outcome = CallOutcome(charge_point_id, call.unique_id, call.action, kept, kind, now,
                                   result=message.payload, origin=call.origin)
-        self.queue.remove(call)
-        self.queue.record(outcome)
-        if call.action == "SetChargingProfile" and self.tally is not None:
+        self.commander.queue.remove(call)
+        self.commander.queue.record(outcome)
+        if call.action == "SetChargingProfile" and self.commander.tally is not None:
             accepted = outcome.outcome == "answered" and (outcome.result or {}).get("status") == "Accepted"
-            self.tally("ProfilesAccepted" if accepted else "ProfilesRejected")
+            self.commander.tally("ProfilesAccepted" if accepted else "ProfilesRejected")
         handler = _RESULT_HANDLERS.get(call.action)
         if handler is not None:
             try:
-                handler(self, call, outcome)
+                handler(self.commander, call, outcome)
             except Exception:
                 log.exception("result handler for %s failed", call.action)
-        self.queue.release(charge_point_id, call.unique_id)
+        self.commander.queue.release(charge_point_id, call.unique_id)
         if connection_id is None:
             return None
-        following = self._claim_next(charge_point_id, connection_id)
+        following = self.commander.claim_next(charge_point_id, connection_id)
         return following.frame() if following is not None else None
-
 
 
 SECRET_KEYS = frozenset({"AuthorizationKey"})
@@ -92,7 +81,7 @@ def _redacted(call: PendingCall) -> dict[str, Any]:
 
 # ------------------------------------------------------------ result handlers
 @on_result("ChangeConfiguration")
-def _configuration_changed(commander: AnswerHandling, call: PendingCall, outcome: CallOutcome) -> None:
+def _configuration_changed(commander: Commander, call: PendingCall, outcome: CallOutcome) -> None:
     key = call.payload["key"]
     status = (outcome.result or {}).get("status", outcome.error_code or outcome.outcome)
     commander.link.record_capabilities(call.charge_point_id, {f"config.{key}": str(status)})
@@ -110,7 +99,7 @@ def _configuration_changed(commander: AnswerHandling, call: PendingCall, outcome
 
 
 @on_result("SetChargingProfile")
-def _profile_answered(commander: AnswerHandling, call: PendingCall, outcome: CallOutcome) -> None:
+def _profile_answered(commander: Commander, call: PendingCall, outcome: CallOutcome) -> None:
     purpose = call.payload["csChargingProfiles"]["chargingProfilePurpose"]
     status = (outcome.result or {}).get("status") if outcome.outcome == "answered" else None
     if status == "Accepted":
@@ -131,14 +120,14 @@ def _profile_answered(commander: AnswerHandling, call: PendingCall, outcome: Cal
 
 
 @on_result("GetDiagnostics")
-def _diagnostics_file(commander: AnswerHandling, call: PendingCall, outcome: CallOutcome) -> None:
+def _diagnostics_file(commander: Commander, call: PendingCall, outcome: CallOutcome) -> None:
     name = (outcome.result or {}).get("fileName")
     if name:
         commander.link.record_capabilities(call.charge_point_id, {"diagnostics.file": name})
 
 
 @on_result("GetConfiguration")
-def _configuration_read(commander: AnswerHandling, call: PendingCall, outcome: CallOutcome) -> None:
+def _configuration_read(commander: Commander, call: PendingCall, outcome: CallOutcome) -> None:
     if outcome.outcome != "answered":
         return
     values = {}

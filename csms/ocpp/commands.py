@@ -29,21 +29,71 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from csms.ocpp import codec as ocpp_j
-from csms.ocpp.answers import AnswerHandling
-from csms.ocpp.calls import CallOutcome, PendingCall
 from csms.ocpp.codec import OcppError
-from csms.ocpp.ports import CallQueue, ChargerLink, Clock, ConnectionPoster
-from csms.ocpp.setup_policy import SetupPolicy
 from csms.ocpp.v16 import profiles
+from csms.ocpp.ports import CallQueue, ChargerLink, Clock, ConnectionPoster
 from csms.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT = timedelta(seconds=60)
 
+# What the platform needs from every charger (the project guide; the smart-charging keys of OCPP 1.6 section 9.1).
+METER_MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import"
+METER_MEASURANDS_NO_POWER = "Energy.Active.Import.Register,Current.Import,Voltage"
+CAPABILITY_KEYS = [
+    "ChargingScheduleAllowedChargingRateUnit",
+    "ChargeProfileMaxStackLevel",
+    "ChargingScheduleMaxPeriods",
+    "MaxChargingProfilesInstalled",
+    "NumberOfConnectors",
+]
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    charge_point_id: str
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+    created_at: datetime
+    origin: str = "platform"  # setup | operator | scheduler | platform
+
+    @property
+    def seq(self) -> str:
+        """Queue order: creation time, then the unique id."""
+        return f"{iso(self.created_at)}#{self.unique_id}"
+
+    def frame(self) -> str:
+        return ocpp_j.call_frame(self.unique_id, self.action, self.payload)
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    call: PendingCall
+    connection_id: str
+    deadline: datetime
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    charge_point_id: str
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+    outcome: str  # answered | error | timeout | invalid_answer
+    at: datetime
+    result: dict[str, Any] | None = None
+    error_code: str | None = None
+    origin: str = "platform"
+
+
 
 @dataclass
-class Commander(SetupPolicy, AnswerHandling):
+class Commander:
+    """The send engine: queue a call, post it when the charger's slot is free, sweep, expire.
+    Set-up policy (``setup_policy``) and answer handling (``answers``) work through it."""
+
     queue: CallQueue
     link: ChargerLink
     poster: ConnectionPoster | None  # None: no way to send now (calls stay queued)
@@ -83,7 +133,7 @@ class Commander(SetupPolicy, AnswerHandling):
                                           "timeout", now, origin=held.call.origin))
         return True
 
-    def _claim_next(self, charge_point_id: str, connection_id: str) -> PendingCall | None:
+    def claim_next(self, charge_point_id: str, connection_id: str) -> PendingCall | None:
         now = self.clock()
         if not self._expire(charge_point_id, now):
             return None
@@ -102,7 +152,7 @@ class Commander(SetupPolicy, AnswerHandling):
             connection_id, _, _ = self.link.connection(charge_point_id)
             if connection_id is None:
                 return False  # offline: stays queued for the next connection
-        call = self._claim_next(charge_point_id, connection_id)
+        call = self.claim_next(charge_point_id, connection_id)
         if call is None:
             return False
         if self.poster.post(connection_id, call.frame()):

@@ -7,9 +7,8 @@ Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
-from csms.ocpp.calls import CallOutcome, Outstanding, PendingCall
 from csms.model import (
     BootInfo,
     ChargerAuth,
@@ -19,6 +18,9 @@ from csms.model import (
     ReviewItem,
     Session,
 )
+
+if TYPE_CHECKING:  # annotations only: the queue's records are defined with the send engine
+    from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
 
 Clock = Callable[[], datetime]
 

@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 from adapters.dynamo.models import create_tables
 from adapters.settings import Settings
 from adapters.wiring import build_runtime
-from csms.ocpp.calls import PendingCall
+from csms.ocpp.commands import PendingCall
 from csms.ocpp.credentials import hash_key
 from csms.model import ConnectorStatus, Session
 

@@ -1,14 +1,13 @@
-"""The OCPP 1.6 central system: one OCPP-J frame in, at most one frame out.
+"""The central system: one OCPP-J frame in, at most one frame out.
 
 Stateless between calls (everything lives behind the repositories), so the
 same object serves an API Gateway ``$default`` Lambda and the local gateway.
 
-Transaction messages (StartTransaction, StopTransaction, MeterValues, in
-``transactions``) are never answered with a CALLERROR for a data problem: a
-charger retries a failed transaction message a few times and then drops it.
-They are acknowledged, the raw message is kept for review, and what can be read
-is stored. Only when storage itself fails do they get ``InternalError``, so the
-charger retries.
+Transaction messages (StartTransaction, StopTransaction, MeterValues) are never
+answered with a CALLERROR for a data problem: a charger retries a failed
+transaction message a few times and then drops it. They are acknowledged, the
+raw message is kept for review, and what can be read is stored. Only when
+storage itself fails do they get ``InternalError``, so the charger retries.
 """
 
 from __future__ import annotations
