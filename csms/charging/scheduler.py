@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
+import numpy as np
+
 from csms.charging.planner import DemandEvent, Problem, Vehicle
 from csms.charging.planner import plan as fleet_plan
 from csms.charging.tariff import SLOT, Signals, slot_start
@@ -188,7 +190,9 @@ class SmartScheduler:
         equal share of the cap, so the safety net cannot break it either."""
         events = list(self.events()) if events is None else events
         cap_w = None if self.site_cap_kw is None else self.site_cap_kw * 1000
-        steered, fixed, plans = [], [], [None] * len(plugs)
+        steered: list[tuple[int, datetime, datetime, float]] = []
+        fixed: list[int] = []
+        plans: list[list[Interval]] = [[] for _ in plugs]
         for i, plug in enumerate(plugs):
             target, departure, remaining = self._need(plug)
             if remaining <= 0:
@@ -210,7 +214,8 @@ class SmartScheduler:
             while at < horizon:
                 starts.append(at)
                 at += SLOT
-            known, carbon = [], []
+            known: list[float | None] = []
+            carbon: list[float] = []
             for start in starts:
                 try:
                     i = signals.index(start)
@@ -226,11 +231,11 @@ class SmartScheduler:
                 own = plug.preference.carbon_price
                 return 0.0 if own is None else (own - self.carbon_price) / 1e4
             fixed_events = [DemandEvent(now, plans[i][0].end, -plans[i][0].power_w / 1000) for i in fixed]
-            problem = Problem(starts, costs, [
+            problem = Problem(starts, np.asarray(costs, dtype=float), [
                 Vehicle(str(i), now, target, remaining / 1000, plugs[i].max_power_w * self.power_share / 1000,
                         carbon_delta(plugs[i]))
                 for i, target, _, remaining in steered], site_cap_kw=self.site_cap_kw,
-                events=events + _reserve(fixed_events, self.site_cap_kw, events), carbon=carbon)
+                events=events + _reserve(fixed_events, self.site_cap_kw, events), carbon=np.asarray(carbon, dtype=float))
             result = fleet_plan(problem)
             for k, (i, target, departure, _) in enumerate(steered):
                 intervals = [Interval(a, b, kw * 1000) for a, b, kw in result.intervals(k)]

@@ -9,6 +9,7 @@ reconnected without one, TriggerMessage BootNotification and StatusNotification.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from csms.ocpp.commands import CAPABILITY_KEYS, METER_MEASURANDS, Commander, PendingCall
 
@@ -17,7 +18,7 @@ SETUP_WINDOW = timedelta(seconds=120)
 
 def setup_calls(commander: Commander, charge_point_id: str) -> list[PendingCall]:
     """The configuration every charger gets after a BootNotification."""
-    calls = [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("ChangeConfiguration", {"key": "MeterValuesSampledData", "value": METER_MEASURANDS}),
         ("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": str(commander.meter_sample_interval_s)}),
         ("ChangeConfiguration", {"key": "HeartbeatInterval", "value": str(commander.heartbeat_interval_s)}),

@@ -123,6 +123,7 @@ class CentralSystem(Transactions):
                 return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_SUPPORTED, f"{action} is not sent by a charge point")
             return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_IMPLEMENTED, f"Unknown action {action[:40]}")
         ctx = Context(charge_point_id, connection_id, self.clock(), call.unique_id, raw, lenient=False)
+        violation: OcppError | None
         try:
             ocpp_j.validate(ocpp_j.CALL, action, call.payload)
         except OcppError as exc:

@@ -75,7 +75,7 @@ class Transactions:
     @on("StartTransaction")
     def start_transaction(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         flags: list[str] = []
-        connector_id = _int(p.get("connectorId"), 0)
+        connector_id = _int(p.get("connectorId"), 0) or 0
         meter_start = _int(p.get("meterStart"))
         if meter_start is None:
             flags.append("meter_start_missing")
@@ -108,9 +108,10 @@ class Transactions:
 
     @on("MeterValues")
     def meter_values(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-        connector_id = _int(p.get("connectorId"), 0)
+        connector_id = _int(p.get("connectorId"), 0) or 0
         transaction_id = _int(p.get("transactionId"))
-        values = p.get("meterValue") if isinstance(p.get("meterValue"), list) else []
+        raw_values = p.get("meterValue")
+        values = raw_values if isinstance(raw_values, list) else []
         samples, problems = parse_meter_values(
             ctx.charge_point_id,
             connector_id,
@@ -159,7 +160,8 @@ class Transactions:
         if meter_stop is None:
             flags.append("meter_stop_missing")
         stopped_at = self._time(ctx, p.get("timestamp"), flags)
-        tx_data = p.get("transactionData") if isinstance(p.get("transactionData"), list) else []
+        raw_tx_data = p.get("transactionData")
+        tx_data = raw_tx_data if isinstance(raw_tx_data, list) else []
         tx_samples, problems = parse_meter_values(
             ctx.charge_point_id, session.connector_id, [v for v in tx_data if isinstance(v, dict)],
             source="txdata", transaction_id=session.transaction_id, received_at=ctx.received_at,
