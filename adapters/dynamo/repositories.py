@@ -31,7 +31,8 @@ from adapters.dynamo.models import (
 )
 from csms.charging.signals import DemandEvent, SignalRow, to_signals
 from csms.charging.tariff import Signals
-from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Reading, ReviewItem, Session
+from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, Reading, ReviewItem,
+                        Session)
 from csms.ocpp.ports import AlreadyExists
 from csms.timeutil import iso, parse_ts
 
@@ -50,6 +51,16 @@ def _boot_from(item: ChargerModel) -> BootInfo | None:
         return None
     data = item.boot.as_dict() if hasattr(item.boot, "as_dict") else dict(item.boot)
     return BootInfo(**{k: data.get(k) for k in BootInfo.__dataclass_fields__})
+
+
+def _preference_from(charge_point_id: str, stored: dict) -> Preference:
+    departure = None
+    if stored.get("departure"):
+        try:
+            departure = parse_ts(stored["departure"])
+        except ValueError:
+            log.warning("unreadable departure in %s's preference", charge_point_id)
+    return Preference(departure, stored.get("energy_kwh"), bool(stored.get("charge_now")), stored.get("carbon_price"))
 
 
 def _view(item: ChargerModel) -> ChargerView:
@@ -236,13 +247,13 @@ class DynamoChargers:
         GSI on ``driver`` is the step for a large fleet."""
         return [_view(i) for i in ChargerModel.scan(ChargerModel.driver == driver)]
 
-    def preference(self, charge_point_id: str) -> dict:
+    def preference(self, charge_point_id: str) -> Preference:
         try:
             item = ChargerModel.get(charge_point_id, attributes_to_get=["preference"])
         except DoesNotExist:
-            return {}
+            return Preference()
         pref = item.preference
-        return dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {})
+        return _preference_from(charge_point_id, dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {}))
 
     def firmware_history(self, charge_point_id: str) -> list[str]:
         try:

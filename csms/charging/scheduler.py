@@ -14,10 +14,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
+from csms.charging.ports import PlanSink
+from csms.model import Preference
 from csms.charging.planner import DemandEvent, Problem, Vehicle
 from csms.charging.planner import plan as fleet_plan
 from csms.charging.tariff import SLOT, Signals, slot_start
@@ -33,14 +35,6 @@ DEFAULT_MAX_POWER_W = 7400.0
 FINISH_MARGIN = timedelta(minutes=30)
 # ... and plan with this share of the vehicle's maximum power.
 PLANNING_POWER_SHARE = 0.9
-
-
-@dataclass(frozen=True)
-class Preference:
-    departure: datetime | None = None
-    energy_kwh: float | None = None
-    charge_now: bool = False
-    carbon_price: float | None = None  # GBP/t CO2 the driver puts on carbon (None: the platform's)
 
 
 @dataclass(frozen=True)
@@ -126,14 +120,6 @@ def plan_hash(plan: list[Interval]) -> str:
     text = json.dumps([[p.start.strftime("%Y%m%d%H%M") if i else "", p.end.strftime("%Y%m%d%H%M"),
                         round(p.power_w, -3)] for i, p in enumerate(plan)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-class PlanSink(Protocol):
-    def send(self, plug: PlugIn, plan: list[Interval], now: datetime) -> bool:
-        """Send the plan to the charger; True when queued."""
-
-    def saved(self, plug: PlugIn, plan: list[Interval], digest: str) -> None:
-        """Remember the plan sent (for 'only on change' and for the app)."""
 
 
 @dataclass

@@ -29,7 +29,9 @@ class AlreadyExists(Exception):
     """A conditional create found the item already there."""
 
 
-class ChargerRepository(Protocol):
+class ChargerCredentials(Protocol):
+    """The charger store as the handshake and key management see it (``connection``, ``credentials``)."""
+
     def register(self, charge_point_id: str, password_hash: str, at: datetime) -> None:
         """Create a charger; raises AlreadyExists when the id is taken."""
 
@@ -42,6 +44,10 @@ class ChargerRepository(Protocol):
 
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         """Count a wrong key for a known charger (brute-force lockout)."""
+
+
+class ChargerPresence(Protocol):
+    """The charger store as the OCPP handlers write it: connection, boot, liveness, firmware."""
 
     def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         """Make ``connection_id`` the charger's current connection (idempotent).
@@ -60,9 +66,17 @@ class ChargerRepository(Protocol):
 
     def record_diagnostics_status(self, charge_point_id: str, status: str, at: datetime) -> None: ...
 
+
+class ChargerReader(Protocol):
+    """One charger or all of them, as operators and drivers see them."""
+
     def get(self, charge_point_id: str) -> ChargerView | None: ...
 
     def list(self) -> list[ChargerView]: ...
+
+
+class ChargerRepository(ChargerCredentials, ChargerPresence, ChargerReader, Protocol):
+    """The whole charger store (what an adapter implements); a consumer names the role it needs."""
 
 
 class ConnectorRepository(Protocol):

@@ -20,7 +20,7 @@ from csms.model import BootInfo, ConnectorStatus, ReviewItem
 from csms.ocpp import codec as ocpp_j
 from csms.ocpp.codec import Call, CallError, CallResult, FrameError, Ignored, OcppError
 from csms.ocpp.ports import (
-    ChargerRepository,
+    ChargerPresence,
     Clock,
     ConnectorRepository,
     MeterRepository,
@@ -46,7 +46,7 @@ class CentralSystem(Transactions):
 
     def __init__(
         self,
-        chargers: ChargerRepository,
+        chargers: ChargerPresence,
         connectors: ConnectorRepository,
         sessions: SessionRepository,
         meter: MeterRepository,
