@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from csms.charging import planner
+from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T
 from csms.charging import tariff
 from csms.timeutil import BadTimestamp, parse_ts
 
@@ -186,7 +187,7 @@ def immediate(problem: planner.Problem) -> planner.Plan:
     return planner.Plan(problem, rows, cols, share, power, "immediate")
 
 
-def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_price: float = 100.0,
+def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T,
         site_limit_kw: float | None = None, slot_minutes: int = 30, min_on_minutes: int = 0,
         max_windows: int | None = None, events: list[planner.DemandEvent] | None = None) -> tuple[dict, planner.Plan]:
     starts, price, forecast, actual = resample(signals, slot_minutes)

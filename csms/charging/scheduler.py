@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T, DEFAULT_MAX_POWER_W
 from csms.charging.ports import PlanSink
 from csms.model import Preference
 from csms.charging.planner import DemandEvent, Problem, Vehicle
@@ -26,10 +27,8 @@ from csms.charging.tariff import SLOT, Signals, slot_start
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CARBON_PRICE_GBP_PER_T = 100.0
 DEFAULT_STAY = timedelta(hours=8)
 DEFAULT_ENERGY_KWH = 30.0
-DEFAULT_MAX_POWER_W = 7400.0
 # Plans leave room for what the platform cannot see at once (meter values arrive every few
 # minutes, profiles take a round trip, A limits round down): finish this early ...
 FINISH_MARGIN = timedelta(minutes=30)
