@@ -4,7 +4,7 @@ slots before its departure, and send a charging profile only when the plan chang
 Cost of a slot = price (p/kWh) + carbon price (GBP/t) x forecast intensity (g/kWh) / 10^4.
 For one vehicle without a shared limit, filling the cheapest slots first at the
 vehicle's maximum power is exactly optimal (the LP's greedy solution): that is what
-``sort_and_fill`` does. A fleet under a shared cap needs an LP (see issue 5).
+``sort_and_fill`` does. A fleet under a shared cap needs an LP (``csms.charging.planner``).
 """
 
 from __future__ import annotations
