@@ -187,9 +187,10 @@ def immediate(problem: planner.Problem) -> planner.Plan:
     return planner.Plan(problem, rows, cols, share, power, "immediate")
 
 
-def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T,
-        site_limit_kw: float | None = None, slot_minutes: int = 30, min_on_minutes: int = 0,
-        max_windows: int | None = None, events: list[planner.DemandEvent] | None = None) -> tuple[dict, planner.Plan]:
+def _problem(vehicles: list[planner.Vehicle], signals: tariff.Signals, carbon_price: float, site_limit_kw: float | None,
+             slot_minutes: int, events: list[planner.DemandEvent] | None):
+    """The planning problem of a backtest: sessions clipped to the price window (energy capped by what
+    fits), cost = price + carbon price x forecast. Returns (problem, sessions skipped, price, actual)."""
     starts, price, forecast, actual = resample(signals, slot_minutes)
     slot = timedelta(minutes=slot_minutes)
     window_start, window_end = starts[0], starts[-1] + slot
@@ -207,6 +208,23 @@ def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_pric
                          f"{_iso(window_start)} .. {_iso(window_end)}")
     cost = price + carbon_price * forecast / 1e4
     problem = planner.Problem(starts, cost, kept, site_cap_kw=site_limit_kw, events=events or [], slot=slot)
+    return problem, skipped, price, actual
+
+
+def smallest_feasible_limit_kw(vehicles: list[planner.Vehicle], signals: tariff.Signals, *,
+                               carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T, slot_minutes: int = 30) -> float:
+    """The smallest site limit (kW) under which every session of this backtest can get its energy
+    (``planner.smallest_feasible_cap_kw`` on the same problem ``run`` plans)."""
+    problem, _, _, _ = _problem(vehicles, signals, carbon_price, None, slot_minutes, None)
+    return planner.smallest_feasible_cap_kw(problem)
+
+
+def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T,
+        site_limit_kw: float | None = None, slot_minutes: int = 30, min_on_minutes: int = 0,
+        max_windows: int | None = None, events: list[planner.DemandEvent] | None = None) -> tuple[dict, planner.Plan]:
+    problem, skipped, price, actual = _problem(vehicles, signals, carbon_price, site_limit_kw, slot_minutes, events)
+    kept = problem.vehicles
+    window_start, window_end = problem.starts[0], problem.starts[-1] + problem.slot
     min_on_slots = max(1, math.ceil(min_on_minutes / slot_minutes)) if min_on_minutes else 1
     started = time.perf_counter()
     plan = planner.plan(problem, min_on_slots=min_on_slots, max_windows=max_windows)

@@ -4,18 +4,21 @@ per-vehicle power limits, a site power cap and grid-demand events.
 The problem (powers in kW, slots of ``dt`` hours, ``f[v,t]`` = share of slot t that vehicle v is
 plugged in, ``c[t]`` = price + carbon price x forecast intensity, p/kWh):
 
-    minimise    sum_v,t c[t] f[v,t] dt p[v,t]  +  M sum_v u[v]  +  tiny sum_v,t t f[v,t] dt p[v,t]
+    lexicographically, first  minimise  sum_v u[v]                       (energy owed comes first)
+                       then   minimise  sum_v,t c[t] f[v,t] dt p[v,t]  +  tiny sum_v,t t f[v,t] dt p[v,t]
+                                        with sum_v u[v] held at its first-stage minimum
     subject to  sum_t f[v,t] dt p[v,t] + u[v] = E[v]      (energy by departure; u = unmet)
                 sum_v p[v,t] <= cap[t]                    (site cap and demand events: instantaneous
                                                            power, so it holds within every slot)
                 0 <= p[v,t] <= P[v],  u[v] >= 0
 
-M is larger than any price difference, so the plan delivers as much as it can before it saves
-money; the tiny time cost makes it deliver early among equal costs ("as much as possible, as early
+Two stages, not a penalty weight on u: no slot is cheap enough to buy savings with a driver's
+energy. The tiny time cost makes it deliver early among equal costs ("as much as possible, as early
 as possible"). Without a binding cap the vehicles are independent and the LP's optimum is, for each
 vehicle, the cheapest slots filled first at full power: ``fill`` computes exactly that in
-O(slots log slots). When the independent plans break a cap, the whole fleet is solved as one LP with
-HiGHS (scipy.optimize.linprog): an exact method, not a heuristic.
+O(slots log slots), and it is the one fill of the project (the live per-vehicle plan calls it too).
+When the independent plans break a cap, the whole fleet is solved as a two-stage LP with HiGHS
+(scipy.optimize.linprog): an exact method, not a heuristic.
 
 Hardware options (``min_on_slots``, ``max_windows``) are applied per vehicle afterwards by a
 documented heuristic (``smooth``) that never breaks a cap or a vehicle's need it could meet; their
@@ -33,9 +36,10 @@ import numpy as np
 from csms.charging.signals import DemandEvent
 from csms.charging.tariff import SLOT
 
-__all__ = ["DemandEvent", "Plan", "PlanError", "Problem", "Vehicle", "fill", "plan", "smooth", "solve_lp"]
+__all__ = ["DemandEvent", "Plan", "PlanError", "Problem", "Vehicle", "fill", "plan", "smallest_feasible_cap_kw", "smooth",
+           "solve_lp"]
 
-UNMET_PENALTY = 1e4  # p/kWh: above any price, so energy comes before savings
+UNMET_PENALTY = 1e4  # p/kWh: prices unmet energy in reported objectives (the LP itself is lexicographic)
 EARLY_WEIGHT = 1e-6  # p/kWh per slot: among equal costs, earlier
 
 
@@ -181,12 +185,18 @@ def _effective_cost(problem: Problem, rows: np.ndarray, cols: np.ndarray) -> np.
 
 
 def fill(problem: Problem) -> Plan:
-    """Each vehicle on its own: its cheapest slots first at full power (exact without a cap)."""
+    """Each vehicle on its own: its cheapest slots first at full power (exact without a cap).
+
+    The one sort-and-fill of the project: the live per-vehicle plan (``csms.charging.scheduler``),
+    the fleet path and the backtest all call it. Slots are taken by (cost, start): the earlier slot
+    wins an exact tie, never a slot that is dearer by any amount. A slot the vehicle is plugged in for
+    only part of (``share``) holds that share of a full slot's energy. A need that does not fit takes
+    every slot at full power (as much as possible). Returns the plan over the problem's pairs."""
     rows, cols, share = problem.presence()
     power = np.zeros(len(rows))
     dt = problem.dt
-    eff = _effective_cost(problem, rows, cols)
-    order = np.lexsort((eff, rows))  # by vehicle, then by cost (earlier on ties)
+    cost = pair_cost(problem, rows, cols)
+    order = np.lexsort((cols, cost, rows))  # by vehicle, then by cost, then earlier on ties
     boundaries = np.flatnonzero(np.diff(rows[order])) + 1
     for group in np.split(order, boundaries):
         if len(group) == 0:
@@ -194,26 +204,23 @@ def fill(problem: Problem) -> Plan:
         v = problem.vehicles[rows[group[0]]]
         left = v.energy_kwh
         for k in group:
-            if left <= 1e-12:
+            if left <= 1e-9:  # kWh (1 mWh): what is left is rounding
                 break
             room = v.max_kw * share[k] * dt
             e = min(left, room)
-            power[k] = e / (share[k] * dt)
+            power[k] = v.max_kw if e >= room else e / (share[k] * dt)
             left -= e
     return Plan(problem, rows, cols, share, power, "fill")
 
 
-def solve_lp(problem: Problem) -> Plan:
-    """The whole fleet as one LP (HiGHS). Exact; used when the independent plans break a cap."""
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_matrix, vstack, hstack, identity
+def _lp_matrices(problem: Problem):
+    """The LP's pieces: variables p (one per pair, kW) then u (one per vehicle, unmet kWh)."""
+    from scipy.sparse import coo_matrix, hstack, identity
 
     rows, cols, share = problem.presence()
     nv, npairs, dt = len(problem.vehicles), len(rows), problem.dt
     caps = problem.caps()
     capped = np.flatnonzero(np.isfinite(caps))
-    # variables: p (npairs) then u (nv)
-    c = np.concatenate([_effective_cost(problem, rows, cols) * share * dt, np.full(nv, UNMET_PENALTY)])
     a_eq = hstack([coo_matrix((share * dt, (rows, np.arange(npairs))), shape=(nv, npairs)), identity(nv)]).tocsr()
     b_eq = np.array([v.energy_kwh for v in problem.vehicles])
     a_ub = b_ub = None
@@ -227,11 +234,76 @@ def solve_lp(problem: Problem) -> Plan:
     bounds = np.zeros((npairs + nv, 2))
     bounds[:npairs, 1] = [problem.vehicles[r].max_kw for r in rows]
     bounds[npairs:, 1] = np.inf
-    result = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    if result.status != 0:
-        raise PlanError(f"the LP solver failed: {result.message}")
-    power = np.clip(result.x[:npairs], 0.0, None)
+    return rows, cols, share, a_eq, b_eq, a_ub, b_ub, bounds
+
+
+# Stage 2 may leave this much more unmet energy than stage 1's optimum: the solver's tolerance
+# (kWh per kWh of total need), far below what any meter resolves.
+UNMET_TOLERANCE = 1e-9
+
+
+def solve_lp(problem: Problem) -> Plan:
+    """The whole fleet as a lexicographic LP (HiGHS). Exact; used when the independent plans break a cap.
+
+    Energy owed to drivers comes first, cost second, with no weight between them that a cheap
+    enough slot could outbid: stage 1 minimises the total unmet energy U* (kWh) under every cap;
+    stage 2 minimises cost (plus the tiny earlier-is-better term) with the unmet energy held at
+    U* (to ``UNMET_TOLERANCE`` of the total need). Under a cap that can meet every need, stage 2
+    allows no unmet energy at all, so every need is met. Raises PlanError when the solver fails."""
+    from scipy.optimize import linprog
+    from scipy.sparse import vstack, csr_matrix
+
+    rows, cols, share, a_eq, b_eq, a_ub, b_ub, bounds = _lp_matrices(problem)
+    nv, npairs, dt = len(problem.vehicles), len(rows), problem.dt
+    # Stage 1: as much energy as the caps allow.
+    first = linprog(np.concatenate([np.zeros(npairs), np.ones(nv)]), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
+                    bounds=bounds, method="highs")
+    if first.status != 0:
+        raise PlanError(f"the LP solver failed (energy stage): {first.message}")
+    unmet = float(first.x[npairs:].sum())
+    tolerance = UNMET_TOLERANCE * max(1.0, float(b_eq.sum()))
+    c = np.concatenate([_effective_cost(problem, rows, cols) * share * dt, np.zeros(nv)])
+    if unmet <= tolerance:
+        # Every need can be met: stage 2 meets every need (no unmet energy at all).
+        bounds = bounds.copy()
+        bounds[npairs:, 1] = 0.0
+        a2, b2 = a_ub, b_ub
+    else:
+        # Stage 2: the cheapest plan that delivers that energy.
+        row = csr_matrix(np.concatenate([np.zeros(npairs), np.ones(nv)])[None, :])
+        a2 = row if a_ub is None else vstack([a_ub, row]).tocsr()
+        b2 = np.array([unmet + tolerance]) if b_ub is None else np.concatenate([b_ub, [unmet + tolerance]])
+    second = linprog(c, A_ub=a2, b_ub=b2, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if second.status != 0:
+        raise PlanError(f"the LP solver failed (cost stage): {second.message}")
+    power = np.clip(second.x[:npairs], 0.0, None)
     return Plan(problem, rows, cols, share, power, "lp")
+
+
+def smallest_feasible_cap_kw(problem: Problem) -> float:
+    """The smallest constant site cap (kW) under which every vehicle can get its energy (an LP:
+    minimise C subject to every need met, sum_v p[v,t] <= C in every slot and the problem's own
+    caps). Used to test "a limit that can meet every need meets every need". Raises PlanError when
+    some need cannot be met at any cap (a vehicle's own power or stay is too short)."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix, hstack, vstack
+
+    rows, cols, share, a_eq, b_eq, a_ub, b_ub, bounds = _lp_matrices(problem)
+    nv, npairs, n = len(problem.vehicles), len(rows), len(problem.starts)
+    # variables: p (npairs), u (nv, fixed at 0), C
+    a_eq = hstack([a_eq, coo_matrix((nv, 1))]).tocsr()
+    cap_rows = hstack([coo_matrix((np.ones(npairs), (cols, np.arange(npairs))), shape=(n, npairs)),
+                       coo_matrix((n, nv)), coo_matrix(-np.ones((n, 1)))])
+    a = cap_rows if a_ub is None else vstack([hstack([a_ub, coo_matrix((a_ub.shape[0], 1))]), cap_rows])
+    b = np.zeros(n) if b_ub is None else np.concatenate([b_ub, np.zeros(n)])
+    bounds = np.vstack([bounds, [[0.0, np.inf]]])
+    bounds[npairs:npairs + nv, 1] = 0.0
+    c = np.zeros(npairs + nv + 1)
+    c[-1] = 1.0
+    result = linprog(c, A_ub=a.tocsr(), b_ub=b, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if result.status != 0:
+        raise PlanError(f"no cap meets every need: {result.message}")
+    return float(result.x[-1])
 
 
 def plan(problem: Problem, min_on_slots: int = 1, max_windows: int | None = None) -> Plan:

@@ -119,3 +119,20 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     code, _, err = _run(capsys, "backtest", "--sessions", "x.csv", "--prices", PRICES, "--carbon", CARBON,
                         "--out", "p.csv", "--site-limit-kw", "-3")
     assert code == 2 and err.strip() == "error: --site-limit-kw must be > 0"
+
+
+def test_a_site_limit_just_above_the_smallest_feasible_one_meets_every_need(tmp_path, capsys, acn_sessions):
+    """Energy first, cost second: re-timed real sessions under the tightest limit that can meet them all."""
+    from csms.charging import backtest, tariff
+
+    signals = tariff.load(PRICES, CARBON)
+    smallest = backtest.smallest_feasible_limit_kw(backtest.load_sessions(acn_sessions), signals)
+    limit = smallest * 1.001
+    code, stdout, _ = _run(capsys, "backtest", "--sessions", acn_sessions, "--prices", PRICES, "--carbon", CARBON,
+                           "--site-limit-kw", f"{limit:.4f}", "--out", str(tmp_path / "plan.csv"))
+    result = json.loads(stdout)
+    assert code == 0 and result["method"] == "lp"
+    assert result["plan"]["sessions_meeting_need"] == result["sessions"] == 300
+    assert result["plan"]["peak_kw"] <= round(limit, 1) + 0.05
+    below, _ = backtest.run(backtest.load_sessions(acn_sessions), signals, site_limit_kw=smallest * 0.98)
+    assert below["plan"]["sessions_meeting_need"] < 300  # the limit is tight: just below it, no plan meets all
