@@ -22,7 +22,7 @@ from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T, DEFAULT_MAX_P
 from csms.charging.ports import PlanSink
 from csms.model import Preference
 from csms.charging.planner import DemandEvent, Problem, Vehicle
-from csms.charging.planner import plan as fleet_plan
+from csms.charging.planner import fill, plan as fleet_plan
 from csms.charging.tariff import SLOT, Signals, slot_start
 
 log = logging.getLogger(__name__)
@@ -60,49 +60,46 @@ def slot_cost(price_p_per_kwh: float, carbon_g_per_kwh: float, carbon_price_gbp_
     return price_p_per_kwh + carbon_price_gbp_per_t * carbon_g_per_kwh / 1e4
 
 
+def slot_grid(now: datetime, horizon: datetime, signals: Signals,
+              carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T) -> tuple[list[datetime], np.ndarray, np.ndarray]:
+    """The planning grid from the slot holding ``now`` to ``horizon``: slot starts (UTC), cost per slot
+    (p/kWh, ``slot_cost``) and forecast intensity (gCO2/kWh). Time without signals (before or beyond
+    the published window) costs more than every known slot (the dearest + 1 p/kWh) and has intensity
+    0, so it is used after every known slot: the energy is planned even when the window ends before
+    departure, and with no signals at all the vehicle simply charges now."""
+    starts: list[datetime] = []
+    at = slot_start(now)
+    while at < horizon:
+        starts.append(at)
+        at += SLOT
+    known: list[float | None] = []
+    carbon: list[float] = []
+    for start in starts:
+        try:
+            i = signals.index(start)
+        except KeyError:
+            known.append(None)
+            carbon.append(0.0)
+            continue
+        known.append(slot_cost(signals.price_p_per_kwh[i], signals.carbon_g_per_kwh[i], carbon_price))
+        carbon.append(signals.carbon_g_per_kwh[i])
+    dearest = max((c for c in known if c is not None), default=0.0) + 1.0
+    return starts, np.asarray([dearest if c is None else c for c in known], float), np.asarray(carbon, float)
+
+
 def sort_and_fill(now: datetime, departure: datetime, energy_wh: float, max_power_w: float, signals: Signals,
                   carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T) -> list[Interval]:
-    """Cheapest slots first at full power until the energy is planned (earlier slot on ties).
-    Time outside the signal window comes after every known slot; when the energy does not fit,
-    every slot is filled (as much as possible). Returns the plan as contiguous intervals, oldest first."""
+    """Cheapest slots first at full power until the energy is planned (earlier slot on ties), for one
+    vehicle plugged in from ``now`` to ``departure`` (W, Wh, UTC). Time outside the signal window comes
+    after every known slot (``slot_grid``); when the energy does not fit, every slot is filled (as
+    much as possible). Returns the plan as contiguous intervals from ``now`` to ``departure``, oldest
+    first. The fill itself is ``csms.charging.planner.fill``, the one the fleet path and the backtest
+    use; partial slots at ``now`` and ``departure`` count pro rata."""
     if energy_wh <= 0 or departure <= now or max_power_w <= 0:
         return []
-    pieces = []  # (cost, start, end)
-    unknown = []  # time without signals (before or beyond the published window)
-    at = now
-    while at < departure:
-        try:
-            i = signals.index(at)
-        except KeyError:
-            end = min(departure, at + SLOT)
-            unknown.append((at, end))
-            at = end
-            continue
-        end = min(departure, signals.starts[i] + SLOT)
-        pieces.append((slot_cost(signals.price_p_per_kwh[i], signals.carbon_g_per_kwh[i], carbon_price), at, end))
-        at = end
-    # Time without signals is still usable, after every known slot (as if dearest): the energy is
-    # planned even when the window ends before departure, and with no signals at all the vehicle
-    # simply charges now.
-    dearest = max((p[0] for p in pieces), default=0.0) + 1.0
-    pieces += [(dearest, start, end) for start, end in unknown]
-    chosen: dict[datetime, tuple[datetime, float]] = {}
-    left = energy_wh
-    for cost, start, end in sorted(pieces, key=lambda p: (p[0], p[1])):
-        if left <= 1e-6:
-            break
-        hours = (end - start).total_seconds() / 3600
-        wh = min(left, max_power_w * hours)
-        chosen[start] = (end, wh / hours)
-        left -= wh
-    plan: list[Interval] = []
-    for start, end, in ((s, e) for _, s, e in sorted(pieces, key=lambda p: p[1])):
-        power = chosen.get(start, (end, 0.0))[1]
-        if plan and plan[-1].end == start and abs(plan[-1].power_w - power) < 1e-6:
-            plan[-1] = Interval(plan[-1].start, end, power)
-        else:
-            plan.append(Interval(start, end, power))
-    return plan
+    starts, costs, _ = slot_grid(now, departure, signals, carbon_price)
+    problem = Problem(starts, costs, [Vehicle("vehicle", now, departure, energy_wh / 1000, max_power_w / 1000)])
+    return [Interval(a, b, kw * 1000) for a, b, kw in fill(problem).intervals(0)]
 
 
 def periods(plan: list[Interval], now: datetime) -> list[tuple[int, float]]:
@@ -193,24 +190,7 @@ class SmartScheduler:
             plans[i] = [Interval(now, now + timedelta(hours=remaining / power), power)]
         if steered:
             horizon = max(t for _, t, _, _ in steered)
-            first = slot_start(now)
-            starts = []
-            at = first
-            while at < horizon:
-                starts.append(at)
-                at += SLOT
-            known: list[float | None] = []
-            carbon: list[float] = []
-            for start in starts:
-                try:
-                    i = signals.index(start)
-                    known.append(slot_cost(signals.price_p_per_kwh[i], signals.carbon_g_per_kwh[i], self.carbon_price))
-                    carbon.append(signals.carbon_g_per_kwh[i])
-                except KeyError:
-                    known.append(None)
-                    carbon.append(0.0)  # unknown slots cost the dearest known slot for everyone
-            dearest = max((c for c in known if c is not None), default=0.0) + 1.0
-            costs = [dearest if c is None else c for c in known]
+            starts, costs, carbon = slot_grid(now, horizon, signals, self.carbon_price)
 
             def carbon_delta(plug: PlugIn) -> float:  # a driver's own carbon price, in p/kWh per g/kWh
                 own = plug.preference.carbon_price
