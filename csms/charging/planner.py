@@ -67,6 +67,9 @@ class Problem:
     events: list[DemandEvent] = field(default_factory=list)
     slot: timedelta = SLOT
     carbon: np.ndarray | None = None  # g/kWh per slot: needed when a vehicle has its own carbon price
+    # Caps on a subset of the vehicles (a site's connection, a site's share of an event): (vehicle
+    # indices, kW per slot) each. The exact fleet LP of several sites at once.
+    group_caps: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def __post_init__(self):
         self.cost = np.asarray(self.cost, dtype=float)
@@ -78,6 +81,9 @@ class Problem:
                 raise PlanError("one carbon intensity per slot is needed")
         elif any(v.carbon_delta for v in self.vehicles):
             raise PlanError("a vehicle with its own carbon price needs the carbon intensity per slot")
+        n = len(self.starts)
+        self.group_caps = [(np.asarray(m, int), np.broadcast_to(np.asarray(c, float), (n,)).copy())
+                           for m, c in self.group_caps]
         for a, b in zip(self.starts, self.starts[1:]):
             if b - a != self.slot:
                 raise PlanError(f"slots must be contiguous: {a.isoformat()} then {b.isoformat()}")
@@ -99,6 +105,16 @@ class Problem:
                 if start < event.end and event.start < start + self.slot:
                     caps[t] = min(caps[t], event.cap_kw)
         return caps
+
+    def group_loads(self, rows: np.ndarray, cols: np.ndarray, power: np.ndarray) -> list[np.ndarray]:
+        """Per group cap, the group's power per slot (kW) of a plan."""
+        out = []
+        for members, _ in self.group_caps:
+            mask = np.isin(rows, members)
+            load = np.zeros(len(self.starts))
+            np.add.at(load, cols[mask], power[mask])
+            out.append(load)
+        return out
 
     def presence(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sparse (vehicle index, slot index, share of the slot plugged in) for every pair > 0."""
@@ -215,7 +231,7 @@ def fill(problem: Problem) -> Plan:
 
 def _lp_matrices(problem: Problem):
     """The LP's pieces: variables p (one per pair, kW) then u (one per vehicle, unmet kWh)."""
-    from scipy.sparse import coo_matrix, hstack, identity
+    from scipy.sparse import coo_matrix, hstack, identity, vstack
 
     rows, cols, share = problem.presence()
     nv, npairs, dt = len(problem.vehicles), len(rows), problem.dt
@@ -231,6 +247,13 @@ def _lp_matrices(problem: Problem):
         a_ub = hstack([coo_matrix((np.ones(mask.sum()), (ub_rows, np.flatnonzero(mask))), shape=(len(capped), npairs)),
                        coo_matrix((len(capped), nv))]).tocsr()
         b_ub = caps[capped]
+    for members, group_cap in problem.group_caps:
+        pairs = np.flatnonzero(np.isin(rows, members))
+        group = coo_matrix((np.ones(len(pairs)), (cols[pairs], pairs)), shape=(len(problem.starts), npairs))
+        block = hstack([group, coo_matrix((len(problem.starts), nv))]).tocsr()
+        finite = np.flatnonzero(np.isfinite(group_cap))
+        a_ub = block[finite] if a_ub is None else vstack([a_ub, block[finite]]).tocsr()
+        b_ub = group_cap[finite] if b_ub is None else np.concatenate([b_ub, group_cap[finite]])
     bounds = np.zeros((npairs + nv, 2))
     bounds[:npairs, 1] = [problem.vehicles[r].max_kw for r in rows]
     bounds[npairs:, 1] = np.inf
@@ -311,7 +334,9 @@ def plan(problem: Problem, min_on_slots: int = 1, max_windows: int | None = None
     options, if any."""
     result = fill(problem)
     caps = problem.caps()
-    if np.any(result.slot_power() > caps + 1e-6):
+    if np.any(result.slot_power() > caps + 1e-6) or any(
+            np.any(load > cap + 1e-6) for load, (_, cap) in
+            zip(problem.group_loads(result.rows, result.cols, result.power), problem.group_caps)):
         result = solve_lp(problem)
     if min_on_slots > 1 or max_windows is not None:
         result = smooth(result, min_on_slots=min_on_slots, max_windows=max_windows)
