@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from csms.charging import planner
+from csms.charging import sites as site_planning
 from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T
 from csms.charging import tariff
 from csms.timeutil import BadTimestamp, parse_ts
@@ -117,6 +118,41 @@ def retime(sessions: list[AcnSession], window_start: datetime, window_end: datet
         energy = min(s.kwh, max_kw * (depart - arrive).total_seconds() / 3600)
         vehicles.append(planner.Vehicle(f"{s.session_id}#{i}", arrive, depart, math.floor(energy * 1000) / 1000, max_kw))
     return vehicles
+
+
+def load_sites(path: str | Path) -> dict[str, site_planning.Site]:
+    """Sites CSV: ``site_id,limit_kw`` (kW; empty: no limit). Raises InputError naming file and row."""
+    path = Path(path)
+    try:
+        handle = path.open(newline="")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    out: dict[str, site_planning.Site] = {}
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in ("site_id", "limit_kw") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        for row_number, row in enumerate(reader, start=2):
+            site_id, text = (row.get("site_id") or "").strip(), (row.get("limit_kw") or "").strip()
+            if not site_id or site_id in out:
+                raise InputError(f"{path}:{row_number}: empty or repeated site_id {site_id!r}")
+            try:
+                limit = float(text) if text else None
+            except ValueError as exc:
+                raise InputError(f"{path}:{row_number}: limit_kw must be a number") from exc
+            if limit is not None and not (math.isfinite(limit) and limit > 0):
+                raise InputError(f"{path}:{row_number}: limit_kw must be > 0")
+            out[site_id] = site_planning.Site(site_id, limit)
+    if not out:
+        raise InputError(f"{path}: no sites")
+    return out
+
+
+def load_session_sites(path: str | Path) -> dict[str, str]:
+    """session_id -> site_id from a sessions CSV's optional ``site_id`` column (empty when absent)."""
+    with Path(path).open(newline="") as handle:
+        return {(r.get("session_id") or "").strip(): (r.get("site_id") or "").strip() for r in csv.DictReader(handle)}
 
 
 def write_sessions(path: str | Path, vehicles: list[planner.Vehicle]) -> None:
@@ -221,17 +257,33 @@ def smallest_feasible_limit_kw(vehicles: list[planner.Vehicle], signals: tariff.
 
 def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T,
         site_limit_kw: float | None = None, slot_minutes: int = 30, min_on_minutes: int = 0,
-        max_windows: int | None = None, events: list[planner.DemandEvent] | None = None) -> tuple[dict, planner.Plan]:
+        max_windows: int | None = None, events: list[planner.DemandEvent] | None = None,
+        sites: dict[str, site_planning.Site] | None = None, site_of: dict[str, str] | None = None,
+        exact_up_to: int = 20_000) -> tuple[dict, planner.Plan]:
+    """Plan the sessions and score them against charging on plug-in. With ``sites`` (and each
+    session's site in ``site_of``), every site is planned on its own under its limit and ``events``
+    cap all the sites together, coordinated by ``csms.charging.sites.coordinate``; the gap is then
+    measured against the exact LP of all sites at once (up to ``exact_up_to`` sessions).
+    Raises InputError for unusable inputs."""
     problem, skipped, price, actual = _problem(vehicles, signals, carbon_price, site_limit_kw, slot_minutes, events)
+    groups = None
+    if sites is not None:
+        problem, groups = _by_site(problem, sites, site_of or {})
     kept = problem.vehicles
     window_start, window_end = problem.starts[0], problem.starts[-1] + problem.slot
     min_on_slots = max(1, math.ceil(min_on_minutes / slot_minutes)) if min_on_minutes else 1
     started = time.perf_counter()
-    plan = planner.plan(problem, min_on_slots=min_on_slots, max_windows=max_windows)
+    if groups is not None:
+        plan = _plan_sites(problem, groups)
+    else:
+        plan = planner.plan(problem, min_on_slots=min_on_slots, max_windows=max_windows)
     solve_s = time.perf_counter() - started
-    optimum = plan if plan.method == "lp" else planner.solve_lp(problem)
+    if groups is not None and len(kept) > exact_up_to:
+        optimum = None
+    else:
+        optimum = plan if plan.method == "lp" else planner.solve_lp(problem)
     objective = lambda p: p.cost() + planner.UNMET_PENALTY * float(p.unmet_kwh().sum())  # noqa: E731
-    gap = (objective(plan) - objective(optimum)) / max(abs(objective(optimum)), 1e-9)
+    gap = None if optimum is None else (objective(plan) - objective(optimum)) / max(abs(objective(optimum)), 1e-9)
     smart, dumb = score(plan, price, actual), score(immediate(problem), price, actual)
     result = {
         "sessions": len(kept), "skipped_outside_window": skipped,
@@ -243,9 +295,61 @@ def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_pric
                     "cost_pct": round(100 * (dumb.cost_gbp - smart.cost_gbp) / dumb.cost_gbp, 1) if dumb.cost_gbp else 0.0,
                     "co2_kg": round(dumb.co2_kg - smart.co2_kg, 2),
                     "co2_pct": round(100 * (dumb.co2_kg - smart.co2_kg) / dumb.co2_kg, 1) if dumb.co2_kg else 0.0},
-        "method": plan.method, "gap_to_lp_optimum_pct": round(100 * gap, 4), "solve_seconds": round(solve_s, 3),
+        "method": plan.method, "gap_to_lp_optimum_pct": None if gap is None else round(100 * gap, 4),
+        "solve_seconds": round(solve_s, 3),
     }
+    if groups is not None:
+        loads = problem.group_loads(plan.rows, plan.cols, plan.power)
+        over = [site.site_id for (site, _), load in zip(groups, loads)
+                if site.limit_kw is not None and load.max(initial=0.0) > site.limit_kw + 1e-6]
+        caps = problem.caps()
+        result["sites"] = {"count": len(groups), "with_limit": sum(1 for s, _ in groups if s.limit_kw is not None),
+                           "over_limit": over,
+                           "event_cap_held": bool(np.all(plan.slot_power() <= caps + 1e-6)),
+                           "unmet_kwh": round(float(plan.unmet_kwh().sum()), 3),
+                           "lp_unmet_kwh": None if optimum is None else round(float(optimum.unmet_kwh().sum()), 3),
+                           "lp_cost_gbp": None if optimum is None else round(optimum.cost(price) / 100, 2)}
     return result, plan
+
+
+def _by_site(problem: planner.Problem, sites: dict[str, site_planning.Site], site_of: dict[str, str]):
+    """The problem's vehicles grouped by site (site order), each site's limit as a group cap."""
+    members: dict[str, list[planner.Vehicle]] = {}
+    for v in problem.vehicles:
+        site_id = site_of.get(v.id, "")
+        if site_id not in sites:
+            raise InputError(f"session {v.id}: site {site_id!r} is not in the sites file")
+        members.setdefault(site_id, []).append(v)
+    groups = [(sites[k], vs) for k, vs in members.items()]
+    ordered: list[planner.Vehicle] = []
+    group_caps = []
+    for site, vs in groups:
+        if site.limit_kw is not None:
+            group_caps.append((np.arange(len(ordered), len(ordered) + len(vs)), np.full(len(problem.starts), site.limit_kw)))
+        ordered.extend(vs)
+    combined = planner.Problem(problem.starts, problem.cost, ordered, site_cap_kw=problem.site_cap_kw,
+                               events=problem.events, slot=problem.slot, group_caps=group_caps)
+    return combined, groups
+
+
+def _plan_sites(problem: planner.Problem, groups) -> planner.Plan:
+    """Every site exactly on its own; the events (a cap on all sites) coordinated by prices. One Plan."""
+    caps = problem.caps()
+    if np.all(np.isinf(caps)):
+        result = site_planning.plan_sites(problem.starts, problem.cost, groups, slot=problem.slot)
+        method = "sites"
+    else:
+        result = site_planning.coordinate(problem.starts, problem.cost, groups, caps, slot=problem.slot)
+        method = "sites+event"
+    rows, cols, share, power, offset = [], [], [], [], 0
+    for part in result.plans:
+        rows.append(part.rows + offset)
+        cols.append(part.cols)
+        share.append(part.share)
+        power.append(part.power)
+        offset += len(part.problem.vehicles)
+    cat = np.concatenate
+    return planner.Plan(problem, cat(rows), cat(cols), cat(share), cat(power), method)
 
 
 def write_plan(path: str | Path, plan: planner.Plan) -> int:

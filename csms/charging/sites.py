@@ -13,7 +13,8 @@ Boyd et al., "Notes on Decomposition Methods", Stanford EE364b, 2007):
    the cap where the sites together still exceed it, and is re-planned exactly (true cost) inside
    that share. So the event's cap is never exceeded, whatever the prices converged to;
 3. energy first: capacity left unused goes to the sites still short of energy, in proportion to what
-   they miss, and they are re-planned (a few rounds).
+   they miss, and they are re-planned (rounds; the room lets a site move its other vehicles out of
+   the slots its short vehicles need).
 
 ``coordinate`` returns the plans, the iterations and, when asked, the gap to the exact LP of all the
 sites and the event at once (``exact``), which fits for up to some tens of thousands of vehicles.
@@ -77,7 +78,7 @@ def plan_sites(starts: list[datetime], cost: np.ndarray, sites: list[tuple[Site,
 
 def coordinate(starts: list[datetime], cost: np.ndarray, sites: list[tuple[Site, list[planner.Vehicle]]],
                event_cap_kw: np.ndarray, *, slot: timedelta = SLOT, iterations: int = 25,
-               repair_rounds: int = 8) -> SitePlans:
+               repair_rounds: int = 20) -> SitePlans:
     """Every site planned against one event's cap per slot (kW, ``inf`` outside the event) by
     per-slot price bisection, then the cap made exact by per-site shares (see the module text).
     Raises PlanError (from the planner) on unusable inputs."""
