@@ -32,10 +32,11 @@ class CommanderSink:
         self.sessions.save_plan(plug.charge_point_id, plug.transaction_id, text, digest)
 
 
-def plugged_in(runtime, default_max_power_w: float = DEFAULT_MAX_POWER_W) -> list[PlugIn]:
-    """Every active session with what it has drawn so far and its driver's preference."""
+def plugged_in(runtime, default_max_power_w: float = DEFAULT_MAX_POWER_W, sessions=None) -> list[PlugIn]:
+    """The active sessions given (default: every active session) with what each has drawn so far
+    and its driver's preference (two reads per session)."""
     out = []
-    for session in runtime.sessions.all_active():
+    for session in runtime.sessions.all_active() if sessions is None else sessions:
         latest = runtime.meter.latest(session.charge_point_id, session.connector_id)
         delivered = 0.0
         if latest is not None and latest.timestamp >= session.started_at and latest.energy_wh is not None:
@@ -61,13 +62,27 @@ def stored_signals(runtime, clock: Callable[[], datetime]) -> Callable[[], Signa
 
 
 def run_scheduler(runtime, signals: Callable[[], Signals] | None = None,
-                  clock: Callable[[], datetime] = utcnow, **options):
-    """One scheduler run over every plugged-in vehicle: stored signals and grid-demand events, the
-    site cap and carbon price from the settings, unless given."""
+                  clock: Callable[[], datetime] = utcnow, *, charge_point_id: str | None = None, **options):
+    """One scheduler run: stored signals and grid-demand events, the site cap and carbon price from
+    the settings, unless given.
+
+    Without ``charge_point_id``: every plugged-in vehicle (the periodic run). With it (a plug-in,
+    unplug or preference change of that charger): when no shared limit binds (no site cap, no
+    active grid-demand event), sort-and-fill per vehicle is exact and the others' plans cannot
+    change, so only that charger's active sessions are planned: one Query on its partition, two
+    reads per session, the events and signals reads, and the sends: a cost independent of the
+    fleet's size. Under a shared limit its group is re-planned, which is the whole fleet while the
+    site cap is one fleet-wide setting."""
     settings = runtime.settings
     options.setdefault("site_cap_kw", settings.site_cap_kw)
     options.setdefault("carbon_price", settings.carbon_price_gbp_per_t)
-    options.setdefault("events", lambda: runtime.events.active(clock()))
+    active_events = options.pop("events", None)
+    events = list(active_events()) if active_events is not None else list(runtime.events.active(clock()))
+    options["events"] = lambda: events  # read once per run
     scheduler = SmartScheduler(signals or stored_signals(runtime, clock), CommanderSink(runtime.commander, runtime.sessions),
                                clock, **options)
-    return scheduler.run(plugged_in(runtime))
+    if charge_point_id == "*":  # a fleet-wide request (``csms.charging.ports.Replan``)
+        charge_point_id = None
+    alone = charge_point_id is not None and options["site_cap_kw"] is None and not events
+    sessions = runtime.sessions.active(charge_point_id) if alone else None
+    return scheduler.run(plugged_in(runtime, sessions=sessions))
