@@ -271,32 +271,32 @@ def solve_lp(problem: Problem) -> Plan:
     Energy owed to drivers comes first, cost second, with no weight between them that a cheap
     enough slot could outbid: stage 1 minimises the total unmet energy U* (kWh) under every cap;
     stage 2 minimises cost (plus the tiny earlier-is-better term) with the unmet energy held at
-    U* (to ``UNMET_TOLERANCE`` of the total need). Under a cap that can meet every need, stage 2
-    allows no unmet energy at all, so every need is met. Raises PlanError when the solver fails."""
+    U* (to ``UNMET_TOLERANCE`` of the total need). The usual case takes one solve: the cheapest plan
+    with no unmet energy at all; only when that is infeasible (some need cannot be met under the
+    caps) are the two stages solved. Raises PlanError when the solver fails."""
     from scipy.optimize import linprog
     from scipy.sparse import vstack, csr_matrix
 
     rows, cols, share, a_eq, b_eq, a_ub, b_ub, bounds = _lp_matrices(problem)
     nv, npairs, dt = len(problem.vehicles), len(rows), problem.dt
-    # Stage 1: as much energy as the caps allow.
-    first = linprog(np.concatenate([np.zeros(npairs), np.ones(nv)]), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
-                    bounds=bounds, method="highs")
-    if first.status != 0:
-        raise PlanError(f"the LP solver failed (energy stage): {first.message}")
-    unmet = float(first.x[npairs:].sum())
-    tolerance = UNMET_TOLERANCE * max(1.0, float(b_eq.sum()))
     c = np.concatenate([_effective_cost(problem, rows, cols) * share * dt, np.zeros(nv)])
-    if unmet <= tolerance:
-        # Every need can be met: stage 2 meets every need (no unmet energy at all).
-        bounds = bounds.copy()
-        bounds[npairs:, 1] = 0.0
-        a2, b2 = a_ub, b_ub
-    else:
+    # The usual case first: every need met (u = 0) at least cost. Feasible means U* = 0, so this is
+    # the lexicographic optimum in one solve; infeasible (status 2) means some energy cannot be met.
+    met = bounds.copy()
+    met[npairs:, 1] = 0.0
+    second = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=met, method="highs")
+    if second.status == 2:
+        # Stage 1: as much energy as the caps allow.
+        first = linprog(np.concatenate([np.zeros(npairs), np.ones(nv)]), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq,
+                        bounds=bounds, method="highs")
+        if first.status != 0:
+            raise PlanError(f"the LP solver failed (energy stage): {first.message}")
+        held = float(first.x[npairs:].sum()) + UNMET_TOLERANCE * max(1.0, float(b_eq.sum()))
         # Stage 2: the cheapest plan that delivers that energy.
         row = csr_matrix(np.concatenate([np.zeros(npairs), np.ones(nv)])[None, :])
         a2 = row if a_ub is None else vstack([a_ub, row]).tocsr()
-        b2 = np.array([unmet + tolerance]) if b_ub is None else np.concatenate([b_ub, [unmet + tolerance]])
-    second = linprog(c, A_ub=a2, b_ub=b2, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        b2 = np.array([held]) if b_ub is None else np.concatenate([b_ub, [held]])
+        second = linprog(c, A_ub=a2, b_ub=b2, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
     if second.status != 0:
         raise PlanError(f"the LP solver failed (cost stage): {second.message}")
     power = np.clip(second.x[:npairs], 0.0, None)
