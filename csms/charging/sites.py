@@ -92,6 +92,8 @@ def coordinate(starts: list[datetime], cost: np.ndarray, sites: list[tuple[Site,
     lo, hi = np.zeros(n), np.full(n, np.inf)
     step = float(np.ptp(cost)) + 1.0  # a price this high moves any energy out of a slot
     plans = [planner.plan(_site_problem(starts, cost, s, v, slot)) for s, v in sites]
+    # a price on capped slots changes only the sites with a vehicle plugged in during one of them
+    touched = [j for j, p in enumerate(plans) if np.any(capped[p.cols])]
     done = 0
     for done in range(1, iterations + 1):
         load = np.sum([p.slot_power() for p in plans], axis=0)
@@ -103,7 +105,9 @@ def coordinate(starts: list[datetime], cost: np.ndarray, sites: list[tuple[Site,
         lam[over] = np.where(np.isfinite(hi[over]), (lam[over] + hi[over]) / 2, lam[over] + step)
         hi[slack] = lam[slack]
         lam[slack] = (lo[slack] + lam[slack]) / 2
-        plans = [planner.plan(_site_problem(starts, cost + lam, s, v, slot)) for s, v in sites]
+        for j in touched:
+            site, vehicles = sites[j]
+            plans[j] = planner.plan(_site_problem(starts, cost + lam, site, vehicles, slot))
     load = np.sum([p.slot_power() for p in plans], axis=0) if plans else np.zeros(n)
     scale = np.where(capped & (load > cap), cap / np.maximum(load, 1e-12), 1.0)
     shares = [np.where(capped, p.slot_power() * scale, np.inf) for p in plans]
