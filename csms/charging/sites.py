@@ -122,10 +122,10 @@ def coordinate(starts: list[datetime], cost: np.ndarray, sites: list[tuple[Site,
         free = np.where(capped, np.maximum(0.0, cap - used), 0.0)
         if free.sum() <= 1e-9:
             break
-        for j in np.flatnonzero(unmet > 1e-9):
-            shares[j] = np.where(capped, final[j].slot_power() + free * unmet[j] / unmet.sum(), np.inf)
-            site, vehicles = sites[j]
-            final[j] = planner.plan(_site_problem(starts, cost, site, vehicles, slot, shares[j]))
+        for k in (int(x) for x in np.flatnonzero(unmet > 1e-9)):
+            shares[k] = np.where(capped, final[k].slot_power() + free * unmet[k] / unmet.sum(), np.inf)
+            site, vehicles = sites[k]
+            final[k] = planner.plan(_site_problem(starts, cost, site, vehicles, slot, shares[k]))
     return SitePlans(final, done, lam)
 
 
