@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from csms import ocpp_j
+from csms import evidence, ocpp_j, quirks
 from csms.meter import parse_meter_values, session_energy
 from csms.model import BootInfo, ConnectorStatus, ReviewItem, Session
 from csms.ocpp_j import Call, CallError, CallResult, FrameError, Ignored, OcppError
@@ -68,6 +68,9 @@ class Context:
 # 2^53 is 9 TWh) and DynamoDB cannot store some of them (1e308): treated as missing, so the message
 # is acknowledged and flagged for review instead of failing storage and being retried forever.
 MAX_INT = 2**53
+# How many of a charger's latest sessions a new StartTransaction looks through for one left open
+# on its connector (a bounded Query: the cost never grows with the charger's history).
+SUPERSEDE_LOOKBACK = 10
 
 
 def _int(value: Any, default: int | None = None) -> int | None:
@@ -145,7 +148,7 @@ class CentralSystem:
             self._count("CallResult" if isinstance(message, CallResult) else "CallError")
             return self.on_response(charge_point_id, connection_id, message)
         self._count(message.action if message.action in _ROUTES else "Unknown")
-        raw = text.decode("utf-8") if isinstance(text, bytes) else text
+        raw = text.decode("utf-8", errors="backslashreplace") if isinstance(text, bytes) else text
         reply = self._handle_call(charge_point_id, connection_id, message, raw)
         if self.after_call is not None and reply.startswith(f"[{ocpp_j.CALLRESULT},"):
             try:
@@ -168,19 +171,31 @@ class CentralSystem:
                 return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_SUPPORTED, f"{action} is not sent by a charge point")
             return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_IMPLEMENTED, f"Unknown action {action[:40]}")
         ctx = Context(charge_point_id, connection_id, self.clock(), call.unique_id, raw, lenient=False)
+        repaired = None
         try:
             ocpp_j.validate(ocpp_j.CALL, action, call.payload)
         except OcppError as exc:
-            if action not in TRANSACTION_ACTIONS:
+            # Read around what costs nothing (too-long descriptive strings): never lose the message.
+            repaired = quirks.read_around(action, call.payload) if action not in TRANSACTION_ACTIONS else None
+            if repaired is not None:
+                try:
+                    ocpp_j.validate(ocpp_j.CALL, action, repaired[0])
+                except OcppError:
+                    repaired = None
+            if action not in TRANSACTION_ACTIONS and repaired is None:
                 return ocpp_j.error_frame(call.unique_id, exc.code, exc.description)
             violation = exc
         else:
             violation = None
         try:
-            if violation is not None:
+            if call.quirk is not None:
+                self._keep(ctx, action, "frame_read_leniently", call.quirk)
+            if repaired is not None:
+                self._keep(ctx, action, "read_around", "; ".join(str(r) for r in repaired[1]))
+            elif violation is not None:
                 self._keep(ctx, action, "schema_violation", f"{violation.code}: {violation.description}")
                 ctx = Context(charge_point_id, connection_id, ctx.received_at, call.unique_id, raw, lenient=True)
-            payload = getattr(self, _ROUTES[action])(ctx, call.payload)
+            payload = getattr(self, _ROUTES[action])(ctx, repaired[0] if repaired is not None else call.payload)
         except OcppError as exc:
             return ocpp_j.error_frame(call.unique_id, exc.code, exc.description)
         except Exception:  # storage or a bug: the charger will retry
@@ -209,6 +224,7 @@ class CentralSystem:
                 action=action,
                 transaction_id=transaction_id,
                 raw=ctx.raw[:32768],
+                unique_id=ctx.unique_id,
             )
         )
 
@@ -227,6 +243,12 @@ class CentralSystem:
             if flags is not None:
                 flags.append("clock_not_set")
             return ctx.received_at
+        if quirks.untrusted_future(parsed, ctx.received_at):
+            # The charger's clock runs ahead (until its Boot answer sets it): the receipt time,
+            # never a future stamp that would outrank every later message.
+            if flags is not None:
+                flags.append("clock_ahead")
+            return ctx.received_at
         return parsed
 
     # ------------------------------------------------------------ core actions
@@ -243,7 +265,12 @@ class CentralSystem:
             meter_type=p.get("meterType"),
             meter_serial_number=p.get("meterSerialNumber"),
         )
-        self.chargers.record_boot(ctx.charge_point_id, boot, ctx.received_at)
+        learnt = self.chargers.record_boot(ctx.charge_point_id, boot, ctx.received_at)
+        if learnt is not None:
+            # Learnt capabilities are evidence under a firmware: a new one re-opens every question.
+            changed = evidence.firmware_change(learnt, boot.firmware_version, ctx.received_at)
+            if changed:
+                self.chargers.record_capabilities(ctx.charge_point_id, changed)
         return {"status": "Accepted", "currentTime": iso(ctx.received_at), "interval": self.heartbeat_interval_s}
 
     @on("Heartbeat")
@@ -253,16 +280,21 @@ class CentralSystem:
 
     @on("StatusNotification")
     def status_notification(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+        clock: list[str] = []
         status = ConnectorStatus(
             connector_id=p["connectorId"],
             status=p["status"],
             error_code=p["errorCode"],
-            timestamp=self._time(ctx, p.get("timestamp"), "StatusNotification"),
+            timestamp=self._time(ctx, p.get("timestamp"), "StatusNotification", clock),
             received_at=ctx.received_at,
             info=p.get("info"),
             vendor_id=p.get("vendorId"),
             vendor_error_code=p.get("vendorErrorCode"),
         )
+        if "clock_ahead" in clock:
+            self._keep(ctx, "StatusNotification", "clock_ahead",
+                       f"timestamp {p.get('timestamp')} is later than its receipt {iso(ctx.received_at)}: "
+                       "ordered by receipt time")
         if not self.connectors.record_status(ctx.charge_point_id, status):
             log.info("older status for %s connector %s ignored", ctx.charge_point_id, status.connector_id)
         return {}
@@ -320,7 +352,36 @@ class CentralSystem:
         transaction_id = self.sessions.create(session, start_key)
         if flags and not ctx.lenient:
             self._keep(ctx, "StartTransaction", "flagged", ",".join(flags), transaction_id)
+        try:
+            self._close_superseded(ctx, connector_id, transaction_id, started_at)
+        except Exception:  # the next StartTransaction or the review finds it; the start itself is stored
+            log.exception("could not close a superseded session of %s", ctx.charge_point_id)
         return {"transactionId": transaction_id, "idTagInfo": ACCEPTED}
+
+    def _close_superseded(self, ctx: Context, connector_id: int, transaction_id: int, started_at: datetime) -> None:
+        """A connector runs one transaction at a time (OCPP 1.6 section 4.8): an open session on the
+        same connector that a new StartTransaction finds was never stopped (its StopTransaction was
+        lost or never sent). It is closed at the new start with the energy its meter readings show,
+        flagged and kept for review, so it is no longer planned for. Reads the charger's latest
+        sessions (a bounded Query) once per new StartTransaction."""
+        for old in self.sessions.recent(ctx.charge_point_id, SUPERSEDE_LOOKBACK):
+            if not old.active or old.connector_id != connector_id or old.transaction_id == transaction_id:
+                continue
+            if old.started_at > started_at:
+                continue  # a late (offline-queued) start of an older transaction: leave the newer one open
+            samples = [s for s in self.meter.between(ctx.charge_point_id, connector_id, old.started_at, started_at)
+                       if s.transaction_id in (None, old.transaction_id)]
+            energy = session_energy(old.meter_start_wh, samples, None)
+            old.stopped_at = max(started_at, old.started_at)
+            old.stop_received_at = ctx.received_at
+            old.stop_reason = "Other"
+            old.energy_wh = round(energy.energy_wh, 3)
+            old.max_power_w = energy.max_power_w
+            old.flags = list(dict.fromkeys(old.flags + [f"superseded_by_transaction_{transaction_id}", *energy.flags]))
+            self.sessions.save_stop(old)
+            self._keep(ctx, "StartTransaction", "superseded_transaction",
+                       f"transaction {old.transaction_id} on connector {connector_id} was never stopped; closed at "
+                       f"the start of transaction {transaction_id} with {old.energy_wh} Wh", old.transaction_id)
 
     @on("MeterValues")
     def meter_values(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:

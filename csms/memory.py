@@ -12,6 +12,7 @@ from typing import Iterable
 
 from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, ReviewItem, Session
 from csms.ports import AlreadyExists
+from csms.quirks import FUTURE_TOLERANCE
 
 
 class MemoryChargers:
@@ -39,7 +40,7 @@ class MemoryChargers:
         if not item:
             return None
         return ChargerAuth(charge_point_id, item["hash"], item["enabled"], item.get("failures", 0),
-                           item.get("failures_since"))
+                           item.get("failures_since"), bool(item.get("legacy_handshake")))
 
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         item = self.items.get(charge_point_id)
@@ -65,9 +66,15 @@ class MemoryChargers:
         item.update(online=False, connection_id=None)
         return True
 
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> dict[str, str] | None:
         if charge_point_id in self.items:
             self.items[charge_point_id].update(boot=boot, last_seen=at)
+            return dict(self.items[charge_point_id].setdefault("capabilities", {}))
+        return None
+
+    def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None:
+        if charge_point_id in self.items:
+            self.items[charge_point_id].setdefault("capabilities", {}).update(values)
 
     def touch(self, charge_point_id: str, at: datetime) -> None:
         if charge_point_id in self.items:
@@ -99,7 +106,10 @@ class MemoryConnectors:
     def record_status(self, charge_point_id: str, status: ConnectorStatus) -> bool:
         key = (charge_point_id, status.connector_id)
         current = self.items.get(key)
-        if current is not None and current.timestamp > status.timestamp:
+        # A stored stamp later than this receipt (beyond the tolerance) is a clock that ran ahead:
+        # it never outranks a message received after it (csms.quirks, issue 14).
+        trusted = current is not None and current.timestamp <= status.received_at + FUTURE_TOLERANCE
+        if current is not None and current.timestamp > status.timestamp and trusted:
             return False
         self.items[key] = status
         return True
@@ -138,6 +148,9 @@ class MemorySessions:
 
     def list(self, charge_point_id: str) -> list[Session]:
         return [copy.deepcopy(s) for (cp, _), s in sorted(self.items.items()) if cp == charge_point_id]
+
+    def recent(self, charge_point_id: str, limit: int) -> list[Session]:
+        return self.list(charge_point_id)[::-1][:limit]
 
     def save_stop(self, session: Session) -> None:
         self.items[(session.charge_point_id, session.transaction_id)] = copy.deepcopy(session)

@@ -7,7 +7,7 @@ Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 from csms.model import (
     BootInfo,
@@ -48,7 +48,12 @@ class ChargerRepository(Protocol):
         """Mark offline only if ``connection_id`` is still the current one.
         True when this call marked it offline."""
 
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None: ...
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> Mapping[str, str] | None:
+        """Store the boot data; return the charger's learnt capabilities as stored (read for free
+        with the write), or None when the store cannot tell them."""
+
+    def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None:
+        """Merge ``values`` into the charger's learnt capabilities (one write)."""
 
     def touch(self, charge_point_id: str, at: datetime) -> None:
         """Heartbeat: last seen (a single write, no read)."""
@@ -81,6 +86,9 @@ class SessionRepository(Protocol):
     def get(self, charge_point_id: str, transaction_id: int) -> Session | None: ...
 
     def active(self, charge_point_id: str) -> list[Session]: ...
+
+    def recent(self, charge_point_id: str, limit: int) -> list[Session]:
+        """The charger's ``limit`` sessions with the highest transaction ids (a bounded read)."""
 
     def list(self, charge_point_id: str) -> list[Session]: ...
 
