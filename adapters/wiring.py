@@ -66,7 +66,7 @@ def build_runtime(settings: Settings) -> Runtime:
         if settings.management_api_endpoint
         else None
     )
-    commander = Commander(calls, chargers, poster, heartbeat_interval_s=settings.heartbeat_interval_s)
+    commander = Commander(calls, chargers, poster, heartbeat_interval_s=settings.heartbeat_interval_s, review=review)
     replanner = Replanner()
     if settings.scheduler_function:
         from adapters.replan import lambda_replan
@@ -102,4 +102,4 @@ def build_operations(rt: Runtime, clock=None):
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
-                      replan=rt.replanner, clock=clock or utcnow)
+                      replan=rt.replanner, clock=clock or utcnow, review=rt.review)
