@@ -86,10 +86,11 @@ class Operations:
     ``listed``, ``cancel``), ``replan`` (callable with a charger id) and ``clock``."""
 
     def __init__(self, *, chargers, connectors, sessions, meter, calls, commander, signals, events,
-                 replan: Callable[[str], None], clock: Callable[[], datetime]):
+                 replan: Callable[[str], None], clock: Callable[[], datetime], review=None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
+        self.review = review  # a csms.ports.ReviewLog: messages kept for a person (issue 14)
 
     # ------------------------------------------------------------ access
     @staticmethod
@@ -159,6 +160,25 @@ class Operations:
                                    {"key": "AuthorizationKey", "value": key}, "operator")
         return {"id": charge_point_id, "command_id": call.unique_id, "authorization_key": key,
                 "status": "sent; the new key applies when the charger answers Accepted"}
+
+    def review_items(self, who: Principal, charge_point_id: str) -> list[dict]:
+        """What a charger sent that was read around a quirk or flagged (operators): newest first,
+        each with the message id, action, reason and the raw frame, for review with the charger."""
+        self._operator(who)
+        self._visible(who, charge_point_id)
+        items = self.review.list(charge_point_id) if self.review is not None else []
+        return [{"at": _ts(i.at), "kind": i.kind, "action": i.action, "message_id": i.unique_id,
+                 "transaction_id": i.transaction_id, "detail": i.detail, "raw": i.raw}
+                for i in sorted(items, key=lambda i: i.at, reverse=True)]
+
+    def set_legacy_handshake(self, who: Principal, charge_point_id: str, legacy: bool) -> dict:
+        """Admit a registered charger as OCPP 1.6 although it offers no ``Sec-WebSocket-Protocol``
+        or a variant spelling (``ocpp1.6j``), as some shipped chargers do (operators). Refused by
+        default: OCPP-J 1.6 section 3.1.2 requires ``ocpp1.6``."""
+        self._operator(who)
+        if not self.chargers.set_legacy_handshake(charge_point_id, legacy):
+            raise NotFound(f"no charger {charge_point_id}")
+        return {"id": charge_point_id, "legacy_handshake": legacy}
 
     # ---------------------------------------------------------- sessions
     def _signal_window(self, session, now: datetime) -> tuple[datetime, datetime]:
