@@ -518,3 +518,130 @@ def test_no_or_variant_subprotocol_refused_unless_the_operator_marks_a_legacy_ha
     before, after = run(scenario())
     assert before == [400, 400]
     assert after == [(None, "Accepted"), ("ocpp1.6j", "Accepted"), 400]
+
+
+# ------------------------------------------------------------------ replays of public bug reports
+# Each case: frames a real charger sent (per the public report named in docs/interop.md), replayed
+# after a BootNotification on a fresh charger id, then what the platform answered and stored.
+T0 = datetime(2024, 6, 12, 18, 0, tzinfo=timezone.utc)
+
+
+def _started(platform, cp):
+    return sorted(platform.runtime.sessions.list(cp), key=lambda s: s.transaction_id)
+
+
+def _check_long_model(platform, cp, replies):
+    assert replies[0][2]["status"] == "Accepted"
+    assert platform.runtime.chargers.get(cp).boot.model == "EVlink Smart Wallbox Pro"[:20]
+
+
+def _check_serial_26(platform, cp, replies):
+    assert replies[0][2]["status"] == "Accepted"
+    assert platform.runtime.chargers.get(cp).boot.serial_number == "3N182720082F1S1B7551700016"[:25]
+
+
+def _check_offset(platform, cp, replies):
+    (stored,) = platform.runtime.connectors.list(cp)
+    assert stored.status == "Preparing" and stored.timestamp == datetime(2024, 4, 26, 12, 35, 2, tzinfo=timezone.utc)
+
+
+def _check_naive(platform, cp, replies):
+    (session,) = _started(platform, cp)
+    assert session.started_at == datetime(2023, 10, 19, 15, 28, 7, tzinfo=timezone.utc) and "bad_timestamp" not in session.flags
+
+
+def _check_empty_vendor(platform, cp, replies):
+    assert replies[0][2]["status"] == "Accepted" and platform.runtime.chargers.get(cp).boot.vendor == ""
+
+
+def _check_1970_status(platform, cp, replies):
+    (stored,) = platform.runtime.connectors.list(cp)
+    assert stored.status == "Available" and stored.timestamp.year == now().year  # receipt time, not 1970
+
+
+def _check_bad_unit(platform, cp, replies):
+    assert replies[1] [0] == 3  # acknowledged, never a CALLERROR for a transaction message
+    samples = platform.runtime.meter.for_transaction(cp, 1, replies[0][2]["transactionId"])
+    assert [s.energy_wh for s in samples if s.energy_wh is not None] == [349944.0]
+
+
+def _check_stop_minus_one(platform, cp, replies):
+    (session,) = _started(platform, cp)
+    assert not session.active and session.meter_stop_wh == 9000 and "stop_matched_from_transaction_id_-1" in session.flags
+
+
+def _check_start_twice(platform, cp, replies):
+    assert replies[0][2]["transactionId"] == replies[1][2]["transactionId"] and len(_started(platform, cp)) == 1
+
+
+def _check_long_id_tag(platform, cp, replies):
+    (session,) = _started(platform, cp)
+    assert replies[0][0] == 3 and session.id_tag == "0000001012951691ABCDE"[:20] and session.active
+
+
+def _check_two_connectors(platform, cp, replies):
+    sessions = _started(platform, cp)
+    assert [(s.connector_id, s.active) for s in sessions] == [(1, True), (2, True)]  # neither supersedes the other
+
+
+START = {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": iso(T0)}
+REPLAYS = {
+    # steve-community/steve#1259: chargePointModel beyond 20 characters
+    "long_model": ([("BootNotification", {"chargePointVendor": "Schneider Electric",
+                                          "chargePointModel": "EVlink Smart Wallbox Pro"})], _check_long_model),
+    # lbbrhzn/ocpp#1155, mobilityhouse/ocpp#128: a 26-character chargePointSerialNumber
+    "serial_26": ([("BootNotification", {"chargePointVendor": "Schneider Electric", "chargePointModel": "EVlink",
+                                         "chargePointSerialNumber": "3N182720082F1S1B7551700016"})], _check_serial_26),
+    # monta-app/ocpp-emulator#5: "+02" offset without minutes
+    "offset_02": ([("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing",
+                                           "timestamp": "2024-04-26T14:35:02+02"})], _check_offset),
+    # evcc-io/evcc#10399 (Growatt THOR): a timestamp without a zone, read as UTC
+    "naive_time": ([("StartTransaction", {**START, "timestamp": "2023-10-19T15:28:07"})], _check_naive),
+    # evcc-io/evcc#32184 (Huawei SmartCharger): empty chargePointVendor
+    "empty_vendor": ([("BootNotification", {"chargePointVendor": "", "chargePointModel": "SCharger-22KT-S0"})],
+                     _check_empty_vendor),
+    # matth-x/MicroOcpp#311: StatusNotification stamped 1970 although the Boot answer set the clock
+    "status_1970": ([("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available",
+                                             "timestamp": "1970-01-01T00:00:00.740Z"})], _check_1970_status),
+    # lbbrhzn/ocpp#1627: one sampledValue with an invalid unit beside valid ones
+    "bad_unit": ([("StartTransaction", START),
+                  ("MeterValues", {"connectorId": 1, "transactionId": "$tx", "meterValue": [{"timestamp": iso(T0), "sampledValue": [
+                      {"measurand": "Temperature", "value": "31", "unit": "Celcius"},
+                      {"measurand": "Energy.Active.Import.Register", "value": "349.944", "unit": "kWh"}]}]})],
+                 _check_bad_unit),
+    # EVerest/libocpp#495, lbbrhzn/ocpp#1000 (Etrel INCH): StopTransaction with transactionId -1
+    "stop_minus_one": ([("StartTransaction", START),
+                        ("StopTransaction", {"transactionId": -1, "meterStop": 9000,
+                                             "timestamp": iso(T0 + timedelta(hours=1))})], _check_stop_minus_one),
+    # matth-x/MicroOcpp#237: the same StartTransaction twice with different message ids
+    "start_twice": ([("StartTransaction", START), ("StartTransaction", START)], _check_start_twice),
+    # issue 14 (handled): a 21-character idTag in StartTransaction (schema max 20)
+    "id_tag_21": ([("StartTransaction", {**START, "idTag": "0000001012951691ABCDE"})], _check_long_id_tag),
+    # issue 14 (handled): two connectors charging at once, their sessions overlapping
+    "two_connectors": ([("StartTransaction", START),
+                        ("StartTransaction", {**START, "connectorId": 2, "timestamp": iso(T0 + timedelta(minutes=5))})],
+                       _check_two_connectors),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPLAYS))
+def test_replayed_real_charger_behaviour(platform, case):
+    frames, check = REPLAYS[case]
+    cp = f"R-{case}"
+    register(platform, cp)
+
+    async def scenario():
+        async with open_ws(platform, cp) as ws:
+            charger = Charger(ws)
+            if frames[0][0] != "BootNotification":
+                await boot(charger)
+            replies = []
+            for action, payload in frames:
+                if payload.get("transactionId") == "$tx":
+                    payload = {**payload, "transactionId": replies[0][2]["transactionId"]}
+                replies.append(await charger.call(action, payload))
+            return replies
+
+    replies = run(scenario())
+    assert all(reply[0] == 3 for reply in replies), replies  # every frame acknowledged
+    check(platform, cp, replies)
