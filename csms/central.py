@@ -401,6 +401,9 @@ class CentralSystem:
         implausible = [s for s in samples if not plausible(s.timestamp)]
         if implausible:
             problems.append(f"{len(implausible)} sample(s) before the charger's clock was set")
+        ahead = [s for s in samples if quirks.untrusted_future(s.timestamp, ctx.received_at)]
+        if ahead:  # stored as stamped (a resend must land on the same key), flagged for review
+            problems.append(f"{len(ahead)} sample(s) stamped later than their receipt: the charger's clock is ahead")
         if problems and not ctx.lenient:
             self._keep(ctx, "MeterValues", "meter_data", "; ".join(problems[:10]), transaction_id)
         return {}

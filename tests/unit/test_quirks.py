@@ -190,3 +190,12 @@ def test_a_longer_text_key_is_its_own_form():  # ChargeTimeEU/Java-OCA-OCPP#304:
 def test_subprotocol_rules_with_and_without_a_legacy_handshake(offered, legacy, chosen):
     headers = {"Sec-WebSocket-Protocol": offered} if offered else {}
     assert choose_subprotocol(headers, legacy) == chosen
+
+
+def test_meter_values_stamped_ahead_of_their_receipt_are_kept_for_review():
+    central, _, _, review = _central()
+    frame = json.dumps([2, "m1", "MeterValues", {"connectorId": 1, "meterValue": [
+        {"timestamp": (NOW + timedelta(hours=2)).isoformat(), "sampledValue": [{"value": "100"}]}]}])
+    assert json.loads(central.handle_frame("CP", "c1", frame)) == [3, "m1", {}]
+    (kept,) = review.list("CP")
+    assert kept.kind == "meter_data" and "clock is ahead" in kept.detail and kept.unique_id == "m1"
