@@ -270,12 +270,17 @@ def test_percent_encoded_charger_id_works_in_the_api_and_the_cli(platform):
     assert code == 200 and pref["energy_kwh"] == 12.5
     assert api(platform, "GET", path + "/preference")[1]["energy_kwh"] == 12.5
     token = operator_token(platform.state_dir)
-    for args in (("sessions", "--charger", cp), ("charger", "prefer", cp, "--energy-kwh", "20")):
+    outputs = {}
+    for args in (("sessions", "--charger", cp), ("charger", "prefer", cp, "--energy-kwh", "20"),
+                 ("charger", "handshake", cp, "legacy"), ("charger", "review", cp, "--json")):
         result = subprocess.run([sys.executable, "-m", "csms_local.cli", *args, "--api", platform.api_url,
                                  f"--token={token}", "--state-dir", str(platform.state_dir)],
                                 cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, (args, result.stderr)
+        outputs[args[:2]] = result.stdout
     assert api(platform, "GET", path + "/preference")[1]["energy_kwh"] == 20
+    assert platform.runtime.chargers.get_auth(cp).legacy_handshake is True
+    assert json.loads(outputs[("charger", "review")]) == []  # nothing of this charger needed reading around
 
 
 # ------------------------------------------------------------------ 4. AuthorizationKey byte form
