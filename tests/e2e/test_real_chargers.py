@@ -296,6 +296,7 @@ def test_authorization_key_in_its_byte_form_is_admitted_registered_and_rotated(p
             assert code == 200, rotated
             await charger.until(lambda r: ("ChangeConfiguration", {"key": "AuthorizationKey",
                                                                    "value": rotated["authorization_key"]}) in r)
+            await charger.result("Heartbeat", {})  # frames are handled in order: the answer is in
         new_key = rotated["authorization_key"]
         async with open_ws(platform, "KEY-B", bytes.fromhex(new_key)) as ws:  # the new key, byte form
             charger = Charger(ws)
