@@ -366,7 +366,6 @@ class Commander:
         following = self._claim_next(charge_point_id, connection_id)
         return following.frame() if following is not None else None
 
-
     def _keep_answer(self, charge_point_id: str, message: CallResult, call: PendingCall, detail: str,
                      now: datetime) -> None:
         """Keep a charger's answer that was read around a quirk, for review (never raises)."""
