@@ -9,15 +9,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from csms import evidence, ocpp_j, quirks
-from csms.central import CentralSystem
-from csms.commands import Commander, PendingCall, CallOutcome, _trigger_answered
-from csms.connection import choose_subprotocol
-from csms.credentials import hash_key, parse_basic_auth, verify_key
-from csms.memory import (MemoryCallQueue, MemoryChargers, MemoryConnectors, MemoryLink, MemoryMeter, MemoryReview,
-                         MemorySessions)
 from csms.model import ConnectorStatus
-from csms.profiles import ProfileSupport, bounded_watts, profile_request
+from csms.ocpp import codec as ocpp_j
+from csms.ocpp import evidence, quirks
+from csms.ocpp.answers import _trigger_answered
+from csms.ocpp.commands import CallOutcome, Commander, PendingCall
+from csms.ocpp.connection import choose_subprotocol
+from csms.ocpp.credentials import hash_key, parse_basic_auth, verify_key
+from csms.ocpp.v16.central import CentralSystem
+from csms.ocpp.v16.profiles import ProfileSupport, bounded_watts, profile_request
+from tests.fakes import MemoryCallQueue, MemoryChargers, MemoryConnectors, MemoryMeter, MemoryReview, MemorySessions
 
 NOW = datetime(2024, 6, 12, 18, 0, tzinfo=timezone.utc)
 
@@ -132,7 +133,7 @@ def test_boot_with_new_firmware_records_the_change_once():
 
 
 def test_a_refused_trigger_sends_the_set_up_directly():
-    link, queue = MemoryLink(), MemoryCallQueue()
+    link, queue = MemoryChargers(), MemoryCallQueue()
     commander = Commander(queue, link, None, clock=lambda: NOW)
     trigger = PendingCall("CP", "t1", "TriggerMessage", {"requestedMessage": "BootNotification"}, NOW, "setup")
     for result, kind, code in (({"status": "NotImplemented"}, "answered", None), (None, "error", "NotSupported"),

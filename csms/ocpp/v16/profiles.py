@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from csms.timeutil import iso
 
@@ -37,9 +37,9 @@ class ProfileSupport:
     @classmethod
     def from_capabilities(cls, caps: Mapping[str, str], phases: int = 3, voltage_v: float = 230.0,
                           now: datetime | None = None) -> "ProfileSupport":
-        """``now``: refusals are evidence with a date (``csms.evidence``): one older than a day or than
+        """``now``: refusals are evidence with a date (``csms.ocpp.evidence``): one older than a day or than
         the charger's last firmware change no longer holds. None: every recorded refusal holds."""
-        from csms.evidence import refusal_holds
+        from csms.ocpp.evidence import refusal_holds
 
         allowed = caps.get("ChargingScheduleAllowedChargingRateUnit", "Current")
         tokens = {t.strip().lower() for t in str(allowed).replace(";", ",").split(",") if t.strip()}
@@ -111,7 +111,7 @@ def profile_request(
     if not periods_w or periods_w[0][0] != 0:
         raise ValueError("the first period must start at 0")
     unit = support.units[0]
-    periods = []
+    periods: list[dict[str, Any]] = []
     kept = list(periods_w[: support.max_periods])
     for (offset, _), watts in zip(kept, bounded_watts(kept, support)):
         limit = _limit(watts, unit, support)

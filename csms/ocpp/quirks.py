@@ -146,7 +146,7 @@ def read_around(action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], l
     (:data:`DESCRIPTIVE_FIELDS`) are too long: ``(payload with them truncated, repairs)``, or None
     when some violation is of another kind (a wrong type in a CALL is still answered with its
     CALLERROR: the charger must learn it; transaction messages are read leniently anyway)."""
-    from csms.ocpp_j import CALL
+    from csms.ocpp.codec import CALL
 
     return _read_around(CALL, action, payload, descriptive_only=True)
 
@@ -154,7 +154,7 @@ def read_around(action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], l
 def coerce_answer(action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], list[Repair]] | None:
     """A charger's CALLRESULT to our ``action`` that fails its schema only for type or length quirks
     (e.g. GetConfiguration ``"value": 3``): ``(repaired payload, repairs)``, else None."""
-    from csms.ocpp_j import CALLRESULT
+    from csms.ocpp.codec import CALLRESULT
 
     return _read_around(CALLRESULT, action, payload, descriptive_only=False)
 

@@ -174,10 +174,11 @@ def parse_frame(text: str | bytes) -> Call | CallResult | CallError | Ignored:
     the quirk so the raw frame is kept for review. Anything else that is not JSON is refused."""
     quirks = []
     if isinstance(text, bytes):
+        data = text
         try:
-            text = text.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = text.decode("latin-1")
+            text = data.decode("latin-1")
             quirks.append("frame is not UTF-8 (read as Latin-1)")
     try:
         message = json.loads(text, parse_constant=_reject_constant)
@@ -185,13 +186,13 @@ def parse_frame(text: str | bytes) -> Call | CallResult | CallError | Ignored:
         try:
             message = json.loads(text, parse_constant=_reject_constant, strict=False)
         except (ValueError, RecursionError):
-            error = "Frame is not valid UTF-8" if quirks else "Frame is not valid JSON"
-            raise FrameError("frame is not UTF-8" if quirks else "frame is not JSON", _formation(UNKNOWN_ID, error))
+            reason = "Frame is not valid UTF-8" if quirks else "Frame is not valid JSON"
+            raise FrameError("frame is not UTF-8" if quirks else "frame is not JSON", _formation(UNKNOWN_ID, reason))
         quirks.append("raw control characters inside JSON strings")
     if not isinstance(message, list) or not message:
         raise FrameError("frame is not a JSON array", _formation(UNKNOWN_ID, "Frame is not an OCPP-J array"))
     type_id = message[0]
-    unique_id = message[1] if len(message) > 1 else None
+    unique_id: Any = message[1] if len(message) > 1 else None
     id_ok = isinstance(unique_id, str) and 0 < len(unique_id) <= MAX_UNIQUE_ID_LEN
     reply_id = unique_id if id_ok else UNKNOWN_ID
     if isinstance(type_id, bool) or not isinstance(type_id, int):
