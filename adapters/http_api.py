@@ -66,6 +66,19 @@ def _error(status: int, message: str) -> Response:
                     body=json.dumps({"message": message}))
 
 
+def _decoded_path_parameters(app_, next_middleware):
+    """Path parameters arrive percent-encoded (HTTP API and the local server pass the raw path):
+    ``/v1/chargers/ZONE%7C7%20B`` names the charger ``ZONE|7 B``, as its OCPP URL does (issue 14)."""
+    from urllib.parse import unquote
+
+    args = app_.context.get("_route_args") or {}
+    app_.append_context(_route_args={k: unquote(v) if isinstance(v, str) else v for k, v in args.items()})
+    return next_middleware(app_)
+
+
+app.use(middlewares=[_decoded_path_parameters])
+
+
 # The operations' refusals, as HTTP statuses with the operation's own message
 for _refusal, _status in ((NotFound, 404), (Forbidden, 403), (Invalid, 400), (Conflict, 409)):
     app.exception_handler(_refusal)(lambda exc, status=_status: _error(status, str(exc)))
@@ -101,6 +114,10 @@ class PreferenceIn(Strict):
     charge_now: bool = Field(False, description="charge at full power now, ignore prices")
     carbon_price_gbp_per_t: Optional[float] = Field(
         None, ge=0, le=10_000, description="what the driver puts on a tonne of CO2 (default: the platform's)")
+
+
+class HandshakeIn(Strict):
+    legacy_handshake: bool = Field(description="admit as OCPP 1.6 without the ocpp1.6 subprotocol (ocpp1.6j, none)")
 
 
 class CommandIn(Strict):
@@ -174,6 +191,18 @@ def send_command(charger_id: str, body: CommandIn) -> Response[dict]:
 @app.get("/v1/chargers/<charger_id>/commands/<command_id>", summary="a command's status and the charger's answer")
 def command_result(charger_id: str, command_id: str) -> dict:
     return ops().command_result(caller(), charger_id, command_id)
+
+
+@app.get("/v1/chargers/<charger_id>/review",
+         summary="messages read around a quirk or flagged, with message id, reason and raw frame (operators)")
+def charger_review(charger_id: str) -> list:
+    return ops().review_items(caller(), charger_id)
+
+
+@app.put("/v1/chargers/<charger_id>/handshake",
+         summary="admit a charger offering no or a variant subprotocol as OCPP 1.6 (operators)")
+def set_handshake(charger_id: str, body: HandshakeIn) -> dict:
+    return ops().set_legacy_handshake(caller(), charger_id, body.legacy_handshake)
 
 
 @app.get("/v1/chargers/<charger_id>/sessions", summary="a charger's sessions with energy, cost and CO2")

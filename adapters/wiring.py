@@ -105,7 +105,7 @@ def build_runtime(
     if isinstance(replan, _FromSettings):
         replan = _settings_replan(settings)
     commander = Commander(calls, chargers, poster, clock=clock, heartbeat_interval_s=settings.heartbeat_interval_s,
-                          tally=counters.profiles)
+                          tally=counters.profiles, review=review)
     central = CentralSystem(
         chargers,
         connectors,
@@ -133,4 +133,4 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
-                      replan=rt.replan or _no_replan, clock=clock or rt.commander.clock)
+                      replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review)

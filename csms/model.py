@@ -18,6 +18,7 @@ class ChargerAuth:
     enabled: bool = True
     failures: int = 0  # wrong keys in the current lockout window
     failures_since: datetime | None = None  # when that window began
+    legacy_handshake: bool = False  # operator's choice: admitted as OCPP 1.6 without (or with a variant of) the subprotocol
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class ReviewItem:
     action: str | None = None
     transaction_id: int | None = None
     raw: str | None = None
+    unique_id: str | None = None  # the OCPP message id of the frame kept
 
 
 @dataclass(frozen=True)

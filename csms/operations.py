@@ -23,7 +23,7 @@ from csms.ocpp.credentials import CredentialError, generate_key, hash_key
 from csms.ocpp.ports import AlreadyExists, ChargerCredentials
 from csms.timeutil import iso
 from csms.views.fleet import ChargerOverview, charger_overview
-from csms.views.ports import CallRecords, ChargerDirectory, ConnectorReader, MeterReader, SessionHistory
+from csms.views.ports import CallRecords, ChargerDirectory, ConnectorReader, MeterReader, ReviewReader, SessionHistory
 from csms.views.reports import session_report
 
 MAX_ENERGY_KWH = 1000.0
@@ -92,14 +92,16 @@ class OperatorChargers(ChargerDirectory, ChargerCredentials, Protocol):
 class Operations:
     """What operators and drivers do (the HTTP API's routes and the CLI): every check of their
     input is here, once. Seams: the ports below, ``commander`` (platform-initiated calls),
-    ``replan`` (see ``csms.charging.ports.Replan``) and ``clock`` (UTC)."""
+    ``replan`` (see ``csms.charging.ports.Replan``), ``clock`` (UTC) and ``review`` (messages kept for review)."""
 
     def __init__(self, *, chargers: OperatorChargers, connectors: ConnectorReader, sessions: SessionHistory,
                  meter: MeterReader, calls: CallRecords, commander: Commander, signals: SignalStore,
-                 events: EventStore, replan: Replan, clock: Callable[[], datetime]):
+                 events: EventStore, replan: Replan, clock: Callable[[], datetime],
+                 review: ReviewReader | None = None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
+        self.review = review  # messages kept for a person (issue 14); None: nothing kept
 
     # ------------------------------------------------------------ access
     @staticmethod
@@ -169,6 +171,25 @@ class Operations:
                                    {"key": "AuthorizationKey", "value": key}, "operator")
         return {"id": charge_point_id, "command_id": call.unique_id, "authorization_key": key,
                 "status": "sent; the new key applies when the charger answers Accepted"}
+
+    def review_items(self, who: Principal, charge_point_id: str) -> list[dict]:
+        """What a charger sent that was read around a quirk or flagged (operators): newest first,
+        each with the message id, action, reason and the raw frame, for review with the charger."""
+        self._operator(who)
+        self._visible(who, charge_point_id)
+        items = self.review.list(charge_point_id) if self.review is not None else []
+        return [{"at": _ts(i.at), "kind": i.kind, "action": i.action, "message_id": i.unique_id,
+                 "transaction_id": i.transaction_id, "detail": i.detail, "raw": i.raw}
+                for i in sorted(items, key=lambda i: i.at, reverse=True)]
+
+    def set_legacy_handshake(self, who: Principal, charge_point_id: str, legacy: bool) -> dict:
+        """Admit a registered charger as OCPP 1.6 although it offers no ``Sec-WebSocket-Protocol``
+        or a variant spelling (``ocpp1.6j``), as some shipped chargers do (operators). Refused by
+        default: OCPP-J 1.6 section 3.1.2 requires ``ocpp1.6``."""
+        self._operator(who)
+        if not self.chargers.set_legacy_handshake(charge_point_id, legacy):
+            raise NotFound(f"no charger {charge_point_id}")
+        return {"id": charge_point_id, "legacy_handshake": legacy}
 
     # ---------------------------------------------------------- sessions
     def _signal_window(self, session, now: datetime) -> tuple[datetime, datetime]:

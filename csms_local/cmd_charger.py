@@ -37,6 +37,16 @@ def register(subparsers) -> None:
     prefer.add_argument("--show", action="store_true", help="print the stored preference, change nothing")
     add_api_options(prefer, json_flag=False)
     prefer.set_defaults(func=set_preference)
+    review = commands.add_parser("review", help="messages read around a quirk or flagged: reason, message id, raw frame")
+    review.add_argument("charge_point_id")
+    add_api_options(review, json_flag=True)
+    review.set_defaults(func=show_review)
+    handshake = commands.add_parser("handshake", help="admit a charger offering no or a variant subprotocol "
+                                                      "(ocpp1.6j) as OCPP 1.6, or stop admitting it")
+    handshake.add_argument("charge_point_id")
+    handshake.add_argument("mode", choices=["legacy", "strict"], help="legacy: admit; strict: ocpp1.6 only (default)")
+    add_api_options(handshake, json_flag=False)
+    handshake.set_defaults(func=set_handshake)
     command = commands.add_parser("command", help="send an OCPP call to a charger (queued while it is offline)")
     command.add_argument("charge_point_id")
     command.add_argument("action", help="e.g. Reset, TriggerMessage, ChangeConfiguration, SetChargingProfile")
@@ -73,6 +83,27 @@ def set_preference(args) -> int:
         body["carbon_price_gbp_per_t"] = args.carbon_price
     request(args, "PUT", path, body)
     print(f"{args.charge_point_id}: preference saved; re-planning")
+    return 0
+
+
+def show_review(args) -> int:
+    """Through the API's route: what the charger sent that was read around or flagged, newest first."""
+    items = request(args, "GET", _charger_path(args.charge_point_id, "review"))
+    if args.json:
+        print(json.dumps(items))
+        return 0
+    for item in items:
+        print(f"{item['at']}  {item['kind']:<24} {item['action'] or '-':<20} id={item['message_id'] or '-'}  "
+              f"{item['detail']}")
+    if not items:
+        print(f"{args.charge_point_id}: nothing kept for review")
+    return 0
+
+
+def set_handshake(args) -> int:
+    request(args, "PUT", _charger_path(args.charge_point_id, "handshake"), {"legacy_handshake": args.mode == "legacy"})
+    print(f"{args.charge_point_id}: " + ("admitted without the exact ocpp1.6 subprotocol" if args.mode == "legacy"
+                                         else "ocpp1.6 required"))
     return 0
 
 

@@ -11,8 +11,8 @@ from handlers._runtime import runtime
 from handlers.observability import logger
 
 
-def _policy(charge_point_id: str, method_arn: str) -> dict[str, Any]:
-    return {
+def _policy(charge_point_id: str, method_arn: str, legacy_handshake: bool = False) -> dict[str, Any]:
+    policy = {
         "principalId": charge_point_id,
         "policyDocument": {
             "Version": "2012-10-17",
@@ -21,6 +21,9 @@ def _policy(charge_point_id: str, method_arn: str) -> dict[str, Any]:
         # Reaches $connect, $default and $disconnect as requestContext.authorizer.chargePointId.
         "context": {"chargePointId": charge_point_id},
     }
+    if legacy_handshake:  # $connect admits it without the exact subprotocol (no read there)
+        policy["context"]["legacyHandshake"] = True
+    return policy
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -36,4 +39,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         raise Exception("Unauthorized")  # API Gateway answers 401
     logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, "source_ip": source_ip})
-    return _policy(decision.charge_point_id, event.get("methodArn", "*"))
+    return _policy(decision.charge_point_id, event.get("methodArn", "*"), decision.legacy_handshake)

@@ -18,7 +18,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not charge_point_id or not connection_id:
         logger.error("connect without authorizer context")
         return {"statusCode": 401, "body": "Unauthorized"}
-    subprotocol = choose_subprotocol(event.get("headers"))
+    legacy = str((request.get("authorizer") or {}).get("legacyHandshake", "")).lower() == "true"
+    subprotocol = choose_subprotocol(event.get("headers"), legacy)
     if subprotocol is None:
         logger.warning("refused: ocpp1.6 not offered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 400, "body": "Sec-WebSocket-Protocol must offer ocpp1.6"}
@@ -26,4 +27,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.warning("refused: charger no longer registered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 403, "body": "Forbidden"}
     logger.info("connected", extra={"charge_point_id": charge_point_id, "connection_id": connection_id})
+    if not subprotocol:  # a legacy-handshake charger that offered none: admitted as OCPP 1.6
+        logger.warning("admitted without a subprotocol (legacy handshake)", extra={"charge_point_id": charge_point_id})
+        return {"statusCode": 200}
     return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": subprotocol}}

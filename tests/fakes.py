@@ -21,6 +21,7 @@ from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, Met
                         Session)
 from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
 from csms.ocpp.ports import AlreadyExists
+from csms.ocpp.quirks import FUTURE_TOLERANCE
 
 
 class MemoryChargers:
@@ -50,7 +51,7 @@ class MemoryChargers:
         if not item:
             return None
         return ChargerAuth(charge_point_id, item["hash"], item["enabled"], item.get("failures", 0),
-                           item.get("failures_since"))
+                           item.get("failures_since"), bool(item.get("legacy_handshake")))
 
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         item = self.items.get(charge_point_id)
@@ -61,6 +62,13 @@ class MemoryChargers:
             item["failures"] = item.get("failures", 0) + 1
         else:
             item.update(failures=1, failures_since=at)
+
+    def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
+        item = self.items.get(charge_point_id)
+        if item is None:
+            return False
+        item["legacy_handshake"] = legacy
+        return True
 
     def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         item = self.items.get(charge_point_id)
@@ -76,9 +84,11 @@ class MemoryChargers:
         item.update(online=False, connection_id=None)
         return True
 
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> dict[str, str] | None:
         if charge_point_id in self.items:
             self.items[charge_point_id].update(boot=boot, boot_at=at, last_seen=at)
+            return dict(self.items[charge_point_id]["capabilities"])
+        return None
 
     def touch(self, charge_point_id: str, at: datetime) -> None:
         if charge_point_id in self.items:
@@ -166,7 +176,10 @@ class MemoryConnectors:
     def record_status(self, charge_point_id: str, status: ConnectorStatus) -> bool:
         key = (charge_point_id, status.connector_id)
         current = self.items.get(key)
-        if current is not None and current.timestamp > status.timestamp:
+        # A stored stamp later than this receipt (beyond the tolerance) is a clock that ran ahead:
+        # it never outranks a message received after it (csms.ocpp.quirks, issue 14).
+        trusted = current is not None and current.timestamp <= status.received_at + FUTURE_TOLERANCE
+        if current is not None and current.timestamp > status.timestamp and trusted:
             return False
         self.items[key] = status
         return True
@@ -203,6 +216,9 @@ class MemorySessions:
 
     def active(self, charge_point_id: str) -> list[Session]:
         return [copy.deepcopy(s) for (cp, _), s in sorted(self.items.items()) if cp == charge_point_id and s.active]
+
+    def recent(self, charge_point_id: str, limit: int) -> list[Session]:
+        return self.list(charge_point_id)[::-1][:limit]
 
     def list(self, charge_point_id: str) -> list[Session]:
         return [copy.deepcopy(s) for (cp, _), s in sorted(self.items.items()) if cp == charge_point_id]
@@ -379,7 +395,7 @@ if TYPE_CHECKING:  # mypy: every fake satisfies the ports it stands in for
     from csms.ocpp.ports import (CallQueue, ChargerLink, ChargerRepository, ConnectionPoster, ConnectorRepository,
                                  MeterRepository, ReviewLog, SessionRepository)
     from csms.operations import OperatorChargers
-    from csms.views.ports import CallRecords, SessionHistory
+    from csms.views.ports import CallRecords, ReviewReader, SessionHistory
 
     _chargers: ChargerRepository = MemoryChargers()
     _link: ChargerLink = MemoryChargers()
@@ -389,6 +405,7 @@ if TYPE_CHECKING:  # mypy: every fake satisfies the ports it stands in for
     _history: SessionHistory = MemorySessions()
     _meter: MeterRepository = MemoryMeter()
     _review: ReviewLog = MemoryReview()
+    _review_reader: ReviewReader = MemoryReview()
     _queue: CallQueue = MemoryCallQueue()
     _records: CallRecords = MemoryCallQueue()
     _poster: ConnectionPoster = MemoryPoster()

@@ -50,6 +50,7 @@ class ChargerModel(Model):
     auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
     auth_failures_since = UTCDateTimeAttribute(null=True)
     driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
+    legacy_handshake = BooleanAttribute(null=True)  # admitted as OCPP 1.6 without / with a variant subprotocol
 
 
 class ConnectorModel(Model):
@@ -136,6 +137,7 @@ class ReviewModel(Model):
     action = UnicodeAttribute(null=True)
     transaction_id = NumberAttribute(null=True)
     raw = UnicodeAttribute(null=True)
+    unique_id = UnicodeAttribute(null=True)  # the OCPP message id of the frame kept
 
 
 class CallModel(Model):

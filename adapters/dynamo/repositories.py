@@ -34,6 +34,7 @@ from csms.charging.tariff import Signals
 from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, Reading, ReviewItem,
                         Session)
 from csms.ocpp.ports import AlreadyExists
+from csms.ocpp.quirks import FUTURE_TOLERANCE
 from csms.timeutil import iso, parse_ts
 
 log = logging.getLogger(__name__)
@@ -104,12 +105,19 @@ class DynamoChargers:
         try:
             item = ChargerModel.get(
                 charge_point_id,
-                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since"],
+                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since",
+                                   "legacy_handshake"],
             )
         except DoesNotExist:
             return None
         return ChargerAuth(item.charge_point_id, item.password_hash, item.enabled is not False,
-                           int(item.auth_failures or 0), item.auth_failures_since)
+                           int(item.auth_failures or 0), item.auth_failures_since, bool(item.legacy_handshake))
+
+    def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
+        """Admit (or stop admitting) the charger as OCPP 1.6 when it offers no subprotocol or a variant
+        spelling. False when the charger does not exist."""
+        action = ChargerModel.legacy_handshake.set(True) if legacy else ChargerModel.legacy_handshake.remove()
+        return self._update(charge_point_id, [action])
 
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         """Count a wrong key in the current window (one UpdateItem; a new window restarts at 1)."""
@@ -153,12 +161,19 @@ class DynamoChargers:
             condition=ChargerModel.connection_id == connection_id,
         )
 
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> dict[str, str] | None:
+        """One UpdateItem; its ALL_NEW answer carries the learnt capabilities at no extra cost."""
         data = {k: v for k, v in boot.__dict__.items() if v is not None}
-        self._update(
-            charge_point_id,
-            [ChargerModel.boot.set(data), ChargerModel.boot_at.set(at), ChargerModel.last_seen.set(at)],
-        )
+        item = ChargerModel(charge_point_id)
+        try:
+            item.update(actions=[ChargerModel.boot.set(data), ChargerModel.boot_at.set(at), ChargerModel.last_seen.set(at)],
+                        condition=ChargerModel.charge_point_id.exists())
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        caps = item.capabilities
+        return dict(caps.as_dict() if hasattr(caps, "as_dict") else caps or {})
 
     def touch(self, charge_point_id: str, at: datetime) -> None:
         self._update(charge_point_id, [ChargerModel.last_seen.set(at)])
@@ -286,7 +301,10 @@ def _status_from(item: ConnectorModel) -> ConnectorStatus:
 
 class DynamoConnectors:
     def record_status(self, charge_point_id: str, status: ConnectorStatus) -> bool:
-        newer_or_first = ConnectorModel.status_at.does_not_exist() | (ConnectorModel.status_at <= status.timestamp)
+        # A stored stamp later than this receipt (beyond the tolerance) came from a clock that ran ahead:
+        # it never outranks a message received after it (csms.ocpp.quirks, issue 14).
+        newer_or_first = (ConnectorModel.status_at.does_not_exist() | (ConnectorModel.status_at <= status.timestamp)
+                          | (ConnectorModel.status_at > status.received_at + FUTURE_TOLERANCE))
         actions = [
             ConnectorModel.status.set(status.status),
             ConnectorModel.error_code.set(status.error_code),
@@ -390,6 +408,11 @@ class DynamoSessions:
 
     def list(self, charge_point_id: str) -> list[Session]:
         return [_session_from(i) for i in SessionModel.query(charge_point_id, consistent_read=True)]
+
+    def recent(self, charge_point_id: str, limit: int) -> list[Session]:
+        """One Query, newest transaction first, at most ``limit`` items (bounded read units)."""
+        return [_session_from(i) for i in SessionModel.query(charge_point_id, consistent_read=True,
+                                                             scan_index_forward=False, limit=limit)]
 
     def all_active(self) -> list[Session]:
         """Every plugged-in session (the scheduler's input). A scan: a sparse GSI on active
@@ -518,6 +541,7 @@ class DynamoReview:
             action=item.action,
             transaction_id=item.transaction_id,
             raw=item.raw,
+            unique_id=item.unique_id,
         ).save()
 
     def list(self, charge_point_id: str) -> list[ReviewItem]:
@@ -533,6 +557,7 @@ class DynamoReview:
                     action=i.action,
                     transaction_id=int(i.transaction_id) if i.transaction_id is not None else None,
                     raw=i.raw,
+                    unique_id=i.unique_id,
                 )
             )
         return out

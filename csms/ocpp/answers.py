@@ -4,11 +4,14 @@ against the action's response schema, recorded, and handed to the action's resul
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any, Callable
 
 from csms.ocpp import codec as ocpp_j
 from csms.ocpp.codec import CallError, CallResult, OcppError
+from csms.ocpp import evidence, quirks
 from csms.ocpp.commands import METER_MEASURANDS, METER_MEASURANDS_NO_POWER, CallOutcome, Commander, PendingCall
+from csms.ocpp.setup_policy import setup_calls
 from csms.ocpp.v16 import profiles
 
 log = logging.getLogger(__name__)
@@ -44,14 +47,19 @@ class AnswerHandler:
             outcome = CallOutcome(charge_point_id, call.unique_id, call.action, kept, "error", now,
                                   error_code=message.code, result={"description": message.description}, origin=call.origin)
         else:
+            payload = message.payload
             try:
-                ocpp_j.validate(ocpp_j.CALLRESULT, call.action, message.payload)
+                ocpp_j.validate(ocpp_j.CALLRESULT, call.action, payload)
                 kind = "answered"
             except OcppError as exc:
                 log.warning("%s answered %s with an invalid payload: %s", charge_point_id, call.action, exc.description)
                 kind = "invalid_answer"
+                coerced = quirks.coerce_answer(call.action, payload)
+                if coerced is not None:  # only type / length quirks: read it, keep the raw answer
+                    payload, kind = coerced[0], "answered"
+                    self._keep_answer(charge_point_id, message, call, "; ".join(str(r) for r in coerced[1]), now)
             outcome = CallOutcome(charge_point_id, call.unique_id, call.action, kept, kind, now,
-                                  result=message.payload, origin=call.origin)
+                                  result=payload, origin=call.origin)
         self.commander.queue.remove(call)
         self.commander.queue.record(outcome)
         if call.action == "SetChargingProfile" and self.commander.tally is not None:
@@ -68,6 +76,22 @@ class AnswerHandler:
             return None
         following = self.commander.claim_next(charge_point_id, connection_id)
         return following.frame() if following is not None else None
+
+    def _keep_answer(self, charge_point_id: str, message: CallResult, call: PendingCall, detail: str,
+                     now: datetime) -> None:
+        """Keep a charger's answer that was read around a quirk, for review (never raises)."""
+        review = self.commander.review
+        if review is None:
+            return
+        from csms.model import ReviewItem
+
+        try:
+            review.add(ReviewItem(charge_point_id=charge_point_id, kind="answer_read_around",
+                                  detail=detail[:1000], at=now, action=call.action,
+                                  raw=ocpp_j.result_frame(message.unique_id, message.payload)[:32768],
+                                  unique_id=message.unique_id))
+        except Exception:
+            log.exception("could not keep the answer of %s for review", charge_point_id)
 
 
 SECRET_KEYS = frozenset({"AuthorizationKey"})
@@ -103,16 +127,19 @@ def _profile_answered(commander: Commander, call: PendingCall, outcome: CallOutc
     purpose = call.payload["csChargingProfiles"]["chargingProfilePurpose"]
     status = (outcome.result or {}).get("status") if outcome.outcome == "answered" else None
     if status == "Accepted":
-        commander.link.record_capabilities(call.charge_point_id, {f"profile.{purpose}": "Accepted"})
+        commander.link.record_capabilities(call.charge_point_id,
+                                           evidence.verdict(f"profile.{purpose}", "Accepted", outcome.at))
         return
     if outcome.outcome == "timeout":
         return  # no verdict: the scheduler re-plans and tries again
-    # Rejected, NotSupported, NotImplemented, or an error: remember it and try the next purpose.
-    commander.link.record_capabilities(call.charge_point_id, {f"profile.{purpose}": "Rejected"})
+    # Rejected, NotSupported, NotImplemented, or an error: remember it (dated evidence, re-probed
+    # after a firmware change or REPROBE_AFTER: csms.ocpp.evidence) and try the next purpose.
+    commander.link.record_capabilities(call.charge_point_id,
+                                       evidence.verdict(f"profile.{purpose}", evidence.REJECTED, outcome.at))
     order = list(profiles.PURPOSE_ORDER)
     for following in order[order.index(purpose) + 1:]:
         caps = commander.link.capabilities(call.charge_point_id)
-        if caps.get(f"profile.{following}") != "Rejected":
+        if not evidence.refusal_holds(caps, f"profile.{following}", commander.clock()):
             commander.enqueue(call.charge_point_id, "SetChargingProfile",
                               profiles.with_purpose(call.payload, following), call.origin)
             return
@@ -128,13 +155,36 @@ def _diagnostics_file(commander: Commander, call: PendingCall, outcome: CallOutc
 
 @on_result("GetConfiguration")
 def _configuration_read(commander: Commander, call: PendingCall, outcome: CallOutcome) -> None:
-    if outcome.outcome != "answered":
+    if outcome.outcome not in ("answered", "invalid_answer"):
         return
+    # Every readable entry counts, even in an answer that fails its schema elsewhere (issue 14).
     values = {}
-    for entry in (outcome.result or {}).get("configurationKey", []):
-        if entry.get("value") is not None:
-            values[entry["key"]] = entry["value"]
-    for key in (outcome.result or {}).get("unknownKey", []):
-        values[key] = "<unknown>"
+    result = outcome.result if isinstance(outcome.result, dict) else {}
+    entries = result.get("configurationKey")
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str) or not entry["key"]:
+            continue
+        value = entry.get("value")
+        text = value if isinstance(value, str) else quirks.as_text(value)
+        if text is not None:
+            values[entry["key"][:50]] = text
+    unknown = result.get("unknownKey")
+    for key in unknown if isinstance(unknown, list) else []:
+        if isinstance(key, str) and key:
+            values[key[:50]] = "<unknown>"
     if values:
         commander.link.record_capabilities(call.charge_point_id, values)
+
+
+@on_result("TriggerMessage")
+def _trigger_answered(commander: Commander, call: PendingCall, outcome: CallOutcome) -> None:
+    """A boot-less reconnect asks for a BootNotification, whose arrival brings the set-up. A charger
+    that will not send one (``NotImplemented``, ``Rejected``, a CALLERROR, an unreadable answer:
+    mobilityhouse/ocpp#640) gets the set-up directly instead of never being configured."""
+    if call.origin != "setup" or call.payload.get("requestedMessage") != "BootNotification":
+        return
+    status = (outcome.result or {}).get("status") if outcome.outcome == "answered" else None
+    if status != "Accepted":
+        log.info("%s will not send a triggered BootNotification (%s): set-up sent directly", call.charge_point_id,
+                 status or outcome.error_code or outcome.outcome)
+        setup_calls(commander, call.charge_point_id)

@@ -109,6 +109,7 @@ class Call:
     unique_id: str
     action: str
     payload: dict[str, Any]
+    quirk: str | None = None  # read leniently (raw control characters, not UTF-8): keep the raw frame
 
 
 @dataclass(frozen=True)
@@ -165,16 +166,29 @@ def _formation(unique_id: str, description: str) -> CallError:
 
 
 def parse_frame(text: str | bytes) -> Call | CallResult | CallError | Ignored:
-    """Parse one OCPP-J frame. Raises :class:`FrameError` for anything that is not one."""
+    """Parse one OCPP-J frame. Raises :class:`FrameError` for anything that is not one.
+
+    Lenient where it costs nothing (issue 14): raw control characters inside strings (a NUL in a
+    ``vendorErrorCode``; RFC 8259 wants them escaped) and text that is not UTF-8 (read as
+    Latin-1: the JSON structure is ASCII either way) are read; the resulting :class:`Call` names
+    the quirk so the raw frame is kept for review. Anything else that is not JSON is refused."""
+    quirks = []
     if isinstance(text, bytes):
+        data = text
         try:
-            text = text.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise FrameError("frame is not UTF-8", _formation(UNKNOWN_ID, "Frame is not valid UTF-8"))
+            text = data.decode("latin-1")
+            quirks.append("frame is not UTF-8 (read as Latin-1)")
     try:
         message = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
-        raise FrameError("frame is not JSON", _formation(UNKNOWN_ID, "Frame is not valid JSON"))
+        try:
+            message = json.loads(text, parse_constant=_reject_constant, strict=False)
+        except (ValueError, RecursionError):
+            reason = "Frame is not valid UTF-8" if quirks else "Frame is not valid JSON"
+            raise FrameError("frame is not UTF-8" if quirks else "frame is not JSON", _formation(UNKNOWN_ID, reason))
+        quirks.append("raw control characters inside JSON strings")
     if not isinstance(message, list) or not message:
         raise FrameError("frame is not a JSON array", _formation(UNKNOWN_ID, "Frame is not an OCPP-J array"))
     type_id = message[0]
@@ -198,7 +212,7 @@ def parse_frame(text: str | bytes) -> Call | CallResult | CallError | Ignored:
             raise FrameError("action is not a string", _formation(reply_id, "Action must be a string"))
         if not isinstance(payload, dict):
             raise FrameError("payload is not an object", _formation(reply_id, "Payload must be a JSON object"))
-        return Call(unique_id, action, payload)
+        return Call(unique_id, action, payload, "; ".join(quirks) or None)
     # Responses are never answered, whatever is wrong with them.
     if not id_ok:
         raise FrameError("response with a bad unique id", None)

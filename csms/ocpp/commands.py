@@ -31,7 +31,7 @@ from typing import Any, Callable
 from csms.ocpp import codec as ocpp_j
 from csms.ocpp.codec import OcppError
 from csms.ocpp.v16 import profiles
-from csms.ocpp.ports import CallQueue, ChargerLink, Clock, ConnectionPoster
+from csms.ocpp.ports import CallQueue, ChargerLink, Clock, ConnectionPoster, ReviewLog
 from csms.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class Commander:
     meter_sample_interval_s: int = 60
     _ids: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     tally: Callable[[str], None] | None = None  # counts charging-profile answers (metrics)
+    review: ReviewLog | None = None  # answers read around a quirk are kept there (issue 14: csms.ocpp.answers)
 
     # ---------------------------------------------------------------- sending
     def send(self, charge_point_id: str, action: str, payload: dict[str, Any], origin: str = "operator") -> PendingCall:
@@ -188,7 +189,8 @@ class Commander:
     ) -> PendingCall | None:
         """Queue a charging limit (W per period; 0 pauses) in the profile type and unit this
         charger accepts. None when it has rejected every profile purpose."""
-        support = profiles.ProfileSupport.from_capabilities(self.link.capabilities(charge_point_id), phases=phases)
+        support = profiles.ProfileSupport.from_capabilities(self.link.capabilities(charge_point_id), phases=phases,
+                                                            now=self.clock())
         purposes = support.purposes(transaction_id is not None)
         if not purposes:
             log.warning("%s rejects every charging profile purpose; cannot be steered", charge_point_id)

@@ -29,6 +29,7 @@ class AuthDecision:
     allowed: bool
     charge_point_id: str | None
     reason: str  # for the log: never contains the secret
+    legacy_handshake: bool = False  # the operator admits this charger without the exact subprotocol
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -100,9 +101,9 @@ def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], Charger
         return AuthDecision(False, username, "unknown or disabled charge point")
     if locked(stored, now or datetime.now(timezone.utc)):
         return AuthDecision(False, username, LOCKED)  # checked before the key: no scrypt work either
-    if not verify_key(credentials.password, stored.password_hash):
+    if not any(verify_key(form, stored.password_hash) for form in credentials.key_forms()):
         return AuthDecision(False, username, WRONG_KEY)
-    return AuthDecision(True, username, "ok")
+    return AuthDecision(True, username, "ok", stored.legacy_handshake)
 
 
 def offered_subprotocols(headers: Mapping[str, str] | None) -> list[str]:
@@ -110,6 +111,21 @@ def offered_subprotocols(headers: Mapping[str, str] | None) -> list[str]:
     return [p.strip() for p in value.split(",") if p.strip()]
 
 
-def choose_subprotocol(headers: Mapping[str, str] | None) -> str | None:
-    """``ocpp1.6`` when the client offers it, else None (refuse the connection)."""
-    return SUBPROTOCOL if SUBPROTOCOL in offered_subprotocols(headers) else None
+# Variant spellings shipped chargers offer for OCPP 1.6J (lbbrhzn/ocpp#442 offers none at all).
+LEGACY_SUBPROTOCOLS = frozenset({"ocpp1.6j", "ocpp1.6-j", "ocpp16", "ocpp16j", "ocpp1.6json"})
+
+
+def choose_subprotocol(headers: Mapping[str, str] | None, legacy_handshake: bool = False) -> str | None:
+    """``ocpp1.6`` when the client offers it, else None (refuse the connection: OCPP-J 1.6
+    section 3.1.2). For a charger the operator marked "legacy handshake": the variant it offers
+    (e.g. ``ocpp1.6j``, answered as offered) or, when it offers none, ``""`` (admitted as OCPP 1.6,
+    no ``Sec-WebSocket-Protocol`` in the answer, as RFC 6455 section 4.2.2 requires)."""
+    offered = offered_subprotocols(headers)
+    if SUBPROTOCOL in offered:
+        return SUBPROTOCOL
+    if not legacy_handshake:
+        return None
+    variant = next((p for p in offered if p.lower() in LEGACY_SUBPROTOCOLS or p.lower() == SUBPROTOCOL), None)
+    if variant is not None:
+        return variant
+    return "" if not offered else None

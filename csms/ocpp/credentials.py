@@ -71,7 +71,22 @@ def verify_key(key: str, stored: str) -> bool:
 @dataclass(frozen=True)
 class BasicCredentials:
     username: str
-    password: str
+    password: str  # the password as UTF-8 text ("" when its bytes are not UTF-8)
+    password_bytes: bytes = b""  # the password exactly as sent
+
+    def key_forms(self) -> list[str]:
+        """The AuthorizationKey texts this password may stand for. OCPP-J 1.6 security profile 2
+        defines the key as up to 20 bytes, shown in configuration as up to 40 hex characters; chargers
+        differ in which form they put in the Basic password. So: the text itself (hex text also in lower
+        case) and, for a 16-20 byte password, its bytes as hex (lower and upper case). At most four
+        hashes on a miss (about 0.2 s of scrypt; the lockout still counts each refused handshake once)."""
+        forms = [self.password] if self.password else []
+        if self.password and all(c in "0123456789abcdefABCDEF" for c in self.password):
+            forms.append(self.password.lower())  # hex text in upper case: the same key
+        raw = self.password_bytes or self.password.encode()
+        if MIN_KEY_LEN <= len(raw) <= MAX_KEY_LEN // 2:
+            forms += [raw.hex(), raw.hex().upper()]
+        return list(dict.fromkeys(forms))
 
 
 def parse_basic_auth(header: str | None) -> BasicCredentials | None:
@@ -82,10 +97,18 @@ def parse_basic_auth(header: str | None) -> BasicCredentials | None:
     if len(parts) != 2 or parts[0].lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = base64.b64decode(parts[1].strip(), validate=True)
+    except (binascii.Error, ValueError):
         return None
-    username, sep, password = decoded.partition(":")
+    user_bytes, sep, password = decoded.partition(b":")
+    try:
+        username = user_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
     if not sep or not username or not password:
         return None
-    return BasicCredentials(username, password)
+    try:
+        text = password.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""  # a key in its byte form (security profile 2): see BasicCredentials.key_forms
+    return BasicCredentials(username, text, password)

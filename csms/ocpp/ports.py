@@ -7,7 +7,7 @@ Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol
 
 from csms.model import (
     BootInfo,
@@ -45,6 +45,10 @@ class ChargerCredentials(Protocol):
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         """Count a wrong key for a known charger (brute-force lockout)."""
 
+    def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
+        """Admit (or stop admitting) the charger as OCPP 1.6 when it offers no subprotocol or a
+        variant spelling (issue 14); False when the charger does not exist."""
+
 
 class ChargerPresence(Protocol):
     """The charger store as the OCPP handlers write it: connection, boot, liveness, firmware."""
@@ -57,7 +61,12 @@ class ChargerPresence(Protocol):
         """Mark offline only if ``connection_id`` is still the current one.
         True when this call marked it offline."""
 
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None: ...
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> Mapping[str, str] | None:
+        """Store the boot data; return the charger's learnt capabilities as stored (read for free
+        with the write), or None when the store cannot tell them."""
+
+    def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None:
+        """Merge ``values`` into the charger's learnt capabilities (one write)."""
 
     def touch(self, charge_point_id: str, at: datetime) -> None:
         """Heartbeat: last seen (a single write, no read)."""
@@ -99,6 +108,9 @@ class SessionRepository(Protocol):
 
     def active(self, charge_point_id: str) -> list[Session]: ...
 
+    def recent(self, charge_point_id: str, limit: int) -> list[Session]:
+        """The charger's ``limit`` sessions with the highest transaction ids (a bounded read)."""
+
     def list(self, charge_point_id: str) -> list[Session]: ...
 
     def save_stop(self, session: Session) -> None:
@@ -120,6 +132,8 @@ class MeterRepository(Protocol):
 
 
 class ReviewLog(Protocol):
+    """Charger messages (or answers) kept for a person: read around a quirk or flagged (issue 14)."""
+
     def add(self, item: ReviewItem) -> None: ...
 
     def list(self, charge_point_id: str) -> list[ReviewItem]: ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from csms.model import ChargerView, ConnectorStatus, MeterSample, Preference, Session
+from csms.model import ChargerView, ConnectorStatus, MeterSample, Preference, ReviewItem, Session
 
 if TYPE_CHECKING:  # annotations only
     from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
@@ -56,6 +56,12 @@ class SessionHistory(Protocol):
 
     def plan_of(self, charge_point_id: str, transaction_id: int) -> str | None:
         """The JSON plan last sent for the session (``[[start, end, W], ...]``), if any."""
+
+
+class ReviewReader(Protocol):
+    """What a charger sent that was read around a quirk or flagged, kept for review (issue 14)."""
+
+    def list(self, charge_point_id: str) -> list[ReviewItem]: ...
 
 
 class CallRecords(Protocol):

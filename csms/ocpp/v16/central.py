@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from csms.model import BootInfo, ConnectorStatus, ReviewItem
 from csms.ocpp import codec as ocpp_j
+from csms.ocpp import evidence, quirks
 from csms.ocpp.codec import Call, CallError, CallResult, FrameError, Ignored, OcppError
 from csms.ocpp.ports import (
     ChargerPresence,
@@ -98,7 +99,7 @@ class CentralSystem(Transactions):
             self._count("CallResult" if isinstance(message, CallResult) else "CallError")
             return self.on_response(charge_point_id, connection_id, message)
         self._count(message.action if message.action in ROUTES else "Unknown")
-        raw = text.decode("utf-8") if isinstance(text, bytes) else text
+        raw = text.decode("utf-8", errors="backslashreplace") if isinstance(text, bytes) else text
         reply = self._handle_call(charge_point_id, connection_id, message, raw)
         if reply.startswith(f"[{ocpp_j.CALLRESULT},"):
             if self.after_call is not None:
@@ -124,19 +125,31 @@ class CentralSystem(Transactions):
             return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_IMPLEMENTED, f"Unknown action {action[:40]}")
         ctx = Context(charge_point_id, connection_id, self.clock(), call.unique_id, raw, lenient=False)
         violation: OcppError | None
+        repaired = None
         try:
             ocpp_j.validate(ocpp_j.CALL, action, call.payload)
         except OcppError as exc:
-            if action not in TRANSACTION_ACTIONS:
+            # Read around what costs nothing (too-long descriptive strings): never lose the message.
+            repaired = quirks.read_around(action, call.payload) if action not in TRANSACTION_ACTIONS else None
+            if repaired is not None:
+                try:
+                    ocpp_j.validate(ocpp_j.CALL, action, repaired[0])
+                except OcppError:
+                    repaired = None
+            if action not in TRANSACTION_ACTIONS and repaired is None:
                 return ocpp_j.error_frame(call.unique_id, exc.code, exc.description)
             violation = exc
         else:
             violation = None
         try:
-            if violation is not None:
+            if call.quirk is not None:
+                self._keep(ctx, action, "frame_read_leniently", call.quirk)
+            if repaired is not None:
+                self._keep(ctx, action, "read_around", "; ".join(str(r) for r in repaired[1]))
+            elif violation is not None:
                 self._keep(ctx, action, "schema_violation", f"{violation.code}: {violation.description}")
                 ctx = Context(charge_point_id, connection_id, ctx.received_at, call.unique_id, raw, lenient=True)
-            payload = getattr(self, ROUTES[action])(ctx, call.payload)
+            payload = getattr(self, ROUTES[action])(ctx, repaired[0] if repaired is not None else call.payload)
         except OcppError as exc:
             return ocpp_j.error_frame(call.unique_id, exc.code, exc.description)
         except Exception:  # storage or a bug: the charger will retry
@@ -165,6 +178,7 @@ class CentralSystem(Transactions):
                 action=action,
                 transaction_id=transaction_id,
                 raw=ctx.raw[:32768],
+                unique_id=ctx.unique_id,
             )
         )
 
@@ -183,6 +197,12 @@ class CentralSystem(Transactions):
             if flags is not None:
                 flags.append("clock_not_set")
             return ctx.received_at
+        if quirks.untrusted_future(parsed, ctx.received_at):
+            # The charger's clock runs ahead (until its Boot answer sets it): the receipt time,
+            # never a future stamp that would outrank every later message.
+            if flags is not None:
+                flags.append("clock_ahead")
+            return ctx.received_at
         return parsed
 
     # ------------------------------------------------------------ core actions
@@ -199,7 +219,12 @@ class CentralSystem(Transactions):
             meter_type=p.get("meterType"),
             meter_serial_number=p.get("meterSerialNumber"),
         )
-        self.chargers.record_boot(ctx.charge_point_id, boot, ctx.received_at)
+        learnt = self.chargers.record_boot(ctx.charge_point_id, boot, ctx.received_at)
+        if learnt is not None:
+            # Learnt capabilities are evidence under a firmware: a new one re-opens every question.
+            changed = evidence.firmware_change(learnt, boot.firmware_version, ctx.received_at)
+            if changed:
+                self.chargers.record_capabilities(ctx.charge_point_id, changed)
         return {"status": "Accepted", "currentTime": iso(ctx.received_at), "interval": self.heartbeat_interval_s}
 
     @on("Heartbeat")
@@ -209,16 +234,21 @@ class CentralSystem(Transactions):
 
     @on("StatusNotification")
     def status_notification(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+        clock: list[str] = []
         status = ConnectorStatus(
             connector_id=p["connectorId"],
             status=p["status"],
             error_code=p["errorCode"],
-            timestamp=self._time(ctx, p.get("timestamp")),
+            timestamp=self._time(ctx, p.get("timestamp"), clock),
             received_at=ctx.received_at,
             info=p.get("info"),
             vendor_id=p.get("vendorId"),
             vendor_error_code=p.get("vendorErrorCode"),
         )
+        if "clock_ahead" in clock:
+            self._keep(ctx, "StatusNotification", "clock_ahead",
+                       f"timestamp {p.get('timestamp')} is later than its receipt {iso(ctx.received_at)}: "
+                       "ordered by receipt time")
         if not self.connectors.record_status(ctx.charge_point_id, status):
             log.info("older status for %s connector %s ignored", ctx.charge_point_id, status.connector_id)
         return {}

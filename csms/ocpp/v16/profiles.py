@@ -35,11 +35,16 @@ class ProfileSupport:
     rejected: frozenset[str] = frozenset()
 
     @classmethod
-    def from_capabilities(cls, caps: Mapping[str, str], phases: int = 3, voltage_v: float = 230.0) -> "ProfileSupport":
+    def from_capabilities(cls, caps: Mapping[str, str], phases: int = 3, voltage_v: float = 230.0,
+                          now: datetime | None = None) -> "ProfileSupport":
+        """``now``: refusals are evidence with a date (``csms.ocpp.evidence``): one older than a day or than
+        the charger's last firmware change no longer holds. None: every recorded refusal holds."""
+        from csms.ocpp.evidence import refusal_holds
+
         allowed = caps.get("ChargingScheduleAllowedChargingRateUnit", "Current")
         tokens = {t.strip().lower() for t in str(allowed).replace(";", ",").split(",") if t.strip()}
         units = tuple(u for u, name in (("W", "power"), ("A", "current")) if name in tokens) or ("A",)
-        rejected = frozenset(p for p in PURPOSE_ORDER if caps.get(f"profile.{p}") == "Rejected")
+        rejected = frozenset(p for p in PURPOSE_ORDER if refusal_holds(caps, f"profile.{p}", now))
 
         def number(key: str, default: int) -> int:
             try:
@@ -52,6 +57,36 @@ class ProfileSupport:
 
     def purposes(self, has_transaction: bool) -> list[str]:
         return [p for p in PURPOSE_ORDER if p not in self.rejected and (has_transaction or p != TX_PROFILE)]
+
+
+def min_charging_w(support: ProfileSupport) -> float:
+    """The least power an EV charges at: 6 A (IEC 61851-1's lowest PWM current) x voltage x phases."""
+    return MIN_RESUME_A * support.voltage_v * support.phases
+
+
+def bounded_watts(periods_w: Sequence[tuple[int, float]], support: ProfileSupport) -> list[float]:
+    """Each period's W with no positive limit below what an EV can take (:func:`min_charging_w`):
+    below it a car does not charge and some stop their session for good (issue 14). Such a limit
+    becomes 0 or the minimum, whichever keeps the energy delivered so far (from the period lengths)
+    closer to the plan's; the rounding error is carried into the next periods. The last period has
+    no known end: a positive limit there is raised to the minimum (the plan wants energy there)."""
+    floor_w = min_charging_w(support)
+    out: list[float] = []
+    carried_wh = 0.0  # planned minus sent, so far
+    for index, (offset, watts) in enumerate(periods_w):
+        watts = max(0.0, float(watts))
+        last = index + 1 == len(periods_w)
+        hours = 0.0 if last else max(0, periods_w[index + 1][0] - offset) / 3600
+        chosen = watts
+        if 0 < watts < floor_w:
+            if last:
+                chosen = floor_w
+            else:
+                want_wh = watts * hours + carried_wh
+                chosen = floor_w if abs(floor_w * hours - want_wh) < abs(want_wh) else 0.0
+        carried_wh += (watts - chosen) * hours
+        out.append(chosen)
+    return out
 
 
 def _limit(watts: float, unit: str, support: ProfileSupport) -> float:
@@ -77,7 +112,8 @@ def profile_request(
         raise ValueError("the first period must start at 0")
     unit = support.units[0]
     periods: list[dict[str, Any]] = []
-    for offset, watts in periods_w[: support.max_periods]:
+    kept = list(periods_w[: support.max_periods])
+    for (offset, _), watts in zip(kept, bounded_watts(kept, support)):
         limit = _limit(watts, unit, support)
         if periods and periods[-1]["limit"] == limit:
             continue  # merge equal neighbours: fewer periods, fewer on/off edges

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from csms.model import Session
+from csms.ocpp import quirks
 from csms.ocpp.meter import parse_meter_values, session_energy
 from csms.ocpp.ports import MeterRepository, SessionRepository
 from csms.ocpp.v16.routing import ACCEPTED, Context, on
@@ -28,6 +29,9 @@ REPLAN_AFTER = frozenset({"StartTransaction", "StopTransaction"})
 # 2^53 is 9 TWh) and DynamoDB cannot store some of them (1e308): treated as missing, so the message
 # is acknowledged and flagged for review instead of failing storage and being retried forever.
 MAX_INT = 2**53
+# How many of a charger's latest sessions a new StartTransaction looks through for one left open
+# on its connector (a bounded Query: the cost never grows with the charger's history).
+SUPERSEDE_LOOKBACK = 10
 
 
 def _int(value: Any, default: int | None = None) -> int | None:
@@ -104,7 +108,36 @@ class Transactions:
         transaction_id = self.sessions.create(session, start_key)
         if flags and not ctx.lenient:
             self._keep(ctx, "StartTransaction", "flagged", ",".join(flags), transaction_id)
+        try:
+            self._close_superseded(ctx, connector_id, transaction_id, started_at)
+        except Exception:  # the next StartTransaction or the review finds it; the start itself is stored
+            log.exception("could not close a superseded session of %s", ctx.charge_point_id)
         return {"transactionId": transaction_id, "idTagInfo": ACCEPTED}
+
+    def _close_superseded(self, ctx: Context, connector_id: int, transaction_id: int, started_at: datetime) -> None:
+        """A connector runs one transaction at a time (OCPP 1.6 section 4.8): an open session on the
+        same connector that a new StartTransaction finds was never stopped (its StopTransaction was
+        lost or never sent). It is closed at the new start with the energy its meter readings show,
+        flagged and kept for review, so it is no longer planned for. Reads the charger's latest
+        sessions (a bounded Query) once per new StartTransaction."""
+        for old in self.sessions.recent(ctx.charge_point_id, SUPERSEDE_LOOKBACK):
+            if not old.active or old.connector_id != connector_id or old.transaction_id == transaction_id:
+                continue
+            if old.started_at > started_at:
+                continue  # a late (offline-queued) start of an older transaction: leave the newer one open
+            samples = [s for s in self.meter.between(ctx.charge_point_id, connector_id, old.started_at, started_at)
+                       if s.transaction_id in (None, old.transaction_id)]
+            energy = session_energy(old.meter_start_wh, samples, None)
+            old.stopped_at = max(started_at, old.started_at)
+            old.stop_received_at = ctx.received_at
+            old.stop_reason = "Other"
+            old.energy_wh = round(energy.energy_wh, 3)
+            old.max_power_w = energy.max_power_w
+            old.flags = list(dict.fromkeys(old.flags + [f"superseded_by_transaction_{transaction_id}", *energy.flags]))
+            self.sessions.save_stop(old)
+            self._keep(ctx, "StartTransaction", "superseded_transaction",
+                       f"transaction {old.transaction_id} on connector {connector_id} was never stopped; closed at "
+                       f"the start of transaction {transaction_id} with {old.energy_wh} Wh", old.transaction_id)
 
     @on("MeterValues")
     def meter_values(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +158,9 @@ class Transactions:
         implausible = [s for s in samples if not plausible(s.timestamp)]
         if implausible:
             problems.append(f"{len(implausible)} sample(s) before the charger's clock was set")
+        ahead = [s for s in samples if quirks.untrusted_future(s.timestamp, ctx.received_at)]
+        if ahead:  # stored as stamped (a resend must land on the same key), flagged for review
+            problems.append(f"{len(ahead)} sample(s) stamped later than their receipt: the charger's clock is ahead")
         if problems and not ctx.lenient:
             self._keep(ctx, "MeterValues", "meter_data", "; ".join(problems[:10]), transaction_id)
         return {}
