@@ -87,19 +87,18 @@ def _runtime(state_dir: str, need_running: bool = False):
                              f"remove {endpoint_file} if it is not running") from exc
     if need_running:
         raise UsageError("csms local is not running (start it first: the charger must be connected)")
-    from adapters.dynamo.models import MODELS, create_tables
+    from adapters.dynamo.models import create_tables
 
-    server = dynamodb.EmbeddedDynamo()
+    server = dynamodb.EmbeddedDynamo(state_dir=state)  # durable: what it answers is on disk
     server.start()
     try:
         settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=server.endpoint)
         runtime = build_runtime(settings)
         create_tables()
-        snapshot = state / "dynamodb.json"
-        dynamodb.restore(server.endpoint, REGION, snapshot)
+        legacy = state / dynamodb.LEGACY_SNAPSHOT
+        if legacy.exists():
+            dynamodb.restore(server.endpoint, REGION, legacy)
         yield runtime
-        state.mkdir(parents=True, exist_ok=True)
-        dynamodb.snapshot(server.endpoint, REGION, [m.Meta.table_name for m in MODELS.values()], snapshot)
     finally:
         server.stop()
 
