@@ -2,7 +2,11 @@
 gateway on loopback, boot, then each sends MeterValues back to back; messages per second and
 latency percentiles of the replies. The platform and the clients share this machine's cores.
 
-    .venv/bin/python -m bench.bench_throughput [--chargers 100,1000] [--messages 20]
+    .venv/bin/python -m bench.bench_throughput [--chargers 100,1000] [--messages 20] [--compare-ocpp]
+
+``--compare-ocpp`` runs the same client load, in the same run, against an anchor: the ``ocpp``
+package's own ``ChargePoint`` as a central system over ``websockets`` with the same TLS on
+loopback, answering from memory (no authorisation check, no storage, no set-up conversation).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -18,7 +23,7 @@ import time
 from pathlib import Path
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from csms_local.platform import LocalPlatform
 from csms_local.tls import client_context
@@ -108,10 +113,13 @@ async def run(chargers: int, messages: int, storm: bool = False) -> dict:
             import csms.commands
 
             window, csms.commands.SETUP_WINDOW = csms.commands.SETUP_WINDOW, timedelta(0)
+            pids = [platform._dynamo._process.pid] if platform._dynamo and platform._dynamo._process else []
+            cpu_before = _cpu_s(pids)
             began = time.perf_counter()
             start.set()
             await asyncio.gather(*tasks)
             elapsed = time.perf_counter() - began
+            cpu_s = _cpu_s(pids) - cpu_before
             csms.commands.SETUP_WINDOW = window
             storm_result = {}
             if storm:
@@ -136,11 +144,103 @@ async def run(chargers: int, messages: int, storm: bool = False) -> dict:
                                 "handshake_retries": len(RETRIES)}
         finally:
             await platform.stop()
+    return {**_summary(chargers, latencies, connect_s, elapsed, cpu_s), **storm_result}
+
+
+class _OcppAnchor:
+    """The ``ocpp`` package's in-memory central system (``ocpp.v16.ChargePoint`` per connection)
+    on a TLS WebSocket server on loopback: what the protocol costs with nothing stored."""
+
+    def __init__(self, state: Path):
+        from csms_local import tls
+
+        self.ca_path, cert, key = tls.ensure_certificates(state / "tls", ("127.0.0.1", "localhost"))
+        self.ssl = tls.server_context(cert, key)
+        self.readings = 0
+        self._server = None
+        self.url = ""
+
+    async def start(self) -> "_OcppAnchor":
+        from ocpp.routing import on
+        from ocpp.v16 import ChargePoint, call_result
+        from websockets.asyncio.server import serve
+
+        anchor = self
+
+        class Central(ChargePoint):
+            @on("BootNotification")
+            def boot(self, **kw):
+                return call_result.BootNotification(current_time="2024-06-12T18:00:00Z", interval=300,
+                                                    status="Accepted")
+
+            @on("MeterValues")
+            def meter(self, connector_id, meter_value, **kw):
+                anchor.readings += len(meter_value)
+                return call_result.MeterValues()
+
+        async def handler(ws):
+            try:
+                await Central(ws.request.path.rsplit("/", 1)[-1], ws).start()
+            except ConnectionClosed:
+                pass
+
+        self._server = await serve(handler, "127.0.0.1", 0, ssl=self.ssl, subprotocols=["ocpp1.6"])
+        self.url = f"wss://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/ocpp"
+        return self
+
+    async def stop(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def run_ocpp(chargers: int, messages: int) -> dict:
+    """The same client load against :class:`_OcppAnchor`."""
+    with tempfile.TemporaryDirectory() as state:
+        anchor = await _OcppAnchor(Path(state)).start()
+        try:
+            ssl = client_context(anchor.ca_path)
+            latencies: list[float] = []
+            start, gate, booted = asyncio.Event(), asyncio.Semaphore(25), []
+            connected_at = time.perf_counter()
+            tasks = [asyncio.create_task(_charger(anchor, ssl, f"B{i:05d}", messages, latencies, start, gate, booted))
+                     for i in range(chargers)]
+            while len(booted) < chargers:
+                await asyncio.sleep(0.1)
+                if any(t.done() and t.exception() for t in tasks):
+                    raise next(t.exception() for t in tasks if t.done() and t.exception())
+            connect_s = time.perf_counter() - connected_at
+            cpu_before = _cpu_s([])
+            began = time.perf_counter()
+            start.set()
+            await asyncio.gather(*tasks)
+            elapsed = time.perf_counter() - began
+            cpu_s = _cpu_s([]) - cpu_before
+            assert anchor.readings == len(latencies), (anchor.readings, len(latencies))
+        finally:
+            await anchor.stop()
+    return _summary(chargers, latencies, connect_s, elapsed, cpu_s)
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds used so far by this process (the chargers, gateway and handlers) and ``pids``
+    (the embedded DynamoDB): a figure the other loads of a shared machine do not inflate much."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    total = usage.ru_utime + usage.ru_stime
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _summary(chargers: int, latencies: list[float], connect_s: float, elapsed: float, cpu_s: float) -> dict:
     ordered = sorted(latencies)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
     return {"chargers": chargers, "messages": len(latencies), "connect_and_boot_s": round(connect_s, 1),
             "msgs_per_s": round(len(latencies) / elapsed, 1), "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(pick(0.95), 1), "p99_ms": round(pick(0.99), 1), **storm_result}
+            "p95_ms": round(pick(0.95), 1), "p99_ms": round(pick(0.99), 1),
+            "cpu_ms_per_msg": round(cpu_s * 1000 / max(1, len(latencies)), 2)}
 
 
 def main(argv=None) -> int:
@@ -149,16 +249,23 @@ def main(argv=None) -> int:
     parser.add_argument("--messages", type=int, default=10, help="MeterValues per charger")
     parser.add_argument("--storm", action="store_true",
                         help="then all reconnect at once without booting, send again, and check every reading is stored")
+    parser.add_argument("--compare-ocpp", action="store_true",
+                        help="also run the same load against the ocpp package's in-memory central system")
     args = parser.parse_args(argv)
-    print("| chargers | MeterValues | connect + boot s | messages/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|")
+    print("| central system | chargers | MeterValues | connect + boot s | messages/s | p50 ms | p95 ms | p99 ms "
+          "| CPU ms / message |\n|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.chargers.split(",")]:
-        r = asyncio.run(run(n, args.messages, args.storm))
-        print(f"| {r['chargers']} | {r['messages']} | {r['connect_and_boot_s']} | {r['msgs_per_s']} | {r['p50_ms']} | "
-              f"{r['p95_ms']} | {r['p99_ms']} |", flush=True)
-        if args.storm:
-            print(json.dumps({k: v for k, v in r.items() if k.startswith(("storm", "readings", "chargers_missing", "max_rss",
-                                                                           "handshake"))}),
-                  flush=True)
+        runs = [("csms local", run(n, args.messages, args.storm))]
+        if args.compare_ocpp:
+            runs.append(("ocpp ChargePoint, in memory", run_ocpp(n, args.messages)))
+        for name, bench in runs:
+            r = asyncio.run(bench)
+            print(f"| {name} | {r['chargers']} | {r['messages']} | {r['connect_and_boot_s']} | {r['msgs_per_s']} | "
+                  f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['cpu_ms_per_msg']} |", flush=True)
+            if args.storm and name == "csms local":
+                print(json.dumps({k: v for k, v in r.items() if k.startswith(("storm", "readings", "chargers_missing", "max_rss",
+                                                                               "handshake"))}),
+                      flush=True)
     return 0
 
 

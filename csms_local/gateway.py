@@ -33,6 +33,11 @@ from csms.connection import PATH_HEADER
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 32 * 1024
+# Invocations of $default / $disconnect in flight at once (Lambda runs one per message, as many as
+# arrive). They mostly wait on DynamoDB, whose journal flushes once for every write waiting at that
+# moment: asyncio's default pool (cores + 4 = 6 threads here) capped the whole platform at 6
+# messages in flight (docs/benchmarks.md).
+FRAME_WORKERS = 32
 API_ID = "local"
 STAGE = "local"
 
@@ -82,6 +87,7 @@ class Gateway:
         # a thousand reconnecting chargers they outlast the 10 s handshake timeout (a reconnect
         # storm), as Lambda would not let them: each route scales on its own there.
         self._handshakes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="handshake")
+        self._frames = ThreadPoolExecutor(max_workers=FRAME_WORKERS, thread_name_prefix="frame")
 
     # ----------------------------------------------------------- events
     def _request_context(self, route: str, event_type: str, connection_id: str, source_ip: str, connected_at_ms: int,
@@ -120,9 +126,8 @@ class Gateway:
         return single, multi
 
     async def _call(self, name: str, event: dict) -> dict:
-        if name in ("authorizer", "connect"):
-            return await asyncio.get_running_loop().run_in_executor(self._handshakes, self.handlers[name], event, None)
-        return await asyncio.to_thread(self.handlers[name], event, None)
+        pool = self._handshakes if name in ("authorizer", "connect") else self._frames
+        return await asyncio.get_running_loop().run_in_executor(pool, self.handlers[name], event, None)
 
     # -------------------------------------------------------- handshake
     async def _process_request(self, socket: ServerConnection, request: Request):
@@ -269,3 +274,4 @@ class Gateway:
             await self._server.wait_closed()
             self._server = None
         self._handshakes.shutdown(wait=False)
+        self._frames.shutdown(wait=False)

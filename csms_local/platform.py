@@ -160,7 +160,7 @@ class LocalPlatform:
         os.environ.update(env)
         _runtime.reset()
         bind(self.settings)
-        await asyncio.to_thread(create_tables)
+        await asyncio.to_thread(self._prepare_tables)
         legacy = self.state_dir / dynamodb.LEGACY_SNAPSHOT
         if self._dynamo is not None and legacy.exists():
             restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, legacy)
@@ -186,6 +186,13 @@ class LocalPlatform:
             self.runtime.replanner.request = lambda charge_point_id: self.wake("smart-schedule")
             self._mgmt.on_replan = lambda: self.wake("smart-schedule")
         return self
+
+    def _prepare_tables(self) -> None:
+        """Build the handlers' runtime, then create missing tables. In this order every model's
+        botocore client is made here, once: the runtime re-binds the models, and otherwise the
+        first burst of messages made one per frame thread at once (~100 ms of CPU each)."""
+        self.runtime  # noqa: B018 (builds and binds)
+        create_tables()
 
     def _refresh_signals(self) -> None:
         """The signal-refresh job. No live price or carbon feed is reachable from here, so the
