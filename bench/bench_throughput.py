@@ -67,7 +67,7 @@ async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float]
         paced_from = time.perf_counter() + random.uniform(0, interval_s)  # chargers' clocks are not in step
         for i in range(messages):
             if interval_s:  # a reading every interval_s, as MeterValueSampleInterval asks (0: back to back)
-                await asyncio.sleep(max(0.0, paced_from + i * interval_s - time.perf_counter()))
+                await _idle(ws, paced_from + i * interval_s)
             n = wave * messages + i  # a distinct reading each time: every one must be stored
             frame = [2, f"m{n}", "MeterValues", {"connectorId": 1, "meterValue": [{
                 "timestamp": f"2024-06-12T18:{n // 60:02d}:{n % 60:02d}Z", "sampledValue": [{"value": str(1000 + n)}]}]}]
@@ -75,6 +75,17 @@ async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float]
             await ws.send(json.dumps(frame))
             await _reply(ws, f"m{n}")
             latencies.append(time.perf_counter() - began)
+
+
+async def _idle(ws, until: float) -> None:
+    """Wait until ``until`` (perf_counter), answering the platform's calls meanwhile."""
+    while (left := until - time.perf_counter()) > 0:
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except asyncio.TimeoutError:
+            return
+        if message[0] == 2:
+            await ws.send(json.dumps([3, message[1], {"status": "Accepted"} if message[2] != "GetConfiguration" else {}]))
 
 
 async def _reply(ws, unique_id):
