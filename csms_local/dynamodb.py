@@ -78,7 +78,8 @@ class EmbeddedDynamo:
                 self._scratch = tempfile.TemporaryDirectory(prefix="csms-dynamodb-")
                 self.state_dir = Path(self._scratch.name)
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "csms_local.dynamo_serve", self.host, str(self.port), str(self.state_dir)],
+                [sys.executable, "-m", "csms_local.dynamo_serve", self.host, str(self.port),
+                 str(self.state_dir.resolve())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 env={**os.environ, **FAKE_CREDENTIALS}, cwd=Path(__file__).resolve().parent.parent,
                 # Its own session: a Ctrl-C in the terminal stops the platform, which then stops this
