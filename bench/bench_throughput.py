@@ -34,6 +34,7 @@ from csms_local.platform import LocalPlatform
 from csms_local.tls import client_context
 
 KEY = "bench-key-0123456789"
+ATTEMPTS = 30  # a charger retries a failed handshake for ever, backing off; the bench gives up after this
 RETRIES: list[str] = []  # handshakes a charger had to retry (the gateway's 10 s handshake timeout under load)
 
 
@@ -43,17 +44,17 @@ async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float]
     # Handshakes in waves: each runs the authorizer's scrypt check (~30 ms of CPU); a thousand at
     # once would outlast the 10 s handshake timeout on two cores (a reconnect storm, not throughput).
     await gate.acquire()
-    for attempt in range(6):  # as a charger does: a refused or timed-out handshake is retried
+    for attempt in range(ATTEMPTS):  # as a charger does: a refused or timed-out handshake is retried
         try:
             ws = await connect(f"{platform.url}/{cp}", ssl=ssl, subprotocols=["ocpp1.6"], open_timeout=120,
                                additional_headers={"Authorization": auth}, ping_interval=None)
             break
         except (OSError, EOFError, InvalidHandshake):
             RETRIES.append(cp)
-            if attempt == 5:
+            if attempt == ATTEMPTS - 1:
                 gate.release()
                 raise
-            await asyncio.sleep(1 + attempt)
+            await asyncio.sleep(min(1 + attempt, 10))
         except BaseException:
             gate.release()
             raise
