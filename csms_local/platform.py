@@ -13,17 +13,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from adapters.dynamo.models import bind, create_tables
+from adapters.dynamo.models import create_tables
 from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
-from csms.credentials import generate_key, hash_key
+from adapters.wiring import build_runtime
+from csms.ocpp.credentials import generate_key, hash_key
 from csms_local import dynamodb, tls
 from csms_local.gateway import Gateway
 from csms_local.mgmt_api import ManagementApi
+from csms_local.state import REGION, local_settings
 
 log = logging.getLogger(__name__)
 
-TABLE_PREFIX = "csms-local"
-REGION = "eu-west-2"
 SWEEP_EVERY_S = 60
 SMART_EVERY_S = 900  # EventBridge runs the scheduler every 15 minutes in AWS too
 SIGNALS_EVERY_S = 1800
@@ -149,18 +149,21 @@ class LocalPlatform:
             idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s,
         )
         self._mgmt = ManagementApi(self._gateway, self.host, self.mgmt_port)
-        self.settings = Settings.with_prefix(
-            TABLE_PREFIX, region=REGION, dynamodb_endpoint=endpoint, management_api_endpoint=self._mgmt.endpoint
-        )
+        self.settings = local_settings(endpoint, self._mgmt.endpoint)
         # The handlers read their settings from the environment, as in Lambda; restored on stop.
         env = dict(self.settings.as_env())
         for key, value in dynamodb.FAKE_CREDENTIALS.items():
             env.setdefault(key, os.environ.get(key) or value)
         self._saved_env = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
-        _runtime.reset()
-        bind(self.settings)
-        await asyncio.to_thread(self._prepare_tables)
+        # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
+        # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
+        replan = (lambda charge_point_id: self.wake("smart-schedule")) if self.smart_every_s else None
+        # The runtime is built (and the models bound) before the tables are created, so every
+        # model's botocore client is made here, once: otherwise the first burst of messages made
+        # one per frame thread at once (~100 ms of CPU each).
+        _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters()))
+        await asyncio.to_thread(create_tables)
         legacy = self.state_dir / dynamodb.LEGACY_SNAPSHOT
         if self._dynamo is not None and legacy.exists():
             restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, legacy)
@@ -181,24 +184,15 @@ class LocalPlatform:
             await asyncio.to_thread(self._refresh_signals)
             self.register_job("signals", SIGNALS_EVERY_S, self._refresh_signals)
             self.register_job("smart-schedule", self.smart_every_s, self._smart_schedule)
-            # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
-            # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
-            self.runtime.replanner.request = lambda charge_point_id: self.wake("smart-schedule")
             self._mgmt.on_replan = lambda: self.wake("smart-schedule")
         return self
-
-    def _prepare_tables(self) -> None:
-        """Build the handlers' runtime, then create missing tables. In this order every model's
-        botocore client is made here, once: the runtime re-binds the models, and otherwise the
-        first burst of messages made one per frame thread at once (~100 ms of CPU each)."""
-        self.runtime  # noqa: B018 (builds and binds)
-        create_tables()
 
     def _refresh_signals(self) -> None:
         """The signal-refresh job. No live price or carbon feed is reachable from here, so the
         recorded GB days in ``data/`` are replayed onto today and tomorrow and stored, as the
         refresh Lambda stores the feeds in AWS."""
-        from csms import signals, tariff
+        from csms.charging import signals
+        from csms.charging import tariff
         from csms.timeutil import utcnow
 
         if self._recorded_signals is None:
