@@ -58,7 +58,8 @@ bench: setup
 	$(PY) -m bench.bench_handler
 	$(PY) -m bench.bench_requests
 	$(PY) -m bench.bench_planner --sizes 1000,10000
-	$(PY) -m bench.bench_throughput --chargers 100,300 --messages 10
+	$(PY) -m bench.bench_throughput --chargers 100,300 --messages 10 --compare-ocpp
+	$(PY) -m bench.bench_store
 	$(PY) -m bench.fuzz_frames --frames 100000
 
 clean:

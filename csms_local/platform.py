@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from adapters.dynamo.models import MODELS, create_tables
+from adapters.dynamo.models import create_tables
 from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
 from adapters.wiring import build_runtime
 from csms.ocpp.credentials import generate_key, hash_key
@@ -24,7 +24,6 @@ from csms_local.state import REGION, local_settings
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_EVERY_S = 30
 SWEEP_EVERY_S = 60
 SMART_EVERY_S = 900  # EventBridge runs the scheduler every 15 minutes in AWS too
 SIGNALS_EVERY_S = 1800
@@ -72,7 +71,6 @@ class LocalPlatform:
         self._mgmt: ManagementApi | None = None
         self._stop_jobs = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
         self._recorded_signals = None
 
@@ -95,7 +93,10 @@ class LocalPlatform:
 
     @property
     def snapshot_path(self) -> Path:
-        return self.state_dir / "dynamodb.json"
+        """Where the embedded DynamoDB folds its journal (``csms_local.journal``)."""
+        from csms_local.journal import SNAPSHOT
+
+        return self.state_dir / SNAPSHOT
 
     @property
     def endpoint_file(self) -> Path:
@@ -116,29 +117,19 @@ class LocalPlatform:
         return runtime()
 
     # --------------------------------------------------------------- control
-    def _tables(self) -> list[str]:
-        return [model.Meta.table_name for model in MODELS.values()]
-
-    def _snapshot(self) -> None:
-        if self._dynamo is None:
-            return  # an external DynamoDB keeps its own state
-        with self._lock:
-            count = dynamodb.snapshot(self.dynamodb_endpoint, REGION, self._tables(), self.snapshot_path)
-        log.debug("snapshot: %d items", count)
-
     async def start(self) -> "LocalPlatform":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # Powertools writes JSON logs and EMF metrics to stdout, as in Lambda: keep the console
         # readable unless asked (``csms local -v``).
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-        if self.reset and self.snapshot_path.exists():
-            self.snapshot_path.unlink()
         external = os.environ.get(ENV_DYNAMODB_ENDPOINT)
         if external:
             endpoint = external
         else:
-            self._dynamo = dynamodb.EmbeddedDynamo(self.host)
+            if self.reset:
+                dynamodb.reset_state(self.state_dir)
+            self._dynamo = dynamodb.EmbeddedDynamo(self.host, state_dir=self.state_dir)
             self._dynamo.start()
             endpoint = self._dynamo.endpoint
         ssl_context = None
@@ -168,12 +159,15 @@ class LocalPlatform:
         # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
         # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
         replan = (lambda charge_point_id: self.wake("smart-schedule")) if self.smart_every_s else None
+        # The runtime is built (and the models bound) before the tables are created, so every
+        # model's botocore client is made here, once: otherwise the first burst of messages made
+        # one per frame thread at once (~100 ms of CPU each).
         _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters()))
         await asyncio.to_thread(create_tables)
-        if self._dynamo is not None:
-            restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, self.snapshot_path)
-            if restored:
-                log.info("restored %d items from %s", restored, self.snapshot_path)
+        legacy = self.state_dir / dynamodb.LEGACY_SNAPSHOT
+        if self._dynamo is not None and legacy.exists():
+            restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, legacy)
+            log.info("imported %d items from %s", restored, legacy)
         self._mgmt.start()
         await self._gateway.start()
         if self.api_port is not None:
@@ -186,8 +180,6 @@ class LocalPlatform:
         self.endpoint_file.write_text(json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
-        if self._dynamo is not None:
-            self.register_job("snapshot", SNAPSHOT_EVERY_S, self._snapshot)
         if self.smart_every_s:
             await asyncio.to_thread(self._refresh_signals)
             self.register_job("signals", SIGNALS_EVERY_S, self._refresh_signals)
@@ -255,8 +247,7 @@ class LocalPlatform:
         if self._http is not None:
             self._http.stop()
         if self._dynamo is not None:
-            await asyncio.to_thread(self._snapshot)
-            self._dynamo.stop()
+            await asyncio.to_thread(self._dynamo.stop)  # it folds its journal into a snapshot
         if self.endpoint_file.exists():
             self.endpoint_file.unlink()
         for key, value in self._saved_env.items():

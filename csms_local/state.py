@@ -39,9 +39,10 @@ def cli_principal() -> "Principal":
 @contextlib.contextmanager
 def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime]:
     """The platform's runtime for a CLI command: the running ``csms local``'s (re-plans asked of it
-    over its management API), a deployed stack's (``CSMS_TARGET=aws``), or the saved state's
-    (loaded into an embedded DynamoDB and saved again on exit). ``need_running``: a command that
-    needs a connected charger; UsageError when ``csms local`` is not running."""
+    over its management API), a deployed stack's (``CSMS_TARGET=aws``), or the saved state's (an
+    embedded DynamoDB on the state directory, journaled: every answered write is on disk).
+    ``need_running``: a command that needs a connected charger; UsageError when ``csms local`` is
+    not running."""
     from adapters.settings import Settings
     from adapters.wiring import build_runtime
     from csms_local import dynamodb
@@ -75,19 +76,18 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
                              f"remove {endpoint_file} if it is not running") from exc
     if need_running:
         raise UsageError("csms local is not running (start it first: the charger must be connected)")
-    from adapters.dynamo.models import MODELS, create_tables
+    from adapters.dynamo.models import create_tables
 
-    server = dynamodb.EmbeddedDynamo()
+    server = dynamodb.EmbeddedDynamo(state_dir=state)  # durable: what it answers is on disk
     server.start()
     try:
         settings = local_settings(server.endpoint)
         runtime = build_runtime(settings)
         create_tables()
-        snapshot = state / "dynamodb.json"
-        dynamodb.restore(server.endpoint, REGION, snapshot)
+        legacy = state / dynamodb.LEGACY_SNAPSHOT
+        if legacy.exists():
+            dynamodb.restore(server.endpoint, REGION, legacy)
         yield runtime
-        state.mkdir(parents=True, exist_ok=True)
-        dynamodb.snapshot(server.endpoint, REGION, [m.Meta.table_name for m in MODELS.values()], snapshot)
     finally:
         server.stop()
 

@@ -15,7 +15,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -384,7 +383,9 @@ class DynamoSessions:
         )
         key = KeyModel(_start_pk(start_key), value=transaction_id, expires_at=timedelta(seconds=START_KEY_TTL_S))
         try:
-            with TransactWrite(connection=Connection(region=KeyModel.Meta.region, host=KeyModel.Meta.host)) as tx:
+            # The models' own connection: a new Connection per call built a new botocore client
+            # (its service model loaded again, ~100 ms of CPU) for every StartTransaction.
+            with TransactWrite(connection=KeyModel._get_connection().connection) as tx:
                 tx.save(key, condition=KeyModel.pk.does_not_exist())
                 tx.save(item, condition=SessionModel.transaction_id.does_not_exist())
         except TransactWriteError as exc:
