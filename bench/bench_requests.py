@@ -65,14 +65,23 @@ def measure() -> dict[str, dict]:
     env.update({"POWERTOOLS_LOG_LEVEL": "INFO", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-2"})
     table: dict[str, dict] = {}
     with mock.patch.dict(os.environ, env), mock_aws(), \
-            mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
+            mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting), contextlib.ExitStack() as stack:
         _runtime.reset()
         rt = _runtime.runtime()
         create_tables()
         poster = rt.commander.poster = MemoryPoster()
         charger = ChargerClient(rt, "CP001").register()
 
-        from handlers.observability import logger
+        from handlers.observability import logger, message_counts, profile_counts
+
+        # The frame and profile counters publish their EMF records at most once a minute, on whichever
+        # message crosses the minute (a container-wide cost, priced per minute in csms cost, not per
+        # message): hold their clocks still so a slow run or an earlier test in the same process cannot
+        # move that flush into one message's log bytes.
+        for counts in (message_counts, profile_counts):
+            frozen = counts.clock()
+            stack.enter_context(mock.patch.object(counts, "clock", lambda frozen=frozen: frozen))
+            stack.enter_context(mock.patch.object(counts, "last", frozen))
 
         def record(name, fn):
             calls.clear()
