@@ -33,6 +33,9 @@ from csms.ocpp.connection import PATH_HEADER
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 32 * 1024
+# The opening handshake, TLS included (websockets passes it on as asyncio's ssl_handshake_timeout):
+# a socket that never finishes it is closed, and never holds up anyone else's.
+OPEN_TIMEOUT_S = 10
 API_ID = "local"
 STAGE = "local"
 
@@ -257,6 +260,7 @@ class Gateway:
             ssl=self.ssl_context,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
+            open_timeout=OPEN_TIMEOUT_S,
             max_size=MAX_FRAME_BYTES,
             ping_interval=None,  # API Gateway does not ping; chargers keep the connection alive
             compression=None,
