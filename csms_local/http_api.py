@@ -6,6 +6,9 @@ caller is identified by a bearer token from ``<state dir>/api-tokens.json`` (the
 for a Cognito sign-in: each token maps to a subject and whether it is an operator), passed to the
 handler as the JWT authorizer's claims. A missing or unknown token is a 401 before the handler,
 as API Gateway answers. Everything else is the static web page from ``web/``.
+
+The server is uvicorn (timeouts, limits and TLS we should not write ourselves) with one small ASGI
+app, ``LocalHttpApi.app``, that dispatches to the two.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ class LocalHttpApi:
         elif scope["method"] in ("GET", "HEAD"):
             status, headers, body = _static(scope["path"])
         else:
-            status, headers, body = _json(405, {"message": f"{scope['method']} is not allowed here"})
+            status, headers, body = _json(405, {"message": f"{scope['method']} is not allowed here; use GET, HEAD"})
             headers["Allow"] = "GET, HEAD"
         headers = {**headers, "Content-Length": str(len(body)), "Cache-Control": "no-store"}
         await send({"type": "http.response.start", "status": status,
@@ -133,6 +136,8 @@ class LocalHttpApi:
         who = self.identity(token.strip()) if scheme.lower() == "bearer" else None
         if not who:
             return _json(401, {"message": "Unauthorized"})
+        if int(headers.get("content-length") or 0) > MAX_BODY_BYTES:  # h11 has checked it is a number
+            return _json(413, {"message": f"the body is over {MAX_BODY_BYTES} bytes"})
         try:
             raw = await asyncio.wait_for(_body(receive), BODY_TIMEOUT_S)
         except _TooLarge:
@@ -232,8 +237,8 @@ def _deadline_protocol():
                 self._disarm()
 
         def on_response_complete(self) -> None:
+            self._arm()  # first: a pipelined request handled inside disarms it
             super().on_response_complete()
-            self._arm()
 
         def connection_lost(self, exc) -> None:
             self._disarm()
