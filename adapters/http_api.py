@@ -13,8 +13,8 @@ import logging
 from typing import Annotated, Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -90,6 +90,23 @@ def _validation(exc: RequestValidationError) -> Response:
     message = "; ".join(".".join(str(p) for p in d["loc"]) + ": " + str(d["msg"] or d["type"]) for d in details)
     return Response(status_code=422, content_type=content_types.APPLICATION_JSON,
                     body=json.dumps({"message": message, "detail": details}))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_type(exc: RequestUnsupportedContentType) -> Response:
+    return _error(415, "the body must be JSON (Content-Type: application/json)")
+
+
+@app.not_found
+def _no_route(exc: NotFoundError) -> Response:
+    """404 for a path no route has; 405 with ``Allow`` (RFC 9110 section 15.5.6) for a method it lacks."""
+    path = app.context.get("_path") or ""
+    allowed = sorted({r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)})
+    if not allowed:
+        return _error(404, "Not Found")
+    response = _error(405, f"{app.current_event.http_method} is not allowed here; use {', '.join(allowed)}")
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 # ------------------------------------------------------------------ models

@@ -40,6 +40,9 @@ MAX_FRAME_BYTES = 32 * 1024
 # handshakes' own DynamoDB requests past the 10 s handshake timeout (tests/e2e/test_storm.py, on 2
 # loaded cores).
 FRAME_WORKERS = 16
+# The opening handshake, TLS included (websockets passes it on as asyncio's ssl_handshake_timeout):
+# a socket that never finishes it is closed, and never holds up anyone else's.
+OPEN_TIMEOUT_S = 10
 API_ID = "local"
 STAGE = "local"
 
@@ -267,6 +270,7 @@ class Gateway:
             ssl=self.ssl_context,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
+            open_timeout=OPEN_TIMEOUT_S,
             max_size=MAX_FRAME_BYTES,
             ping_interval=None,  # API Gateway does not ping; chargers keep the connection alive
             compression=None,
