@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.dynamo.calls import DynamoCallQueue
+from adapters.dynamo.lockout import DynamoFailures
 from adapters.dynamo.models import bind
 from adapters.dynamo.repositories import (
     DynamoChargers,
@@ -36,6 +37,7 @@ class Runtime:
     signals: DynamoSignals
     events: DynamoEvents
     replanner: "Replanner"
+    failures: DynamoFailures = field(default_factory=DynamoFailures)  # handshake failures (csms.lockout)
 
 
 # Messages after which the fleet is re-planned at once (a vehicle came or went), not only at

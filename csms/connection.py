@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
@@ -66,24 +65,15 @@ def id_from_path(path: str) -> str | None:
         return None
 
 
-# Brute force: after this many wrong keys for one charger within the window, every attempt is
-# refused (the right key too) until the window has passed since the first failure.
-LOCKOUT_FAILURES = 10
-LOCKOUT_WINDOW = timedelta(minutes=15)
-
-
-def locked(stored: ChargerAuth, now: datetime) -> bool:
-    return (stored.failures >= LOCKOUT_FAILURES and stored.failures_since is not None
-            and now - stored.failures_since < LOCKOUT_WINDOW)
-
-
 WRONG_KEY = "wrong AuthorizationKey"
-LOCKED = "locked: too many wrong keys, try again later"
+UNKNOWN = "unknown or disabled charge point"
 
 
 def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], ChargerAuth | None],
-              now: datetime | None = None) -> AuthDecision:
-    """Decide a handshake from its headers; ``lookup`` reads the stored credentials."""
+              gate: Callable[[str], str | None] | None = None) -> AuthDecision:
+    """Decide a handshake from its headers; ``lookup`` reads the stored credentials. ``gate``
+    (``csms.lockout.Attempt.gate``) may refuse a well-formed attempt before any lookup or scrypt
+    work by returning a reason; it never sees the key."""
     credentials = parse_basic_auth(header(headers, "Authorization"))
     if credentials is None:
         return AuthDecision(False, None, "missing or malformed Basic authorization")
@@ -95,11 +85,12 @@ def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], Charger
         url_id = id_from_path(path)
         if url_id != username:
             return AuthDecision(False, username, "username does not match the charge point id in the URL")
+    refusal = gate(username) if gate is not None else None
+    if refusal is not None:
+        return AuthDecision(False, username, refusal)
     stored = lookup(username)
     if stored is None or not stored.enabled:
-        return AuthDecision(False, username, "unknown or disabled charge point")
-    if locked(stored, now or datetime.now(timezone.utc)):
-        return AuthDecision(False, username, LOCKED)  # checked before the key: no scrypt work either
+        return AuthDecision(False, username, UNKNOWN)
     if not verify_key(credentials.password, stored.password_hash):
         return AuthDecision(False, username, WRONG_KEY)
     return AuthDecision(True, username, "ok")

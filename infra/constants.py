@@ -36,9 +36,14 @@ FUNCTIONS = {
                   ("chargers", "sessions", "calls")),
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
-    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events"),
+    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
+                                            "keys"),
             ("chargers", "calls", "events")),
 }
+# Keys-table items the authorizer may write (csms.lockout's failure counters)
+AUTH_FAILURE_KEYS = "authfail#*"
+# Refused handshakes (wrong key or unknown id, csms.lockout) in 5 minutes that raise the alarm
+AUTH_FAILURES_ALARM = 50
 # Functions that post to chargers through the connection management API.
 POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api")
 # Extra layers per function (every function has the Dependencies layer).

@@ -113,7 +113,8 @@ class MeterSampleModel(Model):
 
 
 class KeyModel(Model):
-    """Counters (``counter#...``) and idempotency keys (``txstart#...``)."""
+    """Counters (``counter#...``), idempotency keys (``txstart#...``) and handshake failure
+    counters (``authfail#...``, ``adapters.dynamo.lockout``)."""
 
     class Meta:
         table_name = "unbound-keys"
@@ -121,6 +122,9 @@ class KeyModel(Model):
     pk = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    first_at = UTCDateTimeAttribute(null=True)  # authfail#: the first failure counted
+    last_at = UTCDateTimeAttribute(null=True)  # authfail#: the latest
+    source = UnicodeAttribute(null=True)  # authfail#: the latest failure's source IP
 
 
 class ReviewModel(Model):
