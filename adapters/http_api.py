@@ -161,6 +161,18 @@ def rotate_key(charger_id: str) -> dict:
     return ops().rotate_key(caller(), charger_id)
 
 
+@app.get("/v1/chargers/<charger_id>/auth-failures",
+         summary="refused handshakes for a charger in the last hour and the latest source (operators)")
+def charger_auth_failures(charger_id: str) -> dict:
+    return ops().charger_auth_failures(caller(), charger_id)
+
+
+@app.get("/v1/auth-failures/<source>",
+         summary="refused handshakes from one source IP and until when it is refused (operators)")
+def source_auth_failures(source: str) -> dict:
+    return ops().source_auth_failures(caller(), source)
+
+
 @app.get("/v1/chargers/<charger_id>/preference", summary="the driver's departure time and energy")
 def get_preference(charger_id: str) -> dict:
     return ops().get_preference(caller(), charger_id)

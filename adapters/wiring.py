@@ -104,4 +104,4 @@ def build_operations(rt: Runtime, clock=None):
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
-                      replan=rt.replanner, clock=clock or utcnow)
+                      replan=rt.replanner, clock=clock or utcnow, failures=rt.failures)

@@ -86,10 +86,11 @@ class Operations:
     ``listed``, ``cancel``), ``replan`` (callable with a charger id) and ``clock``."""
 
     def __init__(self, *, chargers, connectors, sessions, meter, calls, commander, signals, events,
-                 replan: Callable[[str], None], clock: Callable[[], datetime]):
+                 replan: Callable[[str], None], clock: Callable[[], datetime], failures=None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
+        self.failures = failures  # csms.lockout.FailureStore: refused handshakes
 
     # ------------------------------------------------------------ access
     @staticmethod
@@ -159,6 +160,30 @@ class Operations:
                                    {"key": "AuthorizationKey", "value": key}, "operator")
         return {"id": charge_point_id, "command_id": call.unique_id, "authorization_key": key,
                 "status": "sent; the new key applies when the charger answers Accepted"}
+
+    def charger_auth_failures(self, who: Principal, charge_point_id: str) -> dict:
+        """Wrong keys for a charger in the last hour, from any source, and the latest source
+        (``csms.lockout``): they never refuse the charger's own key."""
+        from csms import lockout
+
+        self._operator(who)
+        self._visible(who, charge_point_id)
+        out = lockout.charger_failures(self.failures, charge_point_id, self.clock())
+        return {k: _ts(v) if isinstance(v, datetime) else v for k, v in out.items()}
+
+    def source_auth_failures(self, who: Principal, source: str) -> dict:
+        """Failures from one source (an IP address) and until when its handshakes are refused."""
+        import ipaddress
+
+        from csms import lockout
+
+        self._operator(who)
+        try:
+            source = str(ipaddress.ip_address(source))
+        except ValueError as exc:
+            raise Invalid(f"{source!r} is not an IP address") from exc
+        out = lockout.source_failures(self.failures, source, self.clock())
+        return {k: _ts(v) if isinstance(v, datetime) else v for k, v in out.items()}
 
     # ---------------------------------------------------------- sessions
     def _signal_window(self, session, now: datetime) -> tuple[datetime, datetime]:

@@ -40,6 +40,11 @@ def register(subparsers) -> None:
     prefer.add_argument("--show", action="store_true", help="print the stored preference, change nothing")
     add_api_options(prefer, json_flag=False)
     prefer.set_defaults(func=set_preference)
+    failures = commands.add_parser("failures", help="refused handshakes for a charger, or from a source IP")
+    failures.add_argument("charge_point_id", nargs="?")
+    failures.add_argument("--source", help="an IP address instead of a charger")
+    add_api_options(failures, json_flag=False)
+    failures.set_defaults(func=show_failures)
     command = commands.add_parser("command", help="send an OCPP call to a charger (queued while it is offline)")
     command.add_argument("charge_point_id")
     command.add_argument("action", help="e.g. Reset, TriggerMessage, ChangeConfiguration, SetChargingProfile")
@@ -199,4 +204,21 @@ def send_command(args) -> int:
             raise UsageError(f"{args.action}: {exc.code}: {exc.description}") from exc
         online = runtime.chargers.get(args.charge_point_id).online
     print(f"{call.action} {call.unique_id}: {'sent' if online else 'queued until the charger connects'}")
+    return 0
+
+
+def show_failures(args) -> int:
+    """``csms charger failures CP001`` / ``--source IP``: through the API's routes."""
+    from urllib.parse import quote
+
+    if bool(args.charge_point_id) == bool(args.source):
+        raise UsageError("give a charger id or --source IP (one of them)")
+    if args.source:
+        data = request(args, "GET", f"/v1/auth-failures/{quote(args.source, safe='')}")
+        until = data["refused_until"] or "not refused"
+        print(f"{data['source']}: {data['failures']} failures in the last hour; refused until: {until}")
+    else:
+        data = request(args, "GET", _charger_path(args.charge_point_id, "auth-failures"))
+        print(f"{data['charger']}: {data['failures']} wrong keys in the last hour"
+              + (f"; latest {data['last_at']} from {data['last_source']}" if data["failures"] else ""))
     return 0

@@ -44,7 +44,21 @@ def scrypt_checks(monkeypatch):
     return calls
 
 
-def test_the_real_charger_is_admitted_while_an_attacker_is_being_refused(charger, scrypt_checks, caplog):
+@pytest.fixture
+def clock(monkeypatch):
+    """The authorizer's clock, stopped (a list: set clock[0] to move it)."""
+    now = [datetime.now(timezone.utc)]
+
+    class Stopped(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now[0]
+
+    monkeypatch.setattr(authorizer, "datetime", Stopped)
+    return now
+
+
+def test_the_real_charger_is_admitted_while_an_attacker_is_being_refused(charger, scrypt_checks, clock, caplog):
     # Given an attacker hammering CP001 with wrong keys from its own address
     for i in range(lockout.SOURCE_FREE + 30):
         assert _attempt(f"guess-{i:016d}", ATTACKER_IP) is False
@@ -55,32 +69,30 @@ def test_the_real_charger_is_admitted_while_an_attacker_is_being_refused(charger
     assert lockout.THROTTLED in " ".join(str(r.__dict__) for r in caplog.records)
     # Even the right key is refused *from the attacker's address* while it waits
     assert _attempt(PASSWORD, ATTACKER_IP) is False
-    # And scrypt ran only for the attacker's first few guesses (the pair's free ones and the
-    # back-off's first), plus the charger's own handshakes
+    # And scrypt ran only for the attacker's free guesses, plus the charger's own handshakes
     attacker_checks = [k for k in scrypt_checks if k != PASSWORD]
-    assert lockout.PAIR_FREE <= len(attacker_checks) <= lockout.PAIR_FREE + 2
+    assert len(attacker_checks) == lockout.PAIR_FREE
+    # The back-off doubles: one more guess a second later, then the attacker waits 2 s
+    clock[0] += timedelta(seconds=1)
+    assert _attempt("guess-again-000000", ATTACKER_IP) is False
+    assert len([k for k in scrypt_checks if k != PASSWORD]) == lockout.PAIR_FREE + 1
+    clock[0] += timedelta(seconds=1)
+    assert _attempt(PASSWORD, ATTACKER_IP) is False
     assert _attempt(PASSWORD, CHARGER_IP) is True
 
 
-def test_the_back_off_ends_and_a_source_with_few_failures_is_never_refused(charger, monkeypatch):
+def test_the_back_off_ends_and_a_source_with_few_failures_is_never_refused(charger, clock):
     for i in range(lockout.PAIR_FREE - 1):
         assert _attempt(f"guess-{i:016d}", ATTACKER_IP) is False
     assert _attempt(PASSWORD, ATTACKER_IP) is True  # a typo or two from the charger's own site
     for i in range(lockout.PAIR_FREE + 3):
         _attempt(f"guess-{i:016d}", ATTACKER_IP)
     assert _attempt(PASSWORD, ATTACKER_IP) is False  # waiting
-    later = datetime.now(timezone.utc) + lockout.MAX_DELAY + timedelta(seconds=1)
-
-    class Later(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return later
-
-    monkeypatch.setattr(authorizer, "datetime", Later)
+    clock[0] += timedelta(seconds=2 ** 3)
     assert _attempt(PASSWORD, ATTACKER_IP) is True  # the wait is over
 
 
-def test_guessing_ids_throttles_the_guessing_source_only(charger):
+def test_guessing_ids_throttles_the_guessing_source_only(charger, clock):
     for i in range(lockout.SOURCE_FREE + 2):
         assert _attempt(f"guess-{i:016d}", ATTACKER_IP, charge_point_id=f"NOBODY{i}") is False
     assert _attempt(PASSWORD, ATTACKER_IP) is False  # the source waits, whatever it tries
@@ -130,3 +142,24 @@ def test_arbitrary_handshake_headers_never_get_in_and_write_nothing(charger, hea
     after = ChargerModel.get("CP001").to_simple_dict()
     # nothing written to the charger (failures are counted in the keys table)
     assert after == before
+
+
+def test_operators_read_failures_through_the_api_and_drivers_cannot(charger, platform):
+    import json
+
+    from handlers import api
+
+    for i in range(2):
+        _attempt(f"guess-{i:016d}", ATTACKER_IP)
+
+    def get(path, claims):
+        response = api.lambda_handler(events.http_event("GET", path, claims=claims), None)
+        return response["statusCode"], json.loads(response["body"])
+
+    operator = {"sub": "op-1", "cognito:groups": "[operators]"}
+    status, body = get("/v1/chargers/CP001/auth-failures", operator)
+    assert status == 200 and body["failures"] == 2 and body["last_source"] == ATTACKER_IP
+    status, body = get(f"/v1/auth-failures/{ATTACKER_IP}", operator)
+    assert status == 200 and body["failures"] == 2 and body["refused_until"] is None
+    assert get("/v1/auth-failures/not-an-ip", operator)[0] == 400
+    assert get("/v1/chargers/CP001/auth-failures", {"sub": "alice"})[0] == 403
