@@ -93,7 +93,12 @@ def _runtime(state_dir: str, need_running: bool = False):
     if need_running:
         raise UsageError("csms local is not running (start it first: the charger must be connected)")
     from adapters.dynamo.models import MODELS, create_tables
+    from csms_local.private import StateDirBusy, StateLock
 
+    try:
+        lock = StateLock(state, "csms charger")  # the saved state: nobody else may write it meanwhile
+    except StateDirBusy as exc:
+        raise UsageError(str(exc)) from None
     server = dynamodb.EmbeddedDynamo()
     server.start()
     try:
@@ -107,6 +112,7 @@ def _runtime(state_dir: str, need_running: bool = False):
         dynamodb.snapshot(server.endpoint, REGION, [m.Meta.table_name for m in MODELS.values()], snapshot)
     finally:
         server.stop()
+        lock.release()
 
 
 def _ask_local_replan(management_api: str) -> None:

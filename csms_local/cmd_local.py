@@ -25,12 +25,15 @@ def register(subparsers) -> None:
 
 async def _serve(args) -> None:
     from csms_local.platform import LocalPlatform
+    from csms_local.private import StateDirBusy
 
     platform = LocalPlatform(state_dir=args.state_dir, host=args.host, port=args.port, reset=args.reset,
                              insecure_ws=args.insecure_ws, tls_cert=args.tls_cert, tls_key=args.tls_key,
                              api_port=args.api_port)
     try:
         await platform.start()
+    except StateDirBusy as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     print(f"OCPP 1.6J central system listening: {platform.url}/<chargePointId>")

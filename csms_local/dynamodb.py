@@ -119,9 +119,9 @@ def snapshot(endpoint: str, region: str, tables: list[str], path: Path) -> int:
         for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
             items.extend(page["Items"])
         data[table] = items
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    tmp.replace(path)
+    from csms_local.private import write_private
+
+    write_private(path, json.dumps(data, separators=(",", ":")))  # 0600: password hashes, tokens' owners
     return sum(len(v) for v in data.values())
 
 

@@ -42,9 +42,10 @@ def add_token(state_dir: Path, subject: str, operator: bool) -> str:
     tokens = _tokens(path)
     token = secrets.token_hex(24)  # hex: never starts with "-" (a CLI argument)
     tokens[token] = {"sub": subject, "operator": bool(operator)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(tokens, indent=1))
-    path.chmod(0o600)
+    from csms_local.private import private_dir, write_private
+
+    private_dir(path.parent)
+    write_private(path, json.dumps(tokens, indent=1))
     return token
 
 

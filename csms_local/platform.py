@@ -17,6 +17,7 @@ from adapters.dynamo.models import MODELS, bind, create_tables
 from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
 from csms.credentials import generate_key, hash_key
 from csms_local import dynamodb, tls
+from csms_local.private import StateLock, write_private
 from csms_local.gateway import Gateway
 from csms_local.mgmt_api import ManagementApi
 
@@ -75,6 +76,7 @@ class LocalPlatform:
         self._lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
         self._recorded_signals = None
+        self._state_lock: StateLock | None = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -127,7 +129,8 @@ class LocalPlatform:
         log.debug("snapshot: %d items", count)
 
     async def start(self) -> "LocalPlatform":
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        """Raises ``csms_local.private.StateDirBusy`` when another platform uses the state dir."""
+        self._state_lock = StateLock(self.state_dir)  # also makes the directory 0700
         # Powertools writes JSON logs and EMF metrics to stdout, as in Lambda: keep the console
         # readable unless asked (``csms local -v``).
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -138,7 +141,8 @@ class LocalPlatform:
         if external:
             endpoint = external
         else:
-            self._dynamo = dynamodb.EmbeddedDynamo(self.host)
+            # Loopback whatever --host says: it answers any credentials (issue 21)
+            self._dynamo = dynamodb.EmbeddedDynamo("127.0.0.1")
             self._dynamo.start()
             endpoint = self._dynamo.endpoint
         ssl_context = None
@@ -157,7 +161,9 @@ class LocalPlatform:
             host=self.host, port=self.port, ssl_context=ssl_context,
             idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s,
         )
-        self._mgmt = ManagementApi(self._gateway, self.host, self.mgmt_port)
+        # Loopback whatever --host says: API Gateway's management API needs IAM; this one has no
+        # authentication, so only this machine may reach it (issue 21)
+        self._mgmt = ManagementApi(self._gateway, "127.0.0.1", self.mgmt_port)
         self.settings = Settings.with_prefix(
             TABLE_PREFIX, region=REGION, dynamodb_endpoint=endpoint, management_api_endpoint=self._mgmt.endpoint
         )
@@ -183,7 +189,7 @@ class LocalPlatform:
             self._http = LocalHttpApi(_quiet(api.lambda_handler), self.state_dir, self.host, self.api_port, ssl_context)
             self._http.start()
             operator_token(self.state_dir)
-        self.endpoint_file.write_text(json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
+        write_private(self.endpoint_file, json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
         if self._dynamo is not None:
@@ -269,6 +275,9 @@ class LocalPlatform:
         from handlers import _runtime
 
         _runtime.reset()
+        if self._state_lock is not None:
+            self._state_lock.release()
+            self._state_lock = None
 
     async def __aenter__(self) -> "LocalPlatform":
         return await self.start()

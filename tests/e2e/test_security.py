@@ -57,3 +57,94 @@ def test_the_real_charger_connects_while_an_attacker_is_refused(tmp_path):
             await platform.stop()
 
     run(body())
+
+
+def _port_open(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_only_ocpp_and_https_follow_host_the_database_and_management_api_stay_on_loopback(tmp_path):
+    from urllib.parse import urlsplit
+
+    async def body():
+        # 127.0.0.2 stands for the machine's network address (tests never listen beyond loopback)
+        platform = LocalPlatform(state_dir=tmp_path / "state", host="127.0.0.2", port=0, smart_every_s=None)
+        await platform.start()
+        try:
+            dynamo, mgmt = urlsplit(platform.dynamodb_endpoint), urlsplit(platform.mgmt_endpoint)
+            assert dynamo.hostname == mgmt.hostname == "127.0.0.1"
+            assert _port_open("127.0.0.1", dynamo.port) and _port_open("127.0.0.1", mgmt.port)
+            assert not _port_open("127.0.0.2", dynamo.port) and not _port_open("127.0.0.2", mgmt.port)
+            # the charger port and the HTTPS API do follow --host
+            assert urlsplit(platform.url).hostname == urlsplit(platform.api_url).hostname == "127.0.0.2"
+            assert _port_open("127.0.0.2", urlsplit(platform.api_url).port)
+            platform.add_charger("CP001", KEY)
+            async with open_charger(platform, "CP001", KEY) as ws:
+                reply = await call(ws, "h1", "Heartbeat", {})
+                assert reply[0] == 3
+        finally:
+            await platform.stop()
+
+    run(body())
+
+
+def test_state_files_are_0600_and_directories_0700(tmp_path):
+    import stat
+
+    from csms_local.http_api import add_token
+
+    state = tmp_path / "state"
+
+    async def body():
+        platform = LocalPlatform(state_dir=state, port=0, smart_every_s=None)
+        await platform.start()
+        try:
+            platform.add_charger("CP001", KEY)
+            add_token(state, "alice", False)
+            await asyncio.to_thread(platform._snapshot)
+            return sorted(p.name for p in state.rglob("*"))
+        finally:
+            await platform.stop()
+
+    names = run(body())
+    assert {"dynamodb.json", "api-tokens.json", "server-key.pem", "ca-key.pem", "lock"} <= set(names)
+    for path in [state, *state.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
+
+
+def test_a_second_platform_on_the_same_state_dir_refuses_with_one_line(tmp_path):
+    from csms_local.private import StateDirBusy
+
+    state = tmp_path / "state"
+
+    async def body():
+        platform = LocalPlatform(state_dir=state, port=0, api_port=None, smart_every_s=None)
+        await platform.start()
+        try:
+            with pytest.raises(StateDirBusy, match="in use by csms local"):
+                await LocalPlatform(state_dir=state, port=0, api_port=None, smart_every_s=None).start()
+            second = await asyncio.to_thread(csms, "local", "--state-dir", str(state), "--port", "0", "--api-port", "0")
+            offline_add = await asyncio.to_thread(csms, "charger", "add", "CP9", "--state-dir", str(state))
+            return second, offline_add
+        finally:
+            await platform.stop()
+
+    second, offline_add = run(body())
+    assert second.returncode == 2 and second.stdout == ""
+    assert second.stderr.count("\n") == 1 and "in use by csms local (pid" in second.stderr, second.stderr
+    # a running platform's state is changed through it, never behind its back (offline add
+    # finds endpoint.json and goes through the running platform's DynamoDB)
+    assert offline_add.returncode == 0, offline_add.stderr
+
+    async def again():  # after it stops, the directory is free again, with what was added meanwhile
+        async with LocalPlatform(state_dir=state, port=0, api_port=None, smart_every_s=None) as platform:
+            return platform.runtime.chargers.get("CP9")
+
+    assert run(again()) is not None
