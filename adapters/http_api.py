@@ -156,7 +156,7 @@ def link_driver(charger_id: str, body: DriverIn) -> dict:
 
 
 @app.post("/v1/chargers/<charger_id>/rotate-key",
-          summary="send a new AuthorizationKey (operators); applies when the charger accepts it")
+          summary="send a new AuthorizationKey (operators): sent or queued; both keys work until the charger uses the new one")
 def rotate_key(charger_id: str) -> dict:
     return ops().rotate_key(caller(), charger_id)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from adapters.dynamo.calls import DynamoCallQueue
 from adapters.dynamo.lockout import DynamoFailures
+from adapters.dynamo.rotation import DynamoPendingKeys
 from adapters.dynamo.models import bind
 from adapters.dynamo.repositories import (
     DynamoChargers,
@@ -58,6 +59,20 @@ class Replanner:
             self.request(charge_point_id)
 
 
+def build_sealer(settings: Settings):
+    """What seals secrets in queued calls (``csms.rotation``): KMS in AWS, a key file locally,
+    None where neither is configured (then a key rotation is refused)."""
+    if settings.secrets_kms_key_id:
+        from adapters.kms_sealer import KmsSealer
+
+        return KmsSealer(settings.secrets_kms_key_id, settings.region)
+    if settings.secrets_key_file:
+        from adapters.file_sealer import FileSealer
+
+        return FileSealer(settings.secrets_key_file)
+    return None
+
+
 def build_runtime(settings: Settings) -> Runtime:
     bind(settings)
     chargers, connectors, sessions = DynamoChargers(), DynamoConnectors(), DynamoSessions()
@@ -68,7 +83,8 @@ def build_runtime(settings: Settings) -> Runtime:
         if settings.management_api_endpoint
         else None
     )
-    commander = Commander(calls, chargers, poster, heartbeat_interval_s=settings.heartbeat_interval_s)
+    commander = Commander(calls, chargers, poster, heartbeat_interval_s=settings.heartbeat_interval_s,
+                          sealer=build_sealer(settings), keys=DynamoPendingKeys())
     replanner = Replanner()
     if settings.scheduler_function:
         from adapters.replan import lambda_replan

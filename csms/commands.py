@@ -30,7 +30,7 @@ from typing import Any, Callable, Protocol
 
 from csms import ocpp_j
 from csms.ocpp_j import CallError, CallResult, OcppError
-from csms import profiles
+from csms import profiles, rotation
 from csms.ports import Clock
 from csms.timeutil import iso, utcnow
 
@@ -113,6 +113,9 @@ class CallQueue(Protocol):
     def chargers_with_work(self) -> list[str]:
         """Chargers with queued or outstanding calls (for the sweep)."""
 
+    def redact(self, call: PendingCall, payload: dict[str, Any]) -> None:
+        """Replace the stored payload of a queued / outstanding call (a secret, once sent)."""
+
 
 class ConnectionPoster(Protocol):
     def post(self, connection_id: str, frame: str) -> bool:
@@ -162,6 +165,8 @@ class Commander:
     meter_sample_interval_s: int = 60
     _ids: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     tally: Callable[[str], None] | None = None  # counts charging-profile answers (metrics)
+    sealer: rotation.SecretSealer | None = None  # seals secrets in stored payloads (key rotation)
+    keys: rotation.PendingKeys | None = None  # the pending AuthorizationKey hash (key rotation)
 
     # ---------------------------------------------------------------- sending
     def send(self, charge_point_id: str, action: str, payload: dict[str, Any], origin: str = "operator") -> PendingCall:
@@ -174,9 +179,21 @@ class Commander:
         if action not in ocpp_j.CENTRAL_ACTIONS:
             raise OcppError(ocpp_j.NOT_SUPPORTED, f"{action} is not a central-system action")
         ocpp_j.validate(ocpp_j.CALL, action, payload)
-        call = PendingCall(charge_point_id, self._ids(), action, payload, self.clock(), origin)
+        stored = rotation.sealed(action, payload, charge_point_id, self.sealer)  # never a secret in clear
+        call = PendingCall(charge_point_id, self._ids(), action, stored, self.clock(), origin)
         self.queue.add(call)
         return call
+
+    def _frame(self, call: PendingCall) -> str:
+        """The CALL frame, with a sealed secret opened."""
+        return ocpp_j.call_frame(call.unique_id, call.action,
+                                 rotation.opened(call.action, call.payload, call.charge_point_id, self.sealer))
+
+    def _sent(self, call: PendingCall) -> None:
+        """Once sent, a secret's stored copy is redacted: a call is never sent twice (a timeout
+        drops it; a 410 before it went out keeps it queued, still sealed)."""
+        if rotation.is_secret(call.action, call.payload):
+            self.queue.redact(call, rotation.redacted(call.action, call.payload))
 
     def _expire(self, charge_point_id: str, now: datetime) -> bool:
         """Free the slot of a call whose answer is overdue; True when the slot is free."""
@@ -214,8 +231,9 @@ class Commander:
         call = self._claim_next(charge_point_id, connection_id)
         if call is None:
             return False
-        if self.poster.post(connection_id, call.frame()):
+        if self.poster.post(connection_id, self._frame(call)):
             log.info("sent %s %s to %s", call.action, call.unique_id, charge_point_id)
+            self._sent(call)
             return True
         # 410 Gone: the socket closed. Keep the call queued for the next connection.
         log.info("connection %s of %s is gone; %s stays queued", connection_id, charge_point_id, call.action)
@@ -357,7 +375,11 @@ class Commander:
         if connection_id is None:
             return None
         following = self._claim_next(charge_point_id, connection_id)
-        return following.frame() if following is not None else None
+        if following is None:
+            return None
+        frame = self._frame(following)
+        self._sent(following)  # the route response carries it
+        return frame
 
 
 SECRET_KEYS = frozenset({"AuthorizationKey"})
@@ -375,12 +397,12 @@ def _configuration_changed(commander: Commander, call: PendingCall, outcome: Cal
     key = call.payload["key"]
     status = (outcome.result or {}).get("status", outcome.error_code or outcome.outcome)
     commander.link.record_capabilities(call.charge_point_id, {f"config.{key}": str(status)})
-    if key == "AuthorizationKey" and status == "Accepted":
-        # Key rotation: the charger stores the new key and uses it from its next connection; the
-        # old key stops working now. Refused or unanswered: the old key stays.
-        from csms.credentials import hash_key
-
-        commander.link.set_password_hash(call.charge_point_id, hash_key(call.payload["value"]))
+    if key in rotation.SECRET_CONFIGURATION_KEYS and commander.keys is not None:
+        # Key rotation (csms.rotation): the new key's hash has been pending since before the call
+        # was sent, so both keys work now. Accepted or RebootRequired (applies after a reboot), or
+        # no answer: keep both until the charger connects with the new one. Refused: drop it.
+        if status not in rotation.KEEP_PENDING and outcome.outcome != "timeout":
+            commander.keys.drop_pending(call.charge_point_id, call.unique_id)
     if (key == "MeterValuesSampledData" and status in ("Rejected", "NotSupported")
             and call.payload["value"] == METER_MEASURANDS):
         # No Power.Active.Import on this charger: power from current x voltage instead.

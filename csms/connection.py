@@ -28,6 +28,7 @@ class AuthDecision:
     allowed: bool
     charge_point_id: str | None
     reason: str  # for the log: never contains the secret
+    new_key: bool = False  # admitted with the pending key of a rotation (csms.rotation)
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -91,9 +92,11 @@ def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], Charger
     stored = lookup(username)
     if stored is None or not stored.enabled:
         return AuthDecision(False, username, UNKNOWN)
-    if not verify_key(credentials.password, stored.password_hash):
-        return AuthDecision(False, username, WRONG_KEY)
-    return AuthDecision(True, username, "ok")
+    if verify_key(credentials.password, stored.password_hash):
+        return AuthDecision(True, username, "ok")
+    if stored.pending_hash and verify_key(credentials.password, stored.pending_hash):
+        return AuthDecision(True, username, "ok: the rotated key", new_key=True)
+    return AuthDecision(False, username, WRONG_KEY)
 
 
 def offered_subprotocols(headers: Mapping[str, str] | None) -> list[str]:

@@ -201,6 +201,16 @@ class MemoryCallQueue:
     def remove(self, call) -> None:
         (self.queue.get(call.charge_point_id) or {}).pop(call.seq, None)
 
+    def redact(self, call, payload) -> None:
+        from dataclasses import replace as _replace
+
+        items = self.queue.get(call.charge_point_id) or {}
+        if call.seq in items:
+            items[call.seq] = _replace(items[call.seq], payload=payload)
+        held = self.slots.get(call.charge_point_id)
+        if held is not None and held.call.unique_id == call.unique_id:
+            self.slots[call.charge_point_id] = _replace(held, call=_replace(held.call, payload=payload))
+
     def claim(self, call, connection_id, now, deadline) -> bool:
         from csms.commands import Outstanding
 

@@ -18,6 +18,7 @@ class ChargerAuth:
     enabled: bool = True
     failures: int = 0  # wrong keys in the current lockout window
     failures_since: datetime | None = None  # when that window began
+    pending_hash: str | None = None  # key rotation: the new key's hash, admitted too (csms.rotation)
 
 
 @dataclass(frozen=True)

@@ -151,15 +151,26 @@ class Operations:
         return {"id": charge_point_id, "driver": driver}
 
     def rotate_key(self, who: Principal, charge_point_id: str) -> dict:
-        """Send the charger a new AuthorizationKey; the platform switches to it only when the
-        charger answers Accepted (``csms.commands``), so a charger that refuses keeps working."""
+        """Send the charger a new AuthorizationKey (``csms.rotation``): its hash is stored as
+        pending before the call is queued, so the old and the new key both work until the charger
+        connects with the new one; the queued call holds the key sealed. ``status``: ``sent`` or
+        ``queued`` (offline, or answering an earlier call). Invalid when nothing can seal it."""
         self._operator(who)
         self._visible(who, charge_point_id)
+        if self.commander.sealer is None or self.commander.keys is None:
+            raise Invalid("key rotation needs a sealer for the queued key (SECRETS_KMS_KEY_ID or SECRETS_KEY_FILE)")
         key = generate_key()
-        call = self.commander.send(charge_point_id, "ChangeConfiguration",
-                                   {"key": "AuthorizationKey", "value": key}, "operator")
+        call = self.commander.enqueue(charge_point_id, "ChangeConfiguration",
+                                      {"key": "AuthorizationKey", "value": key}, "operator")
+        if not self.commander.keys.set_pending(charge_point_id, hash_key(key), call.unique_id):
+            self.calls.remove(call)
+            raise NotFound(f"no charger {charge_point_id}")
+        self.commander.pump(charge_point_id)
+        held = self.calls.outstanding(charge_point_id)
+        sent = held is not None and held.call.unique_id == call.unique_id
         return {"id": charge_point_id, "command_id": call.unique_id, "authorization_key": key,
-                "status": "sent; the new key applies when the charger answers Accepted"}
+                "status": "sent" if sent else "queued",
+                "note": "the old and the new key both work until the charger connects with the new one"}
 
     def charger_auth_failures(self, who: Principal, charge_point_id: str) -> dict:
         """Wrong keys for a charger in the last hour, from any source, and the latest source

@@ -79,7 +79,8 @@ def _runtime(state_dir: str, need_running: bool = False):
     if endpoint_file.exists():
         running = json.loads(endpoint_file.read_text())
         settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=running["dynamodb"],
-                                        management_api_endpoint=running["management_api"])
+                                        management_api_endpoint=running["management_api"],
+                                        secrets_key_file=str(state / "secrets.key"))
         try:
             runtime = build_runtime(settings)
             runtime.replanner.request = lambda _cp: _ask_local_replan(running["management_api"])
@@ -102,7 +103,8 @@ def _runtime(state_dir: str, need_running: bool = False):
     server = dynamodb.EmbeddedDynamo()
     server.start()
     try:
-        settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=server.endpoint)
+        settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=server.endpoint,
+                                        secrets_key_file=str(state / "secrets.key"))
         runtime = build_runtime(settings)
         create_tables()
         snapshot = state / "dynamodb.json"

@@ -100,6 +100,11 @@ class LocalPlatform:
         return self.state_dir / "dynamodb.json"
 
     @property
+    def secrets_key_file(self) -> Path:
+        """Seals secrets in queued calls (a rotated AuthorizationKey): adapters.file_sealer."""
+        return self.state_dir / "secrets.key"
+
+    @property
     def endpoint_file(self) -> Path:
         return self.state_dir / "endpoint.json"
 
@@ -165,7 +170,8 @@ class LocalPlatform:
         # authentication, so only this machine may reach it (issue 21)
         self._mgmt = ManagementApi(self._gateway, "127.0.0.1", self.mgmt_port)
         self.settings = Settings.with_prefix(
-            TABLE_PREFIX, region=REGION, dynamodb_endpoint=endpoint, management_api_endpoint=self._mgmt.endpoint
+            TABLE_PREFIX, region=REGION, dynamodb_endpoint=endpoint, management_api_endpoint=self._mgmt.endpoint,
+            secrets_key_file=str(self.secrets_key_file),
         )
         # The handlers read their settings from the environment, as in Lambda; restored on stop.
         env = dict(self.settings.as_env())

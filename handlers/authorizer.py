@@ -14,7 +14,7 @@ from handlers._runtime import runtime
 from handlers.observability import logger
 
 
-def _policy(charge_point_id: str, method_arn: str) -> dict[str, Any]:
+def _policy(charge_point_id: str, method_arn: str, new_key: bool = False) -> dict[str, Any]:
     return {
         "principalId": charge_point_id,
         "policyDocument": {
@@ -22,7 +22,8 @@ def _policy(charge_point_id: str, method_arn: str) -> dict[str, Any]:
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": method_arn}],
         },
         # Reaches $connect, $default and $disconnect as requestContext.authorizer.chargePointId.
-        "context": {"chargePointId": charge_point_id},
+        # newKey: admitted with a rotation's pending key; $connect retires the old one.
+        "context": {"chargePointId": charge_point_id, **({"newKey": "true"} if new_key else {})},
     }
 
 
@@ -44,4 +45,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise Exception("Unauthorized")  # API Gateway answers 401
     attempt.succeeded(decision.charge_point_id)
     logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, "source_ip": source_ip})
-    return _policy(decision.charge_point_id, event.get("methodArn", "*"))
+    return _policy(decision.charge_point_id, event.get("methodArn", "*"), decision.new_key)

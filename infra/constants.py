@@ -36,8 +36,7 @@ FUNCTIONS = {
                   ("chargers", "sessions", "calls")),
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
-    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
-                                            "keys"),
+    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events"),
             ("chargers", "calls", "events")),
 }
 # Keys-table items the authorizer may write (csms.lockout's failure counters)

@@ -104,6 +104,10 @@ class Functions(Construct):
             actions=["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
             resources=[tables["keys"].table_arn],
             conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [constants.AUTH_FAILURE_KEYS]}}))
+        # Operators read those counters through the API (GET .../auth-failures): reads, same keys only.
+        self.functions["Api"].add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem"], resources=[tables["keys"].table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [constants.AUTH_FAILURE_KEYS]}}))
         scheduler = self.functions["Scheduler"]
         for name in constants.INVOKES_SCHEDULER:
             self.functions[name].add_environment(ENV_SCHEDULER_FUNCTION, scheduler.function_name)

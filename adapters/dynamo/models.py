@@ -50,6 +50,8 @@ class ChargerModel(Model):
     auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
     auth_failures_since = UTCDateTimeAttribute(null=True)
     driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
+    pending_password_hash = UnicodeAttribute(null=True)  # key rotation: the new key's hash (csms.rotation)
+    pending_key_call = UnicodeAttribute(null=True)  # the ChangeConfiguration that carries it
 
 
 class ConnectorModel(Model):

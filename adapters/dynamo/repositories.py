@@ -93,12 +93,13 @@ class DynamoChargers:
         try:
             item = ChargerModel.get(
                 charge_point_id,
-                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since"],
+                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since",
+                                   "pending_password_hash"],
             )
         except DoesNotExist:
             return None
         return ChargerAuth(item.charge_point_id, item.password_hash, item.enabled is not False,
-                           int(item.auth_failures or 0), item.auth_failures_since)
+                           int(item.auth_failures or 0), item.auth_failures_since, item.pending_password_hash)
 
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         """Count a wrong key in the current window (one UpdateItem; a new window restarts at 1)."""

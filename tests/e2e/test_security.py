@@ -148,3 +148,48 @@ def test_a_second_platform_on_the_same_state_dir_refuses_with_one_line(tmp_path)
             return platform.runtime.chargers.get("CP9")
 
     assert run(again()) is not None
+
+
+def test_after_a_rotation_no_key_is_in_clear_in_the_state_dir_and_the_charger_switches(tmp_path):
+    import json
+
+    from adapters.wiring import build_operations
+    from csms.operations import Principal
+
+    state = tmp_path / "state"
+
+    def scan() -> str:  # every byte of every file in the state dir
+        return "".join(p.read_bytes().decode("latin-1") for p in state.rglob("*") if p.is_file())
+
+    async def body():
+        platform = LocalPlatform(state_dir=state, port=0, smart_every_s=None)
+        await platform.start()
+        try:
+            platform.add_charger("CP001", KEY)
+            ops = build_operations(platform.runtime)
+            rotation = await asyncio.to_thread(ops.rotate_key, Principal("op", operator=True), "CP001")
+            new = rotation["authorization_key"]
+            assert rotation["status"] == "queued"
+            await asyncio.to_thread(platform._snapshot)
+            assert new not in scan() and "sealed:local:" in scan()
+            async with open_charger(platform, "CP001", KEY) as ws:  # the old key, while queued
+                await ws.send(json.dumps([2, "h1", "Heartbeat", {}]))  # the queued call follows it
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                while frame[0] != 2:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                assert frame[2] == "ChangeConfiguration" and frame[3] == {"key": "AuthorizationKey", "value": new}
+                # MicroOcpp's answer: the key applies after a reboot
+                await ws.send(json.dumps([3, frame[1], {"status": "RebootRequired"}]))
+                await asyncio.sleep(0.5)
+            await asyncio.to_thread(platform._snapshot)
+            assert new not in scan()
+            async with open_charger(platform, "CP001", new) as ws:  # after its reboot
+                reply = await call(ws, "b1", "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W"})
+                assert reply[2]["status"] == "Accepted"
+            assert await _refused(platform, KEY) == 401  # the old key is retired
+            await asyncio.to_thread(platform._snapshot)
+            assert new not in scan() and KEY not in scan()
+        finally:
+            await platform.stop()
+
+    run(body())

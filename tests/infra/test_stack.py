@@ -333,3 +333,26 @@ def test_web_page_is_served_by_cloudfront_from_a_private_bucket_with_its_api_wri
     assert upload["Properties"]["DistributionPaths"] == ["/*"]
     config = json.dumps(upload["Properties"].get("SourceMarkers") or upload["Properties"])
     assert "CSMS_API" in config and "OperatorApi" in config  # config.js names this stack's HTTP API
+
+
+def test_a_rotating_kms_key_seals_queued_keys_api_encrypts_posting_functions_decrypt(resources):
+    (key_id, key), = _of_type(resources, "AWS::KMS::Key").items()
+    assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
+    roles = {f["Properties"]["Handler"].split(".")[1]: f["Properties"]["Role"]["Fn::GetAtt"][0]
+             for f in _of_type(resources, "AWS::Lambda::Function").values() if "Handler" in f["Properties"]}
+    kms_actions: dict[str, set] = {}
+    for policy in _of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("kms:") for a in actions):
+                assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+                assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "AuthorizationKey"}}
+                for role in policy["Properties"]["Roles"]:
+                    kms_actions.setdefault(role["Ref"], set()).update(actions)
+    assert kms_actions[roles["api"]] >= {"kms:Encrypt"}
+    for handler in ("default", "sweeper", "scheduler"):
+        assert kms_actions[roles[handler]] == {"kms:Decrypt"}
+    assert roles["authorizer"] not in kms_actions and roles["connect"] not in kms_actions
+    for function in _of_type(resources, "AWS::Lambda::Function").values():
+        if function["Properties"].get("Handler", "").startswith("handlers."):
+            assert "SECRETS_KMS_KEY_ID" in function["Properties"]["Environment"]["Variables"]

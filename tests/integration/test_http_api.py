@@ -263,37 +263,6 @@ def test_invalid_commands_are_refused_before_sending(fleet, body, status, words)
     assert call("GET", "/v1/chargers/A1/commands/nope")[0] == 404
 
 
-def test_key_rotation_switches_only_when_the_charger_accepts(fleet):
-    platform, _ = fleet
-    old = "o" * 20
-    client = _online(platform, "A1", old)
-    status, rotation = call("POST", "/v1/chargers/A1/rotate-key")
-    assert status == 200 and len(rotation["authorization_key"]) == 40
-    frame = _last_sent(platform)
-    assert frame[3] == {"key": "AuthorizationKey", "value": rotation["authorization_key"]}
-    assert ChargerClient(platform, "A1", old).handshake()["statusCode"] == 200  # not yet switched
-    client.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
-    with pytest.raises(Exception, match="Unauthorized"):
-        ChargerClient(platform, "A1", old).handshake()
-    assert ChargerClient(platform, "A1", rotation["authorization_key"]).handshake()["statusCode"] == 200
-    # The stored outcome does not keep the key
-    outcome = call("GET", f"/v1/chargers/A1/commands/{rotation['command_id']}")[1]
-    assert outcome["status"] == "answered" and rotation["authorization_key"] not in json.dumps(
-        [o.payload for o in platform.calls.outcomes("A1")])
-
-
-def test_a_refused_rotation_keeps_the_old_key(fleet):
-    platform, _ = fleet
-    old = "p" * 20
-    client = _online(platform, "A1", old)
-    rotation = call("POST", "/v1/chargers/A1/rotate-key")[1]
-    frame = _last_sent(platform)
-    client.send(json.dumps([3, frame[1], {"status": "Rejected"}]))
-    assert ChargerClient(platform, "A1", old).handshake()["statusCode"] == 200
-    with pytest.raises(Exception, match="Unauthorized"):
-        ChargerClient(platform, "A1", rotation["authorization_key"]).handshake()
-
-
 # ------------------------------------------------------------------ events
 def test_events_create_list_cancel(fleet):
     _, asked = fleet
