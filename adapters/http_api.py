@@ -247,6 +247,14 @@ def openapi_json() -> str:
 
 
 def handle(event: dict, context: Any) -> dict:
+    """Resolve a payload 2.0 event; a hostile body (``adapters.body_guard``) is a 4xx first."""
+    from adapters.body_guard import refusal
+
+    refused = refusal(event)
+    if refused is not None:
+        status, message = refused
+        return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": message}), "isBase64Encoded": False}
     return app.resolve(event, context)
 
 
