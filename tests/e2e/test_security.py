@@ -193,3 +193,41 @@ def test_after_a_rotation_no_key_is_in_clear_in_the_state_dir_and_the_charger_sw
             await platform.stop()
 
     run(body())
+
+
+def test_local_api_tokens_expire_and_csms_token_revoke_takes_effect_at_once(tmp_path):
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from csms_local.http_api import add_token
+
+    state = tmp_path / "state"
+
+    def status(platform, token) -> int:
+        context = ssl.create_default_context(cafile=str(platform.ca_path))
+        request = urllib.request.Request(platform.api_url + "/v1/me", headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    async def body():
+        platform = LocalPlatform(state_dir=state, port=0, smart_every_s=None)
+        await platform.start()
+        try:
+            made = await asyncio.to_thread(csms, "token", "alice", "--days", "1", "--state-dir", str(state))
+            alice = made.stdout.strip()
+            expired = add_token(state, "bob", False, expires_in_s=-1)
+            assert await asyncio.to_thread(status, platform, alice) == 200
+            assert await asyncio.to_thread(status, platform, expired) == 401
+            revoked = await asyncio.to_thread(csms, "token", "--revoke", alice, "--state-dir", str(state))
+            assert revoked.returncode == 0, revoked.stderr
+            assert await asyncio.to_thread(status, platform, alice) == 401  # the running platform
+            again = await asyncio.to_thread(csms, "token", "--revoke", alice, "--state-dir", str(state))
+            assert again.returncode == 2 and again.stderr.strip() == "error: no such token"
+        finally:
+            await platform.stop()
+
+    run(body())
