@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from adapters.dynamo.calls import DynamoCallQueue
 from adapters.dynamo.lockout import DynamoFailures
+from adapters.dynamo.driver_links import DynamoDriverLinks
 from adapters.dynamo.rotation import DynamoPendingKeys
 from adapters.dynamo.models import bind
 from adapters.dynamo.repositories import (
@@ -120,4 +121,4 @@ def build_operations(rt: Runtime, clock=None):
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
-                      replan=rt.replanner, clock=clock or utcnow, failures=rt.failures)
+                      replan=rt.replanner, clock=clock or utcnow, failures=rt.failures, links=DynamoDriverLinks())

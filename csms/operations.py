@@ -86,11 +86,12 @@ class Operations:
     ``listed``, ``cancel``), ``replan`` (callable with a charger id) and ``clock``."""
 
     def __init__(self, *, chargers, connectors, sessions, meter, calls, commander, signals, events,
-                 replan: Callable[[str], None], clock: Callable[[], datetime], failures=None):
+                 replan: Callable[[str], None], clock: Callable[[], datetime], failures=None, links=None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
         self.failures = failures  # csms.lockout.FailureStore: refused handshakes
+        self.links = links  # csms.driver_links.DriverLinks: which sessions a driver may see
 
     # ------------------------------------------------------------ access
     @staticmethod
@@ -136,8 +137,23 @@ class Operations:
         except AlreadyExists as exc:
             raise Conflict(f"charger {charge_point_id} is already registered") from exc
         if driver:
-            self.chargers.set_driver(charge_point_id, driver)
+            self._link(charge_point_id, driver)
         return {"id": charge_point_id, "authorization_key": key, "driver": driver}
+
+    def _link(self, charge_point_id: str, driver: str | None) -> bool:
+        if self.links is not None:
+            return self.links.link(charge_point_id, driver, self.clock())
+        return self.chargers.set_driver(charge_point_id, driver)
+
+    def _driver_may_see(self, who: Principal, session, periods: dict) -> bool:
+        """Operators see every session; a driver those started while the charger was theirs."""
+        from csms.driver_links import visible_to
+
+        if who.operator or self.links is None:
+            return True
+        if session.charge_point_id not in periods:
+            periods[session.charge_point_id] = self.links.periods(session.charge_point_id)
+        return visible_to(who.subject, periods[session.charge_point_id], session.started_at)
 
     def delete_charger(self, who: Principal, charge_point_id: str) -> None:
         self._operator(who)
@@ -146,7 +162,7 @@ class Operations:
 
     def link_driver(self, who: Principal, charge_point_id: str, driver: str | None) -> dict:
         self._operator(who)
-        if not self.chargers.set_driver(charge_point_id, driver):
+        if not self._link(charge_point_id, driver):
             raise NotFound(f"no charger {charge_point_id}")
         return {"id": charge_point_id, "driver": driver}
 
@@ -240,8 +256,10 @@ class Operations:
             views = self.chargers.list() if who.operator else self.chargers.of_driver(who.subject)
             ids = sorted(v.charge_point_id for v in views)
         now = self.clock()
+        periods: dict = {}
         chosen = [s for cp in ids for s in self.sessions.list(cp)
-                  if not (since and (s.stopped_at or now) < since) and not (until and s.started_at >= until)]
+                  if not (since and (s.stopped_at or now) < since) and not (until and s.started_at >= until)
+                  and self._driver_may_see(who, s, periods)]
         stored = []
         if chosen:  # one read of the signals for the whole listing, not one per session
             windows = [self._signal_window(s, now) for s in chosen]
@@ -256,7 +274,7 @@ class Operations:
     def get_session(self, who: Principal, charge_point_id: str, transaction_id: int) -> dict:
         self._visible(who, charge_point_id)
         session = self.sessions.get(charge_point_id, transaction_id)
-        if session is None:
+        if session is None or not self._driver_may_see(who, session, {}):
             raise NotFound(f"no session {transaction_id} on {charge_point_id}")
         return self._session_json(session, detail=True)
 

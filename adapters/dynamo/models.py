@@ -52,6 +52,8 @@ class ChargerModel(Model):
     driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
     pending_password_hash = UnicodeAttribute(null=True)  # key rotation: the new key's hash (csms.rotation)
     pending_key_call = UnicodeAttribute(null=True)  # the ChangeConfiguration that carries it
+    driver_since = UTCDateTimeAttribute(null=True)  # when the current driver was linked (csms.driver_links)
+    driver_links = ListAttribute(of=UnicodeAttribute, null=True)  # closed links: "<driver>|<from>|<to>"
 
 
 class ConnectorModel(Model):

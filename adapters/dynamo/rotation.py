@@ -36,7 +36,7 @@ class DynamoPendingKeys:
     def promote_pending(self, charge_point_id: str) -> bool:
         try:
             item = ChargerModel.get(charge_point_id, consistent_read=True,
-                                    attributes_to_get=["pending_password_hash", "pending_key_call"])
+                                    attributes_to_get=["charge_point_id", "pending_password_hash", "pending_key_call"])
         except DoesNotExist:
             return False
         if not item.pending_password_hash:

@@ -168,8 +168,16 @@ def _session_with_a_tariff_change(platform) -> int:
     return tx
 
 
+def _alice_since_2024() -> None:
+    """Alice has had A1 since January 2024 (the fleet fixture links her now)."""
+    from adapters.dynamo.models import ChargerModel
+
+    ChargerModel("A1").update(actions=[ChargerModel.driver_since.set(datetime(2024, 1, 1, tzinfo=timezone.utc))])
+
+
 def test_session_energy_cost_and_co2_by_hand(fleet):
     platform, _ = fleet
+    _alice_since_2024()
     tx = _session_with_a_tariff_change(platform)
     status, s = call("GET", f"/v1/chargers/A1/sessions/{tx}", who=ALICE)
     assert status == 200
@@ -186,6 +194,22 @@ def test_session_energy_cost_and_co2_by_hand(fleet):
     listed = call("GET", "/v1/sessions", who=ALICE)[1]
     assert listed["totals"] == {"sessions": 1, "energy_kwh": 5.0, "cost_gbp": 0.9, "co2_kg": 0.8, "savings_gbp": -0.4}
     assert call("GET", "/v1/sessions", who=BOB)[1]["totals"]["sessions"] == 0
+
+
+def test_a_driver_sees_only_sessions_from_while_the_charger_was_theirs(fleet):
+    platform, _ = fleet
+    _alice_since_2024()
+    tx = _session_with_a_tariff_change(platform)  # alice's, in 2024
+    assert call("GET", "/v1/sessions", who=ALICE)[1]["totals"]["sessions"] == 1
+    call("PUT", "/v1/chargers/A1/driver", body={"driver": "bob"})  # re-linked to bob
+    bobs = call("GET", "/v1/chargers/A1/sessions", who=BOB)
+    assert bobs[0] == 200 and bobs[1]["sessions"] == [] and "TAG" not in json.dumps(bobs[1])
+    assert call("GET", f"/v1/chargers/A1/sessions/{tx}", who=BOB)[0] == 404
+    assert call("GET", "/v1/sessions", who=ALICE)[1]["totals"]["sessions"] == 0  # no longer hers
+    call("PUT", "/v1/chargers/A1/driver", body={"driver": "alice"})  # and back: her own period again
+    assert call("GET", f"/v1/chargers/A1/sessions/{tx}", who=ALICE)[0] == 200
+    assert call("GET", "/v1/sessions", who=BOB)[1]["totals"]["sessions"] == 0
+    assert call("GET", "/v1/sessions")[1]["totals"]["sessions"] == 1  # operators see everything
 
 
 def test_session_time_filters(fleet):
