@@ -48,7 +48,7 @@ hostile_json = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(route=st.sampled_from(ROUTES), who=st.sampled_from([OPERATOR, ALICE, None]), path_id=st.sampled_from(IDS),
        body=hostile_json)
