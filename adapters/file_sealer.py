@@ -1,4 +1,4 @@
-"""``csms.rotation.SecretSealer`` for the local platform: AES-256-GCM (``cryptography``) with a key
+"""``csms.ocpp.rotation.SecretSealer`` for the local platform: AES-256-GCM (``cryptography``) with a key
 kept in ``<state dir>/secrets.key`` (0600, made on first use), the charge point id as associated
 data. The snapshot of the tables holds only ciphertext; the key file is the one local secret."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from csms.rotation import SEALED, SealError
+from csms.ocpp.rotation import SEALED, SealError
 
 PREFIX = SEALED + "local:"
 

@@ -1,4 +1,4 @@
-"""``csms.rotation.SecretSealer`` on AWS KMS: the stack's customer-managed key (``SECRETS_KMS_KEY_ID``).
+"""``csms.ocpp.rotation.SecretSealer`` on AWS KMS: the stack's customer-managed key (``SECRETS_KMS_KEY_ID``).
 
 Encrypt on queueing (the Api function), Decrypt when the frame is built (the functions that post to
 chargers); the charge point id is the encryption context, so a ciphertext only opens for its
@@ -13,7 +13,7 @@ import binascii
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from csms.rotation import SEALED, SealError
+from csms.ocpp.rotation import SEALED, SealError
 
 PREFIX = SEALED + "kms:"
 

@@ -16,9 +16,7 @@ class ChargerAuth:
     charge_point_id: str
     password_hash: str
     enabled: bool = True
-    failures: int = 0  # wrong keys in the current lockout window
-    failures_since: datetime | None = None  # when that window began
-    pending_hash: str | None = None  # key rotation: the new key's hash, admitted too (csms.rotation)
+    pending_hash: str | None = None  # key rotation: the new key's hash, admitted too (csms.ocpp.rotation)
 
 
 @dataclass(frozen=True)
@@ -128,3 +126,15 @@ class ChargerView:
     firmware_status: str | None = None
     diagnostics_status: str | None = None
     driver: str | None = None  # the driver account the charger is linked to (the app's user)
+
+
+@dataclass(frozen=True)
+class Preference:
+    """The driver's wish for the vehicle on a charger: leave at ``departure`` (UTC; None: 8 h after
+    plug-in) with ``energy_kwh`` (kWh; None: the platform's default), or ``charge_now`` at full power;
+    ``carbon_price`` is the driver's own carbon price (GBP/t CO2; None: the platform's)."""
+
+    departure: datetime | None = None
+    energy_kwh: float | None = None
+    charge_now: bool = False
+    carbon_price: float | None = None

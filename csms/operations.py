@@ -3,7 +3,7 @@
 Every operation takes the caller (:class:`Principal`) and checks it: an operator sees and
 commands the whole fleet; a driver sees only the chargers linked to their account, and a charger
 that is not theirs is answered exactly like one that does not exist (nothing to enumerate).
-No AWS here: the ports are the repositories of ``csms.ports`` plus the few methods named below.
+No AWS here: the ports are declared in ``csms.views.ports``, ``csms.charging.ports`` and ``csms.ocpp.ports``.
 """
 
 from __future__ import annotations
@@ -11,17 +11,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from csms.connection import valid_charge_point_id
-from csms.credentials import CredentialError, generate_key, hash_key
-from csms.fleet import ChargerOverview, charger_overview
-from csms.ocpp_j import OcppError
-from csms.ports import AlreadyExists
-from csms.reports import session_report
-from csms.signals import to_signals
-from csms.tariff import SLOT, slot_start
+from csms.charging.ports import EventStore, Replan, SignalStore
+from csms.charging.signals import to_signals
+from csms.charging.tariff import SLOT, slot_start
+from csms.ocpp.codec import OcppError
+from csms.ocpp.commands import Commander
+from csms.ocpp.connection import valid_charge_point_id
+from csms.ocpp.credentials import CredentialError, generate_key, hash_key
+from csms.ocpp import lockout
+from csms.ocpp.ports import AlreadyExists, ChargerCredentials, FailureStore
 from csms.timeutil import iso
+from csms.views.fleet import ChargerOverview, charger_overview
+from csms.views.driver_links import visible_to
+from csms.views.ports import (CallRecords, ChargerDirectory, ConnectorReader, DriverLinks, MeterReader,
+                              SessionHistory)
+from csms.views.reports import session_report
 
 MAX_ENERGY_KWH = 1000.0
 MAX_CARBON_PRICE = 10_000.0  # GBP/t: far above any traded or social cost of carbon
@@ -55,6 +61,9 @@ class Conflict(Exception):
     """The request clashes with stored state (an id already taken)."""
 
 
+REFUSALS = (NotFound, Forbidden, Invalid, Conflict)  # what a caller is told in one line
+
+
 def _ts(value: datetime | None) -> str | None:
     return iso(value) if value is not None else None
 
@@ -79,19 +88,25 @@ def overview_json(row: ChargerOverview, view, capabilities: dict[str, str] | Non
     }
 
 
-class Operations:
-    """The ports: ``chargers`` (a ChargerRepository with ``set_driver``, ``of_driver``,
-    ``preference``, ``set_preference``, ``capabilities``), ``connectors``, ``sessions``, ``meter``,
-    ``calls`` (outcomes), ``commander``, ``signals`` (``rows``, ``put``), ``events`` (``add``,
-    ``listed``, ``cancel``), ``replan`` (callable with a charger id) and ``clock``."""
+class OperatorChargers(ChargerDirectory, ChargerCredentials, Protocol):
+    """The charger store as operations use it: the directory, and registering / deleting / keys."""
 
-    def __init__(self, *, chargers, connectors, sessions, meter, calls, commander, signals, events,
-                 replan: Callable[[str], None], clock: Callable[[], datetime], failures=None, links=None):
+
+class Operations:
+    """What operators and drivers do (the HTTP API's routes and the CLI): every check of their
+    input is here, once. Seams: the ports below, ``commander`` (platform-initiated calls),
+    ``replan`` (see ``csms.charging.ports.Replan``), ``clock`` (UTC), ``failures`` (handshake
+    failure counters, ``csms.ocpp.lockout``) and ``links`` (driver link periods,
+    ``csms.views.driver_links``; None: a driver sees every session of their chargers)."""
+
+    def __init__(self, *, chargers: OperatorChargers, connectors: ConnectorReader, sessions: SessionHistory,
+                 meter: MeterReader, calls: CallRecords, commander: Commander, signals: SignalStore,
+                 events: EventStore, replan: Replan, clock: Callable[[], datetime],
+                 failures: FailureStore | None = None, links: DriverLinks | None = None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
-        self.failures = failures  # csms.lockout.FailureStore: refused handshakes
-        self.links = links  # csms.driver_links.DriverLinks: which sessions a driver may see
+        self.failures, self.links = failures, links
 
     # ------------------------------------------------------------ access
     @staticmethod
@@ -147,8 +162,6 @@ class Operations:
 
     def _driver_may_see(self, who: Principal, session, periods: dict) -> bool:
         """Operators see every session; a driver those started while the charger was theirs."""
-        from csms.driver_links import visible_to
-
         if who.operator or self.links is None:
             return True
         if session.charge_point_id not in periods:
@@ -167,7 +180,7 @@ class Operations:
         return {"id": charge_point_id, "driver": driver}
 
     def rotate_key(self, who: Principal, charge_point_id: str) -> dict:
-        """Send the charger a new AuthorizationKey (``csms.rotation``): its hash is stored as
+        """Send the charger a new AuthorizationKey (``csms.ocpp.rotation``): its hash is stored as
         pending before the call is queued, so the old and the new key both work until the charger
         connects with the new one; the queued call holds the key sealed. ``status``: ``sent`` or
         ``queued`` (offline, or answering an earlier call). Invalid when nothing can seal it."""
@@ -179,37 +192,38 @@ class Operations:
         call = self.commander.enqueue(charge_point_id, "ChangeConfiguration",
                                       {"key": "AuthorizationKey", "value": key}, "operator")
         if not self.commander.keys.set_pending(charge_point_id, hash_key(key), call.unique_id):
-            self.calls.remove(call)
+            self.commander.queue.remove(call)
             raise NotFound(f"no charger {charge_point_id}")
         self.commander.pump(charge_point_id)
-        held = self.calls.outstanding(charge_point_id)
+        held = self.commander.queue.outstanding(charge_point_id)
         sent = held is not None and held.call.unique_id == call.unique_id
         return {"id": charge_point_id, "command_id": call.unique_id, "authorization_key": key,
                 "status": "sent" if sent else "queued",
                 "note": "the old and the new key both work until the charger connects with the new one"}
 
+    def _failures(self) -> FailureStore:
+        if self.failures is None:
+            raise NotFound("no handshake failure counters here")
+        return self.failures
+
     def charger_auth_failures(self, who: Principal, charge_point_id: str) -> dict:
         """Wrong keys for a charger in the last hour, from any source, and the latest source
-        (``csms.lockout``): they never refuse the charger's own key."""
-        from csms import lockout
-
+        (``csms.ocpp.lockout``): they never refuse the charger's own key."""
         self._operator(who)
         self._visible(who, charge_point_id)
-        out = lockout.charger_failures(self.failures, charge_point_id, self.clock())
+        out = lockout.charger_failures(self._failures(), charge_point_id, self.clock())
         return {k: _ts(v) if isinstance(v, datetime) else v for k, v in out.items()}
 
     def source_auth_failures(self, who: Principal, source: str) -> dict:
         """Failures from one source (an IP address) and until when its handshakes are refused."""
         import ipaddress
 
-        from csms import lockout
-
         self._operator(who)
         try:
             source = str(ipaddress.ip_address(source))
         except ValueError as exc:
             raise Invalid(f"{source!r} is not an IP address") from exc
-        out = lockout.source_failures(self.failures, source, self.clock())
+        out = lockout.source_failures(self._failures(), source, self.clock())
         return {k: _ts(v) if isinstance(v, datetime) else v for k, v in out.items()}
 
     # ---------------------------------------------------------- sessions
@@ -282,9 +296,8 @@ class Operations:
     def get_preference(self, who: Principal, charge_point_id: str) -> dict:
         self._visible(who, charge_point_id)
         pref = self.chargers.preference(charge_point_id)
-        return {"departure": pref.get("departure"), "energy_kwh": pref.get("energy_kwh"),
-                "charge_now": bool(pref.get("charge_now", False)),
-                "carbon_price_gbp_per_t": pref.get("carbon_price")}
+        return {"departure": _ts(pref.departure), "energy_kwh": pref.energy_kwh, "charge_now": pref.charge_now,
+                "carbon_price_gbp_per_t": pref.carbon_price}
 
     def set_preference(self, who: Principal, charge_point_id: str, departure: datetime | None,
                        energy_kwh: float | None, charge_now: bool, carbon_price: float | None = None) -> dict:
@@ -313,7 +326,7 @@ class Operations:
             call = self.commander.send(charge_point_id, action, payload, "operator")
         except OcppError as exc:
             raise Invalid(f"{action}: {exc.code}: {exc.description}") from exc
-        held = self.calls.outstanding(charge_point_id)
+        held = self.commander.queue.outstanding(charge_point_id)
         sent = held is not None and held.call.unique_id == call.unique_id
         # queued: the charger is offline or still answering an earlier call; it goes out in turn
         return {"command_id": call.unique_id, "action": action, "status": "sent" if sent else "queued"}

@@ -1,5 +1,5 @@
 """``$connect`` REQUEST authorizer: OCPP security profile 2 (Basic auth), with brute-force
-protection keyed by the handshake's source (``csms.lockout``): nobody else's failures can refuse a
+protection keyed by the handshake's source (``csms.ocpp.lockout``): nobody else's failures can refuse a
 charger's right key."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 from datetime import datetime, timezone
 
-from csms.connection import UNKNOWN, WRONG_KEY, authorize
-from csms.lockout import Attempt
+from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize
+from csms.ocpp.lockout import Attempt
 from handlers._runtime import runtime
 from handlers.observability import logger
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.connection import choose_subprotocol
+from csms.ocpp.connection import choose_subprotocol
 from csms.timeutil import utcnow
 from handlers._runtime import runtime
 from handlers.observability import logger
@@ -26,7 +26,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.warning("refused: charger no longer registered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 403, "body": "Forbidden"}
     if (request.get("authorizer") or {}).get("newKey") == "true" and runtime().commander.keys is not None:
-        # The charger uses its rotated key: the old one is retired now (csms.rotation)
+        # The charger uses its rotated key: the old one is retired now (csms.ocpp.rotation)
         if runtime().commander.keys.promote_pending(charge_point_id):
             logger.info("rotated AuthorizationKey in use; the old key is retired", extra={"charge_point_id": charge_point_id})
     logger.info("connected", extra={"charge_point_id": charge_point_id, "connection_id": connection_id})

@@ -6,7 +6,7 @@ STACK_NAME = "Csms"
 SERVICE = "csms"
 STAGE_NAME = "prod"
 OCPP_PATH_PREFIX = "/ocpp/"
-PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.connection.PATH_HEADER)
+PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.ocpp.connection.PATH_HEADER)
 
 PYTHON_RUNTIME = "PYTHON_3_14"  # the newest Lambda Python; the layers are built for it (layers/build.sh)
 LAMBDA_MEMORY_MB = 512  # the authorizer's scrypt check needs 16 MiB and benefits from the CPU share
@@ -39,9 +39,9 @@ FUNCTIONS = {
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events"),
             ("chargers", "calls", "events")),
 }
-# Keys-table items the authorizer may write (csms.lockout's failure counters)
+# Keys-table items the authorizer may write (csms.ocpp.lockout's failure counters)
 AUTH_FAILURE_KEYS = "authfail#*"
-# Refused handshakes (wrong key or unknown id, csms.lockout) in 5 minutes that raise the alarm
+# Refused handshakes (wrong key or unknown id, csms.ocpp.lockout) in 5 minutes that raise the alarm
 AUTH_FAILURES_ALARM = 50
 # Functions that post to chargers through the connection management API.
 POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api")

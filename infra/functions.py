@@ -98,7 +98,7 @@ class Functions(Construct):
             for table in writes:
                 tables[table].grant_read_write_data(function)
             self.functions[name] = function
-        # The authorizer counts handshake failures (csms.lockout) in the keys table: only items whose
+        # The authorizer counts handshake failures (csms.ocpp.lockout) in the keys table: only items whose
         # key starts with "authfail#", never the transaction counter or idempotency keys there.
         self.functions["Authorizer"].add_to_role_policy(iam.PolicyStatement(
             actions=["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],

@@ -1,4 +1,4 @@
-"""``csms.driver_links.DriverLinks`` on the charger item: ``driver`` + ``driver_since`` for the
+"""``csms.views.driver_links.DriverLinks`` on the charger item: ``driver`` + ``driver_since`` for the
 current link and ``driver_links`` (``"<driver>|<from ISO>|<to ISO>"``, oldest first) for closed ones.
 Linking costs a GetItem and one conditional UpdateItem (it fails, and is retried once, if another
 link changed the charger meanwhile); a driver's session listing one GetItem per charger."""
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from adapters.dynamo.models import ChargerModel
-from csms.driver_links import LinkPeriod
+from csms.views.driver_links import LinkPeriod
 from csms.timeutil import iso, parse_ts
 
 

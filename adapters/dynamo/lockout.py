@@ -1,4 +1,4 @@
-"""Handshake failure counters (``csms.lockout.FailureStore``) in the keys table.
+"""Handshake failure counters (``csms.ocpp.lockout.FailureStore``) in the keys table.
 
 One item per key (``authfail#src#<ip>``, ``authfail#cp#<id>#src#<ip>``, ``authfail#cp#<id>``) with
 the count, first and last failure and a TTL an hour after the last failure. DynamoDB deletes
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import UpdateError
 
 from adapters.dynamo.models import KeyModel
-from csms.lockout import FORGET_AFTER, FailureCount
+from csms.ocpp.lockout import FORGET_AFTER, FailureCount
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -22,7 +22,7 @@ def _conditional_failed(exc: Exception) -> bool:
 
 
 class DynamoFailures:
-    """``csms.lockout.FailureStore`` over ``KeyModel``."""
+    """``csms.ocpp.lockout.FailureStore`` over ``KeyModel``."""
 
     def read(self, keys: list[str], now: datetime) -> dict[str, FailureCount]:
         found: dict[str, FailureCount] = {}

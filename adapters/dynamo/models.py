@@ -47,12 +47,10 @@ class ChargerModel(Model):
     setup_connection_id = UnicodeAttribute(null=True)  # the connection the platform has configured
     preference = MapAttribute(null=True)  # the driver's: departure (ISO), energy_kwh, charge_now
     capabilities = MapAttribute(default=dict)  # learnt from the charger's answers: config values, accepted profiles
-    auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
-    auth_failures_since = UTCDateTimeAttribute(null=True)
     driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
-    pending_password_hash = UnicodeAttribute(null=True)  # key rotation: the new key's hash (csms.rotation)
+    pending_password_hash = UnicodeAttribute(null=True)  # key rotation: the new key's hash (csms.ocpp.rotation)
     pending_key_call = UnicodeAttribute(null=True)  # the ChangeConfiguration that carries it
-    driver_since = UTCDateTimeAttribute(null=True)  # when the current driver was linked (csms.driver_links)
+    driver_since = UTCDateTimeAttribute(null=True)  # when the current driver was linked (csms.views.driver_links)
     driver_links = ListAttribute(of=UnicodeAttribute, null=True)  # closed links: "<driver>|<from>|<to>"
 
 

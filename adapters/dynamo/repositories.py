@@ -1,4 +1,4 @@
-"""DynamoDB implementations of the domain's repositories (``csms.ports``).
+"""DynamoDB implementations of the domain's repositories (``csms.ocpp.ports``).
 
 Every write that must not clobber newer state is conditional; every method
 costs a known number of requests (see docs and the request-count test):
@@ -29,10 +29,11 @@ from adapters.dynamo.models import (
     SessionModel,
     SignalModel,
 )
-from csms.signals import DemandEvent, SignalRow, to_signals
-from csms.tariff import Signals
-from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Reading, ReviewItem, Session
-from csms.ports import AlreadyExists
+from csms.charging.signals import DemandEvent, SignalRow, to_signals
+from csms.charging.tariff import Signals
+from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, Reading, ReviewItem,
+                        Session)
+from csms.ocpp.ports import AlreadyExists
 from csms.timeutil import iso, parse_ts
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,16 @@ def _boot_from(item: ChargerModel) -> BootInfo | None:
         return None
     data = item.boot.as_dict() if hasattr(item.boot, "as_dict") else dict(item.boot)
     return BootInfo(**{k: data.get(k) for k in BootInfo.__dataclass_fields__})
+
+
+def _preference_from(charge_point_id: str, stored: dict) -> Preference:
+    departure = None
+    if stored.get("departure"):
+        try:
+            departure = parse_ts(stored["departure"])
+        except ValueError:
+            log.warning("unreadable departure in %s's preference", charge_point_id)
+    return Preference(departure, stored.get("energy_kwh"), bool(stored.get("charge_now")), stored.get("carbon_price"))
 
 
 def _view(item: ChargerModel) -> ChargerView:
@@ -93,25 +104,12 @@ class DynamoChargers:
         try:
             item = ChargerModel.get(
                 charge_point_id,
-                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since",
-                                   "pending_password_hash"],
+                attributes_to_get=["charge_point_id", "password_hash", "enabled", "pending_password_hash"],
             )
         except DoesNotExist:
             return None
         return ChargerAuth(item.charge_point_id, item.password_hash, item.enabled is not False,
-                           int(item.auth_failures or 0), item.auth_failures_since, item.pending_password_hash)
-
-    def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
-        """Count a wrong key in the current window (one UpdateItem; a new window restarts at 1)."""
-        in_window = ChargerModel.auth_failures_since > at - window
-        try:
-            ChargerModel(charge_point_id).update(actions=[ChargerModel.auth_failures.add(1)],
-                                                 condition=ChargerModel.charge_point_id.exists() & in_window)
-            return
-        except UpdateError as exc:
-            if not _conditional_failed(exc):
-                raise
-        self._update(charge_point_id, [ChargerModel.auth_failures.set(1), ChargerModel.auth_failures_since.set(at)])
+                           item.pending_password_hash)
 
     def _update(self, charge_point_id: str, actions, condition=None) -> bool:
         exists = ChargerModel.charge_point_id.exists()
@@ -178,7 +176,7 @@ class DynamoChargers:
     def list(self) -> list[ChargerView]:
         return sorted((_view(i) for i in ChargerModel.scan()), key=lambda v: v.charge_point_id)
 
-    # ChargerLink (csms.commands): what the outbound call queue needs
+    # ChargerLink (csms.ocpp.ports): what the outbound call queue needs
     def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
         try:
             item = ChargerModel.get(
@@ -237,13 +235,13 @@ class DynamoChargers:
         GSI on ``driver`` is the step for a large fleet."""
         return [_view(i) for i in ChargerModel.scan(ChargerModel.driver == driver)]
 
-    def preference(self, charge_point_id: str) -> dict:
+    def preference(self, charge_point_id: str) -> Preference:
         try:
             item = ChargerModel.get(charge_point_id, attributes_to_get=["preference"])
         except DoesNotExist:
-            return {}
+            return Preference()
         pref = item.preference
-        return dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {})
+        return _preference_from(charge_point_id, dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {}))
 
     def firmware_history(self, charge_point_id: str) -> list[str]:
         try:

@@ -1,4 +1,4 @@
-"""The pending AuthorizationKey hash of a rotation (``csms.rotation.PendingKeys``) on the charger
+"""The pending AuthorizationKey hash of a rotation (``csms.ocpp.rotation.PendingKeys``) on the charger
 item. Cost: one conditional UpdateItem to set it, one to drop it (refused) and a GetItem + UpdateItem
 to promote it at the charger's first connection with the new key."""
 

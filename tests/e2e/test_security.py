@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from csms import lockout
+from csms.ocpp import lockout
 from csms_local.platform import LocalPlatform
 from tests.e2e.helpers import call, open_charger
 from tests.e2e.test_cli import csms

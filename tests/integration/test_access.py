@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import csms.connection
-from csms import lockout
+import csms.ocpp.connection
+from csms.ocpp import lockout
 from handlers import authorizer
 from tests import events
 from tests.integration.conftest import PASSWORD
@@ -39,8 +39,8 @@ def _attempt(password, source_ip=CHARGER_IP, charge_point_id="CP001"):
 def scrypt_checks(monkeypatch):
     """Counts the key checks (scrypt runs) the authorizer makes."""
     calls = []
-    real = csms.connection.verify_key
-    monkeypatch.setattr(csms.connection, "verify_key", lambda key, stored: calls.append(key) or real(key, stored))
+    real = csms.ocpp.connection.verify_key
+    monkeypatch.setattr(csms.ocpp.connection, "verify_key", lambda key, stored: calls.append(key) or real(key, stored))
     return calls
 
 

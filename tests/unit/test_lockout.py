@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from csms import lockout
-from csms.lockout import Attempt, MemoryFailures
+from csms.ocpp import lockout
+from csms.ocpp.lockout import Attempt
+from tests.fakes import MemoryFailures
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
 

@@ -9,7 +9,7 @@ So the platform:
 1. makes the key and stores its salted hash as the charger's *pending* hash (with the id of the
    ChangeConfiguration that carries it) *before* the call is queued or sent: from then on both the
    old and the new key are admitted, whatever the charger answers and whenever it reconnects;
-2. queues the ChangeConfiguration with the key *sealed* (:class:`SecretSealer`: KMS in AWS, a local
+2. queues the ChangeConfiguration with the key *sealed* (``csms.ocpp.ports.SecretSealer``: KMS in AWS, a local
    0600 key file locally): the calls table and the local snapshot never hold it in clear; the
    sealed value is opened only to build the frame, and replaced by ``(redacted)`` once sent;
 3. on ``Rejected`` / ``NotSupported`` / a CALLERROR drops the pending hash (the old key stays);
@@ -19,7 +19,9 @@ So the platform:
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
+
+from csms.ocpp.ports import SecretSealer
 
 SECRET_CONFIGURATION_KEYS = frozenset({"AuthorizationKey"})
 SEALED = "sealed:"
@@ -29,31 +31,6 @@ KEEP_PENDING = frozenset({"Accepted", "RebootRequired"})
 
 class SealError(RuntimeError):
     """A sealed value cannot be opened (wrong key, tampered, or no sealer)."""
-
-
-class SecretSealer(Protocol):
-    """Encrypts a short secret for storage. ``context`` (the charge point id) is bound to the
-    ciphertext (KMS encryption context / AES-GCM associated data): a value copied to another
-    charger's call does not open."""
-
-    def seal(self, plaintext: str, context: str) -> str:
-        """An opaque ASCII token starting with ``sealed:``."""
-
-    def open(self, token: str, context: str) -> str:
-        """The plaintext; raises :class:`SealError`."""
-
-
-class PendingKeys(Protocol):
-    """The charger's pending AuthorizationKey hash (``adapters.dynamo.rotation``)."""
-
-    def set_pending(self, charge_point_id: str, password_hash: str, call_id: str) -> bool:
-        """Store the new key's hash as pending for call ``call_id``; False: no such charger."""
-
-    def drop_pending(self, charge_point_id: str, call_id: str) -> bool:
-        """Forget the pending hash if it is still the one of ``call_id``."""
-
-    def promote_pending(self, charge_point_id: str) -> bool:
-        """Make the pending hash the current one (the old key stops working)."""
 
 
 def is_secret(action: str, payload: dict[str, Any]) -> bool:

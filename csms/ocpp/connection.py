@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
-from csms.credentials import parse_basic_auth, verify_key
+from csms.ocpp.credentials import parse_basic_auth, verify_key
 from csms.model import ChargerAuth
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class AuthDecision:
     allowed: bool
     charge_point_id: str | None
     reason: str  # for the log: never contains the secret
-    new_key: bool = False  # admitted with the pending key of a rotation (csms.rotation)
+    new_key: bool = False  # admitted with the pending key of a rotation (csms.ocpp.rotation)
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -73,7 +73,7 @@ UNKNOWN = "unknown or disabled charge point"
 def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], ChargerAuth | None],
               gate: Callable[[str], str | None] | None = None) -> AuthDecision:
     """Decide a handshake from its headers; ``lookup`` reads the stored credentials. ``gate``
-    (``csms.lockout.Attempt.gate``) may refuse a well-formed attempt before any lookup or scrypt
+    (``csms.ocpp.lockout.Attempt.gate``) may refuse a well-formed attempt before any lookup or scrypt
     work by returning a reason; it never sees the key."""
     credentials = parse_basic_auth(header(headers, "Authorization"))
     if credentials is None:

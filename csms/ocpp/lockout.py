@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+
+from csms.ocpp.ports import FailureStore
 
 SOURCE_FREE = 20  # a site's chargers behind one NAT may share a source: allow some mistakes
 PAIR_FREE = 5
@@ -45,18 +46,6 @@ class FailureCount:
     first_at: datetime
     last_at: datetime
     last_source: str | None = None
-
-
-class FailureStore(Protocol):
-    """Where failure counters live (DynamoDB's keys table in AWS and locally)."""
-
-    def read(self, keys: list[str], now: datetime) -> dict[str, FailureCount]:
-        """The live (unexpired) counters among ``keys``; absent keys are missing from the result."""
-
-    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> None:
-        """Count one failure (a counter older than ``forget_after`` restarts at 1)."""
-
-    def clear(self, key: str) -> None: ...
 
 
 def source_key(source: str) -> str:
@@ -132,23 +121,3 @@ def source_failures(store: FailureStore, source: str, now: datetime) -> dict:
     return {"source": source, "failures": failures.count if failures else 0,
             "last_at": failures.last_at if failures else None,
             "refused_until": until if until is not None and until > now else None}
-
-
-class MemoryFailures:
-    """In-memory :class:`FailureStore` (unit tests)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, FailureCount] = {}
-
-    def read(self, keys: list[str], now: datetime) -> dict[str, FailureCount]:
-        return {k: self.items[k] for k in keys if k in self.items and now - self.items[k].last_at < FORGET_AFTER}
-
-    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> None:
-        old = self.items.get(key)
-        if old is None or now - old.last_at >= forget_after:
-            self.items[key] = FailureCount(1, now, now, source)
-        else:
-            self.items[key] = FailureCount(old.count + 1, old.first_at, now, source)
-
-    def clear(self, key: str) -> None:
-        self.items.pop(key, None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -23,12 +22,7 @@ class LinkPeriod:
         return self.start <= at and (self.end is None or at < self.end)
 
 
-class DriverLinks(Protocol):
-    def link(self, charge_point_id: str, driver: str | None, at: datetime) -> bool:
-        """Link ``driver`` (None unlinks) from ``at``, closing the current period. False: no charger."""
-
-    def periods(self, charge_point_id: str) -> list[LinkPeriod]: ...
-
-
 def visible_to(driver: str, periods: list[LinkPeriod], started_at: datetime) -> bool:
+    """Whether ``driver`` may see a session that started at ``started_at`` (UTC) on a charger
+    whose links were ``periods`` (``csms.views.ports.DriverLinks``)."""
     return any(p.driver == driver and p.covers(started_at) for p in periods)
