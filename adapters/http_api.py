@@ -183,9 +183,21 @@ def link_driver(charger_id: str, body: DriverIn) -> dict:
 
 
 @app.post("/v1/chargers/<charger_id>/rotate-key",
-          summary="send a new AuthorizationKey (operators); applies when the charger accepts it")
+          summary="send a new AuthorizationKey (operators): sent or queued; both keys work until the charger uses the new one")
 def rotate_key(charger_id: str) -> dict:
     return ops().rotate_key(caller(), charger_id)
+
+
+@app.get("/v1/chargers/<charger_id>/auth-failures",
+         summary="refused handshakes for a charger in the last hour and the latest source (operators)")
+def charger_auth_failures(charger_id: str) -> dict:
+    return ops().charger_auth_failures(caller(), charger_id)
+
+
+@app.get("/v1/auth-failures/<source>",
+         summary="refused handshakes from one source IP and until when it is refused (operators)")
+def source_auth_failures(source: str) -> dict:
+    return ops().source_auth_failures(caller(), source)
 
 
 @app.get("/v1/chargers/<charger_id>/preference", summary="the driver's departure time and energy")
@@ -274,7 +286,15 @@ def openapi_json() -> str:
 
 
 def handle(event: dict, context: Any, operations: Operations) -> dict:
-    """Resolve one payload-2.0 event with ``operations`` (the Lambda's runtime, or the CLI's)."""
+    """Resolve one payload-2.0 event with ``operations`` (the Lambda's runtime, or the CLI's); a
+    hostile body (``adapters.body_guard``) is a 4xx first."""
+    from adapters.body_guard import refusal
+
+    refused = refusal(event)
+    if refused is not None:
+        status, message = refused
+        return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": message}), "isBase64Encoded": False}
     app.append_context(operations=operations)
     return app.resolve(event, context)
 

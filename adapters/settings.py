@@ -29,6 +29,8 @@ ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # optional: DynamoDB Local / moto s
 ENV_MANAGEMENT_API_ENDPOINT = "MANAGEMENT_API_ENDPOINT"  # optional: https://{api}.execute-api.{region}.amazonaws.com/{stage}
 ENV_REGION = "AWS_REGION"
 ENV_HEARTBEAT_INTERVAL = "HEARTBEAT_INTERVAL_S"
+ENV_SECRETS_KMS_KEY = "SECRETS_KMS_KEY_ID"  # AWS: the KMS key sealing secrets in queued calls
+ENV_SECRETS_KEY_FILE = "SECRETS_KEY_FILE"  # local: the key file sealing them instead
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -65,6 +67,8 @@ class Settings:
     site_cap_kw: float | None = None
     carbon_price_gbp_per_t: float = DEFAULT_CARBON_PRICE_GBP_PER_T
     scheduler_function: str | None = None
+    secrets_kms_key_id: str | None = None
+    secrets_key_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -103,6 +107,8 @@ class Settings:
             site_cap_kw=site_cap,
             carbon_price_gbp_per_t=carbon_price,
             scheduler_function=env.get(ENV_SCHEDULER_FUNCTION) or None,
+            secrets_kms_key_id=env.get(ENV_SECRETS_KMS_KEY) or None,
+            secrets_key_file=env.get(ENV_SECRETS_KEY_FILE) or None,
         )
 
     @classmethod
@@ -144,4 +150,8 @@ class Settings:
             env[ENV_SITE_CAP_KW] = str(self.site_cap_kw)
         if self.scheduler_function:
             env[ENV_SCHEDULER_FUNCTION] = self.scheduler_function
+        if self.secrets_kms_key_id:
+            env[ENV_SECRETS_KMS_KEY] = self.secrets_kms_key_id
+        if self.secrets_key_file:
+            env[ENV_SECRETS_KEY_FILE] = self.secrets_key_file
         return env

@@ -3,10 +3,13 @@ nothing is assigned into a runtime after it is built."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from adapters.dynamo.calls import DynamoCallQueue
+from adapters.dynamo.lockout import DynamoFailures
+from adapters.dynamo.driver_links import DynamoDriverLinks
+from adapters.dynamo.rotation import DynamoPendingKeys
 from adapters.dynamo.models import bind
 from adapters.dynamo.repositories import (
     DynamoChargers,
@@ -20,7 +23,7 @@ from adapters.dynamo.repositories import (
 from adapters.settings import Settings
 from csms.ocpp.answers import AnswerHandler
 from csms.ocpp.commands import Commander
-from csms.ocpp.ports import Clock, ConnectionPoster
+from csms.ocpp.ports import Clock, ConnectionPoster, SecretSealer
 from csms.ocpp.setup_policy import ConnectionSetup
 from csms.ocpp.v16.central import CentralSystem
 from csms.timeutil import utcnow
@@ -55,6 +58,7 @@ class Runtime:
     signals: DynamoSignals
     events: DynamoEvents
     replan: Replan | None
+    failures: DynamoFailures = field(default_factory=DynamoFailures)  # handshake failures (csms.ocpp.lockout)
 
 
 class _FromSettings:
@@ -62,6 +66,20 @@ class _FromSettings:
 
 
 FROM_SETTINGS = _FromSettings()
+
+
+def build_sealer(settings: Settings) -> SecretSealer | None:
+    """What seals secrets in queued calls (``csms.ocpp.rotation``): KMS in AWS, a key file locally,
+    None where neither is configured (then a key rotation is refused)."""
+    if settings.secrets_kms_key_id:
+        from adapters.kms_sealer import KmsSealer
+
+        return KmsSealer(settings.secrets_kms_key_id, settings.region)
+    if settings.secrets_key_file:
+        from adapters.file_sealer import FileSealer
+
+        return FileSealer(settings.secrets_key_file)
+    return None
 
 
 def _settings_poster(settings: Settings) -> ConnectionPoster | None:
@@ -105,7 +123,7 @@ def build_runtime(
     if isinstance(replan, _FromSettings):
         replan = _settings_replan(settings)
     commander = Commander(calls, chargers, poster, clock=clock, heartbeat_interval_s=settings.heartbeat_interval_s,
-                          tally=counters.profiles, review=review)
+                          tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys())
     central = CentralSystem(
         chargers,
         connectors,
@@ -133,4 +151,5 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
-                      replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review)
+                      replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review,
+                      failures=rt.failures, links=DynamoDriverLinks())

@@ -16,9 +16,8 @@ class ChargerAuth:
     charge_point_id: str
     password_hash: str
     enabled: bool = True
-    failures: int = 0  # wrong keys in the current lockout window
-    failures_since: datetime | None = None  # when that window began
     legacy_handshake: bool = False  # operator's choice: admitted as OCPP 1.6 without (or with a variant of) the subprotocol
+    pending_hash: str | None = None  # key rotation: the new key's hash, admitted too (csms.ocpp.rotation)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,13 @@ from csms.ocpp.codec import OcppError
 from csms.ocpp.commands import Commander
 from csms.ocpp.connection import valid_charge_point_id
 from csms.ocpp.credentials import CredentialError, generate_key, hash_key
-from csms.ocpp.ports import AlreadyExists, ChargerCredentials
+from csms.ocpp import lockout
+from csms.ocpp.ports import AlreadyExists, ChargerCredentials, FailureStore
 from csms.timeutil import iso
 from csms.views.fleet import ChargerOverview, charger_overview
-from csms.views.ports import CallRecords, ChargerDirectory, ConnectorReader, MeterReader, ReviewReader, SessionHistory
+from csms.views.driver_links import visible_to
+from csms.views.ports import (CallRecords, ChargerDirectory, ConnectorReader, DriverLinks, MeterReader, ReviewReader,
+                              SessionHistory)
 from csms.views.reports import session_report
 
 MAX_ENERGY_KWH = 1000.0
@@ -92,16 +95,20 @@ class OperatorChargers(ChargerDirectory, ChargerCredentials, Protocol):
 class Operations:
     """What operators and drivers do (the HTTP API's routes and the CLI): every check of their
     input is here, once. Seams: the ports below, ``commander`` (platform-initiated calls),
-    ``replan`` (see ``csms.charging.ports.Replan``), ``clock`` (UTC) and ``review`` (messages kept for review)."""
+    ``replan`` (see ``csms.charging.ports.Replan``), ``clock`` (UTC), ``review`` (messages kept for
+    review), ``failures`` (handshake failure counters, ``csms.ocpp.lockout``) and ``links`` (driver
+    link periods, ``csms.views.driver_links``; None: a driver sees every session of their chargers)."""
 
     def __init__(self, *, chargers: OperatorChargers, connectors: ConnectorReader, sessions: SessionHistory,
                  meter: MeterReader, calls: CallRecords, commander: Commander, signals: SignalStore,
                  events: EventStore, replan: Replan, clock: Callable[[], datetime],
-                 review: ReviewReader | None = None):
+                 review: ReviewReader | None = None, failures: FailureStore | None = None,
+                 links: DriverLinks | None = None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
         self.review = review  # messages kept for a person (issue 14); None: nothing kept
+        self.failures, self.links = failures, links
 
     # ------------------------------------------------------------ access
     @staticmethod
@@ -147,8 +154,21 @@ class Operations:
         except AlreadyExists as exc:
             raise Conflict(f"charger {charge_point_id} is already registered") from exc
         if driver:
-            self.chargers.set_driver(charge_point_id, driver)
+            self._link(charge_point_id, driver)
         return {"id": charge_point_id, "authorization_key": key, "driver": driver}
+
+    def _link(self, charge_point_id: str, driver: str | None) -> bool:
+        if self.links is not None:
+            return self.links.link(charge_point_id, driver, self.clock())
+        return self.chargers.set_driver(charge_point_id, driver)
+
+    def _driver_may_see(self, who: Principal, session, periods: dict) -> bool:
+        """Operators see every session; a driver those started while the charger was theirs."""
+        if who.operator or self.links is None:
+            return True
+        if session.charge_point_id not in periods:
+            periods[session.charge_point_id] = self.links.periods(session.charge_point_id)
+        return visible_to(who.subject, periods[session.charge_point_id], session.started_at)
 
     def delete_charger(self, who: Principal, charge_point_id: str) -> None:
         self._operator(who)
@@ -157,20 +177,56 @@ class Operations:
 
     def link_driver(self, who: Principal, charge_point_id: str, driver: str | None) -> dict:
         self._operator(who)
-        if not self.chargers.set_driver(charge_point_id, driver):
+        if not self._link(charge_point_id, driver):
             raise NotFound(f"no charger {charge_point_id}")
         return {"id": charge_point_id, "driver": driver}
 
     def rotate_key(self, who: Principal, charge_point_id: str) -> dict:
-        """Send the charger a new AuthorizationKey; the platform switches to it only when the
-        charger answers Accepted (``csms.ocpp.commands``), so a charger that refuses keeps working."""
+        """Send the charger a new AuthorizationKey (``csms.ocpp.rotation``): its hash is stored as
+        pending before the call is queued, so the old and the new key both work until the charger
+        connects with the new one; the queued call holds the key sealed. ``status``: ``sent`` or
+        ``queued`` (offline, or answering an earlier call). Invalid when nothing can seal it."""
         self._operator(who)
         self._visible(who, charge_point_id)
+        if self.commander.sealer is None or self.commander.keys is None:
+            raise Invalid("key rotation needs a sealer for the queued key (SECRETS_KMS_KEY_ID or SECRETS_KEY_FILE)")
         key = generate_key()
-        call = self.commander.send(charge_point_id, "ChangeConfiguration",
-                                   {"key": "AuthorizationKey", "value": key}, "operator")
+        call = self.commander.enqueue(charge_point_id, "ChangeConfiguration",
+                                      {"key": "AuthorizationKey", "value": key}, "operator")
+        if not self.commander.keys.set_pending(charge_point_id, hash_key(key), call.unique_id):
+            self.commander.queue.remove(call)
+            raise NotFound(f"no charger {charge_point_id}")
+        self.commander.pump(charge_point_id)
+        held = self.commander.queue.outstanding(charge_point_id)
+        sent = held is not None and held.call.unique_id == call.unique_id
         return {"id": charge_point_id, "command_id": call.unique_id, "authorization_key": key,
-                "status": "sent; the new key applies when the charger answers Accepted"}
+                "status": "sent" if sent else "queued",
+                "note": "the old and the new key both work until the charger connects with the new one"}
+
+    def _failures(self) -> FailureStore:
+        if self.failures is None:
+            raise NotFound("no handshake failure counters here")
+        return self.failures
+
+    def charger_auth_failures(self, who: Principal, charge_point_id: str) -> dict:
+        """Wrong keys for a charger in the last hour, from any source, and the latest source
+        (``csms.ocpp.lockout``): they never refuse the charger's own key."""
+        self._operator(who)
+        self._visible(who, charge_point_id)
+        out = lockout.charger_failures(self._failures(), charge_point_id, self.clock())
+        return {k: _ts(v) if isinstance(v, datetime) else v for k, v in out.items()}
+
+    def source_auth_failures(self, who: Principal, source: str) -> dict:
+        """Failures from one source (an IP address) and until when its handshakes are refused."""
+        import ipaddress
+
+        self._operator(who)
+        try:
+            source = str(ipaddress.ip_address(source))
+        except ValueError as exc:
+            raise Invalid(f"{source!r} is not an IP address") from exc
+        out = lockout.source_failures(self._failures(), source, self.clock())
+        return {k: _ts(v) if isinstance(v, datetime) else v for k, v in out.items()}
 
     def review_items(self, who: Principal, charge_point_id: str) -> list[dict]:
         """What a charger sent that was read around a quirk or flagged (operators): newest first,
@@ -235,8 +291,10 @@ class Operations:
             views = self.chargers.list() if who.operator else self.chargers.of_driver(who.subject)
             ids = sorted(v.charge_point_id for v in views)
         now = self.clock()
+        periods: dict = {}
         chosen = [s for cp in ids for s in self.sessions.list(cp)
-                  if not (since and (s.stopped_at or now) < since) and not (until and s.started_at >= until)]
+                  if not (since and (s.stopped_at or now) < since) and not (until and s.started_at >= until)
+                  and self._driver_may_see(who, s, periods)]
         stored = []
         if chosen:  # one read of the signals for the whole listing, not one per session
             windows = [self._signal_window(s, now) for s in chosen]
@@ -251,7 +309,7 @@ class Operations:
     def get_session(self, who: Principal, charge_point_id: str, transaction_id: int) -> dict:
         self._visible(who, charge_point_id)
         session = self.sessions.get(charge_point_id, transaction_id)
-        if session is None:
+        if session is None or not self._driver_may_see(who, session, {}):
             raise NotFound(f"no session {transaction_id} on {charge_point_id}")
         return self._session_json(session, detail=True)
 
@@ -289,7 +347,7 @@ class Operations:
             call = self.commander.send(charge_point_id, action, payload, "operator")
         except OcppError as exc:
             raise Invalid(f"{action}: {exc.code}: {exc.description}") from exc
-        held = self.calls.outstanding(charge_point_id)
+        held = self.commander.queue.outstanding(charge_point_id)
         sent = held is not None and held.call.unique_id == call.unique_id
         # queued: the charger is offline or still answering an earlier call; it goes out in turn
         return {"command_id": call.unique_id, "action": action, "status": "sent" if sent else "queued"}

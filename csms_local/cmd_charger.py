@@ -47,6 +47,11 @@ def register(subparsers) -> None:
     handshake.add_argument("mode", choices=["legacy", "strict"], help="legacy: admit; strict: ocpp1.6 only (default)")
     add_api_options(handshake, json_flag=False)
     handshake.set_defaults(func=set_handshake)
+    failures = commands.add_parser("failures", help="refused handshakes for a charger, or from a source IP")
+    failures.add_argument("charge_point_id", nargs="?")
+    failures.add_argument("--source", help="an IP address instead of a charger")
+    add_api_options(failures, json_flag=False)
+    failures.set_defaults(func=show_failures)
     command = commands.add_parser("command", help="send an OCPP call to a charger (queued while it is offline)")
     command.add_argument("charge_point_id")
     command.add_argument("action", help="e.g. Reset, TriggerMessage, ChangeConfiguration, SetChargingProfile")
@@ -162,3 +167,20 @@ def _cli_call(operation):
         return operation()
     except REFUSALS as exc:
         raise UsageError(str(exc)) from exc
+
+
+def show_failures(args) -> int:
+    """``csms charger failures CP001`` / ``--source IP``: through the API's routes."""
+    from urllib.parse import quote
+
+    if bool(args.charge_point_id) == bool(args.source):
+        raise UsageError("give a charger id or --source IP (one of them)")
+    if args.source:
+        data = request(args, "GET", f"/v1/auth-failures/{quote(args.source, safe='')}")
+        until = data["refused_until"] or "not refused"
+        print(f"{data['source']}: {data['failures']} failures in the last hour; refused until: {until}")
+    else:
+        data = request(args, "GET", _charger_path(args.charge_point_id, "auth-failures"))
+        print(f"{data['charger']}: {data['failures']} wrong keys in the last hour"
+              + (f"; latest {data['last_at']} from {data['last_source']}" if data["failures"] else ""))
+    return 0

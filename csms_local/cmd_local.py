@@ -28,6 +28,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 async def _serve(args, received: list[int]) -> None:
     from csms_local.platform import LocalPlatform
+    from csms_local.private import StateDirBusy
 
     # Handlers first, then ports: a SIGTERM while the platform starts (the OCPP port open, a
     # charger's StartTransaction answered) must end in a clean stop, not a kill.
@@ -42,6 +43,8 @@ async def _serve(args, received: list[int]) -> None:
                              api_port=args.api_port)
     try:
         await platform.start()
+    except StateDirBusy as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         await platform.stop()
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc

@@ -49,6 +49,7 @@ def lock_state(state_dir: Path, wait_s: float = LOCK_WAIT_S) -> int:
 
 def main(argv: list[str]) -> int:
     host, port, state_dir = argv[0], int(argv[1]), Path(argv[2])
+    os.umask(0o077)  # journal and snapshots hold password hashes: 0600 files, 0700 directories (issue 21)
     logging.basicConfig(level=logging.WARNING, format="dynamodb %(levelname)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     stop = threading.Event()

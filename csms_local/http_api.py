@@ -46,22 +46,49 @@ def _tokens(path: Path) -> dict[str, dict]:
         return {}
 
 
-def add_token(state_dir: Path, subject: str, operator: bool) -> str:
-    """A new bearer token for ``subject`` (kept in ``api-tokens.json``, mode 600)."""
+def add_token(state_dir: Path, subject: str, operator: bool, expires_in_s: float | None = None) -> str:
+    """A new bearer token for ``subject`` (kept in ``api-tokens.json``, mode 600), valid for
+    ``expires_in_s`` seconds (None: until revoked)."""
     path = Path(state_dir) / TOKENS_FILE
     tokens = _tokens(path)
     token = secrets.token_hex(24)  # hex: never starts with "-" (a CLI argument)
-    tokens[token] = {"sub": subject, "operator": bool(operator)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(tokens, indent=1))
-    path.chmod(0o600)
+    tokens[token] = {"sub": subject, "operator": bool(operator),
+                     **({"expires": time.time() + expires_in_s} if expires_in_s is not None else {})}
+    from csms_local.private import private_dir, write_private
+
+    private_dir(path.parent)
+    write_private(path, json.dumps(tokens, indent=1))
     return token
+
+
+def revoke_token(state_dir: Path, token: str) -> bool:
+    """Forget ``token`` (the running platform reads the file on every request). False: unknown."""
+    from csms_local.private import write_private
+
+    path = Path(state_dir) / TOKENS_FILE
+    tokens = _tokens(path)
+    if tokens.pop(token, None) is None:
+        return False
+    write_private(path, json.dumps(tokens, indent=1))
+    return True
+
+
+def token_subject(tokens_path: Path, token: str, now: float | None = None) -> dict | None:
+    """Who a bearer token is (``sub``, ``operator``), or None: unknown, revoked or expired."""
+    who = _tokens(tokens_path).get(token)
+    if not isinstance(who, dict):
+        return None
+    expires = who.get("expires")
+    if expires is not None and (now if now is not None else time.time()) >= float(expires):
+        return None
+    return who
 
 
 def operator_token(state_dir: Path) -> str:
     """The local operator's token, made on first use."""
-    for token, who in _tokens(Path(state_dir) / TOKENS_FILE).items():
-        if who.get("sub") == OPERATOR and who.get("operator"):
+    path = Path(state_dir) / TOKENS_FILE
+    for token, who in _tokens(path).items():
+        if who.get("sub") == OPERATOR and who.get("operator") and token_subject(path, token) is not None:
             return token
     return add_token(state_dir, OPERATOR, True)
 
@@ -111,8 +138,9 @@ class LocalHttpApi:
 
     # ------------------------------------------------------------------ the ASGI app
     def identity(self, token: str) -> dict | None:
-        """Who a bearer token is (``{"sub": ..., "operator": bool}``), or None: the local Cognito."""
-        return _tokens(self.tokens_path).get(token) if token else None
+        """Who a bearer token is (``{"sub": ..., "operator": bool}``), or None (unknown, revoked or
+        expired): the local Cognito."""
+        return token_subject(self.tokens_path, token) if token else None
 
     async def app(self, scope: dict, receive: Callable, send: Callable) -> None:
         """One request: ``/v1/...`` to the API, GET/HEAD of anything else to the web page."""

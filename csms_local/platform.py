@@ -18,9 +18,10 @@ from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
 from adapters.wiring import build_runtime
 from csms.ocpp.credentials import generate_key, hash_key
 from csms_local import dynamodb, tls
+from csms_local.private import StateLock, write_private
 from csms_local.gateway import Gateway
 from csms_local.mgmt_api import ManagementApi
-from csms_local.state import REGION, local_settings
+from csms_local.state import REGION, SECRETS_KEY_FILE, local_settings
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class LocalPlatform:
         self._threads: list[threading.Thread] = []
         self._saved_env: dict[str, str | None] = {}
         self._recorded_signals = None
+        self._state_lock: StateLock | None = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -99,6 +101,11 @@ class LocalPlatform:
         return self.state_dir / SNAPSHOT
 
     @property
+    def secrets_key_file(self) -> Path:
+        """Seals secrets in queued calls (a rotated AuthorizationKey): adapters.file_sealer."""
+        return self.state_dir / SECRETS_KEY_FILE
+
+    @property
     def endpoint_file(self) -> Path:
         return self.state_dir / "endpoint.json"
 
@@ -118,7 +125,8 @@ class LocalPlatform:
 
     # --------------------------------------------------------------- control
     async def start(self) -> "LocalPlatform":
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        """Raises ``csms_local.private.StateDirBusy`` when another platform uses the state dir."""
+        self._state_lock = StateLock(self.state_dir)  # also makes the directory 0700
         # Powertools writes JSON logs and EMF metrics to stdout, as in Lambda: keep the console
         # readable unless asked (``csms local -v``).
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -129,7 +137,8 @@ class LocalPlatform:
         else:
             if self.reset:
                 dynamodb.reset_state(self.state_dir)
-            self._dynamo = dynamodb.EmbeddedDynamo(self.host, state_dir=self.state_dir)
+            # Loopback whatever --host says: it answers any credentials (issue 21)
+            self._dynamo = dynamodb.EmbeddedDynamo("127.0.0.1", state_dir=self.state_dir)
             self._dynamo.start()
             endpoint = self._dynamo.endpoint
         ssl_context = None
@@ -148,8 +157,10 @@ class LocalPlatform:
             host=self.host, port=self.port, ssl_context=ssl_context,
             idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s,
         )
-        self._mgmt = ManagementApi(self._gateway, self.host, self.mgmt_port)
-        self.settings = local_settings(endpoint, self._mgmt.endpoint)
+        # Loopback whatever --host says: API Gateway's management API needs IAM; this one has no
+        # authentication, so only this machine may reach it (issue 21)
+        self._mgmt = ManagementApi(self._gateway, "127.0.0.1", self.mgmt_port)
+        self.settings = local_settings(endpoint, self._mgmt.endpoint, secrets_key_file=str(self.secrets_key_file))
         # The handlers read their settings from the environment, as in Lambda; restored on stop.
         env = dict(self.settings.as_env())
         for key, value in dynamodb.FAKE_CREDENTIALS.items():
@@ -177,7 +188,7 @@ class LocalPlatform:
             self._http = LocalHttpApi(_quiet(api.lambda_handler), self.state_dir, self.host, self.api_port, ssl_context)
             self._http.start()
             operator_token(self.state_dir)
-        self.endpoint_file.write_text(json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
+        write_private(self.endpoint_file, json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
         if self.smart_every_s:
@@ -258,6 +269,9 @@ class LocalPlatform:
         from handlers import _runtime
 
         _runtime.reset()
+        if self._state_lock is not None:
+            self._state_lock.release()
+            self._state_lock = None
 
     async def __aenter__(self) -> "LocalPlatform":
         return await self.start()

@@ -18,15 +18,18 @@ if TYPE_CHECKING:
 
 TABLE_PREFIX = "csms-local"
 REGION = "eu-west-2"
+SECRETS_KEY_FILE = "secrets.key"  # in the state dir: seals queued secrets (adapters.file_sealer)
 
 
-def local_settings(dynamodb_endpoint: str, management_api_endpoint: str | None = None) -> "Settings":
+def local_settings(dynamodb_endpoint: str, management_api_endpoint: str | None = None,
+                   secrets_key_file: str | None = None) -> "Settings":
     """The local tables (``csms-local-*``) at ``dynamodb_endpoint``; calls are posted to
-    ``management_api_endpoint`` (None: they stay queued)."""
+    ``management_api_endpoint`` (None: they stay queued); ``secrets_key_file`` seals a rotated
+    AuthorizationKey in queued calls (``adapters.file_sealer``; None: key rotation is refused)."""
     from adapters.settings import Settings
 
     return Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=dynamodb_endpoint,
-                                management_api_endpoint=management_api_endpoint)
+                                management_api_endpoint=management_api_endpoint, secrets_key_file=secrets_key_file)
 
 
 def cli_principal() -> "Principal":
@@ -64,7 +67,7 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
         os.environ.setdefault(key, value)
     if endpoint_file.exists():
         running = json.loads(endpoint_file.read_text())
-        settings = local_settings(running["dynamodb"], running["management_api"])
+        settings = local_settings(running["dynamodb"], running["management_api"], str(state / SECRETS_KEY_FILE))
         try:
             runtime = build_runtime(settings, replan=lambda _cp: _ask_local_replan(running["management_api"]))
             yield runtime
@@ -77,11 +80,16 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
     if need_running:
         raise UsageError("csms local is not running (start it first: the charger must be connected)")
     from adapters.dynamo.models import create_tables
+    from csms_local.private import StateDirBusy, StateLock
 
+    try:
+        lock = StateLock(state, "csms charger")  # the saved state: nobody else may write it meanwhile
+    except StateDirBusy as exc:
+        raise UsageError(str(exc)) from None
     server = dynamodb.EmbeddedDynamo(state_dir=state)  # durable: what it answers is on disk
     server.start()
     try:
-        settings = local_settings(server.endpoint)
+        settings = local_settings(server.endpoint, secrets_key_file=str(state / SECRETS_KEY_FILE))
         runtime = build_runtime(settings)
         create_tables()
         legacy = state / dynamodb.LEGACY_SNAPSHOT
@@ -90,6 +98,7 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
         yield runtime
     finally:
         server.stop()
+        lock.release()
 
 
 def _ask_local_replan(management_api: str) -> None:

@@ -26,6 +26,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not runtime().chargers.connect(charge_point_id, connection_id, utcnow()):
         logger.warning("refused: charger no longer registered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 403, "body": "Forbidden"}
+    if (request.get("authorizer") or {}).get("newKey") == "true" and runtime().commander.keys is not None:
+        # The charger uses its rotated key: the old one is retired now (csms.ocpp.rotation)
+        if runtime().commander.keys.promote_pending(charge_point_id):
+            logger.info("rotated AuthorizationKey in use; the old key is retired", extra={"charge_point_id": charge_point_id})
     logger.info("connected", extra={"charge_point_id": charge_point_id, "connection_id": connection_id})
     if not subprotocol:  # a legacy-handshake charger that offered none: admitted as OCPP 1.6
         logger.warning("admitted without a subprotocol (legacy handshake)", extra={"charge_point_id": charge_point_id})

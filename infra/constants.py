@@ -39,6 +39,10 @@ FUNCTIONS = {
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events"),
             ("chargers", "calls", "events")),
 }
+# Keys-table items the authorizer may write (csms.ocpp.lockout's failure counters)
+AUTH_FAILURE_KEYS = "authfail#*"
+# Refused handshakes (wrong key or unknown id, csms.ocpp.lockout) in 5 minutes that raise the alarm
+AUTH_FAILURES_ALARM = 50
 # Functions that post to chargers through the connection management API.
 POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api")
 # Extra layers per function (every function has the Dependencies layer).

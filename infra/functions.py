@@ -98,6 +98,16 @@ class Functions(Construct):
             for table in writes:
                 tables[table].grant_read_write_data(function)
             self.functions[name] = function
+        # The authorizer counts handshake failures (csms.ocpp.lockout) in the keys table: only items whose
+        # key starts with "authfail#", never the transaction counter or idempotency keys there.
+        self.functions["Authorizer"].add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            resources=[tables["keys"].table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [constants.AUTH_FAILURE_KEYS]}}))
+        # Operators read those counters through the API (GET .../auth-failures): reads, same keys only.
+        self.functions["Api"].add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem"], resources=[tables["keys"].table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [constants.AUTH_FAILURE_KEYS]}}))
         scheduler = self.functions["Scheduler"]
         for name in constants.INVOKES_SCHEDULER:
             self.functions[name].add_environment(ENV_SCHEDULER_FUNCTION, scheduler.function_name)

@@ -15,6 +15,7 @@ from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
 from infra.http_api import OperatorApi
 from infra.monitoring import Monitoring
+from infra.secrets import Secrets
 from infra.storage import Files
 from infra.tables import Tables
 from infra.web_site import WebSite
@@ -29,6 +30,7 @@ class CsmsStack(Stack):
         tables = Tables(self, "Tables").tables
         functions = Functions(self, "Functions", tables=tables).functions
         files = Files(self, "Files")
+        Secrets(self, "Secrets", functions=functions)
         # Re-plan requests are asynchronous invokes: after Lambda's two retries they land here.
         scheduler_dlq = sqs.Queue(self, "SchedulerDeadLetters", retention_period=Duration.days(14),
                                   encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)

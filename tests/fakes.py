@@ -11,7 +11,7 @@ import copy
 import itertools
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Iterable
 
 from csms.charging.planner import DemandEvent
@@ -20,8 +20,10 @@ from csms.charging.tariff import Signals
 from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, ReviewItem,
                         Session)
 from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
+from csms.ocpp.lockout import FORGET_AFTER, FailureCount
 from csms.ocpp.ports import AlreadyExists
 from csms.ocpp.quirks import FUTURE_TOLERANCE
+from csms.views.driver_links import LinkPeriod
 
 
 class MemoryChargers:
@@ -50,18 +52,8 @@ class MemoryChargers:
         item = self.items.get(charge_point_id)
         if not item:
             return None
-        return ChargerAuth(charge_point_id, item["hash"], item["enabled"], item.get("failures", 0),
-                           item.get("failures_since"), bool(item.get("legacy_handshake")))
-
-    def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
-        item = self.items.get(charge_point_id)
-        if item is None:
-            return
-        since = item.get("failures_since")
-        if since is not None and since > at - window:
-            item["failures"] = item.get("failures", 0) + 1
-        else:
-            item.update(failures=1, failures_since=at)
+        return ChargerAuth(charge_point_id, item["hash"], item["enabled"], bool(item.get("legacy_handshake")),
+                           item.get("pending_hash"))
 
     def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
         item = self.items.get(charge_point_id)
@@ -297,6 +289,14 @@ class MemoryCallQueue:
     def remove(self, call: PendingCall) -> None:
         (self.queue.get(call.charge_point_id) or {}).pop(call.seq, None)
 
+    def redact(self, call: PendingCall, payload: dict) -> None:
+        items = self.queue.get(call.charge_point_id) or {}
+        if call.seq in items:
+            items[call.seq] = replace(items[call.seq], payload=payload)
+        held = self.slots.get(call.charge_point_id)
+        if held is not None and held.call.unique_id == call.unique_id:
+            self.slots[call.charge_point_id] = replace(held, call=replace(held.call, payload=payload))
+
     def claim(self, call: PendingCall, connection_id: str, now: datetime, deadline: datetime) -> bool:
         with self._lock:
             held = self.slots.get(call.charge_point_id)
@@ -390,12 +390,88 @@ class MemoryPoster:
         return True
 
 
+class MemoryPendingKeys:
+    """A rotation's pending AuthorizationKey hash on ``MemoryChargers`` items (``get_auth`` reads it)."""
+
+    def __init__(self, chargers: MemoryChargers) -> None:
+        self.chargers = chargers
+
+    def set_pending(self, charge_point_id: str, password_hash: str, call_id: str) -> bool:
+        item = self.chargers.items.get(charge_point_id)
+        if item is None:
+            return False
+        item.update(pending_hash=password_hash, pending_call=call_id)
+        return True
+
+    def drop_pending(self, charge_point_id: str, call_id: str) -> bool:
+        item = self.chargers.items.get(charge_point_id)
+        if item is None or item.get("pending_call") != call_id:
+            return False
+        item.update(pending_hash=None, pending_call=None)
+        return True
+
+    def promote_pending(self, charge_point_id: str) -> bool:
+        item = self.chargers.items.get(charge_point_id)
+        if item is None or item.get("pending_hash") is None:
+            return False
+        item.update(hash=item["pending_hash"], pending_hash=None, pending_call=None)
+        return True
+
+
+class MemoryFailures:
+    """Handshake failure counters (``csms.ocpp.lockout``), forgotten ``FORGET_AFTER`` after the last."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, FailureCount] = {}
+
+    def read(self, keys: builtins.list[str], now: datetime) -> dict[str, FailureCount]:
+        return {k: self.items[k] for k in keys if k in self.items and now - self.items[k].last_at < FORGET_AFTER}
+
+    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> None:
+        old = self.items.get(key)
+        if old is None or now - old.last_at >= forget_after:
+            self.items[key] = FailureCount(1, now, now, source)
+        else:
+            self.items[key] = FailureCount(old.count + 1, old.first_at, now, source)
+
+    def clear(self, key: str) -> None:
+        self.items.pop(key, None)
+
+
+class MemoryDriverLinks:
+    """Driver links as periods (``csms.views.driver_links``) over ``MemoryChargers``' ``driver``."""
+
+    def __init__(self, chargers: MemoryChargers) -> None:
+        self.chargers = chargers
+        self.closed: dict[str, builtins.list[LinkPeriod]] = {}
+        self.since: dict[str, datetime] = {}
+
+    def link(self, charge_point_id: str, driver: str | None, at: datetime) -> bool:
+        item = self.chargers.items.get(charge_point_id)
+        if item is None:
+            return False
+        current = item.get("driver")
+        if current is not None and current != driver:
+            self.closed.setdefault(charge_point_id, []).append(
+                LinkPeriod(current, self.since.get(charge_point_id, at), at))
+        if driver is not None and driver != current:
+            self.since[charge_point_id] = at
+        return self.chargers.set_driver(charge_point_id, driver)
+
+    def periods(self, charge_point_id: str) -> builtins.list[LinkPeriod]:
+        out = builtins.list(self.closed.get(charge_point_id, []))
+        driver = (self.chargers.items.get(charge_point_id) or {}).get("driver")
+        if driver is not None:
+            out.append(LinkPeriod(driver, self.since.get(charge_point_id, datetime.min.replace(tzinfo=timezone.utc))))
+        return out
+
+
 if TYPE_CHECKING:  # mypy: every fake satisfies the ports it stands in for
     from csms.charging.ports import EventStore, SignalStore
     from csms.ocpp.ports import (CallQueue, ChargerLink, ChargerRepository, ConnectionPoster, ConnectorRepository,
-                                 MeterRepository, ReviewLog, SessionRepository)
+                                 FailureStore, MeterRepository, PendingKeys, ReviewLog, SessionRepository)
     from csms.operations import OperatorChargers
-    from csms.views.ports import CallRecords, ReviewReader, SessionHistory
+    from csms.views.ports import CallRecords, DriverLinks, ReviewReader, SessionHistory
 
     _chargers: ChargerRepository = MemoryChargers()
     _link: ChargerLink = MemoryChargers()
@@ -411,3 +487,6 @@ if TYPE_CHECKING:  # mypy: every fake satisfies the ports it stands in for
     _poster: ConnectionPoster = MemoryPoster()
     _signals: SignalStore = MemorySignals()
     _events: EventStore = MemoryEvents()
+    _pending_keys: PendingKeys = MemoryPendingKeys(MemoryChargers())
+    _failures: FailureStore = MemoryFailures()
+    _links: DriverLinks = MemoryDriverLinks(MemoryChargers())

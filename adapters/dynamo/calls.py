@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from adapters.dynamo.models import CallModel
 from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
@@ -85,6 +85,15 @@ class DynamoCallQueue:
             out.append(CallOutcome(i.charge_point_id, i.unique_id, i.action, json.loads(i.payload), i.outcome, i.created_at,
                                    json.loads(i.result) if i.result else None, i.error_code, i.origin or "platform"))
         return out
+
+    def redact(self, call: PendingCall, payload: dict) -> None:
+        data = json.dumps(payload)
+        for key, condition in ((QUEUED + call.seq, CallModel.key.exists()), (SLOT, CallModel.unique_id == call.unique_id)):
+            try:
+                CallModel(call.charge_point_id, key).update(actions=[CallModel.payload.set(data)], condition=condition)
+            except UpdateError as exc:
+                if not _failed_condition(exc):
+                    raise
 
     def chargers_with_work(self) -> list[str]:
         # A scan: fine for thousands of chargers every minute; a sparse GSI is the next step.

@@ -47,10 +47,12 @@ class ChargerModel(Model):
     setup_connection_id = UnicodeAttribute(null=True)  # the connection the platform has configured
     preference = MapAttribute(null=True)  # the driver's: departure (ISO), energy_kwh, charge_now
     capabilities = MapAttribute(default=dict)  # learnt from the charger's answers: config values, accepted profiles
-    auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
-    auth_failures_since = UTCDateTimeAttribute(null=True)
     driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
     legacy_handshake = BooleanAttribute(null=True)  # admitted as OCPP 1.6 without / with a variant subprotocol
+    pending_password_hash = UnicodeAttribute(null=True)  # key rotation: the new key's hash (csms.ocpp.rotation)
+    pending_key_call = UnicodeAttribute(null=True)  # the ChangeConfiguration that carries it
+    driver_since = UTCDateTimeAttribute(null=True)  # when the current driver was linked (csms.views.driver_links)
+    driver_links = ListAttribute(of=UnicodeAttribute, null=True)  # closed links: "<driver>|<from>|<to>"
 
 
 class ConnectorModel(Model):
@@ -114,7 +116,8 @@ class MeterSampleModel(Model):
 
 
 class KeyModel(Model):
-    """Counters (``counter#...``) and idempotency keys (``txstart#...``)."""
+    """Counters (``counter#...``), idempotency keys (``txstart#...``) and handshake failure
+    counters (``authfail#...``, ``adapters.dynamo.lockout``)."""
 
     class Meta:
         table_name = "unbound-keys"
@@ -122,6 +125,9 @@ class KeyModel(Model):
     pk = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    first_at = UTCDateTimeAttribute(null=True)  # authfail#: the first failure counted
+    last_at = UTCDateTimeAttribute(null=True)  # authfail#: the latest
+    source = UnicodeAttribute(null=True)  # authfail#: the latest failure's source IP
 
 
 class ReviewModel(Model):

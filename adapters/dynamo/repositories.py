@@ -104,31 +104,19 @@ class DynamoChargers:
         try:
             item = ChargerModel.get(
                 charge_point_id,
-                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since",
-                                   "legacy_handshake"],
+                attributes_to_get=["charge_point_id", "password_hash", "enabled", "legacy_handshake",
+                                   "pending_password_hash"],
             )
         except DoesNotExist:
             return None
         return ChargerAuth(item.charge_point_id, item.password_hash, item.enabled is not False,
-                           int(item.auth_failures or 0), item.auth_failures_since, bool(item.legacy_handshake))
+                           bool(item.legacy_handshake), item.pending_password_hash)
 
     def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
         """Admit (or stop admitting) the charger as OCPP 1.6 when it offers no subprotocol or a variant
         spelling. False when the charger does not exist."""
         action = ChargerModel.legacy_handshake.set(True) if legacy else ChargerModel.legacy_handshake.remove()
         return self._update(charge_point_id, [action])
-
-    def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
-        """Count a wrong key in the current window (one UpdateItem; a new window restarts at 1)."""
-        in_window = ChargerModel.auth_failures_since > at - window
-        try:
-            ChargerModel(charge_point_id).update(actions=[ChargerModel.auth_failures.add(1)],
-                                                 condition=ChargerModel.charge_point_id.exists() & in_window)
-            return
-        except UpdateError as exc:
-            if not _conditional_failed(exc):
-                raise
-        self._update(charge_point_id, [ChargerModel.auth_failures.set(1), ChargerModel.auth_failures_since.set(at)])
 
     def _update(self, charge_point_id: str, actions, condition=None) -> bool:
         exists = ChargerModel.charge_point_id.exists()

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from csms.ocpp import codec as ocpp_j
+from csms.ocpp import rotation
 from csms.ocpp.codec import CallError, CallResult, OcppError
 from csms.ocpp import evidence, quirks
 from csms.ocpp.commands import METER_MEASURANDS, METER_MEASURANDS_NO_POWER, CallOutcome, Commander, PendingCall
@@ -75,7 +76,7 @@ class AnswerHandler:
         if connection_id is None:
             return None
         following = self.commander.claim_next(charge_point_id, connection_id)
-        return following.frame() if following is not None else None
+        return self.commander.route_frame(following) if following is not None else None
 
     def _keep_answer(self, charge_point_id: str, message: CallResult, call: PendingCall, detail: str,
                      now: datetime) -> None:
@@ -109,12 +110,12 @@ def _configuration_changed(commander: Commander, call: PendingCall, outcome: Cal
     key = call.payload["key"]
     status = (outcome.result or {}).get("status", outcome.error_code or outcome.outcome)
     commander.link.record_capabilities(call.charge_point_id, {f"config.{key}": str(status)})
-    if key == "AuthorizationKey" and status == "Accepted":
-        # Key rotation: the charger stores the new key and uses it from its next connection; the
-        # old key stops working now. Refused or unanswered: the old key stays.
-        from csms.ocpp.credentials import hash_key
-
-        commander.link.set_password_hash(call.charge_point_id, hash_key(call.payload["value"]))
+    if key in rotation.SECRET_CONFIGURATION_KEYS and commander.keys is not None:
+        # Key rotation (csms.ocpp.rotation): the new key's hash has been pending since before the
+        # call was sent, so both keys work now. Accepted or RebootRequired (applies after a reboot),
+        # or no answer: keep both until the charger connects with the new one. Refused: drop it.
+        if status not in rotation.KEEP_PENDING and outcome.outcome != "timeout":
+            commander.keys.drop_pending(call.charge_point_id, call.unique_id)
     if (key == "MeterValuesSampledData" and status in ("Rejected", "NotSupported")
             and call.payload["value"] == METER_MEASURANDS):
         # No Power.Active.Import on this charger: power from current x voltage instead.

@@ -30,8 +30,9 @@ from typing import Any, Callable
 
 from csms.ocpp import codec as ocpp_j
 from csms.ocpp.codec import OcppError
+from csms.ocpp import rotation
 from csms.ocpp.v16 import profiles
-from csms.ocpp.ports import CallQueue, ChargerLink, Clock, ConnectionPoster, ReviewLog
+from csms.ocpp.ports import CallQueue, ChargerLink, Clock, ConnectionPoster, PendingKeys, ReviewLog, SecretSealer
 from csms.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class Commander:
     _ids: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     tally: Callable[[str], None] | None = None  # counts charging-profile answers (metrics)
     review: ReviewLog | None = None  # answers read around a quirk are kept there (issue 14: csms.ocpp.answers)
+    sealer: SecretSealer | None = None  # seals secrets in stored payloads (key rotation)
+    keys: PendingKeys | None = None  # the pending AuthorizationKey hash (key rotation)
 
     # ---------------------------------------------------------------- sending
     def send(self, charge_point_id: str, action: str, payload: dict[str, Any], origin: str = "operator") -> PendingCall:
@@ -116,9 +119,28 @@ class Commander:
         if action not in ocpp_j.CENTRAL_ACTIONS:
             raise OcppError(ocpp_j.NOT_SUPPORTED, f"{action} is not a central-system action")
         ocpp_j.validate(ocpp_j.CALL, action, payload)
-        call = PendingCall(charge_point_id, self._ids(), action, payload, self.clock(), origin)
+        stored = rotation.sealed(action, payload, charge_point_id, self.sealer)  # never a secret in clear
+        call = PendingCall(charge_point_id, self._ids(), action, stored, self.clock(), origin)
         self.queue.add(call)
         return call
+
+    def _frame(self, call: PendingCall) -> str:
+        """The CALL frame, with a sealed secret opened."""
+        return ocpp_j.call_frame(call.unique_id, call.action,
+                                 rotation.opened(call.action, call.payload, call.charge_point_id, self.sealer))
+
+    def _sent(self, call: PendingCall) -> None:
+        """Once sent, a secret's stored copy is redacted: a call is never sent twice (a timeout
+        drops it; a 410 before it went out keeps it queued, still sealed)."""
+        if rotation.is_secret(call.action, call.payload):
+            self.queue.redact(call, rotation.redacted(call.action, call.payload))
+
+    def route_frame(self, call: PendingCall) -> str:
+        """The frame of a claimed call that a route response carries (``csms.ocpp.answers``):
+        counted as sent, so a secret's stored copy is redacted."""
+        frame = self._frame(call)
+        self._sent(call)
+        return frame
 
     def _expire(self, charge_point_id: str, now: datetime) -> bool:
         """Free the slot of a call whose answer is overdue; True when the slot is free."""
@@ -156,8 +178,9 @@ class Commander:
         call = self.claim_next(charge_point_id, connection_id)
         if call is None:
             return False
-        if self.poster.post(connection_id, call.frame()):
+        if self.poster.post(connection_id, self._frame(call)):
             log.info("sent %s %s to %s", call.action, call.unique_id, charge_point_id)
+            self._sent(call)
             return True
         # 410 Gone: the socket closed. Keep the call queued for the next connection.
         log.info("connection %s of %s is gone; %s stays queued", connection_id, charge_point_id, call.action)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
@@ -30,6 +29,7 @@ class AuthDecision:
     charge_point_id: str | None
     reason: str  # for the log: never contains the secret
     legacy_handshake: bool = False  # the operator admits this charger without the exact subprotocol
+    new_key: bool = False  # admitted with the pending key of a rotation (csms.ocpp.rotation)
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -67,24 +67,15 @@ def id_from_path(path: str) -> str | None:
         return None
 
 
-# Brute force: after this many wrong keys for one charger within the window, every attempt is
-# refused (the right key too) until the window has passed since the first failure.
-LOCKOUT_FAILURES = 10
-LOCKOUT_WINDOW = timedelta(minutes=15)
-
-
-def locked(stored: ChargerAuth, now: datetime) -> bool:
-    return (stored.failures >= LOCKOUT_FAILURES and stored.failures_since is not None
-            and now - stored.failures_since < LOCKOUT_WINDOW)
-
-
 WRONG_KEY = "wrong AuthorizationKey"
-LOCKED = "locked: too many wrong keys, try again later"
+UNKNOWN = "unknown or disabled charge point"
 
 
 def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], ChargerAuth | None],
-              now: datetime | None = None) -> AuthDecision:
-    """Decide a handshake from its headers; ``lookup`` reads the stored credentials."""
+              gate: Callable[[str], str | None] | None = None) -> AuthDecision:
+    """Decide a handshake from its headers; ``lookup`` reads the stored credentials. ``gate``
+    (``csms.ocpp.lockout.Attempt.gate``) may refuse a well-formed attempt before any lookup or scrypt
+    work by returning a reason; it never sees the key."""
     credentials = parse_basic_auth(header(headers, "Authorization"))
     if credentials is None:
         return AuthDecision(False, None, "missing or malformed Basic authorization")
@@ -96,14 +87,18 @@ def authorize(headers: Mapping[str, str] | None, lookup: Callable[[str], Charger
         url_id = id_from_path(path)
         if url_id != username:
             return AuthDecision(False, username, "username does not match the charge point id in the URL")
+    refusal = gate(username) if gate is not None else None
+    if refusal is not None:
+        return AuthDecision(False, username, refusal)
     stored = lookup(username)
     if stored is None or not stored.enabled:
-        return AuthDecision(False, username, "unknown or disabled charge point")
-    if locked(stored, now or datetime.now(timezone.utc)):
-        return AuthDecision(False, username, LOCKED)  # checked before the key: no scrypt work either
-    if not any(verify_key(form, stored.password_hash) for form in credentials.key_forms()):
-        return AuthDecision(False, username, WRONG_KEY)
-    return AuthDecision(True, username, "ok", stored.legacy_handshake)
+        return AuthDecision(False, username, UNKNOWN)
+    forms = credentials.key_forms()  # the key as hex text or as its 16-20 raw bytes (issue 14)
+    if any(verify_key(form, stored.password_hash) for form in forms):
+        return AuthDecision(True, username, "ok", stored.legacy_handshake)
+    if stored.pending_hash and any(verify_key(form, stored.pending_hash) for form in forms):
+        return AuthDecision(True, username, "ok: the rotated key", stored.legacy_handshake, new_key=True)
+    return AuthDecision(False, username, WRONG_KEY)
 
 
 def offered_subprotocols(headers: Mapping[str, str] | None) -> list[str]:

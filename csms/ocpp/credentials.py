@@ -38,6 +38,9 @@ def validate_key(key: str) -> None:
         )
     if not key.isascii() or not key.isprintable():
         raise CredentialError("AuthorizationKey must be printable ASCII")
+    if key.strip() != key or not key.strip():
+        # 20 spaces were accepted (issue 21); a charger's key never starts or ends with a space
+        raise CredentialError("AuthorizationKey must not start or end with spaces")
 
 
 def hash_key(key: str, *, salt: bytes | None = None) -> str:

@@ -7,7 +7,7 @@ Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 
 from csms.model import (
     BootInfo,
@@ -21,6 +21,7 @@ from csms.model import (
 
 if TYPE_CHECKING:  # annotations only: the queue's records are defined with the send engine
     from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
+    from csms.ocpp.lockout import FailureCount
 
 Clock = Callable[[], datetime]
 
@@ -40,10 +41,8 @@ class ChargerCredentials(Protocol):
 
     def delete(self, charge_point_id: str) -> bool: ...
 
-    def get_auth(self, charge_point_id: str) -> ChargerAuth | None: ...
-
-    def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
-        """Count a wrong key for a known charger (brute-force lockout)."""
+    def get_auth(self, charge_point_id: str) -> ChargerAuth | None:
+        """The stored hash (and a rotation's pending hash); None: unknown charger."""
 
     def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
         """Admit (or stop admitting) the charger as OCPP 1.6 when it offers no subprotocol or a
@@ -163,6 +162,9 @@ class CallQueue(Protocol):
     def chargers_with_work(self) -> list[str]:
         """Chargers with queued or outstanding calls (for the sweep)."""
 
+    def redact(self, call: PendingCall, payload: dict[str, Any]) -> None:
+        """Replace the stored payload of a queued / outstanding call (a secret, once sent)."""
+
 
 class ConnectionPoster(Protocol):
     def post(self, connection_id: str, frame: str) -> bool:
@@ -185,5 +187,40 @@ class ChargerLink(Protocol):
 
     def capabilities(self, charge_point_id: str) -> dict[str, str]: ...
 
-    def set_password_hash(self, charge_point_id: str, password_hash: str) -> bool:
-        """Switch the charger's stored AuthorizationKey hash (key rotation)."""
+
+class SecretSealer(Protocol):
+    """Encrypts a short secret for storage (``csms.ocpp.rotation``; ``adapters.kms_sealer`` in AWS,
+    ``adapters.file_sealer`` locally). ``context`` (the charge point id) is bound to the ciphertext
+    (KMS encryption context / AES-GCM associated data): a value copied to another charger's call
+    does not open."""
+
+    def seal(self, plaintext: str, context: str) -> str:
+        """An opaque ASCII token starting with ``sealed:``."""
+
+    def open(self, token: str, context: str) -> str:
+        """The plaintext; raises ``csms.ocpp.rotation.SealError``."""
+
+
+class PendingKeys(Protocol):
+    """The charger's pending AuthorizationKey hash during a rotation (``adapters.dynamo.rotation``)."""
+
+    def set_pending(self, charge_point_id: str, password_hash: str, call_id: str) -> bool:
+        """Store the new key's hash as pending for call ``call_id``; False: no such charger."""
+
+    def drop_pending(self, charge_point_id: str, call_id: str) -> bool:
+        """Forget the pending hash if it is still the one of ``call_id``."""
+
+    def promote_pending(self, charge_point_id: str) -> bool:
+        """Make the pending hash the current one (the old key stops working)."""
+
+
+class FailureStore(Protocol):
+    """Handshake failure counters (``csms.ocpp.lockout``; the keys table's ``authfail#`` items)."""
+
+    def read(self, keys: list[str], now: datetime) -> dict[str, FailureCount]:
+        """The live (unexpired) counters among ``keys``; absent keys are missing from the result."""
+
+    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> None:
+        """Count one failure (a counter older than ``forget_after`` restarts at 1)."""
+
+    def clear(self, key: str) -> None: ...

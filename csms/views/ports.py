@@ -11,6 +11,7 @@ from csms.model import ChargerView, ConnectorStatus, MeterSample, Preference, Re
 
 if TYPE_CHECKING:  # annotations only
     from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
+    from csms.views.driver_links import LinkPeriod
 
 
 class ChargerDirectory(Protocol):
@@ -72,3 +73,13 @@ class CallRecords(Protocol):
     def outstanding(self, charge_point_id: str) -> Outstanding | None: ...
 
     def outcomes(self, charge_point_id: str) -> list[CallOutcome]: ...
+
+
+class DriverLinks(Protocol):
+    """A charger's driver links as periods (``csms.views.driver_links``; ``adapters.dynamo.driver_links``)."""
+
+    def link(self, charge_point_id: str, driver: str | None, at: datetime) -> bool:
+        """Link ``driver`` (None unlinks) from ``at`` (UTC), closing the current period. False: no charger."""
+
+    def periods(self, charge_point_id: str) -> list[LinkPeriod]:
+        """Every period of the charger, closed ones and the current one."""

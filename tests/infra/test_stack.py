@@ -124,16 +124,34 @@ def test_no_wildcard_actions_or_resources(resources):
         assert statement.get("Resource") != "*", statement
 
 
-def test_authorizer_can_only_read_the_chargers_table(resources, template):
+def test_authorizer_reads_the_chargers_and_writes_only_its_failure_counters(resources, template):
     functions = _of_type(resources, "AWS::Lambda::Function")
     (role_ref,) = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()
                    if f["Properties"]["Handler"] == "handlers.authorizer.lambda_handler"]
     policies = [p for p in _of_type(resources, "AWS::IAM::Policy").values()
                 if {"Ref": role_ref} in p["Properties"]["Roles"]]
-    actions = {a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]
-               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-    assert actions and not any(a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite"))
-                               for a in actions)
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    writes = ("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite")
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if any(a.startswith(writes) for a in actions):
+            # only items keyed authfail#..., in the keys table
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["authfail#*"]}}
+            assert statement["Resource"]["Fn::GetAtt"][0].startswith("TablesKeys")
+    assert any("dynamodb:GetItem" in s["Action"] for s in statements)
+
+
+def test_refused_handshakes_are_counted_from_the_authorizer_log_and_alarm(resources):
+    (metric_filter,) = _of_type(resources, "AWS::Logs::MetricFilter").values()
+    props = metric_filter["Properties"]
+    assert props["FilterPattern"] == '{ $.message = "connection refused" }'
+    assert props["MetricTransformations"][0]["MetricName"] == "AuthFailures"
+    log_groups = {k for k, v in resources.items() if v["Type"] == "AWS::Logs::LogGroup" and "Authorizer" in k}
+    assert props["LogGroupName"]["Ref"] in log_groups
+    (alarm,) = [a["Properties"] for a in _of_type(resources, "AWS::CloudWatch::Alarm").values()
+                if a["Properties"]["MetricName"] == "AuthFailures"]
+    assert alarm["Namespace"] == "CSMS" and alarm["Threshold"] == constants.AUTH_FAILURES_ALARM
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_cloudfront_forwards_the_handshake_and_rewrites_the_path(template, resources):
@@ -315,3 +333,26 @@ def test_web_page_is_served_by_cloudfront_from_a_private_bucket_with_its_api_wri
     assert upload["Properties"]["DistributionPaths"] == ["/*"]
     config = json.dumps(upload["Properties"].get("SourceMarkers") or upload["Properties"])
     assert "CSMS_API" in config and "OperatorApi" in config  # config.js names this stack's HTTP API
+
+
+def test_a_rotating_kms_key_seals_queued_keys_api_encrypts_posting_functions_decrypt(resources):
+    (key_id, key), = _of_type(resources, "AWS::KMS::Key").items()
+    assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
+    roles = {f["Properties"]["Handler"].split(".")[1]: f["Properties"]["Role"]["Fn::GetAtt"][0]
+             for f in _of_type(resources, "AWS::Lambda::Function").values() if "Handler" in f["Properties"]}
+    kms_actions: dict[str, set] = {}
+    for policy in _of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("kms:") for a in actions):
+                assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+                assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "AuthorizationKey"}}
+                for role in policy["Properties"]["Roles"]:
+                    kms_actions.setdefault(role["Ref"], set()).update(actions)
+    assert kms_actions[roles["api"]] >= {"kms:Encrypt"}
+    for handler in ("default", "sweeper", "scheduler"):
+        assert kms_actions[roles[handler]] == {"kms:Decrypt"}
+    assert roles["authorizer"] not in kms_actions and roles["connect"] not in kms_actions
+    for function in _of_type(resources, "AWS::Lambda::Function").values():
+        if function["Properties"].get("Handler", "").startswith("handlers."):
+            assert "SECRETS_KMS_KEY_ID" in function["Properties"]["Environment"]["Variables"]

@@ -13,7 +13,7 @@ from csms.ocpp.codec import CallError, CallResult, OcppError
 from csms.ocpp.commands import METER_MEASURANDS_NO_POWER, Commander
 from csms.ocpp.credentials import hash_key, verify_key
 from csms.ocpp.setup_policy import ConnectionSetup
-from tests.fakes import MemoryCallQueue, MemoryChargers, MemoryPoster
+from tests.fakes import MemoryCallQueue, MemoryChargers, MemoryPendingKeys, MemoryPoster
 
 T0 = datetime(2024, 6, 12, 18, 0, tzinfo=timezone.utc)
 
@@ -135,14 +135,34 @@ def test_no_power_measurand_falls_back_to_current_and_voltage(world):
     assert retry.payload == {"key": "MeterValuesSampledData", "value": METER_MEASURANDS_NO_POWER}
 
 
-def test_a_rotated_key_takes_effect_only_when_accepted_and_is_never_recorded(world):
+def test_a_rotated_key_is_pending_before_it_is_sent_and_kept_after_accepted_or_reboot_required(world):
+    # csms.ocpp.rotation: both keys are admitted from before the call goes out; a refusal drops the
+    # new one; Accepted and RebootRequired keep both until the charger connects with the new one.
     commander, chargers, queue, _, _ = world
-    refused = commander.send("CP1", "ChangeConfiguration", {"key": "AuthorizationKey", "value": "k" * 20})
+    keys = commander.keys = MemoryPendingKeys(chargers)
+    old = "0123456789abcdef"
+
+    def rotate(new: str):
+        call = commander.enqueue("CP1", "ChangeConfiguration", {"key": "AuthorizationKey", "value": new}, "operator")
+        assert keys.set_pending("CP1", hash_key(new), call.unique_id)
+        assert commander.pump("CP1")
+        # Sent: the stored copy of the call no longer holds the key
+        assert queue.outstanding("CP1").call.payload["value"] == "(redacted)"
+        return call
+
+    refused = rotate("k" * 20)
     AnswerHandler(commander)("CP1", "conn-1", CallError(refused.unique_id, "NotSupported", "", {}))
-    assert verify_key("0123456789abcdef", chargers.get_auth("CP1").password_hash)
-    accepted = commander.send("CP1", "ChangeConfiguration", {"key": "AuthorizationKey", "value": "n" * 20})
-    AnswerHandler(commander)("CP1", "conn-1", CallResult(accepted.unique_id, {"status": "Accepted"}))
-    assert verify_key("n" * 20, chargers.get_auth("CP1").password_hash)
+    auth = chargers.get_auth("CP1")
+    assert verify_key(old, auth.password_hash) and auth.pending_hash is None
+    for status, new in (("Accepted", "a" * 20), ("RebootRequired", "r" * 20)):
+        call = rotate(new)
+        AnswerHandler(commander)("CP1", "conn-1", CallResult(call.unique_id, {"status": status}))
+        auth = chargers.get_auth("CP1")
+        assert verify_key(old, auth.password_hash) and verify_key(new, auth.pending_hash)
+    # The charger connects with the new key: the old one is retired
+    assert keys.promote_pending("CP1")
+    auth = chargers.get_auth("CP1")
+    assert verify_key("r" * 20, auth.password_hash) and auth.pending_hash is None
     assert all(o.payload["value"] == "(redacted)" for o in queue.outcomes("CP1"))
 
 
