@@ -110,8 +110,8 @@ class CallQueue(Protocol):
 
     def outcomes(self, charge_point_id: str) -> list[CallOutcome]: ...
 
-    def chargers_with_work(self) -> list[str]:
-        """Chargers with queued or outstanding calls (for the sweep)."""
+    def chargers_with_work(self, now: datetime | None = None) -> list[str]:
+        """Chargers with queued or outstanding calls the sweep should look at (by ``now``)."""
 
 
 class ConnectionPoster(Protocol):
@@ -226,7 +226,7 @@ class Commander:
     def sweep(self) -> int:
         """Scheduled: send what is queued, expire unanswered calls. Returns calls sent."""
         sent = 0
-        for charge_point_id in self.queue.chargers_with_work():
+        for charge_point_id in self.queue.chargers_with_work(self.clock()):
             try:
                 sent += self.pump(charge_point_id)
             except Exception:  # one charger's failure must not stop the sweep

@@ -159,8 +159,10 @@ class MemoryMeter:
         return [s for s in self._stream(charge_point_id, connector_id)
                 if s.timestamp >= start and (end is None or s.timestamp <= end)]
 
-    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int) -> list[MeterSample]:
-        return [s for s in self._stream(charge_point_id, connector_id) if s.transaction_id == transaction_id]
+    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int,
+                        start: datetime | None = None, stop: datetime | None = None) -> list[MeterSample]:
+        return [s for s in self._stream(charge_point_id, connector_id) if s.transaction_id == transaction_id
+                and (start is None or s.timestamp >= start) and (stop is None or s.timestamp <= stop)]
 
     def latest(self, charge_point_id: str, connector_id: int) -> MeterSample | None:
         stream = self._stream(charge_point_id, connector_id)
@@ -228,7 +230,7 @@ class MemoryCallQueue:
     def outcomes(self, charge_point_id):
         return [o for o in self.results if o.charge_point_id == charge_point_id]
 
-    def chargers_with_work(self):
+    def chargers_with_work(self, now=None):
         return sorted({cp for cp, items in self.queue.items() if items} | set(self.slots))
 
 

@@ -167,7 +167,8 @@ class Operations:
 
     def _session_json(self, session, detail: bool = False, stored: list | None = None) -> dict:
         """``stored``: signal rows already read for several sessions (a listing reads them once)."""
-        samples = self.meter.for_transaction(session.charge_point_id, session.connector_id, session.transaction_id)
+        samples = self.meter.for_transaction(session.charge_point_id, session.connector_id, session.transaction_id,
+                                             session.started_at, session.stopped_at)
         now = self.clock()
         end = session.stopped_at or now
         lo, hi = self._signal_window(session, now)

@@ -97,7 +97,10 @@ class MeterRepository(Protocol):
     ) -> list[MeterSample]:
         """Samples of a connector in [start, end] (end None = open), oldest first."""
 
-    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int) -> list[MeterSample]: ...
+    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int,
+                        start: datetime | None = None, stop: datetime | None = None) -> list[MeterSample]:
+        """The transaction's samples; with ``start`` / ``stop`` (None = open) only that time range
+        of the connector is read (a session view reads its own samples, not the whole history)."""
 
     def latest(self, charge_point_id: str, connector_id: int) -> MeterSample | None: ...
 
