@@ -22,6 +22,8 @@ When to send, without a storage read on every charger message:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -38,6 +40,13 @@ log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT = timedelta(seconds=60)
 SETUP_WINDOW = timedelta(seconds=120)
+# Boot data older than this are re-read with TriggerMessage BootNotification on a boot-less reconnect.
+BOOT_STALE_AFTER = timedelta(days=30)
+# Unique-id prefix of the TriggerMessage StatusNotification sent straight to a reconnected charger
+# (not queued): its answer needs no storage read, nothing is waiting for it.
+DIRECT_PREFIX = "setup-"
+# API Gateway closes a WebSocket with 1009 on a frame over 32 KB (field notes): no CALL we send may.
+MAX_FRAME_BYTES = 32 * 1024
 
 # What the platform needs from every charger (see DEVELOPERS.md / issue 4).
 METER_MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import"
@@ -119,6 +128,14 @@ class ConnectionPoster(Protocol):
         """Send a frame; False when the connection is gone (HTTP 410)."""
 
 
+@dataclass(frozen=True)
+class SetupClaim:
+    """What the charger item said when a young connection claimed its set-up (its values before)."""
+    pump_pending: bool  # a BootNotification on this connection queued set-up calls still to be sent
+    boot_at: datetime | None
+    setup_version: str | None
+
+
 class ChargerLink(Protocol):
     """What the commander needs to know of a charger's connection and setup."""
 
@@ -130,6 +147,15 @@ class ChargerLink(Protocol):
 
     def mark_stale(self, charge_point_id: str, connection_id: str) -> None:
         """The connection is gone (410): offline, if it is still the current one."""
+
+    def claim_setup(self, charge_point_id: str, connection_id: str) -> SetupClaim | None:
+        """One conditional write: claim the set-up of ``connection_id`` if it is the current
+        connection and it is not set up yet (or a BootNotification left set-up calls to send).
+        None when there is nothing to do."""
+
+    def boot_setup(self, charge_point_id: str, connection_id: str, version: str) -> str | None:
+        """After a BootNotification: ``connection_id`` is set up with configuration ``version``;
+        its calls are sent by the next message. Returns the version stored before."""
 
     def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None: ...
 
@@ -175,6 +201,10 @@ class Commander:
             raise OcppError(ocpp_j.NOT_SUPPORTED, f"{action} is not a central-system action")
         ocpp_j.validate(ocpp_j.CALL, action, payload)
         call = PendingCall(charge_point_id, self._ids(), action, payload, self.clock(), origin)
+        size = len(call.frame().encode("utf-8"))
+        if size > MAX_FRAME_BYTES:
+            # API Gateway would close the charger's socket (1009) and the call would be retried for ever
+            raise OcppError(ocpp_j.PROPERTY_CONSTRAINT_VIOLATION, f"{action} frame is {size} bytes, over API Gateway's {MAX_FRAME_BYTES}-byte frame limit")
         self.queue.add(call)
         return call
 
@@ -280,15 +310,40 @@ class Commander:
         return self.send(charge_point_id, "GetDiagnostics", payload, origin="operator")
 
     # ------------------------------------------------------ connection set-up
-    def setup_calls(self, charge_point_id: str) -> list[PendingCall]:
-        """The configuration every charger gets after a BootNotification."""
-        calls = [
+    def _setup_list(self) -> list[tuple[str, dict[str, Any]]]:
+        return [
             ("ChangeConfiguration", {"key": "MeterValuesSampledData", "value": METER_MEASURANDS}),
             ("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": str(self.meter_sample_interval_s)}),
             ("ChangeConfiguration", {"key": "HeartbeatInterval", "value": str(self.heartbeat_interval_s)}),
+            # MeterValues already carries every sample: a StopTransaction's transactionData would
+            # repeat them (a 10-hour session: ~70 KB, over API Gateway's 32 KB frame limit, so the
+            # charger would resend it for ever). Register only: the session's end reading.
+            ("ChangeConfiguration", {"key": "StopTxnSampledData", "value": "Energy.Active.Import.Register"}),
+            ("ChangeConfiguration", {"key": "StopTxnAlignedData", "value": ""}),
             ("GetConfiguration", {"key": list(CAPABILITY_KEYS)}),
         ]
-        return [self.enqueue(charge_point_id, a, p, "setup") for a, p in calls]
+
+    @property
+    def setup_version(self) -> str:
+        """The set-up configuration's version: a digest of the calls, so any change re-configures."""
+        text = json.dumps(self._setup_list(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def setup_calls(self, charge_point_id: str) -> list[PendingCall]:
+        """The configuration every charger gets after a BootNotification that finds it out of date."""
+        return [self.enqueue(charge_point_id, a, p, "setup") for a, p in self._setup_list()]
+
+    def _trigger_status(self, charge_point_id: str, connection_id: str) -> bool:
+        """TriggerMessage StatusNotification straight to a reconnected charger (statuses are not
+        queued while offline, OCPP 1.6 §4.9): not queued, no slot, its answer needs no read."""
+        if self.poster is None:
+            return False
+        frame = ocpp_j.call_frame(f"{DIRECT_PREFIX}{uuid.uuid4().hex[:16]}", "TriggerMessage",
+                                  {"requestedMessage": "StatusNotification"})
+        if self.poster.post(connection_id, frame):
+            return True
+        self.link.mark_stale(charge_point_id, connection_id)
+        return False
 
     def after_message(self, charge_point_id: str, connection_id: str | None, connected_at: datetime | None,
                       action: str | None) -> None:
@@ -298,32 +353,44 @@ class Commander:
         """
         if connection_id is None or connected_at is None:
             return
+        if action == "BootNotification":
+            # Configure only when what we configure changed since this charger was last set up.
+            # Not sent now: the BootNotification's answer has not reached the charger yet (it is
+            # this invocation's route response), and a charger may refuse calls before its boot
+            # is accepted. The next message (the StatusNotifications that follow) sends them.
+            version = self.setup_version
+            if self.link.boot_setup(charge_point_id, connection_id, version) != version:
+                self.setup_calls(charge_point_id)
+            return
         if self.clock() - connected_at > SETUP_WINDOW:
             return
-        current, set_up, booted_at = self.link.connection(charge_point_id)
-        if current != connection_id:
+        claim = self.link.claim_setup(charge_point_id, connection_id)  # one conditional write
+        if claim is None:
+            return  # set up by an earlier message of this connection (or not its current one)
+        if claim.pump_pending:
+            self.pump(charge_point_id, connection_id)  # the set-up calls a BootNotification queued
             return
-        if set_up != connection_id and self.link.mark_setup(charge_point_id, connection_id):
-            if action == "BootNotification":
-                self.setup_calls(charge_point_id)
-            else:
-                # Reconnected without a BootNotification: ask for one (which brings the
-                # configuration) and for the connectors' states.
-                self.enqueue(charge_point_id, "TriggerMessage", {"requestedMessage": "BootNotification"}, "setup")
-                self.enqueue(charge_point_id, "TriggerMessage", {"requestedMessage": "StatusNotification"}, "setup")
-        elif action == "BootNotification":
-            # A BootNotification on a connection already set up (e.g. answering our trigger).
-            self.setup_calls(charge_point_id)
-        if action != "BootNotification":
-            # Not after a BootNotification: its answer has not reached the charger yet
-            # (it is this invocation's route response), and a charger may refuse calls
-            # before its boot is accepted. The StatusNotifications that follow send them.
-            self.pump(charge_point_id, connection_id)
+        # Reconnected without a BootNotification (API Gateway's 2-hour cut, the platform's close, a
+        # network blip). Boot data and configuration current: only the connectors' states, which
+        # are not queued while offline. Otherwise a BootNotification too (its set-up follows).
+        now = self.clock()
+        current = (claim.setup_version == self.setup_version and claim.boot_at is not None
+                   and now - claim.boot_at <= BOOT_STALE_AFTER)
+        if current:
+            self._trigger_status(charge_point_id, connection_id)
+            return
+        self.enqueue(charge_point_id, "TriggerMessage", {"requestedMessage": "BootNotification"}, "setup")
+        self.enqueue(charge_point_id, "TriggerMessage", {"requestedMessage": "StatusNotification"}, "setup")
+        self.pump(charge_point_id, connection_id)
 
     # -------------------------------------------------------------- answers
     def on_response(self, charge_point_id: str, connection_id: str | None, message: CallResult | CallError) -> str | None:
         """Match an answer to the outstanding call; return the next call's frame, if any,
         to be sent as the route response."""
+        if message.unique_id.startswith(DIRECT_PREFIX):
+            log.info("%s answered the reconnect's status trigger: %s", charge_point_id,
+                     getattr(message, "payload", None) or getattr(message, "code", ""))
+            return None
         held = self.queue.outstanding(charge_point_id)
         if held is None or held.call.unique_id != message.unique_id:
             log.info("answer %s from %s matches no outstanding call; dropped", message.unique_id, charge_point_id)

@@ -242,6 +242,9 @@ class MemoryLink:
         self.set_up: dict[str, str] = {}
         self.caps: dict[str, dict[str, str]] = {}
         self.hashes: dict[str, str] = {}
+        self.pump: dict[str, str] = {}  # set-up calls a BootNotification queued, to send
+        self.versions: dict[str, str] = {}  # set-up configuration version
+        self.booted: dict[str, datetime] = {}  # boot time (tests set it)
 
     def set_password_hash(self, charge_point_id, password_hash) -> bool:
         self.hashes[charge_point_id] = password_hash
@@ -260,6 +263,25 @@ class MemoryLink:
         if self.current.get(charge_point_id) == connection_id:
             self.current[charge_point_id] = None
 
+    def claim_setup(self, charge_point_id, connection_id):
+        from csms.commands import SetupClaim
+
+        pending = self.pump.get(charge_point_id) == connection_id
+        if self.current.get(charge_point_id) != connection_id or (
+                self.set_up.get(charge_point_id) == connection_id and not pending):
+            return None
+        self.set_up[charge_point_id] = connection_id
+        self.pump.pop(charge_point_id, None)
+        return SetupClaim(pending, self.booted.get(charge_point_id), self.versions.get(charge_point_id))
+
+    def boot_setup(self, charge_point_id, connection_id, version):
+        old = self.versions.get(charge_point_id)
+        self.set_up[charge_point_id] = connection_id
+        if old != version:
+            self.versions[charge_point_id] = version
+            self.pump[charge_point_id] = connection_id
+        return old
+
     def record_capabilities(self, charge_point_id, values) -> None:
         self.caps.setdefault(charge_point_id, {}).update(values)
 
@@ -273,9 +295,17 @@ class MemoryPoster:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
         self.gone: set[str] = set()
+        self.closed: list[str] = []
 
     def post(self, connection_id: str, frame: str) -> bool:
         if connection_id in self.gone:
             return False
         self.sent.append((connection_id, frame))
+        return True
+
+    def close(self, connection_id: str) -> bool:
+        if connection_id in self.gone:
+            return False
+        self.gone.add(connection_id)
+        self.closed.append(connection_id)
         return True

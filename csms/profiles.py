@@ -47,11 +47,17 @@ class ProfileSupport:
             except ValueError:
                 return default
 
-        return cls(units, number("ChargeProfileMaxStackLevel", 0), max(1, number("ChargingScheduleMaxPeriods", 24)),
+        # at most MAX_PERIODS_PER_FRAME whatever the charger reports: a period is ~45 bytes of JSON and
+        # API Gateway's frame limit is 32 KB (a 48-hour plan of half-hour slots needs 96 periods)
+        periods = min(MAX_PERIODS_PER_FRAME, max(1, number("ChargingScheduleMaxPeriods", 24)))
+        return cls(units, number("ChargeProfileMaxStackLevel", 0), periods,
                    voltage_v, phases, rejected)
 
     def purposes(self, has_transaction: bool) -> list[str]:
         return [p for p in PURPOSE_ORDER if p not in self.rejected and (has_transaction or p != TX_PROFILE)]
+
+
+MAX_PERIODS_PER_FRAME = 240
 
 
 def _limit(watts: float, unit: str, support: ProfileSupport) -> float:

@@ -119,6 +119,13 @@ class LocalPlatform:
     def _tables(self) -> list[str]:
         return [model.Meta.table_name for model in MODELS.values()]
 
+    def _sweep(self) -> None:
+        """What the Sweeper function does every minute: send and expire calls, close aged connections."""
+        from handlers.sweeper import close_aged
+
+        self.runtime.commander.sweep()
+        close_aged(self.runtime, datetime.now(timezone.utc))
+
     def _snapshot(self) -> None:
         if self._dynamo is None:
             return  # an external DynamoDB keeps its own state
@@ -185,7 +192,7 @@ class LocalPlatform:
             operator_token(self.state_dir)
         self.endpoint_file.write_text(json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
-        self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
+        self.register_job("sweep", SWEEP_EVERY_S, self._sweep)
         if self._dynamo is not None:
             self.register_job("snapshot", SNAPSHOT_EVERY_S, self._snapshot)
         if self.smart_every_s:

@@ -1,4 +1,5 @@
-"""Scheduled (EventBridge, every minute): send queued platform calls, expire unanswered ones."""
+"""Scheduled (EventBridge, every minute): send queued platform calls, expire unanswered ones, close
+connections that reached their random age (storm spreading, ``csms.connection_age``)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,36 @@ from handlers._runtime import runtime
 from handlers.observability import logger, metrics
 
 
-GAUGE_EVERY_MINUTES = 5  # the ConnectedChargers gauge scans the chargers table: not every minute
+GAUGE_EVERY_MINUTES = 5  # the ConnectedChargers gauge: 16 COUNT queries of the online index
+
+
+def close_aged(rt, now: datetime) -> int:
+    """Close every connection whose random close age (90-115 min) has passed, before API Gateway's
+    2-hour cut: one Query per online-index shard plus one DeleteConnection per connection due."""
+    poster = rt.commander.poster
+    if poster is None or not hasattr(poster, "close"):
+        return 0
+    closed = 0
+    for charge_point_id, connection_id in rt.chargers.due_to_close(now):
+        try:
+            if poster.close(connection_id):
+                closed += 1
+            else:  # already gone: take it out of the index so it is not due again
+                rt.chargers.mark_stale(charge_point_id, connection_id)
+        except Exception:  # one charger's failure must not stop the sweep
+            logger.exception("closing %s failed", charge_point_id)
+    return closed
 
 
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
+    now = datetime.now(timezone.utc)
     sent = rt.commander.sweep()
+    closed = close_aged(rt, now)
     metrics.add_metric(name="CallsSentBySweep", unit=MetricUnit.Count, value=sent)
-    if datetime.now(timezone.utc).minute % GAUGE_EVERY_MINUTES == 0:
+    metrics.add_metric(name="ConnectionsClosedByAge", unit=MetricUnit.Count, value=closed)
+    if now.minute % GAUGE_EVERY_MINUTES == 0:
         metrics.add_metric(name="ConnectedChargers", unit=MetricUnit.Count, value=rt.chargers.count_online())
-    logger.info("sweep done", extra={"sent": sent})
-    return {"sent": sent}
+    logger.info("sweep done", extra={"sent": sent, "closed": closed})
+    return {"sent": sent, "closed": closed}

@@ -117,6 +117,7 @@ class ChargerModel(Model):
     close_at = UnicodeAttribute(null=True)  # ISO: the platform closes this connection then (storm spreading)
     fleet = UnicodeAttribute(null=True)  # fleet-index: "charger" for every registered charger
     setup_version = UnicodeAttribute(null=True)  # the set-up configuration last queued to this charger
+    setup_pump = UnicodeAttribute(null=True)  # connection whose BootNotification queued set-up calls to send
     online_index = OnlineIndex()
     driver_index = DriverIndex()
     fleet_index = FleetIndex()

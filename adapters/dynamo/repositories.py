@@ -34,6 +34,7 @@ from csms.signals import DemandEvent, SignalRow, to_signals
 from csms.tariff import Signals
 from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Reading, ReviewItem, Session
 from adapters.dynamo import indexes
+from csms.commands import SetupClaim
 from csms.connection_age import close_at as connection_close_at
 from csms.ports import AlreadyExists
 from csms.timeutil import iso, parse_ts
@@ -247,6 +248,34 @@ class DynamoChargers:
              ChargerModel.online_shard.remove(), ChargerModel.close_at.remove()],
             condition=ChargerModel.connection_id == connection_id,
         )
+
+    def claim_setup(self, charge_point_id: str, connection_id: str) -> SetupClaim | None:
+        """``csms.commands.ChargerLink.claim_setup``: one conditional UpdateItem returning the old
+        item (ALL_OLD), so the claim and the read of boot time and configuration version are one request."""
+        current = ChargerModel.connection_id == connection_id
+        not_yet = (ChargerModel.setup_connection_id.does_not_exist() | (ChargerModel.setup_connection_id != connection_id)
+                   | (ChargerModel.setup_pump == connection_id))
+        try:
+            data = ChargerModel._get_connection().update_item(
+                charge_point_id, actions=[ChargerModel.setup_connection_id.set(connection_id), ChargerModel.setup_pump.remove()],
+                condition=current & not_yet, return_values="ALL_OLD")
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        old = ChargerModel.from_raw_data(data["Attributes"])
+        return SetupClaim(old.setup_pump == connection_id, old.boot_at, old.setup_version)
+
+    def boot_setup(self, charge_point_id: str, connection_id: str, version: str) -> str | None:
+        """``csms.commands.ChargerLink.boot_setup``: one UpdateItem when the configuration changed
+        (the set-up calls are then sent by the next message), two when it is current."""
+        changed = ChargerModel.setup_version.does_not_exist() | (ChargerModel.setup_version != version)
+        if self._update(charge_point_id, [ChargerModel.setup_connection_id.set(connection_id),
+                                          ChargerModel.setup_version.set(version),
+                                          ChargerModel.setup_pump.set(connection_id)], condition=changed):
+            return None
+        self._update(charge_point_id, [ChargerModel.setup_connection_id.set(connection_id)])
+        return version
 
     def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None:
         if not values:
