@@ -13,7 +13,8 @@ LAMBDA_MEMORY_MB = 512  # the authorizer's scrypt check needs 16 MiB and benefit
 LAMBDA_TIMEOUT_S = 10
 LOG_RETENTION_DAYS = 30
 
-THROTTLE_RATE = 500  # messages/s across the stage (API Gateway's new-connection limit is 500/s per region)
+# Without quotas (infra/quotas.py derives the stage throttle from -c fleetSize): API Gateway's default
+THROTTLE_RATE = 500
 THROTTLE_BURST = 1000
 SWEEP_MINUTES = 1
 SCHEDULE_MINUTES = 15  # the smart-charging scheduler (plus a re-plan on every plug-in / unplug)

@@ -40,7 +40,7 @@ class _AccessLogs:
 
 
 class WebSocketApi(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, functions: dict) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, functions: dict, quotas=None) -> None:
         super().__init__(scope, construct_id)
         authorizer = authorizers.WebSocketLambdaAuthorizer(
             "BasicAuth",
@@ -73,7 +73,10 @@ class WebSocketApi(Construct):
             web_socket_api=self.api,
             stage_name=constants.STAGE_NAME,
             auto_deploy=True,
-            throttle=apigw.ThrottleSettings(rate_limit=constants.THROTTLE_RATE, burst_limit=constants.THROTTLE_BURST),
+            # from the fleet size (infra/quotas.py): >= 3x the steady MeterValues rate
+            throttle=apigw.ThrottleSettings(
+                rate_limit=quotas.throttle_rate if quotas is not None else constants.THROTTLE_RATE,
+                burst_limit=quotas.throttle_burst if quotas is not None else constants.THROTTLE_BURST),
             access_log_settings=_AccessLogs(
                 apigw.LogGroupLogDestination(access_logs),
                 apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),

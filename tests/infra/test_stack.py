@@ -315,3 +315,66 @@ def test_web_page_is_served_by_cloudfront_from_a_private_bucket_with_its_api_wri
     assert upload["Properties"]["DistributionPaths"] == ["/*"]
     config = json.dumps(upload["Properties"].get("SourceMarkers") or upload["Properties"])
     assert "CSMS_API" in config and "OperatorApi" in config  # config.js names this stack's HTTP API
+
+
+# ------------------------------------------------------------------ issue 15: quotas, indexes
+def _synth(**context):
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.stack import CsmsStack
+
+    app = cdk.App(context=context)
+    return Template.from_stack(CsmsStack(app, "Csms", env=cdk.Environment(account="123456789012", region="eu-west-2")))
+
+
+def test_every_global_secondary_index_of_the_models_is_in_the_stack(resources):
+    from infra.tables import indexes_of
+
+    tables = [t["Properties"] for t in _of_type(resources, "AWS::DynamoDB::Table").values()]
+    deployed = {(g["IndexName"], tuple((k["AttributeName"], k["KeyType"]) for k in g["KeySchema"]),
+                 g["Projection"]["ProjectionType"]) for t in tables for g in t.get("GlobalSecondaryIndexes", [])}
+    expected = set()
+    for model in MODELS.values():
+        for spec in indexes_of(model):
+            keys = ((spec["partition_key"].name, "HASH"),) + (((spec["sort_key"].name, "RANGE"),) if "sort_key" in spec else ())
+            expected.add((spec["index_name"], keys, spec["projection_type"].value))
+    assert expected and deployed == expected
+
+
+def test_quotas_follow_the_fleet_size_and_protect_the_charger_path():
+    from infra.quotas import Quotas
+
+    q = Quotas(100_000)
+    assert q.throttle_rate >= 3 * 100_000 / 60  # >= 3x the steady MeterValues rate (1,667/s)
+    assert q.reserved["Message"] >= q.throttle_rate * 0.03  # rate x duration
+    assert sum(q.reserved.values()) <= 1_000 - 100
+    assert q.warm_throughput["meter"][1] >= 3 * 100_000 / 60
+    assert Quotas(1_000).throttle_rate == 500  # never below API Gateway's default
+
+
+def test_stack_takes_its_capacity_from_fleet_size():
+    from infra.quotas import Quotas
+
+    template = _synth(fleetSize="100000")
+    q = Quotas(100_000)
+    template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
+        "DefaultRouteSettings": {"ThrottlingRateLimit": q.throttle_rate, "ThrottlingBurstLimit": q.throttle_burst}})
+    functions = [f["Properties"] for f in template.to_json()["Resources"].values() if f["Type"] == "AWS::Lambda::Function"
+                 and "ReservedConcurrentExecutions" in f["Properties"]]
+    reserved = sorted(f["ReservedConcurrentExecutions"] for f in functions)
+    assert reserved == sorted(q.reserved.values())
+    assert any(f["MemorySize"] == q.authorizer_memory_mb == 1024 for f in functions
+               if f["Handler"] == "handlers.authorizer.lambda_handler")
+    tables = [t["Properties"] for t in template.to_json()["Resources"].values() if t["Type"] == "AWS::DynamoDB::Table"]
+    assert {t["WarmThroughput"]["WriteUnitsPerSecond"] for t in tables if "WarmThroughput" in t} == \
+        {w for _, w in q.warm_throughput.values()}
+
+
+def test_stack_refuses_a_fleet_its_quotas_cannot_carry():
+    from infra.quotas import QuotaError
+
+    with pytest.raises(QuotaError, match="accountRequestsPerSecond"):
+        _synth(fleetSize="1000000")
+    # with the quota raised (and passed), the same fleet synthesises
+    _synth(fleetSize="300000", accountRequestsPerSecond="20000", accountConcurrency="3000")
