@@ -112,8 +112,7 @@ class Quotas:
     def warm_throughput(self) -> dict[str, tuple[int, int]]:
         """{table: (read units/s, write units/s)} where the need is above on-demand's default warmth."""
         need = {
-            # one write per MeterValues, HEADROOM x the steady rate
-            "meter": (DDB_WARM_DEFAULT[0], math.ceil(HEADROOM * self.steady_messages_per_s)),
+            # (the meter table is provisioned: meter_capacity)
             # a storm at the new-connection quota: a read (authorizer) and a write + index write ($connect)
             "chargers": (4 * self.new_connections_per_s, 4 * self.new_connections_per_s),
             # a boot storm's set-up calls: ~8 writes per booting charger
@@ -121,6 +120,17 @@ class Quotas:
         }
         return {t: (max(r, DDB_WARM_DEFAULT[0]), max(w, DDB_WARM_DEFAULT[1])) for t, (r, w) in need.items()
                 if r > DDB_WARM_DEFAULT[0] or w > DDB_WARM_DEFAULT[1]}
+
+
+    @property
+    def meter_capacity(self) -> dict[str, tuple[int, int]]:
+        """The meter table is provisioned with auto scaling (a steady write per sample is ~3x cheaper
+        than on-demand, csms cost): {"write": (min, max), "read": (min, max)} units/s. Writes: the
+        steady rate at the 80 % target, up to HEADROOM x (a storm's offline queues); reads: the
+        scheduler's latest-sample reads and session views, burst capacity covers a run."""
+        steady = self.steady_messages_per_s
+        return {"write": (max(5, math.ceil(steady / 0.8)), max(50, math.ceil(HEADROOM * steady))),
+                "read": (max(5, math.ceil(self.fleet_size / 400)), max(100, math.ceil(self.fleet_size / 20)))}
 
 
 def from_context(node) -> Quotas:

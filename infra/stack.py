@@ -29,7 +29,8 @@ class CsmsStack(Stack):
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         # Capacity from one number: `cdk deploy -c fleetSize=100000` (infra/quotas.py, docs/scale.md)
         self.quotas = quotas = from_context(self.node)
-        tables = Tables(self, "Tables", warm_throughput=quotas.warm_throughput).tables
+        tables = Tables(self, "Tables", warm_throughput=quotas.warm_throughput,
+                        provisioned={"meter": quotas.meter_capacity}).tables
         functions = Functions(self, "Functions", tables=tables, quotas=quotas).functions
         files = Files(self, "Files")
         # Re-plan requests are asynchronous invokes: after Lambda's two retries they land here.

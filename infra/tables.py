@@ -40,11 +40,13 @@ def indexes_of(model) -> list[dict]:
 
 
 class Tables(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, warm_throughput: dict | None = None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, warm_throughput: dict | None = None,
+                 provisioned: dict | None = None) -> None:
         """``warm_throughput``: {table: (read units/s, write units/s)} pre-warmed for storms
         (``infra.quotas``); on-demand tables otherwise absorb only 2x their previous peak at once."""
         super().__init__(scope, construct_id)
         warm_throughput = warm_throughput or {}
+        provisioned = provisioned or {}  # {table: {"write": (min, max), "read": (min, max)}}: auto scaling
         self.tables: dict[str, dynamodb.Table] = {}
         for name, model in MODELS.items():
             attributes = model.get_attributes().values()
@@ -55,7 +57,9 @@ class Tables(Construct):
                 name.capitalize(),
                 partition_key=_key(hash_key),
                 sort_key=_key(range_key) if range_key is not None else None,
-                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                billing_mode=dynamodb.BillingMode.PROVISIONED if name in provisioned else dynamodb.BillingMode.PAY_PER_REQUEST,
+                read_capacity=provisioned[name]["read"][0] if name in provisioned else None,
+                write_capacity=provisioned[name]["write"][0] if name in provisioned else None,
                 point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                     point_in_time_recovery_enabled=True
                 ),
@@ -67,4 +71,11 @@ class Tables(Construct):
                 if name in warm_throughput else None,
             )
             for spec in indexes_of(model):
+                if name in provisioned:
+                    spec = {**spec, "read_capacity": provisioned[name]["read"][0], "write_capacity": provisioned[name]["write"][0]}
                 self.tables[name].add_global_secondary_index(**spec)
+            if name in provisioned:
+                for kind, scale in (("read", self.tables[name].auto_scale_read_capacity),
+                                    ("write", self.tables[name].auto_scale_write_capacity)):
+                    low, high = provisioned[name][kind]
+                    scale(min_capacity=low, max_capacity=high).scale_on_utilization(target_utilization_percent=80)

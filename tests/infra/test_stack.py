@@ -61,7 +61,8 @@ def test_each_table_matches_its_pynamodb_model(resources, name):
             matching.append(table)
     assert len(matching) >= 1, f"no table with the key schema of {model.__name__}: {expected}"
     table = matching[0]
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    # the meter table's steady writes are provisioned with auto scaling (infra/quotas.py); the rest on demand
+    assert table.get("BillingMode", "PROVISIONED") == ("PROVISIONED" if name == "meter" else "PAY_PER_REQUEST")
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
     if name in TTL_ATTRIBUTES:
@@ -349,7 +350,8 @@ def test_quotas_follow_the_fleet_size_and_protect_the_charger_path():
     assert q.throttle_rate >= 3 * 100_000 / 60  # >= 3x the steady MeterValues rate (1,667/s)
     assert q.reserved["Message"] >= q.throttle_rate * 0.03  # rate x duration
     assert sum(q.reserved.values()) <= 1_000 - 100
-    assert q.warm_throughput["meter"][1] >= 3 * 100_000 / 60
+    assert q.meter_capacity["write"][0] >= 100_000 / 60 / 0.8  # provisioned at the 80 % target
+    assert q.meter_capacity["write"][1] >= 3 * 100_000 / 60
     assert Quotas(1_000).throttle_rate == 500  # never below API Gateway's default
 
 
@@ -369,6 +371,11 @@ def test_stack_takes_its_capacity_from_fleet_size():
     tables = [t["Properties"] for t in template.to_json()["Resources"].values() if t["Type"] == "AWS::DynamoDB::Table"]
     assert {t["WarmThroughput"]["WriteUnitsPerSecond"] for t in tables if "WarmThroughput" in t} == \
         {w for _, w in q.warm_throughput.values()}
+    meter = [t for t in tables if t.get("ProvisionedThroughput")]
+    assert [t["ProvisionedThroughput"]["WriteCapacityUnits"] for t in meter] == [q.meter_capacity["write"][0]]
+    targets = [r for r in template.to_json()["Resources"].values() if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"]
+    assert sorted(t["Properties"]["MaxCapacity"] for t in targets) == sorted(
+        [q.meter_capacity["read"][1], q.meter_capacity["write"][1]])
 
 
 def test_stack_refuses_a_fleet_its_quotas_cannot_carry():
