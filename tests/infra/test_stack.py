@@ -358,8 +358,10 @@ def test_quotas_follow_the_fleet_size_and_protect_the_charger_path():
 def test_stack_takes_its_capacity_from_fleet_size():
     from infra.quotas import Quotas
 
-    template = _synth(fleetSize="100000")
-    q = Quotas(100_000)
+    # an account with the new-connection quota raised to 2,000/s: a boot storm needs warm tables
+    template = _synth(fleetSize="100000", newConnectionsPerSecond="2000", accountConcurrency="2000")
+    q = Quotas(100_000, new_connections_per_s=2000, account_concurrency=2000)
+    assert set(q.warm_throughput) == {"chargers", "calls"}
     template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
         "DefaultRouteSettings": {"ThrottlingRateLimit": q.throttle_rate, "ThrottlingBurstLimit": q.throttle_burst}})
     functions = [f["Properties"] for f in template.to_json()["Resources"].values() if f["Type"] == "AWS::Lambda::Function"
