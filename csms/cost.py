@@ -38,7 +38,7 @@ class Profile:
     profiles_per_session: float = 4.0  # SetChargingProfile sent (only when a plan changes)
     replans_per_day: float = 96.0  # scheduler runs (every 15 min) while a vehicle is plugged in
     plugged_hours_per_day: float = 10.0
-    lambda_memory_mb: int = 512
+    lambda_memory_mb: int = 256  # the $default function (infra/constants.py CHARGER_PATH_MEMORY_MB)
     charger_item_kb: float = 2.0
     ddb_latency_ms: float = 4.0
     fleet_size: int = 10_000  # shares the periodic jobs' fixed cost (sweeper, gauge, signal refresh)
@@ -141,9 +141,12 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
                 counts["reconnect: TriggerMessage answer"]]
     statuses = counts["StatusNotification"]
     # the first message itself is a charger message counted above: only its set-up work is the reconnect's
+    # +2: $connect and $disconnect each change the online index (one index write unit each); the
+    # statuses in the set-up window each pay the set-up check (an eventually consistent read, 0.5)
     rc_w = (sum(c["write_units"] for c in rc_parts) - counts["Heartbeat"]["write_units"]
-            + profile.connectors * statuses["write_units"])
-    rc_r = sum(c["read_units"] for c in rc_parts) + profile.connectors * statuses["read_units"]
+            + profile.connectors * statuses["write_units"] + 2)
+    rc_r = (sum(c["read_units"] for c in rc_parts) - counts["Heartbeat"]["read_units"]
+            + profile.connectors * (statuses["read_units"] + 0.5))
     rc_posts = sum(c["management_posts"] for c in rc_parts)
     # authorizer + $connect + $disconnect + trigger answer + the statuses (the first message is counted already)
     rc_invocations = 4 + profile.connectors

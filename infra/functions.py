@@ -83,7 +83,8 @@ class Functions(Construct):
                 code=code,
                 layers=[self.layer] + [self.layers[extra] for extra in constants.EXTRA_LAYERS.get(name, ())],
                 memory_size=constants.SCHEDULER_MEMORY_MB if is_scheduler else (
-                    quotas.authorizer_memory_mb if quotas is not None and name == "Authorizer" else constants.LAMBDA_MEMORY_MB),
+                    quotas.authorizer_memory_mb if quotas is not None and name == "Authorizer"
+                    else constants.CHARGER_PATH_MEMORY_MB.get(name, constants.LAMBDA_MEMORY_MB)),
                 reserved_concurrent_executions=quotas.reserved.get(name) if quotas is not None else None,
                 timeout=Duration.seconds(constants.SCHEDULER_TIMEOUT_S if is_scheduler else constants.LAMBDA_TIMEOUT_S),
                 environment=dict(environment),

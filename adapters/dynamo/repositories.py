@@ -250,8 +250,18 @@ class DynamoChargers:
         )
 
     def claim_setup(self, charge_point_id: str, connection_id: str) -> SetupClaim | None:
-        """``csms.commands.ChargerLink.claim_setup``: one conditional UpdateItem returning the old
-        item (ALL_OLD), so the claim and the read of boot time and configuration version are one request."""
+        """``csms.commands.ChargerLink.claim_setup``: an eventually consistent GetItem of three
+        attributes (0.5 read unit: the messages after the first of a young connection stop here), then
+        one conditional UpdateItem returning the old item (ALL_OLD): the claim and the read of boot
+        time and configuration version in one request. A failed conditional write would cost a whole
+        write unit, ten times the read."""
+        try:
+            seen = ChargerModel.get(charge_point_id, attributes_to_get=["connection_id", "setup_connection_id", "setup_pump"])
+        except DoesNotExist:
+            return None
+        if seen.connection_id != connection_id or (seen.setup_connection_id == connection_id
+                                                   and seen.setup_pump != connection_id):
+            return None
         current = ChargerModel.connection_id == connection_id
         not_yet = (ChargerModel.setup_connection_id.does_not_exist() | (ChargerModel.setup_connection_id != connection_id)
                    | (ChargerModel.setup_pump == connection_id))
