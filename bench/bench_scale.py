@@ -284,7 +284,10 @@ def flat(costs: dict[str, dict[str, dict]], sizes: list[int], tolerance: float =
 
 def run(sizes: list[int]) -> dict:
     page = min(50, sizes[0])  # the API's default page, or a full page at the smallest size
-    per_size = {n: measure_size(n, page) for n in sizes}
+    per_size = {}
+    for n in sizes:
+        per_size[n] = measure_size(n, page)
+        print(f"N={n}: " + json.dumps(per_size[n], separators=(",", ":")), file=sys.stderr, flush=True)
     events = list(EVENTS) + [e for e in per_size[sizes[0]] if e not in EVENTS]
     return {"fleet_sizes": sizes,
             "costs": {e: {str(n): per_size[n][e] for n in sizes} for e in events if e in per_size[sizes[0]]}}
