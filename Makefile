@@ -56,6 +56,7 @@ bench: setup
 	$(PY) -m bench.bench_planner --sizes 1000,10000
 	$(PY) -m bench.bench_throughput --chargers 100,300 --messages 10
 	$(PY) -m bench.fuzz_frames --frames 100000
+	$(PY) -m bench.bench_scale --sizes 100,1000,5000
 
 clean:
 	rm -rf $(VENV) $(TOOLS) cdk.out cdk.out.staging layers/build layers/build-planner .pytest_cache .hypothesis

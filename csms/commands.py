@@ -13,9 +13,12 @@ When to send, without a storage read on every charger message:
 - a call queued by the operator or scheduler is posted at once (``send``);
 - right after a charger connects its socket is not open yet, so the first
   messages of a young connection (``connected_at`` within ``SETUP_WINDOW``)
-  check whether the connection has been set up (one read each, only then):
-  the configuration after a BootNotification, or, when the charger reconnected
-  without one, TriggerMessage BootNotification and StatusNotification;
+  check whether the connection has been set up (one cheap read each, only
+  then; the first one claims it with a conditional write). Set-up happens only
+  when something changed (issue 15): the configuration after a BootNotification
+  only when its version differs from the one stored on the charger; after a
+  boot-less reconnect only TriggerMessage StatusNotification when boot data and
+  configuration are current, else TriggerMessage BootNotification as well;
 - a scheduled sweep (``sweep``) posts whatever is still queued and expires
   outstanding calls whose charger never answered.
 """
