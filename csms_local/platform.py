@@ -181,6 +181,9 @@ class LocalPlatform:
             restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, self.snapshot_path)
             if restored:
                 log.info("restored %d items from %s", restored, self.snapshot_path)
+                from adapters.dynamo.backfill import backfill  # a state saved before the sparse indexes
+
+                await asyncio.to_thread(backfill)
         self._mgmt.start()
         await self._gateway.start()
         if self.api_port is not None:

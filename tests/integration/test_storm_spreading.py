@@ -31,3 +31,19 @@ def test_connections_are_closed_at_a_random_age_between_90_and_115_minutes(platf
     for c in chargers:
         c.disconnect()
     assert rt.chargers.due_to_close(now + timedelta(hours=3)) == [] and rt.chargers.count_online() == 0
+
+
+def test_backfill_indexes_chargers_and_active_sessions_written_before_the_indexes(platform):
+    from adapters.dynamo.backfill import backfill
+    from adapters.dynamo.models import ChargerModel, SessionModel
+
+    rt = platform
+    ChargerClient(rt, "OLD1").register()
+    ChargerModel("OLD1").update(actions=[ChargerModel.fleet.remove()])  # as written before the upgrade
+    SessionModel("OLD1", 7, connector_id=1, id_tag="T", meter_start_wh=0, started_at=utcnow(),
+                 start_received_at=utcnow(), active=True).save()
+    assert rt.chargers.list() == [] and rt.sessions.all_active() == []
+    assert backfill() == {"chargers": 1, "sessions": 1}
+    assert [v.charge_point_id for v in rt.chargers.list()] == ["OLD1"]
+    assert [s.transaction_id for s in rt.sessions.all_active()] == [7]
+    assert backfill() == {"chargers": 0, "sessions": 0}  # idempotent

@@ -13,6 +13,8 @@ PACKAGES = ("adapters", "handlers", "csms", "csms_local")
 EXPORT_PATHS: set[tuple[str, str]] = {
     # the local platform's snapshot of its embedded store to disk (every 30 s, and at exit): an export
     ("csms_local/dynamodb.py", "snapshot"),
+    # run once by hand after the upgrade that added the sparse indexes
+    ("adapters/dynamo/backfill.py", "backfill"),
 }
 
 
