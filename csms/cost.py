@@ -190,6 +190,15 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     bill.add("DynamoDB writes", ddb_w * PRICES["dynamodb_write_unit"], f"{ddb_w:,.0f} write units (on-demand)")
     bill.add("DynamoDB reads", ddb_r * PRICES["dynamodb_read_unit"],
              f"{ddb_r:,.0f} read units ({gauge_r:,.1f} of them the connected-chargers gauge)")
+    # the meter archive (DynamoDB Streams -> the Archive function, 10,000 samples a batch, ~0.5 s at
+    # 512 MB to gzip ~4 MB of JSON -> one PUT straight into Glacier Deep Archive, $0.05 per 1,000, at
+    # ~20 % of the JSON's size, $0.00099 per GB-month); stream reads by a Lambda trigger are free
+    batches = msgs["MeterValues"] / 10_000
+    archive_gb = msgs["MeterValues"] * 400 * 0.2 / 1e9
+    archive_usd = (batches * (PRICES["lambda_request"] + 0.25 * PRICES["lambda_gb_second_arm64"] + 0.05e-3)
+                   + archive_gb * 0.00099 * 13)  # storage once 13 months are archived
+    bill.add("Meter archive (stream -> S3 Deep Archive)", archive_usd,
+             f"{batches:,.1f} batches, {archive_gb * 1000:,.1f} MB a month archived")
     bill.add("Periodic jobs (share of fixed cost)", jobs_usd,
              f"sweeper every minute, gauge every 5 min, signal refresh every 30 min, over {profile.fleet_size:,} chargers")
     # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)

@@ -39,6 +39,8 @@ FUNCTIONS = {
     "Scheduler": ("handlers.scheduler.lambda_handler", ("chargers", "sessions", "meter", "signals", "events", "calls"),
                   ("chargers", "sessions", "calls")),
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
+    # The meter table's stream -> S3 (infra/archive.py); stream read rights come with the event source.
+    "Archive": ("handlers.archive.lambda_handler", (), ()),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events"),
             ("chargers", "calls", "events")),

@@ -18,7 +18,7 @@ def _text(stack: Stack, value: str, placeholder: str) -> str:
 
 
 def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, files=None, scheduler_dlq=None,
-                operator_api=None, site=None, tables=None) -> None:
+                operator_api=None, site=None, tables=None, archive=None) -> None:
     region = _text(stack, stack.region, "<AWS::Region>")
     account = _text(stack, stack.account, "<AWS::AccountId>")
     api_id = stack.resolve(stack.get_logical_id(api.api.node.default_child))
@@ -42,6 +42,16 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, f
             _ack(function.role.node.find_child("DefaultPolicy"), f"AwsSolutions-IAM5[Resource::<{arn}.Arn>/index/*]",
                  "Queries of this table's own sparse global secondary indexes (connected chargers, a driver's "
                  "chargers, the fleet's pages, active sessions, due calls): index names are part of the table.")
+    if archive is not None:
+        policy = functions["Archive"].role.node.find_child("DefaultPolicy")
+        bucket = stack.resolve(stack.get_logical_id(archive.bucket.node.default_child))
+        _ack(policy, "AwsSolutions-IAM5[Action::s3:Abort*]",
+             "CDK's put grant: abort this bucket's own multipart uploads (a large archive batch) and nothing else.")
+        _ack(policy, f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
+             "Archive object keys are made per batch at run time (meter/<date>/<sequence>.jsonl.gz) in this bucket only.")
+        _ack(policy, "AwsSolutions-IAM5[Resource::*]",
+             "dynamodb:ListStreams has no resource-level scoping (the stream's own GetRecords, GetShardIterator "
+             "and DescribeStream are scoped to the meter table's stream ARN).")
     for route in ("$disconnect-Route", "$default-Route"):
         _ack(api.api.node.find_child(route), "AwsSolutions-APIG4",
              "WebSocket APIs authorize once, on $connect (REQUEST authorizer, Basic auth); $default and "

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, ENV_SCHEDULER_FUNCTION, TABLE_ENV
 from infra import constants, nag
+from infra.archive import MeterArchive
 from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
 from infra.http_api import OperatorApi
@@ -33,6 +34,8 @@ class CsmsStack(Stack):
                         provisioned={"meter": quotas.meter_capacity}).tables
         functions = Functions(self, "Functions", tables=tables, quotas=quotas).functions
         files = Files(self, "Files")
+        self.archive = MeterArchive(self, "MeterArchive", table=tables["meter"], function=functions["Archive"],
+                                    access_logs=files.access_logs)
         # Re-plan requests are asynchronous invokes: after Lambda's two retries they land here.
         scheduler_dlq = sqs.Queue(self, "SchedulerDeadLetters", retention_period=Duration.days(14),
                                   encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
@@ -74,7 +77,8 @@ class CsmsStack(Stack):
         Monitoring(self, "Monitoring", functions=functions, api_id=api.api.api_id, stage=api.stage.stage_name,
                    scheduler_dlq=scheduler_dlq)
         nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name), files=files,
-                        scheduler_dlq=scheduler_dlq, operator_api=operator_api, site=site, tables=tables)
+                        scheduler_dlq=scheduler_dlq, operator_api=operator_api, site=site, tables=tables,
+                        archive=self.archive)
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)

@@ -65,6 +65,8 @@ class Tables(Construct):
                 ),
                 encryption=dynamodb.TableEncryption.AWS_MANAGED,
                 time_to_live_attribute=constants.TABLE_TTL.get(name),
+                # the meter table's new samples feed the S3 archive (infra/archive.py) before its TTL
+                stream=dynamodb.StreamViewType.NEW_IMAGE if name == "meter" else None,
                 removal_policy=RemovalPolicy.RETAIN,  # transaction data is never deleted by a stack update
                 warm_throughput=dynamodb.WarmThroughput(read_units_per_second=warm_throughput[name][0],
                                                         write_units_per_second=warm_throughput[name][1])
