@@ -50,7 +50,7 @@ layer: setup
 	UV=$(UV) LAYER_GROUP=lambda-planner bash layers/build.sh
 
 # Every benchmark at its documented size (docs/benchmarks.md, docs/reliability.md, docs/scale.md); about 5 minutes on
-# 2 cores plus the scale model (filling 5,000 chargers into moto: ~10 minutes on an idle machine, more when shared).
+# 2 cores, plus the scale model (fills 5,000 chargers into moto: 17 minutes measured on 2 loaded, shared cores).
 bench: setup
 	$(PY) -m bench.bench_handler
 	$(PY) -m bench.bench_requests
