@@ -229,7 +229,7 @@ def test_message_and_api_functions_may_invoke_the_scheduler_and_nothing_else(res
 
 def test_firmware_and_diagnostics_buckets_are_private_encrypted_and_tls_only(resources):
     buckets = _of_type(resources, "AWS::S3::Bucket")
-    assert len(buckets) == 4  # firmware, diagnostics, the web page, their access logs
+    assert len(buckets) == 5  # firmware, diagnostics, the web page, the meter archive, their access logs
     for bucket in buckets.values():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True,
