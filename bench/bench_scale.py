@@ -112,11 +112,13 @@ def _populate(rt, n: int, now: datetime) -> None:
     from adapters.dynamo import indexes
     from adapters.dynamo.models import CallModel, ChargerModel, ConnectorModel, KeyModel, MeterSampleModel, SessionModel
     from adapters.dynamo.repositories import TRANSACTION_COUNTER
-    from csms.credentials import hash_key
+    from csms.ocpp.credentials import hash_key
 
     KeyModel(TRANSACTION_COUNTER, value=10 * n + 10).save()  # new transactions after the populated ones
 
-    version = rt.commander.setup_version
+    from csms.ocpp.setup_policy import setup_version
+
+    version = setup_version(rt.commander)
     password = hash_key("f" * 40)
     boot = {"vendor": "Acme", "model": "W1", "firmware_version": "1.0"}
     with ChargerModel.batch_write() as chargers, ConnectorModel.batch_write() as connectors, \
@@ -158,7 +160,7 @@ def measure_size(n: int, page: int = 50) -> dict[str, dict]:
     from adapters.dynamo.models import MODELS, create_tables
     from adapters.settings import Settings
     from adapters.wiring import build_operations
-    from csms.memory import MemoryPoster
+    from tests.fakes import MemoryPoster
     from csms.operations import Principal
     from csms.timeutil import iso, utcnow
     from handlers import _runtime, sweeper

@@ -127,3 +127,15 @@ class ChargerView:
     firmware_status: str | None = None
     diagnostics_status: str | None = None
     driver: str | None = None  # the driver account the charger is linked to (the app's user)
+
+
+@dataclass(frozen=True)
+class Preference:
+    """The driver's wish for the vehicle on a charger: leave at ``departure`` (UTC; None: 8 h after
+    plug-in) with ``energy_kwh`` (kWh; None: the platform's default), or ``charge_now`` at full power;
+    ``carbon_price`` is the driver's own carbon price (GBP/t CO2; None: the platform's)."""
+
+    departure: datetime | None = None
+    energy_kwh: float | None = None
+    charge_now: bool = False
+    carbon_price: float | None = None

@@ -6,7 +6,7 @@ from typing import Any
 
 from datetime import datetime, timezone
 
-from csms.connection import LOCKOUT_WINDOW, WRONG_KEY, authorize
+from csms.ocpp.connection import LOCKOUT_WINDOW, WRONG_KEY, authorize
 from handlers._runtime import runtime
 from handlers.observability import logger
 

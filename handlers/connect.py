@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.connection import choose_subprotocol
+from csms.ocpp.connection import choose_subprotocol
 from csms.timeutil import utcnow
 from handlers._runtime import runtime
 from handlers.observability import logger

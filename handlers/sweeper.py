@@ -1,5 +1,5 @@
 """Scheduled (EventBridge, every minute): send queued platform calls, expire unanswered ones, close
-connections that reached their random age (storm spreading, ``csms.connection_age``)."""
+connections that reached their random age (storm spreading, ``csms.ocpp.connection_age``)."""
 
 from __future__ import annotations
 

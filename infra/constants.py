@@ -6,7 +6,7 @@ STACK_NAME = "Csms"
 SERVICE = "csms"
 STAGE_NAME = "prod"
 OCPP_PATH_PREFIX = "/ocpp/"
-PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.connection.PATH_HEADER)
+PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.ocpp.connection.PATH_HEADER)
 
 PYTHON_RUNTIME = "PYTHON_3_14"  # the newest Lambda Python; the layers are built for it (layers/build.sh)
 LAMBDA_MEMORY_MB = 512  # the authorizer's scrypt check needs 16 MiB and benefits from the CPU share

@@ -94,7 +94,7 @@ class Quotas:
 
     @property
     def reconnects_per_s(self) -> float:
-        """Steady reconnects: every connection is closed at 90-115 min (csms.connection_age)."""
+        """Steady reconnects: every connection is closed at 90-115 min (csms.ocpp.connection_age)."""
         return self.fleet_size / (102.5 * 60)
 
     @property

@@ -60,14 +60,6 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     return key
 
 
-def page_limit(limit: int | None, default: int = 50) -> int:
-    if limit is None:
-        return default
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValueError(f"limit must be 1-{MAX_PAGE}")
-    return limit
-
-
 def query_page(query, limit: int, cursor: str | None) -> tuple[list, str | None]:
     """Run a pynamodb ``query(...)`` partial (a callable taking limit, last_evaluated_key) for one
     page: at most ``limit`` items and the cursor after the last one (None when there is no more)."""

@@ -1,4 +1,4 @@
-"""DynamoDB implementations of the domain's repositories (``csms.ports``).
+"""DynamoDB implementations of the domain's repositories (``csms.ocpp.ports``).
 
 Every write that must not clobber newer state is conditional; every method
 costs a known number of requests (see docs and the request-count test):
@@ -30,13 +30,13 @@ from adapters.dynamo.models import (
     SessionModel,
     SignalModel,
 )
-from csms.signals import DemandEvent, SignalRow, to_signals
-from csms.tariff import Signals
-from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Reading, ReviewItem, Session
 from adapters.dynamo import indexes
-from csms.commands import SetupClaim
-from csms.connection_age import close_at as connection_close_at
-from csms.ports import AlreadyExists
+from csms.charging.signals import DemandEvent, SignalRow, to_signals
+from csms.charging.tariff import Signals
+from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, Reading, ReviewItem,
+                        Session)
+from csms.ocpp.connection_age import close_at as connection_close_at
+from csms.ocpp.ports import AlreadyExists, SetupClaim
 from csms.timeutil import iso, parse_ts
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,16 @@ def _boot_from(item: ChargerModel) -> BootInfo | None:
         return None
     data = item.boot.as_dict() if hasattr(item.boot, "as_dict") else dict(item.boot)
     return BootInfo(**{k: data.get(k) for k in BootInfo.__dataclass_fields__})
+
+
+def _preference_from(charge_point_id: str, stored: dict) -> Preference:
+    departure = None
+    if stored.get("departure"):
+        try:
+            departure = parse_ts(stored["departure"])
+        except ValueError:
+            log.warning("unreadable departure in %s's preference", charge_point_id)
+    return Preference(departure, stored.get("energy_kwh"), bool(stored.get("charge_now")), stored.get("carbon_price"))
 
 
 def _view(item: ChargerModel) -> ChargerView:
@@ -220,7 +230,7 @@ class DynamoChargers:
         return [(i.charge_point_id, i.connection_id) for i in
                 indexes.due_before(ChargerModel.online_index, ChargerModel.close_at, now) if i.connection_id]
 
-    # ChargerLink (csms.commands): what the outbound call queue needs
+    # ChargerLink (csms.ocpp.ports): what the outbound call queue needs
     def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
         try:
             item = ChargerModel.get(
@@ -250,7 +260,7 @@ class DynamoChargers:
         )
 
     def claim_setup(self, charge_point_id: str, connection_id: str) -> SetupClaim | None:
-        """``csms.commands.ChargerLink.claim_setup``: an eventually consistent GetItem of three
+        """``csms.ocpp.ports.ChargerLink.claim_setup``: an eventually consistent GetItem of three
         attributes (0.5 read unit: the messages after the first of a young connection stop here), then
         one conditional UpdateItem returning the old item (ALL_OLD): the claim and the read of boot
         time and configuration version in one request. A failed conditional write would cost a whole
@@ -277,7 +287,7 @@ class DynamoChargers:
         return SetupClaim(old.setup_pump == connection_id, old.boot_at, old.setup_version)
 
     def boot_setup(self, charge_point_id: str, connection_id: str, version: str) -> str | None:
-        """``csms.commands.ChargerLink.boot_setup``: one UpdateItem when the configuration changed
+        """``csms.ocpp.ports.ChargerLink.boot_setup``: one UpdateItem when the configuration changed
         (the set-up calls are then sent by the next message), two when it is current."""
         changed = ChargerModel.setup_version.does_not_exist() | (ChargerModel.setup_version != version)
         if self._update(charge_point_id, [ChargerModel.setup_connection_id.set(connection_id),
@@ -321,13 +331,13 @@ class DynamoChargers:
             if cursor is None:
                 return out
 
-    def preference(self, charge_point_id: str) -> dict:
+    def preference(self, charge_point_id: str) -> Preference:
         try:
             item = ChargerModel.get(charge_point_id, attributes_to_get=["preference"])
         except DoesNotExist:
-            return {}
+            return Preference()
         pref = item.preference
-        return dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {})
+        return _preference_from(charge_point_id, dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {}))
 
     def firmware_history(self, charge_point_id: str) -> list[str]:
         try:

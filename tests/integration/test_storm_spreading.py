@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from csms.connection_age import MAX_AGE, MIN_AGE
-from csms.memory import MemoryPoster
+from csms.ocpp.connection_age import MAX_AGE, MIN_AGE
+from tests.fakes import MemoryPoster
 from csms.timeutil import utcnow
 from handlers import sweeper
 from tests.integration.conftest import ChargerClient

@@ -7,17 +7,19 @@ from datetime import datetime, timezone
 
 import pytest
 
-from csms.commands import MAX_FRAME_BYTES, Commander
-from csms.memory import MemoryCallQueue, MemoryLink, MemoryPoster
-from csms.ocpp_j import OcppError
+from csms.ocpp.codec import OcppError
+from csms.ocpp.commands import MAX_FRAME_BYTES, Commander
+from csms.ocpp.setup_policy import setup_calls
+from tests.fakes import MemoryCallQueue, MemoryChargers, MemoryPoster
 
 NOW = datetime(2024, 6, 12, 18, 0, tzinfo=timezone.utc)
 
 
-def _commander(caps: dict[str, str] | None = None) -> tuple[Commander, MemoryCallQueue, MemoryLink]:
-    queue, link = MemoryCallQueue(), MemoryLink()
-    link.current["CP1"] = "c1"
-    link.caps["CP1"] = dict(caps or {})
+def _commander(caps: dict[str, str] | None = None) -> tuple[Commander, MemoryCallQueue, MemoryChargers]:
+    queue, link = MemoryCallQueue(), MemoryChargers()
+    link.register("CP1", "h", NOW)
+    link.connect("CP1", "c1", NOW)
+    link.record_capabilities("CP1", dict(caps or {}))
     return Commander(queue, link, MemoryPoster(), clock=lambda: NOW), queue, link
 
 
@@ -34,7 +36,7 @@ def test_an_oversized_call_is_refused_before_it_is_queued():
 
 def test_set_up_calls_fit_and_configure_stop_transaction_data():
     commander, queue, _ = _commander()
-    commander.setup_calls("CP1")
+    setup_calls(commander, "CP1")
     assert max(_sizes(queue)) < MAX_FRAME_BYTES
     keys = {c.payload.get("key"): c.payload.get("value") for c in queue.queued("CP1") if c.action == "ChangeConfiguration"}
     assert keys["StopTxnSampledData"] == "Energy.Active.Import.Register" and keys["StopTxnAlignedData"] == ""

@@ -1,13 +1,14 @@
 """The small interfaces the domain needs from storage.
 
 Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
-``csms.memory`` (in-memory fakes for unit tests and benchmarks).
+``tests.fakes`` (in-memory fakes for unit tests and benchmarks).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 from csms.model import (
     BootInfo,
@@ -19,6 +20,9 @@ from csms.model import (
     Session,
 )
 
+if TYPE_CHECKING:  # annotations only: the queue's records are defined with the send engine
+    from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
+
 Clock = Callable[[], datetime]
 
 
@@ -26,7 +30,9 @@ class AlreadyExists(Exception):
     """A conditional create found the item already there."""
 
 
-class ChargerRepository(Protocol):
+class ChargerCredentials(Protocol):
+    """The charger store as the handshake and key management see it (``connection``, ``credentials``)."""
+
     def register(self, charge_point_id: str, password_hash: str, at: datetime) -> None:
         """Create a charger; raises AlreadyExists when the id is taken."""
 
@@ -39,6 +45,10 @@ class ChargerRepository(Protocol):
 
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         """Count a wrong key for a known charger (brute-force lockout)."""
+
+
+class ChargerPresence(Protocol):
+    """The charger store as the OCPP handlers write it: connection, boot, liveness, firmware."""
 
     def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         """Make ``connection_id`` the charger's current connection (idempotent).
@@ -57,9 +67,17 @@ class ChargerRepository(Protocol):
 
     def record_diagnostics_status(self, charge_point_id: str, status: str, at: datetime) -> None: ...
 
+
+class ChargerReader(Protocol):
+    """One charger or all of them, as operators and drivers see them."""
+
     def get(self, charge_point_id: str) -> ChargerView | None: ...
 
     def list(self) -> list[ChargerView]: ...
+
+
+class ChargerRepository(ChargerCredentials, ChargerPresence, ChargerReader, Protocol):
+    """The whole charger store (what an adapter implements); a consumer names the role it needs."""
 
 
 class ConnectorRepository(Protocol):
@@ -109,3 +127,70 @@ class ReviewLog(Protocol):
     def add(self, item: ReviewItem) -> None: ...
 
     def list(self, charge_point_id: str) -> list[ReviewItem]: ...
+
+
+class CallQueue(Protocol):
+    def add(self, call: PendingCall) -> None: ...
+
+    def oldest(self, charge_point_id: str) -> PendingCall | None: ...
+
+    def queued(self, charge_point_id: str) -> list[PendingCall]: ...
+
+    def remove(self, call: PendingCall) -> None: ...
+
+    def claim(self, call: PendingCall, connection_id: str, now: datetime, deadline: datetime) -> bool:
+        """Take the charger's single outstanding slot unless a live call holds it."""
+
+    def outstanding(self, charge_point_id: str) -> Outstanding | None: ...
+
+    def release(self, charge_point_id: str, unique_id: str) -> bool:
+        """Free the slot if ``unique_id`` still holds it."""
+
+    def record(self, outcome: CallOutcome) -> None: ...
+
+    def outcomes(self, charge_point_id: str) -> list[CallOutcome]: ...
+
+    def chargers_with_work(self, now: datetime | None = None) -> list[str]:
+        """Chargers with queued or outstanding calls the sweep should look at (by ``now``)."""
+
+
+class ConnectionPoster(Protocol):
+    def post(self, connection_id: str, frame: str) -> bool:
+        """Send a frame; False when the connection is gone (HTTP 410)."""
+
+
+@dataclass(frozen=True)
+class SetupClaim:
+    """What the charger item said when a young connection claimed its set-up (its values before)."""
+    pump_pending: bool  # a BootNotification on this connection queued set-up calls still to be sent
+    boot_at: datetime | None
+    setup_version: str | None
+
+
+class ChargerLink(Protocol):
+    """What the commander needs to know of a charger's connection and setup."""
+
+    def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
+        """(current connection id, connection id already set up, boot time)."""
+
+    def mark_setup(self, charge_point_id: str, connection_id: str) -> bool:
+        """Record that ``connection_id`` was set up; False if it already was."""
+
+    def mark_stale(self, charge_point_id: str, connection_id: str) -> None:
+        """The connection is gone (410): offline, if it is still the current one."""
+
+    def claim_setup(self, charge_point_id: str, connection_id: str) -> SetupClaim | None:
+        """One conditional write: claim the set-up of ``connection_id`` if it is the current
+        connection and it is not set up yet (or a BootNotification left set-up calls to send).
+        None when there is nothing to do."""
+
+    def boot_setup(self, charge_point_id: str, connection_id: str, version: str) -> str | None:
+        """After a BootNotification: ``connection_id`` is set up with configuration ``version``;
+        its calls are sent by the next message. Returns the version stored before."""
+
+    def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None: ...
+
+    def capabilities(self, charge_point_id: str) -> dict[str, str]: ...
+
+    def set_password_hash(self, charge_point_id: str, password_hash: str) -> bool:
+        """Switch the charger's stored AuthorizationKey hash (key rotation)."""

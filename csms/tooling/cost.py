@@ -25,7 +25,7 @@ PRICES = {
     "dynamodb_wcu_hour": 0.00065,  # provisioned write capacity unit-hour (the meter table)
     "dynamodb_rcu_hour": 0.00013,
 }
-RECONNECTS_PER_DAY = 24 * 60 / 102.5  # the platform closes each connection at 90-115 min (csms.connection_age)
+RECONNECTS_PER_DAY = 24 * 60 / 102.5  # the platform closes each connection at 90-115 min (csms.ocpp.connection_age)
 MINUTES_PER_MONTH = 30 * 24 * 60
 
 
@@ -134,7 +134,7 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # this vehicle's share of a run's time: its reads plus ~1 ms of planning, in the 2 GB scheduler
     scheduler_gb_s = runs * (plan["reads"] * profile.ddb_latency_ms + 1) / 1000 * 2.0
     replan_requests = 2 * profile.sessions_per_day * 30  # plug-in and unplug
-    # reconnects (csms.connection_age; measured: $connect, $disconnect, the set-up check, the trigger's
+    # reconnects (csms.ocpp.connection_age; measured: $connect, $disconnect, the set-up check, the trigger's
     # answer) and the StatusNotifications the trigger brings, plus the sweeper's DeleteConnection
     reconnects = profile.reconnects_per_day * 30
     rc_parts = [counts["$connect"], counts["$disconnect"], counts["reconnect: first message (set-up check)"],
