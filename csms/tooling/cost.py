@@ -27,6 +27,7 @@ PRICES = {
 }
 RECONNECTS_PER_DAY = 24 * 60 / 102.5  # the platform closes each connection at 90-115 min (csms.ocpp.connection_age)
 MINUTES_PER_MONTH = 30 * 24 * 60
+SETUP_WINDOW_S = 120  # csms.ocpp.setup_policy.SETUP_WINDOW: messages this young pay the set-up check (tested equal)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ class Profile:
     boots_per_month: float = 4.0  # real reboots: BootNotification, set-up only if the configuration changed
     meter_provisioned: bool = True  # meter table in provisioned mode with auto scaling (infra/quotas.py)
     provisioned_utilization: float = 0.8  # auto-scaling target
-    access_log_bytes: int = 90  # one WebSocket access-log line per message (~64 B), with CloudWatch's 26 B overhead
+    # one WebSocket access-log line per message (~47 B: infra/websocket_api.py ACCESS_LOG_FORMAT without the
+    # connection id, which $connect/$disconnect log), with CloudWatch's 26 B overhead per event
+    access_log_bytes: int = 73
 
     def __post_init__(self):
         if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
@@ -145,8 +148,11 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # statuses in the set-up window each pay the set-up check (an eventually consistent read, 0.5)
     rc_w = (sum(c["write_units"] for c in rc_parts) - counts["Heartbeat"]["write_units"]
             + profile.connectors * statuses["write_units"] + 2)
+    # and so does every other message of the set-up window: the MeterValues of its first 2 minutes
+    # (SETUP_WINDOW) after the first message, while metering
+    window_meter = max(0.0, SETUP_WINDOW_S / profile.sample_interval_s - 1) * profile.metering_hours_per_day / 24
     rc_r = (sum(c["read_units"] for c in rc_parts) - counts["Heartbeat"]["read_units"]
-            + profile.connectors * (statuses["read_units"] + 0.5))
+            + profile.connectors * (statuses["read_units"] + 0.5) + window_meter * 0.5)
     rc_posts = sum(c["management_posts"] for c in rc_parts)
     # authorizer + $connect + $disconnect + trigger answer + the statuses (the first message is counted already)
     rc_invocations = 4 + profile.connectors
@@ -154,7 +160,8 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     ddb_w += reconnects * rc_w
     ddb_r += reconnects * rc_r
     invocations += reconnects * rc_invocations
-    lambda_s += reconnects * (rc_invocations * _invocation_ms(150, 1, profile) + 50) / 1000  # + one HMAC authorizer
+    lambda_s += reconnects * (rc_invocations * _invocation_ms(150, 1, profile) + 50  # + one HMAC authorizer
+                              + window_meter * profile.ddb_latency_ms) / 1000  # the window's checks' round trips
     apigw_messages += reconnects * rc_messages
     # boots: set-up only when the configuration changed; a current charger's boot is measured
     boot = counts["BootNotification"]
