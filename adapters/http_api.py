@@ -155,9 +155,17 @@ def me() -> dict:
     return {"subject": who.subject, "operator": who.operator}
 
 
-@app.get("/v1/chargers", summary="chargers the caller can see, with live state")
-def list_chargers() -> list:
-    return ops().list_chargers(caller())
+Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
+Cursor = Annotated[Optional[str], Query(max_length=2048, description="the previous page's next cursor")]
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+
+
+@app.get("/v1/chargers", summary="a page of the chargers the caller can see, with live state; the next "
+                                 "page's cursor is in the X-Next-Cursor header (absent on the last page)")
+def list_chargers(limit: Limit = 50, cursor: Cursor = None) -> Response[list]:
+    rows, after = ops().chargers_page(caller(), limit, cursor)
+    return Response(200, content_types.APPLICATION_JSON, rows,
+                    headers={NEXT_CURSOR_HEADER: after} if after else None)
 
 
 @app.post("/v1/chargers", summary="register a charger (operators); the key is shown once")
@@ -239,8 +247,10 @@ def charger_sessions(
     charger_id: str,
     since: Annotated[Optional[AwareDatetime], Query(alias="from", description="sessions still open at or after")] = None,
     until: Annotated[Optional[AwareDatetime], Query(alias="to", description="sessions started before")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict:
-    return ops().list_sessions(caller(), charger_id, since, until)
+    return ops().list_sessions(caller(), charger_id, since, until, limit, cursor)
 
 
 @app.get("/v1/chargers/<charger_id>/sessions/<transaction_id>",
@@ -249,12 +259,14 @@ def get_session(charger_id: str, transaction_id: int) -> dict:
     return ops().get_session(caller(), charger_id, transaction_id)
 
 
-@app.get("/v1/sessions", summary="sessions of every charger the caller can see")
+@app.get("/v1/sessions", summary="sessions of a page of the chargers the caller can see (next_cursor continues)")
 def sessions(
     since: Annotated[Optional[AwareDatetime], Query(alias="from")] = None,
     until: Annotated[Optional[AwareDatetime], Query(alias="to")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict:
-    return ops().list_sessions(caller(), None, since, until)
+    return ops().list_sessions(caller(), None, since, until, limit, cursor)
 
 
 @app.get("/v1/events", summary="grid-demand events that have not ended")

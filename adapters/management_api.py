@@ -28,3 +28,15 @@ class ManagementApiPoster:
             if exc.response.get("Error", {}).get("Code") in ("GoneException", "410"):
                 return False
             raise
+
+    def close(self, connection_id: str) -> bool:
+        """Close a charger's connection (DeleteConnection); False when it is already gone."""
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+            return True
+        except self._client.exceptions.GoneException:
+            return False
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("GoneException", "410"):
+                return False
+            raise

@@ -114,6 +114,12 @@ def measure() -> dict[str, dict]:
             reply = charger.send(json.dumps([3, frame[1], {"status": "Accepted"} if frame[2] != "GetConfiguration" else {}]))
             if reply:
                 poster.sent.append(("c", reply))
+        # a boot-less reconnect of this configured charger (API Gateway's or the platform's close)
+        charger.handshake()
+        record("reconnect: first message (set-up check)", lambda: charger.result("Heartbeat", {}))
+        trigger = json.loads(poster.sent[-1][1])
+        record("reconnect: TriggerMessage answer", lambda: charger.send(json.dumps([3, trigger[1], {"status": "Accepted"}])))
+        charger.connected_at_ms = 1_700_000_000_000
         record("Heartbeat", lambda: charger.result("Heartbeat", {}))
         record("StatusNotification", lambda: charger.result("StatusNotification", {
             "connectorId": 1, "errorCode": "NoError", "status": "Preparing", "timestamp": iso(utcnow())}))
@@ -145,7 +151,12 @@ def measure() -> dict[str, dict]:
     # the scheduler's own reads are shared by the run; split into the per-vehicle share
     run = table["Scheduler run (per plugged-in vehicle)"]
     sched = {k: v for k, v in run.items()}
-    table["Scheduler run (per plugged-in vehicle)"] = {**sched, "writes": 0, "write_units": 0, "management_posts": 0}
+    # the active-index shard Queries are the run's, not the vehicle's (csms cost shares them over the fleet)
+    from adapters.dynamo.indexes import SHARDS
+
+    table["Scheduler run (per plugged-in vehicle)"] = {**sched, "writes": 0, "write_units": 0, "management_posts": 0,
+                                                        "reads": sched["reads"] - SHARDS,
+                                                        "read_units": sched["read_units"] - SHARDS}
     table["SetChargingProfile (queued and sent)"] = {**sched, "reads": 0, "read_units": 0}
     return table
 

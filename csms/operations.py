@@ -32,6 +32,8 @@ from csms.views.reports import session_report
 MAX_ENERGY_KWH = 1000.0
 MAX_CARBON_PRICE = 10_000.0  # GBP/t: far above any traded or social cost of carbon
 MAX_EVENT = timedelta(days=7)
+PAGE = 50  # default page of a listing
+MAX_PAGE = 100
 SIGNALS_AHEAD = timedelta(hours=48)
 
 
@@ -123,14 +125,36 @@ class Operations:
         return view
 
     # ---------------------------------------------------------- chargers
-    def list_chargers(self, who: Principal) -> list[dict]:
-        views = self.chargers.list() if who.operator else self.chargers.of_driver(who.subject)
+    def _charger_views(self, who: Principal, limit: int, cursor: str | None):
+        """One page of the chargers the caller may see: (views, next cursor). Raises Invalid."""
+        try:
+            if who.operator:
+                return self.chargers.page(limit, cursor)
+            return self.chargers.page_of_driver(who.subject, limit, cursor)
+        except ValueError as exc:  # a cursor this API did not hand out
+            raise Invalid(str(exc)) from exc
+
+    def chargers_page(self, who: Principal, limit: int = PAGE, cursor: str | None = None) -> tuple[list[dict], str | None]:
+        """At most ``limit`` chargers (id order) with their live state, and the cursor of the next
+        page (None at the end): a page costs the same whatever the fleet's size."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise Invalid(f"limit must be 1-{MAX_PAGE}")
+        views, after = self._charger_views(who, limit, cursor)
         out = []
-        for view in sorted(views, key=lambda v: v.charge_point_id):
+        for view in views:
             row = charger_overview(view.charge_point_id, self.chargers, self.connectors, self.meter)
             if row is not None:
                 out.append(overview_json(row, view))
-        return out
+        return out, after
+
+    def list_chargers(self, who: Principal) -> list[dict]:
+        """Every charger the caller may see (every page: the CLI's listing; the HTTP API pages)."""
+        out, cursor = [], None
+        while True:
+            rows, cursor = self.chargers_page(who, MAX_PAGE, cursor)
+            out.extend(rows)
+            if cursor is None:
+                return out
 
     def get_charger(self, who: Principal, charge_point_id: str) -> dict:
         view = self._visible(who, charge_point_id)
@@ -254,7 +278,8 @@ class Operations:
 
     def _session_json(self, session, detail: bool = False, stored: list | None = None) -> dict:
         """``stored``: signal rows already read for several sessions (a listing reads them once)."""
-        samples = self.meter.for_transaction(session.charge_point_id, session.connector_id, session.transaction_id)
+        samples = self.meter.for_transaction(session.charge_point_id, session.connector_id, session.transaction_id,
+                                             session.started_at, session.stopped_at)
         now = self.clock()
         end = session.stopped_at or now
         lo, hi = self._signal_window(session, now)
@@ -282,17 +307,26 @@ class Operations:
         return out
 
     def list_sessions(self, who: Principal, charge_point_id: str | None = None, since: datetime | None = None,
-                      until: datetime | None = None) -> dict:
+                      until: datetime | None = None, limit: int = PAGE, cursor: str | None = None) -> dict:
+        """One page of sessions with totals over the page, and ``next_cursor`` (None at the end).
+        For one charger: ``limit`` sessions, newest first. Across chargers: the sessions of up to
+        ``limit`` chargers (id order) — a page's cost never depends on the fleet's size."""
         if since and until and until <= since:
             raise Invalid("'to' must be after 'from'")
-        if charge_point_id is not None:
-            ids = [self._visible(who, charge_point_id).charge_point_id]
-        else:
-            views = self.chargers.list() if who.operator else self.chargers.of_driver(who.subject)
-            ids = sorted(v.charge_point_id for v in views)
+        if not 1 <= limit <= MAX_PAGE:
+            raise Invalid(f"limit must be 1-{MAX_PAGE}")
         now = self.clock()
-        periods: dict = {}
-        chosen = [s for cp in ids for s in self.sessions.list(cp)
+        try:
+            if charge_point_id is not None:
+                self._visible(who, charge_point_id)
+                found, after = self.sessions.page(charge_point_id, limit, cursor)
+            else:
+                views, after = self._charger_views(who, limit, cursor)
+                found = [s for v in views for s in self.sessions.list(v.charge_point_id)]
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        periods: dict = {}  # a driver sees only sessions from while the charger was linked to them (issue 21)
+        chosen = [s for s in found
                   if not (since and (s.stopped_at or now) < since) and not (until and s.started_at >= until)
                   and self._driver_may_see(who, s, periods)]
         stored = []
@@ -304,7 +338,8 @@ class Operations:
         total = lambda k: round(sum(r[k] or 0 for r in rows), 4)  # noqa: E731
         return {"sessions": rows, "totals": {"sessions": len(rows), "energy_kwh": total("energy_kwh"),
                                              "cost_gbp": total("cost_gbp"), "co2_kg": total("co2_kg"),
-                                             "savings_gbp": total("savings_gbp")}}
+                                             "savings_gbp": total("savings_gbp")},
+                "next_cursor": after}
 
     def get_session(self, who: Principal, charge_point_id: str, transaction_id: int) -> dict:
         self._visible(who, charge_point_id)

@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--replan-minutes", type=float, default=15.0)
     parser.add_argument("--profiles-per-session", type=float, default=4.0)
     parser.add_argument("--plugged-hours", type=float, default=10.0)
-    parser.add_argument("--memory-mb", type=int, default=512)
+    parser.add_argument("--memory-mb", type=int, default=256, help="the $default function's memory (infra/constants.py)")
     parser.add_argument("--ddb-latency-ms", type=float, default=4.0)
     parser.add_argument("--counts", default=str(ROOT / "docs" / "requests.json"),
                         help="requests per message (python -m bench.bench_requests)")

@@ -124,6 +124,13 @@ class LocalPlatform:
         return runtime()
 
     # --------------------------------------------------------------- control
+    def _sweep(self) -> None:
+        """What the Sweeper function does every minute: send and expire calls, close aged connections."""
+        from handlers.sweeper import close_aged
+
+        self.runtime.commander.sweep()
+        close_aged(self.runtime, datetime.now(timezone.utc))
+
     async def start(self) -> "LocalPlatform":
         """Raises ``csms_local.private.StateDirBusy`` when another platform uses the state dir."""
         self._state_lock = StateLock(self.state_dir)  # also makes the directory 0700
@@ -179,6 +186,10 @@ class LocalPlatform:
         if self._dynamo is not None and legacy.exists():
             restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, legacy)
             log.info("imported %d items from %s", restored, legacy)
+            if restored:
+                from adapters.dynamo.backfill import backfill  # a state saved before the sparse indexes
+
+                await asyncio.to_thread(backfill)
         self._mgmt.start()
         await self._gateway.start()
         if self.api_port is not None:
@@ -190,7 +201,7 @@ class LocalPlatform:
             operator_token(self.state_dir)
         write_private(self.endpoint_file, json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
-        self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
+        self.register_job("sweep", SWEEP_EVERY_S, self._sweep)
         if self.smart_every_s:
             await asyncio.to_thread(self._refresh_signals)
             self.register_job("signals", SIGNALS_EVERY_S, self._refresh_signals)

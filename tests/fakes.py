@@ -21,7 +21,7 @@ from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, Met
                         Session)
 from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
 from csms.ocpp.lockout import FORGET_AFTER, FailureCount
-from csms.ocpp.ports import AlreadyExists
+from csms.ocpp.ports import AlreadyExists, SetupClaim
 from csms.ocpp.quirks import FUTURE_TOLERANCE
 from csms.views.driver_links import LinkPeriod
 
@@ -121,6 +121,27 @@ class MemoryChargers:
         if item is not None and item["connection_id"] == connection_id:
             item.update(online=False, connection_id=None)
 
+    def claim_setup(self, charge_point_id: str, connection_id: str) -> SetupClaim | None:
+        item = self.items.get(charge_point_id)
+        if item is None or not item["online"] or item["connection_id"] != connection_id:
+            return None
+        pending = item.get("setup_pump") == connection_id  # set-up calls a BootNotification queued, to send
+        if item["setup_connection_id"] == connection_id and not pending:
+            return None
+        item["setup_connection_id"] = connection_id
+        item["setup_pump"] = None
+        return SetupClaim(pending, item["boot_at"], item.get("setup_version"))
+
+    def boot_setup(self, charge_point_id: str, connection_id: str, version: str) -> str | None:
+        item = self.items.get(charge_point_id)
+        if item is None:
+            return None
+        old = item.get("setup_version")
+        item["setup_connection_id"] = connection_id
+        if old != version:
+            item.update(setup_version=version, setup_pump=connection_id)
+        return old
+
     def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None:
         if charge_point_id in self.items:
             self.items[charge_point_id]["capabilities"].update({k: str(v)[:500] for k, v in values.items()})
@@ -159,6 +180,23 @@ class MemoryChargers:
 
     def list(self) -> list[ChargerView]:
         return [v for v in (self.get(cp) for cp in sorted(self.items)) if v is not None]
+
+    def page(self, limit: int, cursor: str | None = None) -> tuple[builtins.list[ChargerView], str | None]:
+        return _page(self.list(), lambda v: v.charge_point_id, limit, cursor)
+
+    def page_of_driver(self, driver: str, limit: int, cursor: str | None = None) -> tuple[builtins.list[ChargerView], str | None]:
+        return _page(self.of_driver(driver), lambda v: v.charge_point_id, limit, cursor)
+
+
+def _page(rows: list, key, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """The rows after the one whose ``key`` is ``cursor`` (rows in listing order), at most ``limit``,
+    and the cursor after the last (None at the end), like the DynamoDB stores' pages."""
+    keys = [str(key(r)) for r in rows]
+    if cursor is not None and cursor not in keys:
+        raise ValueError("cursor is not valid")
+    start = keys.index(cursor) + 1 if cursor is not None else 0
+    chosen = rows[start:start + limit]
+    return chosen, (str(key(chosen[-1])) if chosen and start + limit < len(rows) else None)
 
 
 class MemoryConnectors:
@@ -215,6 +253,10 @@ class MemorySessions:
     def list(self, charge_point_id: str) -> list[Session]:
         return [copy.deepcopy(s) for (cp, _), s in sorted(self.items.items()) if cp == charge_point_id]
 
+    def page(self, charge_point_id: str, limit: int, cursor: str | None = None) -> tuple[builtins.list[Session], str | None]:
+        newest_first = sorted(self.list(charge_point_id), key=lambda x: x.transaction_id, reverse=True)
+        return _page(newest_first, lambda x: x.transaction_id, limit, cursor)
+
     def save_stop(self, session: Session) -> None:
         self.items[(session.charge_point_id, session.transaction_id)] = copy.deepcopy(session)
 
@@ -247,8 +289,10 @@ class MemoryMeter:
         return [s for s in self._stream(charge_point_id, connector_id)
                 if s.timestamp >= start and (end is None or s.timestamp <= end)]
 
-    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int) -> list[MeterSample]:
-        return [s for s in self._stream(charge_point_id, connector_id) if s.transaction_id == transaction_id]
+    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int,
+                        start: datetime | None = None, stop: datetime | None = None) -> list[MeterSample]:
+        return [s for s in self._stream(charge_point_id, connector_id) if s.transaction_id == transaction_id
+                and (start is None or s.timestamp >= start) and (stop is None or s.timestamp <= stop)]
 
     def latest(self, charge_point_id: str, connector_id: int) -> MeterSample | None:
         stream = self._stream(charge_point_id, connector_id)
@@ -322,7 +366,7 @@ class MemoryCallQueue:
     def outcomes(self, charge_point_id: str) -> list[CallOutcome]:
         return [o for o in self.results if o.charge_point_id == charge_point_id]
 
-    def chargers_with_work(self) -> list[str]:
+    def chargers_with_work(self, now: datetime | None = None) -> list[str]:
         return sorted({cp for cp, items in self.queue.items() if items} | set(self.slots))
 
 
@@ -382,6 +426,7 @@ class MemoryPoster:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
         self.gone: set[str] = set()
+        self.closed: list[str] = []
 
     def post(self, connection_id: str, frame: str) -> bool:
         if connection_id in self.gone:
@@ -389,6 +434,12 @@ class MemoryPoster:
         self.sent.append((connection_id, frame))
         return True
 
+    def close(self, connection_id: str) -> bool:
+        if connection_id in self.gone:
+            return False
+        self.gone.add(connection_id)
+        self.closed.append(connection_id)
+        return True
 
 class MemoryPendingKeys:
     """A rotation's pending AuthorizationKey hash on ``MemoryChargers`` items (``get_auth`` reads it)."""

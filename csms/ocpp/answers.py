@@ -11,7 +11,7 @@ from csms.ocpp import codec as ocpp_j
 from csms.ocpp import rotation
 from csms.ocpp.codec import CallError, CallResult, OcppError
 from csms.ocpp import evidence, quirks
-from csms.ocpp.commands import METER_MEASURANDS, METER_MEASURANDS_NO_POWER, CallOutcome, Commander, PendingCall
+from csms.ocpp.commands import DIRECT_PREFIX, METER_MEASURANDS, METER_MEASURANDS_NO_POWER, CallOutcome, Commander, PendingCall
 from csms.ocpp.setup_policy import setup_calls
 from csms.ocpp.v16 import profiles
 
@@ -38,6 +38,10 @@ class AnswerHandler:
     def __call__(self, charge_point_id: str, connection_id: str | None, message: CallResult | CallError) -> str | None:
         """Match an answer to the outstanding call; return the next call's frame, if any,
         to be sent as the route response."""
+        if message.unique_id.startswith(DIRECT_PREFIX):
+            log.info("%s answered the reconnect's status trigger: %s", charge_point_id,
+                     getattr(message, "payload", None) or getattr(message, "code", ""))
+            return None
         held = self.commander.queue.outstanding(charge_point_id)
         if held is None or held.call.unique_id != message.unique_id:
             log.info("answer %s from %s matches no outstanding call; dropped", message.unique_id, charge_point_id)

@@ -13,9 +13,12 @@ When to send, without a storage read on every charger message:
 - a call queued by the operator or scheduler is posted at once (``send``);
 - right after a charger connects its socket is not open yet, so the first
   messages of a young connection (``connected_at`` within ``SETUP_WINDOW``)
-  check whether the connection has been set up (one read each, only then):
-  the configuration after a BootNotification, or, when the charger reconnected
-  without one, TriggerMessage BootNotification and StatusNotification;
+  check whether the connection has been set up (one cheap read each, only
+  then; the first one claims it with a conditional write). Set-up happens only
+  when something changed (issue 15): the configuration after a BootNotification
+  only when its version differs from the one stored on the charger; after a
+  boot-less reconnect only TriggerMessage StatusNotification when boot data and
+  configuration are current, else TriggerMessage BootNotification as well;
 - a scheduled sweep (``sweep``) posts whatever is still queued and expires
   outstanding calls whose charger never answered.
 """
@@ -38,6 +41,11 @@ from csms.timeutil import iso, utcnow
 log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT = timedelta(seconds=60)
+# Unique-id prefix of the TriggerMessage StatusNotification sent straight to a reconnected charger
+# (not queued): its answer needs no storage read, nothing is waiting for it.
+DIRECT_PREFIX = "setup-"
+# API Gateway closes a WebSocket with 1009 on a frame over 32 KB (field notes): no CALL we send may.
+MAX_FRAME_BYTES = 32 * 1024
 
 # What the platform needs from every charger (the project guide; the smart-charging keys of OCPP 1.6 section 9.1).
 METER_MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import"
@@ -121,6 +129,10 @@ class Commander:
         ocpp_j.validate(ocpp_j.CALL, action, payload)
         stored = rotation.sealed(action, payload, charge_point_id, self.sealer)  # never a secret in clear
         call = PendingCall(charge_point_id, self._ids(), action, stored, self.clock(), origin)
+        size = len(call.frame().encode("utf-8"))
+        if size > MAX_FRAME_BYTES:
+            # API Gateway would close the charger's socket (1009) and the call would be retried for ever
+            raise OcppError(ocpp_j.PROPERTY_CONSTRAINT_VIOLATION, f"{action} frame is {size} bytes, over API Gateway's {MAX_FRAME_BYTES}-byte frame limit")
         self.queue.add(call)
         return call
 
@@ -191,7 +203,7 @@ class Commander:
     def sweep(self) -> int:
         """Scheduled: send what is queued, expire unanswered calls. Returns calls sent."""
         sent = 0
-        for charge_point_id in self.queue.chargers_with_work():
+        for charge_point_id in self.queue.chargers_with_work(self.clock()):
             try:
                 sent += self.pump(charge_point_id)
             except Exception:  # one charger's failure must not stop the sweep
@@ -244,4 +256,3 @@ class Commander:
         if stop is not None:
             payload["stopTime"] = iso(stop)
         return self.send(charge_point_id, "GetDiagnostics", payload, origin="operator")
-

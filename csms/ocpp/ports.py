@@ -6,6 +6,7 @@ Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 
@@ -125,7 +126,10 @@ class MeterRepository(Protocol):
     ) -> list[MeterSample]:
         """Samples of a connector in [start, end] (end None = open), oldest first."""
 
-    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int) -> list[MeterSample]: ...
+    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int,
+                        start: datetime | None = None, stop: datetime | None = None) -> list[MeterSample]:
+        """The transaction's samples; with ``start`` / ``stop`` (None = open) only that time range
+        of the connector is read (a session view reads its own samples, not the whole history)."""
 
     def latest(self, charge_point_id: str, connector_id: int) -> MeterSample | None: ...
 
@@ -159,8 +163,8 @@ class CallQueue(Protocol):
 
     def outcomes(self, charge_point_id: str) -> list[CallOutcome]: ...
 
-    def chargers_with_work(self) -> list[str]:
-        """Chargers with queued or outstanding calls (for the sweep)."""
+    def chargers_with_work(self, now: datetime | None = None) -> list[str]:
+        """Chargers with queued or outstanding calls the sweep should look at (by ``now``)."""
 
     def redact(self, call: PendingCall, payload: dict[str, Any]) -> None:
         """Replace the stored payload of a queued / outstanding call (a secret, once sent)."""
@@ -169,6 +173,14 @@ class CallQueue(Protocol):
 class ConnectionPoster(Protocol):
     def post(self, connection_id: str, frame: str) -> bool:
         """Send a frame; False when the connection is gone (HTTP 410)."""
+
+
+@dataclass(frozen=True)
+class SetupClaim:
+    """What the charger item said when a young connection claimed its set-up (its values before)."""
+    pump_pending: bool  # a BootNotification on this connection queued set-up calls still to be sent
+    boot_at: datetime | None
+    setup_version: str | None
 
 
 class ChargerLink(Protocol):
@@ -182,6 +194,15 @@ class ChargerLink(Protocol):
 
     def mark_stale(self, charge_point_id: str, connection_id: str) -> None:
         """The connection is gone (410): offline, if it is still the current one."""
+
+    def claim_setup(self, charge_point_id: str, connection_id: str) -> SetupClaim | None:
+        """One conditional write: claim the set-up of ``connection_id`` if it is the current
+        connection and it is not set up yet (or a BootNotification left set-up calls to send).
+        None when there is nothing to do."""
+
+    def boot_setup(self, charge_point_id: str, connection_id: str, version: str) -> str | None:
+        """After a BootNotification: ``connection_id`` is set up with configuration ``version``;
+        its calls are sent by the next message. Returns the version stored before."""
 
     def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None: ...
 

@@ -21,8 +21,13 @@ PRICES = {
     "dynamodb_write_unit": 0.625e-6,  # on-demand, per write request unit (1 KB; transactions count 2)
     "dynamodb_read_unit": 0.125e-6,  # per read request unit (4 KB strongly consistent; transactions 2)
     "logs_gb_ingested": 0.50,
+    "logs_gb_ingested_infrequent": 0.25,  # Infrequent Access log class (the WebSocket access log)
+    "dynamodb_wcu_hour": 0.00065,  # provisioned write capacity unit-hour (the meter table)
+    "dynamodb_rcu_hour": 0.00013,
 }
+RECONNECTS_PER_DAY = 24 * 60 / 102.5  # the platform closes each connection at 90-115 min (csms.ocpp.connection_age)
 MINUTES_PER_MONTH = 30 * 24 * 60
+SETUP_WINDOW_S = 120  # csms.ocpp.setup_policy.SETUP_WINDOW: messages this young pay the set-up check (tested equal)
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,18 @@ class Profile:
     profiles_per_session: float = 4.0  # SetChargingProfile sent (only when a plan changes)
     replans_per_day: float = 96.0  # scheduler runs (every 15 min) while a vehicle is plugged in
     plugged_hours_per_day: float = 10.0
-    lambda_memory_mb: int = 512
-    charger_item_kb: float = 2.0  # the chargers-table item the sweeper's ConnectedChargers scan reads
+    lambda_memory_mb: int = 256  # the $default function (infra/constants.py CHARGER_PATH_MEMORY_MB)
+    charger_item_kb: float = 2.0
     ddb_latency_ms: float = 4.0
+    fleet_size: int = 10_000  # shares the periodic jobs' fixed cost (sweeper, gauge, signal refresh)
+    reconnects_per_day: float = RECONNECTS_PER_DAY
+    connectors: int = 2  # StatusNotifications a reconnect's trigger brings (connector 0 and 1)
+    boots_per_month: float = 4.0  # real reboots: BootNotification, set-up only if the configuration changed
+    meter_provisioned: bool = True  # meter table in provisioned mode with auto scaling (infra/quotas.py)
+    provisioned_utilization: float = 0.8  # auto-scaling target
+    # one WebSocket access-log line per message (~47 B: infra/websocket_api.py ACCESS_LOG_FORMAT without the
+    # connection id, which $connect/$disconnect log), with CloudWatch's 26 B overhead per event
+    access_log_bytes: int = 73
 
     def __post_init__(self):
         if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
@@ -123,22 +137,81 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # this vehicle's share of a run's time: its reads plus ~1 ms of planning, in the 2 GB scheduler
     scheduler_gb_s = runs * (plan["reads"] * profile.ddb_latency_ms + 1) / 1000 * 2.0
     replan_requests = 2 * profile.sessions_per_day * 30  # plug-in and unplug
+    # reconnects (csms.ocpp.connection_age; measured: $connect, $disconnect, the set-up check, the trigger's
+    # answer) and the StatusNotifications the trigger brings, plus the sweeper's DeleteConnection
+    reconnects = profile.reconnects_per_day * 30
+    rc_parts = [counts["$connect"], counts["$disconnect"], counts["reconnect: first message (set-up check)"],
+                counts["reconnect: TriggerMessage answer"]]
+    statuses = counts["StatusNotification"]
+    # the first message itself is a charger message counted above: only its set-up work is the reconnect's
+    # +2: $connect and $disconnect each change the online index (one index write unit each); the
+    # statuses in the set-up window each pay the set-up check (an eventually consistent read, 0.5)
+    rc_w = (sum(c["write_units"] for c in rc_parts) - counts["Heartbeat"]["write_units"]
+            + profile.connectors * statuses["write_units"] + 2)
+    # and so does every other message of the set-up window: the MeterValues of its first 2 minutes
+    # (SETUP_WINDOW) after the first message, while metering
+    window_meter = max(0.0, SETUP_WINDOW_S / profile.sample_interval_s - 1) * profile.metering_hours_per_day / 24
+    rc_r = (sum(c["read_units"] for c in rc_parts) - counts["Heartbeat"]["read_units"]
+            + profile.connectors * (statuses["read_units"] + 0.5) + window_meter * 0.5)
+    rc_posts = sum(c["management_posts"] for c in rc_parts)
+    # authorizer + $connect + $disconnect + trigger answer + the statuses (the first message is counted already)
+    rc_invocations = 4 + profile.connectors
+    rc_messages = rc_posts + 1 + 2 * profile.connectors + 1  # trigger out, its answer, statuses and replies, close
+    ddb_w += reconnects * rc_w
+    ddb_r += reconnects * rc_r
+    invocations += reconnects * rc_invocations
+    lambda_s += reconnects * (rc_invocations * _invocation_ms(150, 1, profile) + 50  # + one HMAC authorizer
+                              + window_meter * profile.ddb_latency_ms) / 1000  # the window's checks' round trips
+    apigw_messages += reconnects * rc_messages
+    # boots: set-up only when the configuration changed; a current charger's boot is measured
+    boot = counts["BootNotification"]
+    ddb_w += profile.boots_per_month * boot["write_units"]
+    invocations += profile.boots_per_month
+    apigw_messages += 2 * profile.boots_per_month
+    # periodic jobs, fixed cost per run shared by the fleet: sweeper (every minute: 32 index Queries, the
+    # Lambda), ConnectedChargers gauge (every 5 min: 16 COUNT Queries), signal refresh (every 30 min)
+    runs = MINUTES_PER_MONTH + MINUTES_PER_MONTH / 30
+    # (and the scheduler's 16 active-index Queries every 15 minutes)
+    job_r = MINUTES_PER_MONTH * 32 * 0.5 + MINUTES_PER_MONTH / 5 * 16 * 0.5 + MINUTES_PER_MONTH / 15 * 16
+    jobs_usd = (runs * (PRICES["lambda_request"] + 0.2 * 0.5 * PRICES["lambda_gb_second_arm64"])
+                + job_r * PRICES["dynamodb_read_unit"]) / profile.fleet_size
+    # the gauge's COUNT reads every connected charger's ~64 B index entry (0.5 unit per 4 KB)
+    gauge_r = MINUTES_PER_MONTH / 5 * 64 / 4096 * 0.5
+    ddb_r += gauge_r
     bill.add("API Gateway messages", apigw_messages * PRICES["apigw_ws_message"],
-             f"{apigw_messages:,.0f} messages (charger messages and replies, profiles and answers)")
+             f"{apigw_messages:,.0f} messages (charger messages and replies, profiles and answers, "
+             f"{reconnects:,.0f} reconnects' triggers and statuses)")
     bill.add("API Gateway connection minutes", MINUTES_PER_MONTH * PRICES["apigw_ws_connection_minute"],
              f"{MINUTES_PER_MONTH:,} minutes")
     bill.add("Lambda requests", (invocations + replan_requests) * PRICES["lambda_request"],
              f"{invocations + replan_requests:,.0f} invocations")
     bill.add("Lambda duration", (lambda_s * gb + scheduler_gb_s) * PRICES["lambda_gb_second_arm64"],
              f"{lambda_s:,.1f} s at {profile.lambda_memory_mb} MB + scheduler share {scheduler_gb_s:,.2f} GB-s")
-    # the sweeper's ConnectedChargers gauge: a scan of the chargers table every 5 minutes (eventually
-    # consistent: 0.5 read unit per 4 KB), so each charger's item is read 8,640 times a month
-    gauge_r = MINUTES_PER_MONTH / 5 * profile.charger_item_kb / 4 * 0.5
-    ddb_r += gauge_r
-    bill.add("DynamoDB writes", ddb_w * PRICES["dynamodb_write_unit"], f"{ddb_w:,.0f} write units")
+    meter_w = msgs["MeterValues"] * counts["MeterValues"]["write_units"]
+    if profile.meter_provisioned:
+        # a steady write a sample: provisioned capacity at the auto-scaling target, not on-demand
+        wcu = meter_w / (MINUTES_PER_MONTH * 60) / profile.provisioned_utilization
+        bill.add("DynamoDB meter writes (provisioned)", wcu * 720 * PRICES["dynamodb_wcu_hour"],
+                 f"{meter_w:,.0f} writes = {wcu:.4f} WCU at {profile.provisioned_utilization:.0%} utilisation")
+        ddb_w -= meter_w
+    bill.add("DynamoDB writes", ddb_w * PRICES["dynamodb_write_unit"], f"{ddb_w:,.0f} write units (on-demand)")
     bill.add("DynamoDB reads", ddb_r * PRICES["dynamodb_read_unit"],
-             f"{ddb_r:,.0f} read units ({gauge_r:,.0f} of them the connected-chargers gauge)")
+             f"{ddb_r:,.0f} read units ({gauge_r:,.1f} of them the connected-chargers gauge)")
+    # the meter archive (DynamoDB Streams -> the Archive function, 10,000 samples a batch, ~0.5 s at
+    # 512 MB to gzip ~4 MB of JSON -> one PUT straight into Glacier Deep Archive, $0.05 per 1,000, at
+    # ~20 % of the JSON's size, $0.00099 per GB-month); stream reads by a Lambda trigger are free
+    batches = msgs["MeterValues"] / 10_000
+    archive_gb = msgs["MeterValues"] * 400 * 0.2 / 1e9
+    archive_usd = (batches * (PRICES["lambda_request"] + 0.25 * PRICES["lambda_gb_second_arm64"] + 0.05e-3)
+                   + archive_gb * 0.00099 * 13)  # storage once 13 months are archived
+    bill.add("Meter archive (stream -> S3 Deep Archive)", archive_usd,
+             f"{batches:,.1f} batches, {archive_gb * 1000:,.1f} MB a month archived")
+    bill.add("Periodic jobs (share of fixed cost)", jobs_usd,
+             f"sweeper every minute, gauge every 5 min, signal refresh every 30 min, over {profile.fleet_size:,} chargers")
     # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)
     log_gb = log_bytes / 1e9
     bill.add("CloudWatch Logs", log_gb * PRICES["logs_gb_ingested"], f"{log_gb * 1000:,.1f} MB")
+    access = (2 * msgs["total"] / 2 + reconnects * (3 + profile.connectors)) * profile.access_log_bytes / 1e9
+    bill.add("WebSocket access logs", access * PRICES["logs_gb_ingested_infrequent"],
+             f"{access * 1000:,.1f} MB, one line per message (Infrequent Access log class)")
     return bill

@@ -37,6 +37,13 @@ class ChargerDirectory(Protocol):
 
     def firmware_history(self, charge_point_id: str) -> list[str]: ...
 
+    def page(self, limit: int, cursor: str | None = None) -> tuple[list[ChargerView], str | None]:
+        """At most ``limit`` chargers in id order and the next page's cursor (None at the end);
+        raises ValueError for a cursor this store did not hand out."""
+
+    def page_of_driver(self, driver: str, limit: int, cursor: str | None = None) -> tuple[list[ChargerView], str | None]:
+        """One page of a driver's chargers, as ``page``."""
+
     def list(self) -> list[ChargerView]: ...  # last: the name shadows the builtin in the class body
 
 
@@ -45,7 +52,9 @@ class ConnectorReader(Protocol):
 
 
 class MeterReader(Protocol):
-    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int) -> list[MeterSample]: ...
+    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int,
+                        start: datetime | None = None, stop: datetime | None = None) -> list[MeterSample]:
+        """The transaction's samples; with ``start`` / ``stop`` (None = open) only that time range is read."""
 
     def latest(self, charge_point_id: str, connector_id: int) -> MeterSample | None: ...
 
@@ -53,7 +62,11 @@ class MeterReader(Protocol):
 class SessionHistory(Protocol):
     def get(self, charge_point_id: str, transaction_id: int) -> Session | None: ...
 
-    def list(self, charge_point_id: str) -> list[Session]: ...
+    def page(self, charge_point_id: str, limit: int, cursor: str | None = None) -> tuple[list[Session], str | None]:
+        """At most ``limit`` of a charger's sessions, newest first, and the next page's cursor (None
+        at the end); raises ValueError for a cursor this store did not hand out."""
+
+    def list(self, charge_point_id: str) -> list[Session]: ...  # after page: the name shadows the builtin
 
     def plan_of(self, charge_point_id: str, transaction_id: int) -> str | None:
         """The JSON plan last sent for the session (``[[start, end, W], ...]``), if any."""

@@ -120,10 +120,28 @@ def test_a_reconnect_without_boot_asks_for_one(world):
     assert asked == [("TriggerMessage", "BootNotification"), ("TriggerMessage", "StatusNotification")]
     assert queue.outstanding("CP1").call.payload == {"requestedMessage": "BootNotification"}
     # An old connection pays nothing: no read, no call
+    commander.link.connect("CP1", "conn-2", T0)
     clock.now = T0 + timedelta(hours=1)
     before = len(queue.queued("CP1"))
-    ConnectionSetup(commander)("CP1", "conn-1", T0, "BootNotification")
+    ConnectionSetup(commander)("CP1", "conn-2", T0, "Heartbeat")
     assert len(queue.queued("CP1")) == before
+
+
+def test_a_configured_charger_reconnecting_gets_only_a_status_trigger(world):
+    commander, chargers, queue, poster, clock = world
+    # Given a charger that booted and was configured on its first connection
+    chargers.record_boot("CP1", None, T0)
+    ConnectionSetup(commander)("CP1", "conn-1", T0, "BootNotification")
+    configured = len(queue.queued("CP1"))
+    # When it reconnects without a BootNotification and sends a Heartbeat
+    chargers.connect("CP1", "conn-2", clock.now)
+    ConnectionSetup(commander)("CP1", "conn-2", clock.now, "Heartbeat")
+    # Then it gets one TriggerMessage StatusNotification, posted at once and queued nowhere
+    assert _sent(poster)[-1][2:] == ["TriggerMessage", {"requestedMessage": "StatusNotification"}]
+    assert len(queue.queued("CP1")) == configured
+    # And a later BootNotification with the same configuration version queues no set-up again
+    ConnectionSetup(commander)("CP1", "conn-2", clock.now, "BootNotification")
+    assert len(queue.queued("CP1")) == configured
 
 
 def test_no_power_measurand_falls_back_to_current_and_voltage(world):

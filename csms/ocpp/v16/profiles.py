@@ -52,7 +52,10 @@ class ProfileSupport:
             except ValueError:
                 return default
 
-        return cls(units, number("ChargeProfileMaxStackLevel", 0), max(1, number("ChargingScheduleMaxPeriods", 24)),
+        # at most MAX_PERIODS_PER_FRAME whatever the charger reports: a period is ~45 bytes of JSON and
+        # API Gateway's frame limit is 32 KB (a 48-hour plan of half-hour slots needs 96 periods)
+        periods = min(MAX_PERIODS_PER_FRAME, max(1, number("ChargingScheduleMaxPeriods", 24)))
+        return cls(units, number("ChargeProfileMaxStackLevel", 0), periods,
                    voltage_v, phases, rejected)
 
     def purposes(self, has_transaction: bool) -> list[str]:
@@ -87,6 +90,7 @@ def bounded_watts(periods_w: Sequence[tuple[int, float]], support: ProfileSuppor
         carried_wh += (watts - chosen) * hours
         out.append(chosen)
     return out
+MAX_PERIODS_PER_FRAME = 240
 
 
 def _limit(watts: float, unit: str, support: ProfileSupport) -> float:
