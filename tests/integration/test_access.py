@@ -37,11 +37,29 @@ def _attempt(password, source_ip=CHARGER_IP, charge_point_id="CP001"):
 
 @pytest.fixture
 def scrypt_checks(monkeypatch):
-    """Counts the key checks (scrypt runs) the authorizer makes."""
-    calls = []
-    real = csms.ocpp.connection.verify_key
-    monkeypatch.setattr(csms.ocpp.connection, "verify_key", lambda key, stored: calls.append(key) or real(key, stored))
-    return calls
+    """The handshakes whose key the authorizer checked (hashing work), one entry (the password) each.
+    A password may stand for up to four key texts (hex text or its 16-20 bytes, either case:
+    ``BasicCredentials.key_forms``); every check of one handshake is asserted to stay within those."""
+    import csms.ocpp.credentials as credentials
+
+    calls: list[str] = []
+    real_forms, real_verify = credentials.BasicCredentials.key_forms, csms.ocpp.connection.verify_key
+    runs = {"forms": 0, "verified": 0}
+
+    def key_forms(self):
+        forms = real_forms(self)
+        calls.append(self.password)
+        runs["forms"] += len(forms)
+        return forms
+
+    def verify(key, stored):
+        runs["verified"] += 1
+        return real_verify(key, stored)
+
+    monkeypatch.setattr(credentials.BasicCredentials, "key_forms", key_forms)
+    monkeypatch.setattr(csms.ocpp.connection, "verify_key", verify)
+    yield calls
+    assert runs["verified"] <= 2 * runs["forms"]  # the current key and, during a rotation, the pending one
 
 
 @pytest.fixture
