@@ -177,6 +177,21 @@ def test_the_key_is_accepted_as_hex_text_or_as_its_bytes(password):
     assert any(verify_key(form, hash_key(KEY)) for form in credentials.key_forms())
 
 
+MIXED = "0123456789abcdef0123456789ABCDEF01234567"  # a 40-hex key registered as an operator typed it
+
+
+@pytest.mark.parametrize("password", [MIXED.encode(), MIXED.lower().encode(), MIXED.upper().encode(),
+                                      bytes.fromhex(MIXED)])
+def test_a_hex_key_registered_in_mixed_case_is_accepted_in_every_form(password):
+    credentials = parse_basic_auth(_header(b"CP", password))
+    assert any(verify_key(form, hash_key(MIXED)) for form in credentials.key_forms())
+
+
+def test_a_wrong_key_in_byte_form_is_still_refused():
+    credentials = parse_basic_auth(_header(b"CP", bytes.fromhex(MIXED[:-1] + "8")))
+    assert not any(verify_key(form, hash_key(MIXED)) for form in credentials.key_forms())
+
+
 def test_a_longer_text_key_is_its_own_form():  # ChargeTimeEU/Java-OCA-OCPP#304: a 32-character text key
     key = "my-charger-password-of-32-chars!"
     credentials = parse_basic_auth(_header(b"CP", key.encode()))
