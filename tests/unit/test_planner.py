@@ -94,7 +94,9 @@ def test_needs_met_when_feasible_and_cheapest_slots_used_first():
 
 
 @settings(max_examples=40, deadline=None)
-@given(prices=st.lists(st.floats(-10, 50), min_size=2, max_size=16), energy=st.floats(0, 60),
+# Prices as tariffs quote them (p/kWh to two decimals, as the Agile feed in data/): a price of
+# -6e-8 p/kWh made HiGHS's tolerance, not the planner, decide whether a slot is worth using.
+@given(prices=st.lists(st.floats(-10, 50).map(lambda p: round(p, 2)), min_size=2, max_size=16), energy=st.floats(0, 60),
        kw=st.floats(1, 22), start=st.floats(0, 1), length=st.floats(0.5, 16))
 def test_one_vehicle_equals_sort_and_fill(prices, energy, kw, start, length):
     n = len(prices)
