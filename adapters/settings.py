@@ -27,6 +27,11 @@ ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # optional: DynamoDB Local / moto s
 ENV_MANAGEMENT_API_ENDPOINT = "MANAGEMENT_API_ENDPOINT"  # optional: https://{api}.execute-api.{region}.amazonaws.com/{stage}
 ENV_REGION = "AWS_REGION"
 ENV_HEARTBEAT_INTERVAL = "HEARTBEAT_INTERVAL_S"
+# OCPP security profile 3 (csms.certificates): the O every charger certificate carries, and the
+# secret the edge adds to origin requests (a value locally, a Secrets Manager ARN in AWS).
+ENV_CPO_NAME = "CPO_NAME"
+ENV_ORIGIN_SECRET = "ORIGIN_SECRET"
+ENV_ORIGIN_SECRET_ARN = "ORIGIN_SECRET_ARN"
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -63,6 +68,9 @@ class Settings:
     site_cap_kw: float | None = None
     carbon_price_gbp_per_t: float = 100.0
     scheduler_function: str | None = None
+    cpo_name: str | None = None
+    origin_secret: str | None = None
+    origin_secret_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -101,6 +109,9 @@ class Settings:
             site_cap_kw=site_cap,
             carbon_price_gbp_per_t=carbon_price,
             scheduler_function=env.get(ENV_SCHEDULER_FUNCTION) or None,
+            cpo_name=env.get(ENV_CPO_NAME) or None,
+            origin_secret=env.get(ENV_ORIGIN_SECRET) or None,
+            origin_secret_arn=env.get(ENV_ORIGIN_SECRET_ARN) or None,
         )
 
     @classmethod
@@ -142,4 +153,8 @@ class Settings:
             env[ENV_SITE_CAP_KW] = str(self.site_cap_kw)
         if self.scheduler_function:
             env[ENV_SCHEDULER_FUNCTION] = self.scheduler_function
+        for name, value in ((ENV_CPO_NAME, self.cpo_name), (ENV_ORIGIN_SECRET, self.origin_secret),
+                            (ENV_ORIGIN_SECRET_ARN, self.origin_secret_arn)):
+            if value:
+                env[name] = value
         return env

@@ -39,7 +39,8 @@ class MemoryChargers:
         if not item:
             return None
         return ChargerAuth(charge_point_id, item["hash"], item["enabled"], item.get("failures", 0),
-                           item.get("failures_since"))
+                           item.get("failures_since"), item.get("security_profile", 2),
+                           frozenset(item.get("revoked", ())))
 
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         item = self.items.get(charge_point_id)
@@ -51,11 +52,31 @@ class MemoryChargers:
         else:
             item.update(failures=1, failures_since=at)
 
-    def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
+    def connect(self, charge_point_id: str, connection_id: str, at: datetime, security=None) -> bool:
         item = self.items.get(charge_point_id)
         if item is None:
             return False
         item.update(connection_id=connection_id, online=True, last_seen=at)
+        if security is not None:
+            from csms.certificates import security_record
+
+            item["security"], certificate = security_record(security, at)
+            if certificate is not None:
+                item.update(certificate=certificate, security_profile=security.profile)
+        return True
+
+    def set_security_profile(self, charge_point_id: str, profile: int) -> bool:
+        item = self.items.get(charge_point_id)
+        if item is None or item.get("security_profile", 2) > profile:
+            return False
+        item["security_profile"] = profile
+        return True
+
+    def revoke(self, charge_point_id: str, keys) -> bool:
+        item = self.items.get(charge_point_id)
+        if item is None:
+            return False
+        item["revoked"] = set(item.get("revoked", ())) | set(keys)
         return True
 
     def disconnect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:

@@ -18,6 +18,8 @@ class ChargerAuth:
     enabled: bool = True
     failures: int = 0  # wrong keys in the current lockout window
     failures_since: datetime | None = None  # when that window began
+    security_profile: int = 2  # the floor: never admitted below it (csms.certificates)
+    revoked: frozenset[str] = frozenset()  # revoked certificates: "serial:<hex>", "sha256:<hex>"
 
 
 @dataclass(frozen=True)
@@ -127,3 +129,6 @@ class ChargerView:
     firmware_status: str | None = None
     diagnostics_status: str | None = None
     driver: str | None = None  # the driver account the charger is linked to (the app's user)
+    security_profile: int = 2  # OCPP security profile the charger is held to (2 Basic auth, 3 certificate)
+    security: dict | None = None  # the latest connection: method, tls_version, tls_cipher, at
+    certificate: dict | None = None  # the latest client certificate: subject, issuer, serial, sha256, not_after

@@ -1,4 +1,5 @@
-"""``$connect`` REQUEST authorizer: OCPP security profile 2 (Basic auth)."""
+"""``$connect`` REQUEST authorizer: OCPP security profile 2 (Basic auth) and 3 (a client
+certificate verified by the edge, ``csms.admission``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,23 @@ from typing import Any
 
 from datetime import datetime, timezone
 
-from csms.connection import LOCKOUT_WINDOW, WRONG_KEY, authorize
+from functools import lru_cache
+
+from adapters.origin_secret import origin_secret
+from csms.admission import admit
+from csms.certificates import ORIGIN_SECRET_HEADER
+from csms.connection import LOCKOUT_WINDOW, WRONG_KEY, authorize, header
 from handlers._runtime import runtime
 from handlers.observability import logger
 
 
-def _policy(charge_point_id: str, method_arn: str) -> dict[str, Any]:
+@lru_cache(maxsize=1)
+def _origin_secret(settings):
+    """One checker per container (per settings: the local platform may restart in one process)."""
+    return origin_secret(settings)
+
+
+def _policy(charge_point_id: str, method_arn: str, extra: dict | None = None) -> dict[str, Any]:
     return {
         "principalId": charge_point_id,
         "policyDocument": {
@@ -19,13 +31,19 @@ def _policy(charge_point_id: str, method_arn: str) -> dict[str, Any]:
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": method_arn}],
         },
         # Reaches $connect, $default and $disconnect as requestContext.authorizer.chargePointId.
-        "context": {"chargePointId": charge_point_id},
+        # The connection's security profile, TLS and certificate too: $connect records them.
+        "context": {"chargePointId": charge_point_id, **(extra or {})},
     }
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
-    decision = authorize(event.get("headers") or {}, runtime().chargers.get_auth, now)
+    headers = event.get("headers") or {}
+    rt = runtime()
+    admission = admit(headers, rt.chargers.get_auth, basic=lambda h, lookup: authorize(h, lookup, now),
+                      trusted_edge=_origin_secret(rt.settings).matches(header(headers, ORIGIN_SECRET_HEADER)),
+                      cpo_name=rt.settings.cpo_name, now=now)
+    decision = admission.decision
     source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
     if not decision.allowed:
         if decision.reason == WRONG_KEY:
@@ -36,4 +54,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         raise Exception("Unauthorized")  # API Gateway answers 401
     logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, "source_ip": source_ip})
-    return _policy(decision.charge_point_id, event.get("methodArn", "*"))
+    return _policy(decision.charge_point_id, event.get("methodArn", "*"), admission.security.as_context())

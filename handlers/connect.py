@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csms.certificates import ConnectionSecurity
 from csms.connection import choose_subprotocol
 from csms.timeutil import utcnow
 from handlers._runtime import runtime
@@ -22,7 +23,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if subprotocol is None:
         logger.warning("refused: ocpp1.6 not offered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 400, "body": "Sec-WebSocket-Protocol must offer ocpp1.6"}
-    if not runtime().chargers.connect(charge_point_id, connection_id, utcnow()):
+    security = ConnectionSecurity.from_context(request.get("authorizer"))
+    if not runtime().chargers.connect(charge_point_id, connection_id, utcnow(), security):
         logger.warning("refused: charger no longer registered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 403, "body": "Forbidden"}
     logger.info("connected", extra={"charge_point_id": charge_point_id, "connection_id": connection_id})

@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.models import Model
@@ -50,6 +51,12 @@ class ChargerModel(Model):
     auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
     auth_failures_since = UTCDateTimeAttribute(null=True)
     driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
+    # OCPP security profile 3 (csms.certificates): the profile floor (absent = 2), the revocation list
+    # read by the authorizer with the same GetItem, and what the latest connection presented
+    security_profile = NumberAttribute(null=True)
+    revoked_certs = UnicodeSetAttribute(null=True)  # "serial:<hex>", "sha256:<hex>"
+    security = MapAttribute(null=True)  # method, profile, tls_version, tls_cipher, at
+    certificate = MapAttribute(null=True)  # subject, issuer, serial, sha256, not_before, not_after
 
 
 class ConnectorModel(Model):

@@ -62,7 +62,16 @@ def _view(item: ChargerModel) -> ChargerView:
         firmware_status=item.firmware_status,
         diagnostics_status=item.diagnostics_status,
         driver=item.driver,
+        security_profile=int(item.security_profile or 2),
+        security=_map(item.security),
+        certificate=_map(item.certificate),
     )
+
+
+def _map(value) -> dict | None:
+    if value is None:
+        return None
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
 
 
 class DynamoChargers:
@@ -93,12 +102,14 @@ class DynamoChargers:
         try:
             item = ChargerModel.get(
                 charge_point_id,
-                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since"],
+                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since",
+                                   "security_profile", "revoked_certs"],
             )
         except DoesNotExist:
             return None
         return ChargerAuth(item.charge_point_id, item.password_hash, item.enabled is not False,
-                           int(item.auth_failures or 0), item.auth_failures_since)
+                           int(item.auth_failures or 0), item.auth_failures_since,
+                           int(item.security_profile or 2), frozenset(item.revoked_certs or ()))
 
     def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
         """Count a wrong key in the current window (one UpdateItem; a new window restarts at 1)."""
@@ -122,16 +133,36 @@ class DynamoChargers:
                 return False
             raise
 
-    def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
-        return self._update(
-            charge_point_id,
-            [
-                ChargerModel.connection_id.set(connection_id),
-                ChargerModel.online.set(True),
-                ChargerModel.connected_at.set(at),
-                ChargerModel.last_seen.set(at),
-            ],
-        )
+    def connect(self, charge_point_id: str, connection_id: str, at: datetime, security=None) -> bool:
+        """``security`` (csms.certificates.ConnectionSecurity) is recorded in the same UpdateItem;
+        a certificate connection raises the charger's profile floor to 3."""
+        from csms.certificates import security_record
+
+        actions = [
+            ChargerModel.connection_id.set(connection_id),
+            ChargerModel.online.set(True),
+            ChargerModel.connected_at.set(at),
+            ChargerModel.last_seen.set(at),
+        ]
+        if security is not None:
+            record, certificate = security_record(security, at)
+            actions.append(ChargerModel.security.set(record))
+            if certificate is not None:
+                actions += [ChargerModel.certificate.set(certificate), ChargerModel.security_profile.set(security.profile)]
+        return self._update(charge_point_id, actions)
+
+    def set_security_profile(self, charge_point_id: str, profile: int) -> bool:
+        """Raise the charger's profile floor; False when unknown or already higher (never lowers)."""
+        floor = ChargerModel.security_profile.does_not_exist() | (ChargerModel.security_profile <= profile)
+        return self._update(charge_point_id, [ChargerModel.security_profile.set(profile)], condition=floor)
+
+    def revoke(self, charge_point_id: str, keys: Iterable[str]) -> bool:
+        """Add ``serial:``/``sha256:`` entries to the charger's revocation list (one UpdateItem)."""
+        return self._update(charge_point_id, [ChargerModel.revoked_certs.add(set(keys))])
+
+    def revoked(self, charge_point_id: str) -> frozenset[str]:
+        auth = self.get_auth(charge_point_id)
+        return auth.revoked if auth else frozenset()
 
     def disconnect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         # Only the current connection may mark the charger offline: a late
