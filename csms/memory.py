@@ -107,7 +107,9 @@ class MemoryChargers:
         if item is None:
             return None
         return ChargerView(charge_point_id, item["online"], item["connection_id"], item["last_seen"], item["boot"],
-                           (), item["firmware_status"], item["diagnostics_status"])
+                           (), item["firmware_status"], item["diagnostics_status"],
+                           security_profile=item.get("security_profile", 2), security=item.get("security"),
+                           certificate=item.get("certificate"))
 
     def list(self) -> list[ChargerView]:
         return [self.get(cp) for cp in sorted(self.items)]
