@@ -174,6 +174,7 @@ def set_preference(charger_id: str, body: PreferenceIn) -> dict:
 
 @app.post("/v1/chargers/<charger_id>/commands", summary="send an OCPP command (operators); queued while offline")
 def send_command(charger_id: str, body: CommandIn) -> Response[dict]:
+    security_ops().check_command(charger_id, body.action, body.payload)  # never a security downgrade
     sent = ops().send_command(caller(), charger_id, body.action, body.payload)
     return Response(202, content_types.APPLICATION_JSON, sent)
 
@@ -238,9 +239,10 @@ class SecurityProfileIn(Strict):
 
 
 def security_ops():
+    from adapters.dynamo.repositories import DynamoReview
     from csms.security_ops import SecurityOperations
 
-    return SecurityOperations(ops())
+    return SecurityOperations(ops(), review=DynamoReview())
 
 
 @app.get("/v1/chargers/<charger_id>/security",

@@ -32,6 +32,8 @@ ENV_HEARTBEAT_INTERVAL = "HEARTBEAT_INTERVAL_S"
 ENV_CPO_NAME = "CPO_NAME"
 ENV_ORIGIN_SECRET = "ORIGIN_SECRET"
 ENV_ORIGIN_SECRET_ARN = "ORIGIN_SECRET_ARN"
+# The CA that signs chargers' CSRs (SignCertificate): locally a directory with charger-ca.pem and its key
+ENV_CHARGER_CA_DIR = "CHARGER_CA_DIR"
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -71,6 +73,7 @@ class Settings:
     cpo_name: str | None = None
     origin_secret: str | None = None
     origin_secret_arn: str | None = None
+    charger_ca_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -112,6 +115,7 @@ class Settings:
             cpo_name=env.get(ENV_CPO_NAME) or None,
             origin_secret=env.get(ENV_ORIGIN_SECRET) or None,
             origin_secret_arn=env.get(ENV_ORIGIN_SECRET_ARN) or None,
+            charger_ca_dir=env.get(ENV_CHARGER_CA_DIR) or None,
         )
 
     @classmethod
@@ -154,7 +158,7 @@ class Settings:
         if self.scheduler_function:
             env[ENV_SCHEDULER_FUNCTION] = self.scheduler_function
         for name, value in ((ENV_CPO_NAME, self.cpo_name), (ENV_ORIGIN_SECRET, self.origin_secret),
-                            (ENV_ORIGIN_SECRET_ARN, self.origin_secret_arn)):
+                            (ENV_ORIGIN_SECRET_ARN, self.origin_secret_arn), (ENV_CHARGER_CA_DIR, self.charger_ca_dir)):
             if value:
                 env[name] = value
         return env

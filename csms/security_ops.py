@@ -12,12 +12,16 @@ from typing import Any
 
 from csms import certificates as certs
 from csms.operations import Conflict, Invalid, NotFound, Operations, Principal
+from csms.security_extension import SECURITY_EVENT
+
+MAX_EVENTS = 50  # the latest security events shown
 
 
 class SecurityOperations:
-    def __init__(self, operations: Operations):
+    def __init__(self, operations: Operations, review=None):
         self.ops = operations
         self.chargers = operations.chargers
+        self.review = review  # the review log (ReviewLog): security events are kept there
 
     def _charger(self, who: Principal, charge_point_id: str):
         Operations._operator(who)
@@ -31,8 +35,26 @@ class SecurityOperations:
         "certificate": {subject, issuer, serial, sha256, not_before, not_after} | None, "revoked": [...]}``."""
         view = self._charger(who, charge_point_id)
         auth = self.chargers.get_auth(charge_point_id)
+        events = []
+        if self.review is not None:
+            events = [{"at": item.at.isoformat(), "event": item.detail} for item in self.review.list(charge_point_id)
+                      if item.kind == SECURITY_EVENT][-MAX_EVENTS:]
         return {"id": charge_point_id, "security_profile": view.security_profile, "connection": view.security,
-                "certificate": view.certificate, "revoked": sorted(auth.revoked) if auth else []}
+                "certificate": view.certificate, "revoked": sorted(auth.revoked) if auth else [],
+                "security_events": events}
+
+    def check_command(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
+        """Refuse (Conflict) a ChangeConfiguration that would move a charger below its profile floor:
+        the platform never asks for a downgrade (Security Whitepaper ed. 2, 2.2)."""
+        if action != "ChangeConfiguration" or payload.get("key") != "SecurityProfile":
+            return
+        try:
+            wanted = int(str(payload.get("value")))
+        except ValueError as exc:
+            raise Invalid("SecurityProfile must be a number") from exc
+        view = self.chargers.get(charge_point_id)
+        if view is not None and wanted < view.security_profile:
+            raise Conflict(f"{charge_point_id} is on security profile {view.security_profile}: never lowered")
 
     def revoke(self, who: Principal, charge_point_id: str, serial: str | None = None,
                sha256: str | None = None) -> dict[str, Any]:

@@ -215,6 +215,14 @@ def send_command(args) -> int:
     with _runtime(args.state_dir, need_running=True) as runtime:
         if runtime.chargers.get(args.charge_point_id) is None:
             raise UsageError(f"unknown charger {args.charge_point_id}")
+        from adapters.wiring import build_operations
+        from csms.operations import Conflict, Invalid
+        from csms.security_ops import SecurityOperations
+
+        try:  # never a security downgrade
+            SecurityOperations(build_operations(runtime)).check_command(args.charge_point_id, args.action, payload)
+        except (Conflict, Invalid) as exc:
+            raise UsageError(str(exc)) from exc
         try:
             call = runtime.commander.send(args.charge_point_id, args.action, payload)
         except OcppError as exc:
@@ -260,6 +268,8 @@ def _print_security(data: dict) -> None:
               f"expires {certificate['not_after']}")
     for key in data.get("revoked") or []:
         print(f"  revoked: {key}")
+    for event in data.get("security_events") or []:
+        print(f"  security event {event['at']}: {event['event']}")
 
 
 def show_security(args) -> int:

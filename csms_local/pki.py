@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from csms.security_extension import charge_point_certificate
 from csms_local.tls import _write_key
 
 DEFAULT_CPO_NAME = "Local CPO"
@@ -138,22 +139,9 @@ def load_charger_ca(tls_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePr
 
 def sign_charger_certificate(ca: x509.Certificate, ca_key, public_key, charge_point_id: str, cpo_name: str, *,
                              days: float = 365, not_before: datetime | None = None) -> x509.Certificate:
-    """A charge point certificate: ``CN=<id>, O=<CPO name>``, client-auth, signed by the charger CA.
-
-    ``days`` may be negative together with ``not_before`` to make an expired one (tests)."""
-    start = not_before or _now() - timedelta(minutes=5)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, charge_point_id),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, cpo_name)])
-    return (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject).public_key(public_key)
-        .serial_number(x509.random_serial_number()).not_valid_before(start)
-        .not_valid_after(start + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True, key_agreement=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    """A charge point certificate from the charger CA (``csms.security_extension.charge_point_certificate``)."""
+    return charge_point_certificate(ca, ca_key, public_key, charge_point_id, cpo_name, days=days,
+                                    not_before=not_before)
 
 
 def issue_charger_certificate(tls_dir: Path, charge_point_id: str, out_dir: Path, *, cpo_name: str | None = None,

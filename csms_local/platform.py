@@ -149,7 +149,7 @@ class LocalPlatform:
             self._dynamo = dynamodb.EmbeddedDynamo(self.host)
             self._dynamo.start()
             endpoint = self._dynamo.endpoint
-        ssl_context = gateway_context = None
+        ssl_context = gateway_context = charger_ca_dir = None
         tls_dir = self.state_dir / "tls"
         if not self.insecure_ws:
             if self.tls_cert and self.tls_key:
@@ -163,6 +163,7 @@ class LocalPlatform:
             if self.charger_ca is None:
                 self.charger_ca = pki.ensure_charger_ca(tls_dir, self.cpo_name or pki.DEFAULT_CPO_NAME)
                 self.cpo_name = self.cpo_name or pki.charger_ca_cpo_name(tls_dir)
+                charger_ca_dir = str(tls_dir)  # its key signs chargers' CSRs (SignCertificate)
             gateway_context = pki.gateway_context(chains, self.charger_ca)
         origin_secret = secrets.token_hex(32)  # what CloudFront would add; new per start
         from handlers import _runtime, authorizer, connect, default, disconnect
@@ -176,7 +177,7 @@ class LocalPlatform:
         self._mgmt = ManagementApi(self._gateway, self.host, self.mgmt_port)
         self.settings = Settings.with_prefix(
             TABLE_PREFIX, region=REGION, dynamodb_endpoint=endpoint, management_api_endpoint=self._mgmt.endpoint,
-            cpo_name=self.cpo_name, origin_secret=origin_secret,
+            cpo_name=self.cpo_name, origin_secret=origin_secret, charger_ca_dir=charger_ca_dir,
         )
         # The handlers read their settings from the environment, as in Lambda; restored on stop.
         env = dict(self.settings.as_env())

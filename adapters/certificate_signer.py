@@ -1,0 +1,43 @@
+"""Signers for chargers' CSRs (``csms.security_extension.CertificateSigner``).
+
+- :class:`FileCertificateSigner`: a CA certificate and key in a directory (the local platform's
+  charger CA, ``<state dir>/tls/charger-ca.pem`` and ``charger-ca-key.pem``).
+- In AWS the key is to live in KMS (docs/certificates.md: why KMS rather than ACM Private CA, and
+  the prices); that adapter is not built yet, so a deployed stack rejects SignCertificate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from adapters.settings import Settings
+from csms.security_extension import CertificateSigner, charge_point_certificate
+
+CA_CERT, CA_KEY = "charger-ca.pem", "charger-ca-key.pem"
+
+
+class FileCertificateSigner:
+    """Signs with a CA key file; the certificate's O is the CPO name (the CA's O when not given)."""
+
+    def __init__(self, directory: str | Path, cpo_name: str | None = None, days: float = 365):
+        directory = Path(directory)
+        self.ca = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
+        self.ca_key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), None)
+        names = self.ca.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATION_NAME)
+        self.cpo_name = cpo_name or (str(names[0].value) if names else "")
+        self.days = days
+
+    def sign(self, csr: x509.CertificateSigningRequest, charge_point_id: str) -> str:
+        cert = charge_point_certificate(self.ca, self.ca_key, csr.public_key(), charge_point_id, self.cpo_name,
+                                        days=self.days)
+        return (cert.public_bytes(serialization.Encoding.PEM) + self.ca.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+def certificate_signer(settings: Settings) -> CertificateSigner | None:
+    """The signer the settings name; None when no CA key is configured (CSRs are then rejected)."""
+    if settings.charger_ca_dir and (Path(settings.charger_ca_dir) / CA_KEY).is_file():
+        return FileCertificateSigner(settings.charger_ca_dir, settings.cpo_name)
+    return None
