@@ -80,3 +80,14 @@ def test_edge_tls_policy_is_the_deploy_option(resources):
 def test_a_ca_bundle_that_is_not_an_s3_uri_is_refused(uri):
     with pytest.raises(ValueError):
         parse_s3_uri(uri)
+
+
+def test_critical_security_events_in_the_message_log_are_alarmed(resources):
+    filters = [f["Properties"] for f in _of_type(resources, "AWS::Logs::MetricFilter").values()
+               if f["Properties"]["MetricTransformations"][0]["MetricName"] == "CriticalSecurityEvents"]
+    assert len(filters) == 1 and "critical security event" in filters[0]["FilterPattern"]
+    message_logs = next(f["Properties"]["LoggingConfig"]["LogGroup"] for f in _of_type(resources, "AWS::Lambda::Function").values()
+                        if f["Properties"]["Handler"] == "handlers.default.lambda_handler")
+    assert filters[0]["LogGroupName"] == message_logs
+    assert any(a["Properties"]["MetricName"] == "CriticalSecurityEvents" and a["Properties"]["Threshold"] == 1
+               for a in _of_type(resources, "AWS::CloudWatch::Alarm").values())
