@@ -253,3 +253,17 @@ def security_record(security: ConnectionSecurity, at: datetime) -> tuple[dict, d
     if security.tls_cipher:
         record["tls_cipher"] = security.tls_cipher
     return record, security.certificate.as_dict() if security.certificate is not None else None
+
+
+RENEW_AHEAD_DAYS = 30  # a charge point certificate this close to its NotAfter is renewed
+
+
+def needs_renewal(security: ConnectionSecurity | None, now: datetime, ahead_days: int = RENEW_AHEAD_DAYS) -> bool:
+    """True when the connection's client certificate expires within ``ahead_days``: the platform then
+    asks the charger for a new CSR (ExtendedTriggerMessage SignChargePointCertificate, Security
+    Whitepaper ed. 2, 5.3). Checked at each certificate handshake (chargers reconnect at least every
+    2 hours on API Gateway), so no table is scanned to find expiring certificates."""
+    from datetime import timedelta
+
+    cert = security.certificate if security is not None else None
+    return cert is not None and cert.not_after - now <= timedelta(days=ahead_days)

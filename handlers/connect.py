@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.certificates import ConnectionSecurity
+from csms.certificates import ConnectionSecurity, needs_renewal
 from csms.connection import choose_subprotocol
 from csms.timeutil import utcnow
 from handlers._runtime import runtime
@@ -27,5 +27,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not runtime().chargers.connect(charge_point_id, connection_id, utcnow(), security):
         logger.warning("refused: charger no longer registered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 403, "body": "Forbidden"}
+    if needs_renewal(security, utcnow()):
+        # queued, not sent: the socket opens after this answer; it goes out after the charger's first message
+        runtime().commander.enqueue(charge_point_id, "ExtendedTriggerMessage",
+                                    {"requestedMessage": "SignChargePointCertificate"}, origin="renewal")
+        logger.info("certificate renewal requested", extra={"charge_point_id": charge_point_id,
+                                                            "not_after": security.certificate.not_after.isoformat()})
     logger.info("connected", extra={"charge_point_id": charge_point_id, "connection_id": connection_id})
     return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": subprotocol}}

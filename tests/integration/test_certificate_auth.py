@@ -29,7 +29,7 @@ def edge(platform, monkeypatch, charger):
 
 def _cert_headers(cn="CP001", o="Example CPO", serial="0a:1b:2c", not_after=None, secret=SECRET):
     now = datetime.now(timezone.utc)
-    not_after = not_after or now + timedelta(days=30)
+    not_after = not_after or now + timedelta(days=365)
     headers = {
         "ws-uri": "/ocpp/CP001",
         "Authorization": None,
@@ -109,3 +109,20 @@ def test_secrets_manager_origin_secret_accepts_current_and_previous_during_a_rot
     now[0] = 301  # the cache expires: both the new and the previous value are accepted
     assert secret.matches("second-value-00000000000") and secret.matches("first-value-000000000000")
     assert not secret.matches(None) and not secret.matches("")
+
+
+def _connect_with(policy, connection_id):
+    event = events.connect_event("CP001", connection_id)
+    event["requestContext"]["authorizer"] = dict(policy["context"], principalId="CP001")
+    return connect.lambda_handler(event, None)
+
+
+def test_a_certificate_near_its_expiry_gets_a_renewal_request_queued(edge):
+    # far from expiry: nothing is asked
+    assert _connect_with(_authorize(_cert_headers()), "conn-a")["statusCode"] == 200
+    assert edge.calls.oldest("CP001") is None
+    # 10 days left (renewal starts 30 days ahead): the charger is asked for a new CSR
+    soon = datetime.now(timezone.utc) + timedelta(days=10)
+    assert _connect_with(_authorize(_cert_headers(not_after=soon)), "conn-b")["statusCode"] == 200
+    queued = edge.calls.oldest("CP001")
+    assert (queued.action, queued.payload) == ("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"})
