@@ -2,8 +2,10 @@
 
 - :class:`FileCertificateSigner`: a CA certificate and key in a directory (the local platform's
   charger CA, ``<state dir>/tls/charger-ca.pem`` and ``charger-ca-key.pem``).
-- In AWS the key is to live in KMS (docs/certificates.md: why KMS rather than ACM Private CA, and
-  the prices); that adapter is not built yet, so a deployed stack rejects SignCertificate.
+- ``adapters.kms_signer.KmsCertificateSigner``: the key in AWS KMS (docs/certificates.md: why KMS
+  rather than ACM Private CA, and the prices), named by ``CHARGER_CA_KMS_KEY_ID`` with its CA
+  certificate in ``CHARGER_CA_CERT``. The stack does not create that key yet: without those
+  variables a deployed stack rejects SignCertificate.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class FileCertificateSigner:
 
 def certificate_signer(settings: Settings) -> CertificateSigner | None:
     """The signer the settings name; None when no CA key is configured (CSRs are then rejected)."""
+    if settings.charger_ca_kms_key_id and settings.charger_ca_cert:
+        import boto3
+
+        from adapters.kms_signer import KmsCertificateSigner
+
+        return KmsCertificateSigner(boto3.client("kms", region_name=settings.region), settings.charger_ca_kms_key_id,
+                                    settings.charger_ca_cert, settings.cpo_name or "")
     if settings.charger_ca_dir and (Path(settings.charger_ca_dir) / CA_KEY).is_file():
         return FileCertificateSigner(settings.charger_ca_dir, settings.cpo_name)
     return None

@@ -34,6 +34,9 @@ ENV_ORIGIN_SECRET = "ORIGIN_SECRET"
 ENV_ORIGIN_SECRET_ARN = "ORIGIN_SECRET_ARN"
 # The CA that signs chargers' CSRs (SignCertificate): locally a directory with charger-ca.pem and its key
 ENV_CHARGER_CA_DIR = "CHARGER_CA_DIR"
+# ... or in AWS: the KMS key (ECC_NIST_P256, SIGN_VERIFY) and its CA certificate (PEM), adapters.kms_signer
+ENV_CHARGER_CA_KMS_KEY_ID = "CHARGER_CA_KMS_KEY_ID"
+ENV_CHARGER_CA_CERT = "CHARGER_CA_CERT"
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -74,6 +77,8 @@ class Settings:
     origin_secret: str | None = None
     origin_secret_arn: str | None = None
     charger_ca_dir: str | None = None
+    charger_ca_kms_key_id: str | None = None
+    charger_ca_cert: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -116,6 +121,8 @@ class Settings:
             origin_secret=env.get(ENV_ORIGIN_SECRET) or None,
             origin_secret_arn=env.get(ENV_ORIGIN_SECRET_ARN) or None,
             charger_ca_dir=env.get(ENV_CHARGER_CA_DIR) or None,
+            charger_ca_kms_key_id=env.get(ENV_CHARGER_CA_KMS_KEY_ID) or None,
+            charger_ca_cert=env.get(ENV_CHARGER_CA_CERT) or None,
         )
 
     @classmethod
@@ -158,7 +165,9 @@ class Settings:
         if self.scheduler_function:
             env[ENV_SCHEDULER_FUNCTION] = self.scheduler_function
         for name, value in ((ENV_CPO_NAME, self.cpo_name), (ENV_ORIGIN_SECRET, self.origin_secret),
-                            (ENV_ORIGIN_SECRET_ARN, self.origin_secret_arn), (ENV_CHARGER_CA_DIR, self.charger_ca_dir)):
+                            (ENV_ORIGIN_SECRET_ARN, self.origin_secret_arn), (ENV_CHARGER_CA_DIR, self.charger_ca_dir),
+                            (ENV_CHARGER_CA_KMS_KEY_ID, self.charger_ca_kms_key_id),
+                            (ENV_CHARGER_CA_CERT, self.charger_ca_cert)):
             if value:
                 env[name] = value
         return env

@@ -86,7 +86,9 @@ def _key_usage(**on: bool) -> x509.KeyUsage:
 def charge_point_certificate(ca: x509.Certificate, ca_key, public_key, charge_point_id: str, cpo_name: str, *,
                              days: float = 365, not_before: datetime | None = None) -> x509.Certificate:
     """A charge point certificate: subject ``CN=<id>, O=<CPO name>``, clientAuth, signed by ``ca_key``
-    (whitepaper 4.1). ``days`` with an earlier ``not_before`` makes an expired one (tests)."""
+    (whitepaper 4.1). ``days`` with an earlier ``not_before`` makes an expired one (tests).
+    ``ca_key`` may be a stand-in of the same algorithm when the real key signs the TBS elsewhere
+    (KMS): the authority key identifier is taken from ``ca``'s own public key."""
     start = not_before or datetime.now(timezone.utc) - timedelta(minutes=5)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, charge_point_id),
                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, cpo_name)])
@@ -97,7 +99,7 @@ def charge_point_certificate(ca: x509.Certificate, ca_key, public_key, charge_po
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True, key_agreement=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
 
