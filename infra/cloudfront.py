@@ -55,8 +55,9 @@ class ChargerEdge(Construct):
             default_ttl=Duration.seconds(1),
             min_ttl=Duration.seconds(0),
             max_ttl=Duration.seconds(1),
-            # With viewer mTLS the certificate's identity joins the key (these headers may be cache-key
-            # headers; the origin request policy's 10-header quota is full with the rest)
+            # With viewer mTLS the certificate's identity joins the key: these five may be cache-key
+            # headers, and splitting the forwarded headers between the two policies keeps each within
+            # CloudFront's quota of 10 headers per policy
             header_behavior=cloudfront.CacheHeaderBehavior.allow_list(
                 "Authorization", *(CACHE_KEY_CERT_HEADERS if mtls else ())),
             query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),

@@ -160,10 +160,6 @@ class DynamoChargers:
         """Add ``serial:``/``sha256:`` entries to the charger's revocation list (one UpdateItem)."""
         return self._update(charge_point_id, [ChargerModel.revoked_certs.add(set(keys))])
 
-    def revoked(self, charge_point_id: str) -> frozenset[str]:
-        auth = self.get_auth(charge_point_id)
-        return auth.revoked if auth else frozenset()
-
     def disconnect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         # Only the current connection may mark the charger offline: a late
         # $disconnect of an old socket must not hide a charger that reconnected.
