@@ -11,9 +11,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from typing import Callable
 
 from adapters.settings import Settings
 from csms.security_extension import CertificateSigner, charge_point_certificate
@@ -25,6 +23,9 @@ class FileCertificateSigner:
     """Signs with a CA key file; the certificate's O is the CPO name (the CA's O when not given)."""
 
     def __init__(self, directory: str | Path, cpo_name: str | None = None, days: float = 365):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
         directory = Path(directory)
         self.ca = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
         self.ca_key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), None)
@@ -32,21 +33,38 @@ class FileCertificateSigner:
         self.cpo_name = cpo_name or (str(names[0].value) if names else "")
         self.days = days
 
-    def sign(self, csr: x509.CertificateSigningRequest, charge_point_id: str) -> str:
+    def sign(self, csr, charge_point_id: str) -> str:
+        from cryptography.hazmat.primitives import serialization
+
         cert = charge_point_certificate(self.ca, self.ca_key, csr.public_key(), charge_point_id, self.cpo_name,
                                         days=self.days)
         return (cert.public_bytes(serialization.Encoding.PEM) + self.ca.public_bytes(serialization.Encoding.PEM)).decode()
 
 
+class _OnFirstUse:
+    """Builds the signer when the first CSR arrives (cryptography and key files stay out of cold starts)."""
+
+    def __init__(self, build: Callable[[], CertificateSigner]):
+        self._build, self._signer = build, None
+
+    def sign(self, csr, charge_point_id: str) -> str:
+        if self._signer is None:
+            self._signer = self._build()
+        return self._signer.sign(csr, charge_point_id)
+
+
 def certificate_signer(settings: Settings) -> CertificateSigner | None:
     """The signer the settings name; None when no CA key is configured (CSRs are then rejected)."""
     if settings.charger_ca_kms_key_id and settings.charger_ca_cert:
-        import boto3
+        def kms():
+            import boto3
 
-        from adapters.kms_signer import KmsCertificateSigner
+            from adapters.kms_signer import KmsCertificateSigner
 
-        return KmsCertificateSigner(boto3.client("kms", region_name=settings.region), settings.charger_ca_kms_key_id,
-                                    settings.charger_ca_cert, settings.cpo_name or "")
+            return KmsCertificateSigner(boto3.client("kms", region_name=settings.region),
+                                        settings.charger_ca_kms_key_id, settings.charger_ca_cert, settings.cpo_name or "")
+
+        return _OnFirstUse(kms)
     if settings.charger_ca_dir and (Path(settings.charger_ca_dir) / CA_KEY).is_file():
-        return FileCertificateSigner(settings.charger_ca_dir, settings.cpo_name)
+        return _OnFirstUse(lambda: FileCertificateSigner(settings.charger_ca_dir, settings.cpo_name))
     return None

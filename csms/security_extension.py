@@ -21,11 +21,6 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from csms.model import ReviewItem
 from csms.timeutil import BadTimestamp, parse_ts
 
@@ -48,13 +43,22 @@ class CsrRejected(ValueError):
     """The CSR cannot be signed for this charger (the message says why)."""
 
 
+# cryptography is imported where a CSR or certificate is handled, not at import: every function's
+# cold start builds the runtime that registers these handlers.
+
+
 class CertificateSigner(Protocol):
-    def sign(self, csr: x509.CertificateSigningRequest, charge_point_id: str) -> str:
+    def sign(self, csr, charge_point_id: str) -> str:
         """The charge point certificate for ``csr`` and its CA chain, PEM, leaf first."""
 
 
-def check_csr(csr_pem: str, charge_point_id: str, cpo_name: str | None) -> x509.CertificateSigningRequest:
-    """The parsed CSR when it may be signed for ``charge_point_id``; raises CsrRejected otherwise."""
+def check_csr(csr_pem: str, charge_point_id: str, cpo_name: str | None):
+    """The parsed CSR (``x509.CertificateSigningRequest``) when it may be signed for ``charge_point_id``;
+    raises CsrRejected otherwise."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
     try:
         csr = x509.load_pem_x509_csr(csr_pem.encode())
     except ValueError as exc:
@@ -77,18 +81,24 @@ def check_csr(csr_pem: str, charge_point_id: str, cpo_name: str | None) -> x509.
     return csr
 
 
-def _key_usage(**on: bool) -> x509.KeyUsage:
+def _key_usage(**on: bool):
+    from cryptography import x509
+
     names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
              "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
     return x509.KeyUsage(**{name: on.get(name, False) for name in names})
 
 
-def charge_point_certificate(ca: x509.Certificate, ca_key, public_key, charge_point_id: str, cpo_name: str, *,
-                             days: float = 365, not_before: datetime | None = None) -> x509.Certificate:
+def charge_point_certificate(ca, ca_key, public_key, charge_point_id: str, cpo_name: str, *,
+                             days: float = 365, not_before: datetime | None = None):
     """A charge point certificate: subject ``CN=<id>, O=<CPO name>``, clientAuth, signed by ``ca_key``
     (whitepaper 4.1). ``days`` with an earlier ``not_before`` makes an expired one (tests).
     ``ca_key`` may be a stand-in of the same algorithm when the real key signs the TBS elsewhere
     (KMS): the authority key identifier is taken from ``ca``'s own public key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     start = not_before or datetime.now(timezone.utc) - timedelta(minutes=5)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, charge_point_id),
                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, cpo_name)])
