@@ -4,8 +4,8 @@
   charger CA, ``<state dir>/tls/charger-ca.pem`` and ``charger-ca-key.pem``).
 - ``adapters.kms_signer.KmsCertificateSigner``: the key in AWS KMS (docs/certificates.md: why KMS
   rather than ACM Private CA, and the prices), named by ``CHARGER_CA_KMS_KEY_ID`` with its CA
-  certificate in ``CHARGER_CA_CERT``. The stack does not create that key yet: without those
-  variables a deployed stack rejects SignCertificate.
+  certificate in ``CHARGER_CA_CERT`` (the stack's ``-c chargerCaKms=1`` and ``-c chargerCaCertFile``,
+  docs/deploy.md). Without either a CA key, SignCertificate is answered Rejected.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from aws_cdk import SecretValue, Stack
+from aws_cdk import RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -46,11 +47,12 @@ class ChargerCertificates(Construct):
     ``ca_bundle``: ``s3://bucket/key`` of a PEM bundle of the charger CA certificates (root and any
     intermediates); ``ca_bundle_region``: the bucket's region (default: the stack's);
     ``ca_bundle_version``: an S3 object version to pin (changing it re-reads the bundle).
-    ``origin_secret_version``: the Secrets Manager version id CloudFront sends (a rotation step)."""
+    ``origin_secret_version``: the Secrets Manager version id CloudFront sends (a rotation step).
+    ``ca_key``: create the KMS key that signs chargers' CSRs (SignCertificate; adapters.kms_signer)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, ca_bundle: str | None = None,
                  ca_bundle_region: str | None = None, ca_bundle_version: str | None = None,
-                 origin_secret_version: str | None = None) -> None:
+                 origin_secret_version: str | None = None, ca_key: bool = False) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.origin_secret = secretsmanager.Secret(
@@ -63,6 +65,12 @@ class ChargerCertificates(Construct):
         # rotation, so CloudFront gets the new value (a bare AWSCURRENT reference would never update).
         self.origin_secret_value = SecretValue.secrets_manager(
             self.origin_secret.secret_arn, version_id=origin_secret_version).unsafe_unwrap()
+        # The charger CA's private key: P-256, sign-only, never leaves KMS; kept if the stack is deleted
+        # (every charger certificate chains to it)
+        self.ca_key = kms.Key(
+            self, "ChargerCaKey", key_spec=kms.KeySpec.ECC_NIST_P256, key_usage=kms.KeyUsage.SIGN_VERIFY,
+            description="Charger CA: signs charge point certificates (OCPP SignCertificate)",
+            removal_policy=RemovalPolicy.RETAIN) if ca_key else None
         self.trust_store: cloudfront.CfnTrustStore | None = None
         if ca_bundle:
             bucket, key = parse_s3_uri(ca_bundle)
@@ -72,6 +80,18 @@ class ChargerCertificates(Construct):
                 self, "TrustStore", name=f"{stack.stack_name}-chargers",
                 ca_certificates_bundle_source=cloudfront.CfnTrustStore.CaCertificatesBundleSourceProperty(
                     ca_certificates_bundle_s3_location=location))
+
+    def grant_signing(self, function, ca_cert_pem: str | None) -> None:
+        """Let ``function`` sign with the CA key (kms:Sign, kms:GetPublicKey on this key only) and name it,
+        with the CA certificate when it exists (made after the first deploy, docs/deploy.md)."""
+        from adapters.settings import ENV_CHARGER_CA_CERT, ENV_CHARGER_CA_KMS_KEY_ID
+
+        if self.ca_key is None:
+            return
+        self.ca_key.grant(function, "kms:Sign", "kms:GetPublicKey")
+        function.add_environment(ENV_CHARGER_CA_KMS_KEY_ID, self.ca_key.key_id)
+        if ca_cert_pem:
+            function.add_environment(ENV_CHARGER_CA_CERT, ca_cert_pem)
 
     def viewer_mtls_config(self) -> dict | None:
         """The distribution's ``ViewerMtlsConfig`` (CloudFormation shape), None without a trust store."""

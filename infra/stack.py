@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -52,7 +54,11 @@ class CsmsStack(Stack):
         certificates = ChargerCertificates(
             self, "ChargerCertificates", ca_bundle=ca_bundle, ca_bundle_region=self.node.try_get_context("chargerCaBundleRegion"),
             ca_bundle_version=self.node.try_get_context("chargerCaBundleVersion"),
-            origin_secret_version=self.node.try_get_context("originSecretVersion"))
+            origin_secret_version=self.node.try_get_context("originSecretVersion"),
+            ca_key=bool(self.node.try_get_context("chargerCaKms")))
+        # SignCertificate in AWS: `-c chargerCaKms=1`, then `-c chargerCaCertFile=<the key's CA certificate>`
+        ca_cert_file = self.node.try_get_context("chargerCaCertFile")
+        certificates.grant_signing(functions["Message"], Path(ca_cert_file).read_text() if ca_cert_file else None)
         certificates.origin_secret.grant_read(functions["Authorizer"])
         functions["Authorizer"].add_environment(ENV_ORIGIN_SECRET_ARN, certificates.origin_secret.secret_arn)
         if cpo_name:

@@ -91,3 +91,23 @@ def test_critical_security_events_in_the_message_log_are_alarmed(resources):
     assert filters[0]["LogGroupName"] == message_logs
     assert any(a["Properties"]["MetricName"] == "CriticalSecurityEvents" and a["Properties"]["Threshold"] == 1
                for a in _of_type(resources, "AWS::CloudWatch::Alarm").values())
+
+
+def test_the_charger_ca_key_is_a_sign_only_kms_key_only_the_message_function_uses(resources):
+    keys = {k: v["Properties"] for k, v in _of_type(resources, "AWS::KMS::Key").items()
+            if v["Properties"].get("KeySpec") == "ECC_NIST_P256"}
+    assert len(keys) == 1
+    key_id, key = next(iter(keys.items()))
+    assert key["KeyUsage"] == "SIGN_VERIFY"
+    assert resources[key_id]["DeletionPolicy"] == "Retain"
+    message = next(f["Properties"] for f in _of_type(resources, "AWS::Lambda::Function").values()
+                   if f["Properties"]["Handler"] == "handlers.default.lambda_handler")
+    assert message["Environment"]["Variables"]["CHARGER_CA_KMS_KEY_ID"] == {"Ref": key_id}
+    signers = set()
+    for policy in _of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "kms:Sign" in actions:
+                assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+                signers |= {r["Ref"] for r in policy["Properties"]["Roles"]}
+    assert signers == {message["Role"]["Fn::GetAtt"][0]}
