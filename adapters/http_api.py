@@ -239,10 +239,9 @@ class SecurityProfileIn(Strict):
 
 
 def security_ops():
-    from adapters.dynamo.repositories import DynamoReview
     from csms.security_ops import SecurityOperations
 
-    return SecurityOperations(ops(), review=DynamoReview())
+    return SecurityOperations(ops())
 
 
 @app.get("/v1/chargers/<charger_id>/security",

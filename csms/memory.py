@@ -72,6 +72,11 @@ class MemoryChargers:
         item["security_profile"] = profile
         return True
 
+    def record_security_event(self, charge_point_id: str, event: dict, keep: int) -> None:
+        item = self.items.get(charge_point_id)
+        if item is not None:
+            item["security_events"] = (list(item.get("security_events", ())) + [event])[-keep:]
+
     def revoke(self, charge_point_id: str, keys) -> bool:
         item = self.items.get(charge_point_id)
         if item is None:
@@ -109,7 +114,7 @@ class MemoryChargers:
         return ChargerView(charge_point_id, item["online"], item["connection_id"], item["last_seen"], item["boot"],
                            (), item["firmware_status"], item["diagnostics_status"],
                            security_profile=item.get("security_profile", 2), security=item.get("security"),
-                           certificate=item.get("certificate"))
+                           certificate=item.get("certificate"), security_events=tuple(item.get("security_events", ())))
 
     def list(self) -> list[ChargerView]:
         return [self.get(cp) for cp in sorted(self.items)]

@@ -27,6 +27,7 @@ from csms.timeutil import BadTimestamp, parse_ts
 log = logging.getLogger(__name__)
 
 SECURITY_EVENT = "security_event"
+KEEP_EVENTS = 20  # the latest security events kept on the charger's item (about 2 KB at most)
 # Whitepaper ed. 2, appendix 1 "Security events": the ones marked critical
 CRITICAL_EVENTS = frozenset({
     "FirmwareUpdated", "FailedToAuthenticateAtCentralSystem", "CentralSystemFailedToAuthenticate",
@@ -117,7 +118,8 @@ def charge_point_certificate(ca, ca_key, public_key, charge_point_id: str, cpo_n
 class SecurityExtension:
     """Handlers for the charger-initiated security-extension messages, ``handlers()`` by action.
 
-    Ports: ``chargers`` (``record_firmware_status``, ``record_diagnostics_status``), ``review``
+    Ports: ``chargers`` (``record_firmware_status``, ``record_diagnostics_status``,
+    ``record_security_event``), ``review``
     (``add``), ``send`` (queue a platform call: ``Commander.send``), ``signer`` (None: every CSR is
     rejected, e.g. no CA key configured) and the CPO name the CSR's O must carry."""
 
@@ -153,8 +155,13 @@ class SecurityExtension:
             at = ctx.received_at
         event_type = str(p.get("type", ""))
         detail = event_type + (f": {p['techInfo']}" if p.get("techInfo") else "")
+        # the raw frame for review, and the latest few on the charger for operators (the API does not
+        # read the review log: it holds raw frames)
         self.review.add(ReviewItem(ctx.charge_point_id, SECURITY_EVENT, detail, at,
                                    action="SecurityEventNotification", raw=ctx.raw))
+        self.chargers.record_security_event(ctx.charge_point_id, {
+            "at": at.isoformat(), "type": event_type[:50], "tech_info": str(p.get("techInfo") or "")[:255]},
+            keep=KEEP_EVENTS)
         if event_type in CRITICAL_EVENTS:
             log.warning("critical security event from %s: %s", ctx.charge_point_id, detail)
         return {}

@@ -12,16 +12,12 @@ from typing import Any
 
 from csms import certificates as certs
 from csms.operations import Conflict, Invalid, NotFound, Operations, Principal
-from csms.security_extension import SECURITY_EVENT
-
-MAX_EVENTS = 50  # the latest security events shown
 
 
 class SecurityOperations:
-    def __init__(self, operations: Operations, review=None):
+    def __init__(self, operations: Operations):
         self.ops = operations
         self.chargers = operations.chargers
-        self.review = review  # the review log (ReviewLog): security events are kept there
 
     def _charger(self, who: Principal, charge_point_id: str):
         Operations._operator(who)
@@ -32,16 +28,13 @@ class SecurityOperations:
 
     def security(self, who: Principal, charge_point_id: str) -> dict[str, Any]:
         """``{"id", "security_profile", "connection": {method, profile, tls_version, tls_cipher, at} | None,
-        "certificate": {subject, issuer, serial, sha256, not_before, not_after} | None, "revoked": [...]}``."""
+        "certificate": {subject, issuer, serial, sha256, not_before, not_after} | None, "revoked": [...],
+        "security_events": [{at, type, tech_info}, ...] (the latest 20, oldest first)}``."""
         view = self._charger(who, charge_point_id)
         auth = self.chargers.get_auth(charge_point_id)
-        events = []
-        if self.review is not None:
-            events = [{"at": item.at.isoformat(), "event": item.detail} for item in self.review.list(charge_point_id)
-                      if item.kind == SECURITY_EVENT][-MAX_EVENTS:]
         return {"id": charge_point_id, "security_profile": view.security_profile, "connection": view.security,
                 "certificate": view.certificate, "revoked": sorted(auth.revoked) if auth else [],
-                "security_events": events}
+                "security_events": list(view.security_events)}
 
     def check_command(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
         """Refuse (Conflict) a ChangeConfiguration that would move a charger below its profile floor:

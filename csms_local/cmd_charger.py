@@ -269,7 +269,7 @@ def _print_security(data: dict) -> None:
     for key in data.get("revoked") or []:
         print(f"  revoked: {key}")
     for event in data.get("security_events") or []:
-        print(f"  security event {event['at']}: {event['event']}")
+        print(f"  security event {event['at']}: {event['type']}" + (f" ({event['tech_info']})" if event.get("tech_info") else ""))
 
 
 def show_security(args) -> int:

@@ -37,8 +37,7 @@ FUNCTIONS = {
                   ("chargers", "sessions", "calls")),
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
-    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
-                                            "review"),  # review: chargers' security events
+    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events"),
             ("chargers", "calls", "events")),
 }
 # Functions that post to chargers through the connection management API.

@@ -165,5 +165,5 @@ def test_profile_2_to_3_through_the_security_extension_then_a_signed_firmware_up
     assert view.security_profile == 3 and view.security["method"] == "certificate"
     assert view.certificate["serial"] == f"{leaf.serial_number:x}"
     assert [entry.split(" ", 1)[1] for entry in history][-len(FIRMWARE_STATUSES):] == list(FIRMWARE_STATUSES)
-    assert events == ["ReconfigurationOfSecurityParameters: SecurityProfile 2 -> 3"]
+    assert events == ["ReconfigurationOfSecurityParameters: SecurityProfile 2 -> 3"]  # the review log's raw record
     assert basic_status == 401

@@ -126,3 +126,13 @@ def test_a_certificate_near_its_expiry_gets_a_renewal_request_queued(edge):
     assert _connect_with(_authorize(_cert_headers(not_after=soon)), "conn-b")["statusCode"] == 200
     queued = edge.calls.oldest("CP001")
     assert (queued.action, queued.payload) == ("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"})
+
+
+def test_security_events_reach_the_charger_through_the_message_handler_and_only_the_latest_20_stay(charger):
+    charger.handshake()
+    for n in range(22):
+        assert charger.result("SecurityEventNotification", {
+            "type": "ResetOrReboot", "timestamp": f"2026-11-29T10:{n:02d}:00Z", "techInfo": f"boot {n}"}) == {}
+    events = charger.rt.chargers.get("CP001").security_events
+    assert [e["tech_info"] for e in events] == [f"boot {n}" for n in range(2, 22)]
+    assert events[-1]["type"] == "ResetOrReboot" and events[-1]["at"].startswith("2026-11-29T10:21")

@@ -98,3 +98,12 @@ def test_security_events_are_kept_with_the_chargers_time(extension):
     [kept] = ext.review.list("CP001")
     assert (kept.kind, kept.detail, kept.at) == ("security_event", "TamperDetectionActivated: lid opened",
                                                  datetime(2026, 11, 29, 23, tzinfo=timezone.utc))
+
+
+def test_the_charger_keeps_its_latest_20_security_events(extension):
+    ext, _ = extension
+    ext.chargers.register("CP001", "hash", NOW)
+    for n in range(25):
+        ext.security_event(Ctx(), {"type": "ResetOrReboot", "timestamp": f"2026-11-29T10:{n:02d}:00Z", "techInfo": str(n)})
+    events = ext.chargers.get("CP001").security_events
+    assert [e["tech_info"] for e in events] == [str(n) for n in range(5, 25)]
