@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-unit test-integration test-infra test-e2e local synth layer bench clean
+.PHONY: demo test typecheck test-unit test-integration test-infra test-e2e local synth layer bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -26,8 +26,12 @@ demo: setup
 local: setup
 	$(VENV)/bin/csms local
 
-test: setup
+test: setup typecheck
 	$(PY) -m pytest
+
+# The domain package's ports are Protocols: the type check is what holds adapters and fakes to them.
+typecheck: setup
+	$(VENV)/bin/mypy
 
 test-unit: setup
 	$(PY) -m pytest tests/unit

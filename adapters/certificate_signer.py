@@ -1,4 +1,4 @@
-"""Signers for chargers' CSRs (``csms.security_extension.CertificateSigner``).
+"""Signers for chargers' CSRs (``csms.ocpp.ports.CertificateSigner``).
 
 - :class:`FileCertificateSigner`: a CA certificate and key in a directory (the local platform's
   charger CA, ``<state dir>/tls/charger-ca.pem`` and ``charger-ca-key.pem``).
@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from adapters.settings import Settings
-from csms.security_extension import CertificateSigner, charge_point_certificate
+from csms.ocpp.ports import CertificateSigner
+from csms.ocpp.v16.security_extension import charge_point_certificate
 
 CA_CERT, CA_KEY = "charger-ca.pem", "charger-ca-key.pem"
 

@@ -27,18 +27,11 @@ TITLE = "csms operator and app API"
 VERSION = "1.0.0"
 
 app = APIGatewayHttpResolver(enable_validation=True)
-_operations: Callable[[], Operations] | None = None
-
-
-def configure(operations: Callable[[], Operations]) -> None:
-    """Set how the operations are built (the Lambda handler: over its current runtime, per request)."""
-    global _operations
-    _operations = operations
 
 
 def ops() -> Operations:
-    assert _operations is not None, "adapters.http_api.configure() was not called"
-    return _operations()
+    """The operations of the request being handled (passed to ``handle``)."""
+    return app.context["operations"]
 
 
 def _groups(value: Any) -> set[str]:
@@ -269,7 +262,9 @@ def openapi_json() -> str:
                                                    "preferences, commands, grid-demand events, signals.")
 
 
-def handle(event: dict, context: Any) -> dict:
+def handle(event: dict, context: Any, operations: Operations) -> dict:
+    """Resolve one payload-2.0 event with ``operations`` (the Lambda's runtime, or the CLI's)."""
+    app.append_context(operations=operations)
     return app.resolve(event, context)
 
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from csms.security_extension import charge_point_certificate
+from csms.ocpp.v16.security_extension import charge_point_certificate
 
 ECDSA_WITH_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")  # AlgorithmIdentifier, RFC 5758 3.2
 
@@ -58,7 +58,7 @@ def kms_ca_certificate(kms, key_id: str, cpo_name: str, days: float = 3650) -> x
 
 
 class KmsCertificateSigner:
-    """``csms.security_extension.CertificateSigner`` with the CA key in KMS (one ``Sign`` per certificate)."""
+    """``csms.ocpp.ports.CertificateSigner`` with the CA key in KMS (one ``Sign`` per certificate)."""
 
     def __init__(self, kms, key_id: str, ca_pem: str, cpo_name: str, days: float = 365):
         self.kms, self.key_id, self.days, self.cpo_name = kms, key_id, days, cpo_name

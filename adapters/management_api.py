@@ -1,4 +1,4 @@
-"""API Gateway's connection management API, behind ``csms.commands.ConnectionPoster``.
+"""API Gateway's connection management API, behind ``csms.ocpp.ports.ConnectionPoster``.
 
 A botocore client, not boto3: pynamodb has already imported botocore, and boto3 (with s3transfer)
 would add ~60 ms to every cold start of the ``$default`` handler (docs/benchmarks.md)."""

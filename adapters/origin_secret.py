@@ -3,7 +3,7 @@ gateway), so its ``CloudFront-Viewer-*`` certificate headers are the edge's and 
 client talking to the API Gateway endpoint directly.
 
 In AWS the secret lives in Secrets Manager; CloudFront sends it as a custom origin header
-(``csms.certificates.ORIGIN_SECRET_HEADER``) and the authorizer accepts the ``AWSCURRENT`` and
+(``csms.ocpp.certificates.ORIGIN_SECRET_HEADER``) and the authorizer accepts the ``AWSCURRENT`` and
 ``AWSPREVIOUS`` versions, so a rotation (docs/deploy.md) never refuses a charger while CloudFront's
 configuration propagates. Values are cached per container for :data:`CACHE_S` (two
 GetSecretValue calls per container per 5 minutes, not one per handshake).

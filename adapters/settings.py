@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T
+
 # Environment variable names: the CDK stack (infra/) sets exactly these.
 ENV_CHARGERS_TABLE = "CHARGERS_TABLE"
 ENV_CONNECTORS_TABLE = "CONNECTORS_TABLE"
@@ -27,7 +29,7 @@ ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # optional: DynamoDB Local / moto s
 ENV_MANAGEMENT_API_ENDPOINT = "MANAGEMENT_API_ENDPOINT"  # optional: https://{api}.execute-api.{region}.amazonaws.com/{stage}
 ENV_REGION = "AWS_REGION"
 ENV_HEARTBEAT_INTERVAL = "HEARTBEAT_INTERVAL_S"
-# OCPP security profile 3 (csms.certificates): the O every charger certificate carries, and the
+# OCPP security profile 3 (csms.ocpp.certificates): the O every charger certificate carries, and the
 # secret the edge adds to origin requests (a value locally, a Secrets Manager ARN in AWS).
 ENV_CPO_NAME = "CPO_NAME"
 ENV_ORIGIN_SECRET = "ORIGIN_SECRET"
@@ -71,7 +73,7 @@ class Settings:
     management_api_endpoint: str | None = None
     heartbeat_interval_s: int = 300
     site_cap_kw: float | None = None
-    carbon_price_gbp_per_t: float = 100.0
+    carbon_price_gbp_per_t: float = DEFAULT_CARBON_PRICE_GBP_PER_T
     scheduler_function: str | None = None
     cpo_name: str | None = None
     origin_secret: str | None = None
@@ -95,7 +97,7 @@ class Settings:
             raise SettingsError(f"{ENV_HEARTBEAT_INTERVAL} must be in [10, 600)")
         try:
             site_cap = float(env[ENV_SITE_CAP_KW]) if env.get(ENV_SITE_CAP_KW) else None
-            carbon_price = float(env.get(ENV_CARBON_PRICE) or 100.0)
+            carbon_price = float(env.get(ENV_CARBON_PRICE) or DEFAULT_CARBON_PRICE_GBP_PER_T)
         except ValueError as exc:
             raise SettingsError(f"{ENV_SITE_CAP_KW} and {ENV_CARBON_PRICE} must be numbers") from exc
         if (site_cap is not None and site_cap <= 0) or carbon_price < 0:

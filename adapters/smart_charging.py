@@ -1,4 +1,4 @@
-"""Wires the smart-charging scheduler (``csms.scheduler``) to storage and the outbound call queue."""
+"""Wires the smart-charging scheduler (``csms.charging.scheduler``) to storage and the outbound call queue."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import logging
 from datetime import datetime
 from typing import Callable
 
-from csms.commands import Commander
-from csms.scheduler import DEFAULT_MAX_POWER_W, Interval, PlugIn, Preference, SmartScheduler, periods
-from csms.signals import horizon
-from csms.tariff import Signals
-from csms.timeutil import iso, parse_ts, utcnow
+from csms.ocpp.commands import Commander
+from csms.charging.scheduler import DEFAULT_MAX_POWER_W, Interval, PlugIn, SmartScheduler, periods
+from csms.charging.signals import horizon
+from csms.charging.tariff import Signals
+from csms.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +40,7 @@ def plugged_in(runtime, default_max_power_w: float = DEFAULT_MAX_POWER_W) -> lis
         delivered = 0.0
         if latest is not None and latest.timestamp >= session.started_at and latest.energy_wh is not None:
             delivered = max(0.0, latest.energy_wh - session.meter_start_wh)
-        pref = runtime.chargers.preference(session.charge_point_id)
-        departure = None
-        if pref.get("departure"):
-            try:
-                departure = parse_ts(pref["departure"])
-            except ValueError:
-                log.warning("unreadable departure in %s's preference", session.charge_point_id)
-        preference = Preference(departure, pref.get("energy_kwh"), bool(pref.get("charge_now")),
-                                pref.get("carbon_price"))
+        preference = runtime.chargers.preference(session.charge_point_id)
         out.append(PlugIn(session.charge_point_id, session.connector_id, session.transaction_id, session.started_at,
                           delivered, default_max_power_w, preference, session.plan_hash))
     return out
@@ -59,7 +51,7 @@ EMPTY = Signals((), (), (), ())
 
 def stored_signals(runtime, clock: Callable[[], datetime]) -> Callable[[], Signals]:
     """The next 48 hours of stored prices and carbon (what the refresh job fetched or an operator
-    uploaded). Without any, plans charge at once (see ``csms.scheduler.sort_and_fill``)."""
+    uploaded). Without any, plans charge at once (see ``csms.charging.scheduler.sort_and_fill``)."""
     def load() -> Signals:
         window = runtime.signals.window(*horizon(clock()))
         if window is None:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from csms import planner, tariff
-from csms.backtest import load_acn_sessions, retime
+from csms.charging import planner
+from csms.charging import tariff
+from csms.charging.backtest import load_acn_sessions, retime
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -46,8 +46,9 @@ def measure() -> dict[str, dict]:
 
     from adapters.dynamo.models import create_tables
     from adapters.settings import Settings
-    from csms import signals, tariff
-    from csms.memory import MemoryPoster
+    from csms.charging import signals
+    from csms.charging import tariff
+    from tests.fakes import MemoryPoster
     from csms.timeutil import iso, utcnow
     from handlers import _runtime
     from tests.integration.conftest import ChargerClient

@@ -80,7 +80,7 @@ async def run(chargers: int, messages: int, storm: bool = False) -> dict:
         await platform.start()
         try:
             ids = [f"B{i:05d}" for i in range(chargers)]
-            from csms.credentials import hash_key
+            from csms.ocpp.credentials import hash_key
 
             digest = hash_key(KEY)  # one scrypt hash for all: registering is not what is measured
             from datetime import datetime, timezone
@@ -105,14 +105,14 @@ async def run(chargers: int, messages: int, storm: bool = False) -> dict:
             # reads to each message of a new connection) without waiting two minutes.
             from datetime import timedelta
 
-            import csms.commands
+            import csms.ocpp.setup_policy
 
-            window, csms.commands.SETUP_WINDOW = csms.commands.SETUP_WINDOW, timedelta(0)
+            window, csms.ocpp.setup_policy.SETUP_WINDOW = csms.ocpp.setup_policy.SETUP_WINDOW, timedelta(0)
             began = time.perf_counter()
             start.set()
             await asyncio.gather(*tasks)
             elapsed = time.perf_counter() - began
-            csms.commands.SETUP_WINDOW = window
+            csms.ocpp.setup_policy.SETUP_WINDOW = window
             storm_result = {}
             if storm:
                 # Everyone dropped (the sockets closed above); all come back at once without booting.

@@ -18,7 +18,7 @@ class ChargerAuth:
     enabled: bool = True
     failures: int = 0  # wrong keys in the current lockout window
     failures_since: datetime | None = None  # when that window began
-    security_profile: int = 2  # the floor: never admitted below it (csms.certificates)
+    security_profile: int = 2  # the floor: never admitted below it (csms.ocpp.certificates)
     revoked: frozenset[str] = frozenset()  # revoked certificates: "serial:<hex>", "sha256:<hex>"
 
 
@@ -133,3 +133,15 @@ class ChargerView:
     security: dict | None = None  # the latest connection: method, tls_version, tls_cipher, at
     certificate: dict | None = None  # the latest client certificate: subject, issuer, serial, sha256, not_after
     security_events: tuple[dict, ...] = ()  # the latest SecurityEventNotifications, oldest first: at, type, tech_info
+
+
+@dataclass(frozen=True)
+class Preference:
+    """The driver's wish for the vehicle on a charger: leave at ``departure`` (UTC; None: 8 h after
+    plug-in) with ``energy_kwh`` (kWh; None: the platform's default), or ``charge_now`` at full power;
+    ``carbon_price`` is the driver's own carbon price (GBP/t CO2; None: the platform's)."""
+
+    departure: datetime | None = None
+    energy_kwh: float | None = None
+    charge_now: bool = False
+    carbon_price: float | None = None

@@ -3,7 +3,7 @@
 Every operation takes the caller (:class:`Principal`) and checks it: an operator sees and
 commands the whole fleet; a driver sees only the chargers linked to their account, and a charger
 that is not theirs is answered exactly like one that does not exist (nothing to enumerate).
-No AWS here: the ports are the repositories of ``csms.ports`` plus the few methods named below.
+No AWS here: the ports are declared in ``csms.views.ports``, ``csms.charging.ports`` and ``csms.ocpp.ports``.
 """
 
 from __future__ import annotations
@@ -11,17 +11,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from csms.connection import valid_charge_point_id
-from csms.credentials import CredentialError, generate_key, hash_key
-from csms.fleet import ChargerOverview, charger_overview
-from csms.ocpp_j import OcppError
-from csms.ports import AlreadyExists
-from csms.reports import session_report
-from csms.signals import to_signals
-from csms.tariff import SLOT, slot_start
+from csms.charging.ports import EventStore, Replan, SignalStore
+from csms.charging.signals import to_signals
+from csms.charging.tariff import SLOT, slot_start
+from csms.ocpp.codec import OcppError
+from csms.ocpp.commands import Commander
+from csms.ocpp.connection import valid_charge_point_id
+from csms.ocpp.credentials import CredentialError, generate_key, hash_key
+from csms.ocpp.ports import AlreadyExists, ChargerCredentials, ChargerSecurity
 from csms.timeutil import iso
+from csms.views.fleet import ChargerOverview, charger_overview
+from csms.views.ports import CallRecords, ChargerDirectory, ConnectorReader, MeterReader, SessionHistory
+from csms.views.reports import session_report
 
 MAX_ENERGY_KWH = 1000.0
 MAX_CARBON_PRICE = 10_000.0  # GBP/t: far above any traded or social cost of carbon
@@ -55,6 +58,9 @@ class Conflict(Exception):
     """The request clashes with stored state (an id already taken)."""
 
 
+REFUSALS = (NotFound, Forbidden, Invalid, Conflict)  # what a caller is told in one line
+
+
 def _ts(value: datetime | None) -> str | None:
     return iso(value) if value is not None else None
 
@@ -79,14 +85,18 @@ def overview_json(row: ChargerOverview, view, capabilities: dict[str, str] | Non
     }
 
 
-class Operations:
-    """The ports: ``chargers`` (a ChargerRepository with ``set_driver``, ``of_driver``,
-    ``preference``, ``set_preference``, ``capabilities``), ``connectors``, ``sessions``, ``meter``,
-    ``calls`` (outcomes), ``commander``, ``signals`` (``rows``, ``put``), ``events`` (``add``,
-    ``listed``, ``cancel``), ``replan`` (callable with a charger id) and ``clock``."""
+class OperatorChargers(ChargerDirectory, ChargerCredentials, ChargerSecurity, Protocol):
+    """The charger store as operations use it: the directory, and registering / deleting / keys."""
 
-    def __init__(self, *, chargers, connectors, sessions, meter, calls, commander, signals, events,
-                 replan: Callable[[str], None], clock: Callable[[], datetime]):
+
+class Operations:
+    """What operators and drivers do (the HTTP API's routes and the CLI): every check of their
+    input is here, once. Seams: the ports below, ``commander`` (platform-initiated calls),
+    ``replan`` (see ``csms.charging.ports.Replan``) and ``clock`` (UTC)."""
+
+    def __init__(self, *, chargers: OperatorChargers, connectors: ConnectorReader, sessions: SessionHistory,
+                 meter: MeterReader, calls: CallRecords, commander: Commander, signals: SignalStore,
+                 events: EventStore, replan: Replan, clock: Callable[[], datetime]):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
@@ -151,7 +161,7 @@ class Operations:
 
     def rotate_key(self, who: Principal, charge_point_id: str) -> dict:
         """Send the charger a new AuthorizationKey; the platform switches to it only when the
-        charger answers Accepted (``csms.commands``), so a charger that refuses keeps working."""
+        charger answers Accepted (``csms.ocpp.commands``), so a charger that refuses keeps working."""
         self._operator(who)
         self._visible(who, charge_point_id)
         key = generate_key()
@@ -228,9 +238,8 @@ class Operations:
     def get_preference(self, who: Principal, charge_point_id: str) -> dict:
         self._visible(who, charge_point_id)
         pref = self.chargers.preference(charge_point_id)
-        return {"departure": pref.get("departure"), "energy_kwh": pref.get("energy_kwh"),
-                "charge_now": bool(pref.get("charge_now", False)),
-                "carbon_price_gbp_per_t": pref.get("carbon_price")}
+        return {"departure": _ts(pref.departure), "energy_kwh": pref.energy_kwh, "charge_now": pref.charge_now,
+                "carbon_price_gbp_per_t": pref.carbon_price}
 
     def set_preference(self, who: Principal, charge_point_id: str, departure: datetime | None,
                        energy_kwh: float | None, charge_now: bool, carbon_price: float | None = None) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms import certificates as certs
+from csms.ocpp import certificates as certs
 from csms.operations import Conflict, Invalid, NotFound, Operations, Principal
 
 

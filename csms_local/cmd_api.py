@@ -90,11 +90,9 @@ def _remote(args, method, path, body, query):
 def _local(args, method, path, body, query):
     from adapters import http_api
     from adapters.wiring import build_operations
-    from csms_local.cmd_charger import _runtime
+    from csms_local.state import open_runtime
 
-    with _runtime(args.state_dir) as rt:
-        operations = build_operations(rt)
-        http_api.configure(lambda: operations)
+    with open_runtime(args.state_dir) as rt:
         event = {
             "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": urllib.parse.urlencode(query),
             "headers": {"content-type": "application/json"}, "queryStringParameters": query or None,
@@ -102,7 +100,7 @@ def _local(args, method, path, body, query):
                                "authorizer": {"jwt": {"claims": {"sub": "cli", "cognito:groups": "[operators]"}}}},
             "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
         }
-        response = http_api.handle(event, None)
+        response = http_api.handle(event, None, build_operations(rt))
     return _answer(int(response["statusCode"]), response.get("body") or "")
 
 

@@ -8,6 +8,7 @@ import random
 from datetime import datetime
 from pathlib import Path
 
+from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T
 from csms_local.cli import UsageError
 
 
@@ -16,7 +17,7 @@ def register(subparsers) -> None:
     parser.add_argument("--sessions", required=True, help="CSV: session_id,plug_in_utc,departure_utc,energy_kwh,max_power_kw")
     parser.add_argument("--prices", required=True, help="CSV: start_utc,price_p_per_kwh_inc_vat")
     parser.add_argument("--carbon", required=True, help="CSV: start_utc,forecast_gco2_per_kwh,actual_gco2_per_kwh")
-    parser.add_argument("--carbon-price", type=float, default=100.0, metavar="GBP_PER_TONNE")
+    parser.add_argument("--carbon-price", type=float, default=DEFAULT_CARBON_PRICE_GBP_PER_T, metavar="GBP_PER_TONNE")
     parser.add_argument("--site-limit-kw", type=float, default=None, metavar="KW")
     parser.add_argument("--slot-minutes", type=int, default=30)
     parser.add_argument("--min-on-minutes", type=int, default=0, help="hardware: shortest charging window")
@@ -47,7 +48,9 @@ def _check(args) -> None:
 
 def run(args) -> int:
     _check(args)
-    from csms import backtest, planner, tariff
+    from csms.charging import backtest
+    from csms.charging import planner
+    from csms.charging import tariff
 
     try:
         signals = tariff.load(args.prices, args.carbon)
@@ -67,7 +70,8 @@ def run(args) -> int:
 
 
 def run_retime(args) -> int:
-    from csms import backtest, tariff
+    from csms.charging import backtest
+    from csms.charging import tariff
 
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be >= 1")

@@ -9,14 +9,11 @@ has table variables, like the local platform's own environment, never reaches AW
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from datetime import datetime, timezone
-from pathlib import Path
 
 from csms_local.cli import UsageError
 from csms_local.cmd_api import add_api_options, request
+from csms_local.state import cli_principal, open_runtime
 
 
 def register(subparsers) -> None:
@@ -70,71 +67,6 @@ def register(subparsers) -> None:
     command.set_defaults(func=send_command)
 
 
-@contextlib.contextmanager
-def _runtime(state_dir: str, need_running: bool = False):
-    """The platform's runtime: the running ``csms local``'s, or the saved state's."""
-    from adapters.settings import Settings
-    from adapters.wiring import build_runtime
-    from csms_local import dynamodb
-    from csms_local.platform import REGION, TABLE_PREFIX
-
-    if os.environ.get("CSMS_TARGET") == "aws":
-        # A deployed stack: the tables named by its CliEnvironment output, AWS credentials from the
-        # usual places (docs/deploy.md).
-        from adapters.settings import SettingsError
-
-        try:
-            settings = Settings.from_env()
-        except SettingsError as exc:
-            raise UsageError(f"{exc} (export the stack's CliEnvironment output)") from exc
-        yield build_runtime(settings)
-        return
-    state = Path(state_dir)
-    endpoint_file = state / "endpoint.json"
-    for key, value in dynamodb.FAKE_CREDENTIALS.items():
-        os.environ.setdefault(key, value)
-    if endpoint_file.exists():
-        running = json.loads(endpoint_file.read_text())
-        settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=running["dynamodb"],
-                                        management_api_endpoint=running["management_api"])
-        try:
-            runtime = build_runtime(settings)
-            runtime.replanner.request = lambda _cp: _ask_local_replan(running["management_api"])
-            yield runtime
-            return
-        except Exception as exc:  # a stale endpoint.json from a crashed run
-            if "Could not connect" not in str(exc):
-                raise
-            raise UsageError(f"csms local is not answering at {running['dynamodb']}; "
-                             f"remove {endpoint_file} if it is not running") from exc
-    if need_running:
-        raise UsageError("csms local is not running (start it first: the charger must be connected)")
-    from adapters.dynamo.models import MODELS, create_tables
-
-    server = dynamodb.EmbeddedDynamo()
-    server.start()
-    try:
-        settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=server.endpoint)
-        runtime = build_runtime(settings)
-        create_tables()
-        snapshot = state / "dynamodb.json"
-        dynamodb.restore(server.endpoint, REGION, snapshot)
-        yield runtime
-        state.mkdir(parents=True, exist_ok=True)
-        dynamodb.snapshot(server.endpoint, REGION, [m.Meta.table_name for m in MODELS.values()], snapshot)
-    finally:
-        server.stop()
-
-
-def _ask_local_replan(management_api: str) -> None:
-    import urllib.request
-
-    from csms_local.mgmt_api import REPLAN_PATH
-
-    request = urllib.request.Request(management_api + REPLAN_PATH, data=b"{}", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-
-
 def _charger_path(charge_point_id: str, *parts: str) -> str:
     from urllib.parse import quote
 
@@ -167,24 +99,14 @@ def set_preference(args) -> int:
 
 
 def add_charger(args) -> int:
-    from csms.connection import valid_charge_point_id
-    from csms.credentials import CredentialError, generate_key, hash_key
-    from csms.ports import AlreadyExists
+    """Through ``Operations.register_charger``, as ``POST /v1/chargers``: the same checks."""
+    from adapters.wiring import build_operations
 
-    if not valid_charge_point_id(args.charge_point_id):
-        raise UsageError(f"charge point id {args.charge_point_id!r} must be 1-48 printable characters without '/'")
-    key = args.password or generate_key()
-    try:
-        hashed = hash_key(key)
-    except CredentialError as exc:
-        raise UsageError(str(exc)) from exc
-    with _runtime(args.state_dir) as runtime:
-        try:
-            runtime.chargers.register(args.charge_point_id, hashed, datetime.now(timezone.utc))
-        except AlreadyExists as exc:
-            raise UsageError(f"charger {args.charge_point_id} is already registered") from exc
-    print(f"registered {args.charge_point_id}")
-    print(f"AuthorizationKey: {key}   (shown once; the platform keeps only a salted hash)")
+    with open_runtime(args.state_dir) as runtime:
+        created = _cli_call(lambda: build_operations(runtime).register_charger(cli_principal(), args.charge_point_id,
+                                                                                 args.password))
+    print(f"registered {created['id']}")
+    print(f"AuthorizationKey: {created['authorization_key']}   (shown once; the platform keeps only a salted hash)")
     return 0
 
 
@@ -204,37 +126,42 @@ def list_chargers(args) -> int:
 
 
 def send_command(args) -> int:
-    from csms.ocpp_j import OcppError
-
+    """Through ``Operations.send_command``, as ``POST /v1/chargers/{id}/commands``: the same checks
+    and guards (an AuthorizationKey goes through ``rotate-key``, never as a raw ChangeConfiguration)."""
     try:
         payload = json.loads(args.payload)
     except ValueError as exc:
         raise UsageError(f"payload is not JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise UsageError("payload must be a JSON object")
-    with _runtime(args.state_dir, need_running=True) as runtime:
-        if runtime.chargers.get(args.charge_point_id) is None:
-            raise UsageError(f"unknown charger {args.charge_point_id}")
-        from adapters.wiring import build_operations
-        from csms.operations import Conflict, Invalid
-        from csms.security_ops import SecurityOperations
+    from adapters.wiring import build_operations
+    from csms.security_ops import SecurityOperations
 
-        try:  # never a security downgrade
-            SecurityOperations(build_operations(runtime)).check_command(args.charge_point_id, args.action, payload)
-        except (Conflict, Invalid) as exc:
-            raise UsageError(str(exc)) from exc
-        try:
-            call = runtime.commander.send(args.charge_point_id, args.action, payload)
-        except OcppError as exc:
-            raise UsageError(f"{args.action}: {exc.code}: {exc.description}") from exc
-        online = runtime.chargers.get(args.charge_point_id).online
-    print(f"{call.action} {call.unique_id}: {'sent' if online else 'queued until the charger connects'}")
+    with open_runtime(args.state_dir, need_running=True) as runtime:
+        operations = build_operations(runtime)
+        # never a security downgrade (a SecurityProfile below the charger's floor)
+        _cli_call(lambda: SecurityOperations(operations).check_command(args.charge_point_id, args.action, payload))
+        sent = _cli_call(lambda: operations.send_command(cli_principal(), args.charge_point_id, args.action,
+                                                         payload))
+        view = runtime.chargers.get(args.charge_point_id)
+        online = view is not None and view.online
+    print(f"{sent['action']} {sent['command_id']}: {'sent' if online else 'queued until the charger connects'}")
     return 0
+
+
+def _cli_call(operation):
+    """An operation's refusal as the CLI's one-line error."""
+    from csms.operations import REFUSALS
+
+    try:
+        return operation()
+    except REFUSALS as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def issue_certificate(args) -> int:
     """``csms charger cert CP001``: from the state dir's charger CA (created here when missing)."""
-    from csms.connection import valid_charge_point_id
+    from csms.ocpp.connection import valid_charge_point_id
     from csms_local import pki
 
     if not valid_charge_point_id(args.charge_point_id):

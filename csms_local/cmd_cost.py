@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from csms import cost
+    from csms.tooling import cost
 
     if args.replan_minutes <= 0:
         raise UsageError("--replan-minutes must be > 0")

@@ -1,7 +1,7 @@
 """What CloudFront adds to a ``$connect`` in AWS, done by the local gateway from its own TLS socket.
 
 OpenSSL has already verified any client certificate against the charger CA (the trust store);
-these headers report it in CloudFront's names and formats (``csms.certificates``), plus the
+these headers report it in CloudFront's names and formats (``csms.ocpp.certificates``), plus the
 negotiated TLS version and cipher (``CloudFront-Viewer-TLS``) and the origin secret, so the same
 authorizer code decides in both places. A client's own ``CloudFront-Viewer-*`` or origin-secret
 headers are dropped by the gateway before these are added, as CloudFront overwrites them.
@@ -15,7 +15,7 @@ from urllib.parse import quote
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from csms import certificates as certs
+from csms.ocpp import certificates as certs
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

@@ -28,7 +28,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 
-from csms.connection import PATH_HEADER
+from csms.ocpp.connection import PATH_HEADER
 from csms_local.edge import is_edge_header
 
 log = logging.getLogger(__name__)

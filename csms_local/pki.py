@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from csms.security_extension import charge_point_certificate
+from csms.ocpp.v16.security_extension import charge_point_certificate
 from csms_local.tls import _write_key
 
 DEFAULT_CPO_NAME = "Local CPO"
@@ -139,7 +139,7 @@ def load_charger_ca(tls_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePr
 
 def sign_charger_certificate(ca: x509.Certificate, ca_key, public_key, charge_point_id: str, cpo_name: str, *,
                              days: float = 365, not_before: datetime | None = None) -> x509.Certificate:
-    """A charge point certificate from the charger CA (``csms.security_extension.charge_point_certificate``)."""
+    """A charge point certificate from the charger CA (``csms.ocpp.v16.security_extension.charge_point_certificate``)."""
     return charge_point_certificate(ca, ca_key, public_key, charge_point_id, cpo_name, days=days,
                                     not_before=not_before)
 

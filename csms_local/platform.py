@@ -9,23 +9,24 @@ import logging
 import os
 import secrets
 import threading
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from adapters.dynamo.models import MODELS, bind, create_tables
+from adapters.dynamo.models import MODELS, create_tables
 from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
-from csms.credentials import generate_key, hash_key
+from adapters.wiring import build_runtime
+from csms.ocpp.credentials import generate_key, hash_key
 from csms_local import dynamodb, pki, tls
 from csms_local.edge import LocalEdge
 from csms_local.gateway import Gateway
 from csms_local.mgmt_api import ManagementApi
+from csms_local.state import REGION, local_settings
 
 log = logging.getLogger(__name__)
 
-TABLE_PREFIX = "csms-local"
-REGION = "eu-west-2"
 SNAPSHOT_EVERY_S = 30
 SWEEP_EVERY_S = 60
 SMART_EVERY_S = 900  # EventBridge runs the scheduler every 15 minutes in AWS too
@@ -175,18 +176,18 @@ class LocalPlatform:
             idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s, edge=LocalEdge(origin_secret),
         )
         self._mgmt = ManagementApi(self._gateway, self.host, self.mgmt_port)
-        self.settings = Settings.with_prefix(
-            TABLE_PREFIX, region=REGION, dynamodb_endpoint=endpoint, management_api_endpoint=self._mgmt.endpoint,
-            cpo_name=self.cpo_name, origin_secret=origin_secret, charger_ca_dir=charger_ca_dir,
-        )
+        self.settings = dataclasses.replace(local_settings(endpoint, self._mgmt.endpoint), cpo_name=self.cpo_name,
+                                            origin_secret=origin_secret, charger_ca_dir=charger_ca_dir)
         # The handlers read their settings from the environment, as in Lambda; restored on stop.
         env = dict(self.settings.as_env())
         for key, value in dynamodb.FAKE_CREDENTIALS.items():
             env.setdefault(key, os.environ.get(key) or value)
         self._saved_env = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
-        _runtime.reset()
-        bind(self.settings)
+        # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
+        # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
+        replan = (lambda charge_point_id: self.wake("smart-schedule")) if self.smart_every_s else None
+        _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters()))
         await asyncio.to_thread(create_tables)
         if self._dynamo is not None:
             restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, self.snapshot_path)
@@ -210,9 +211,6 @@ class LocalPlatform:
             await asyncio.to_thread(self._refresh_signals)
             self.register_job("signals", SIGNALS_EVERY_S, self._refresh_signals)
             self.register_job("smart-schedule", self.smart_every_s, self._smart_schedule)
-            # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
-            # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
-            self.runtime.replanner.request = lambda charge_point_id: self.wake("smart-schedule")
             self._mgmt.on_replan = lambda: self.wake("smart-schedule")
         return self
 
@@ -220,7 +218,8 @@ class LocalPlatform:
         """The signal-refresh job. No live price or carbon feed is reachable from here, so the
         recorded GB days in ``data/`` are replayed onto today and tomorrow and stored, as the
         refresh Lambda stores the feeds in AWS."""
-        from csms import signals, tariff
+        from csms.charging import signals
+        from csms.charging import tariff
         from csms.timeutil import utcnow
 
         if self._recorded_signals is None:

@@ -1,5 +1,5 @@
 """``$connect`` REQUEST authorizer: OCPP security profile 2 (Basic auth) and 3 (a client
-certificate verified by the edge, ``csms.admission``)."""
+certificate verified by the edge, ``csms.ocpp.admission``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 from adapters.origin_secret import origin_secret
-from csms.admission import admit
-from csms.certificates import ORIGIN_SECRET_HEADER
-from csms.connection import LOCKOUT_WINDOW, WRONG_KEY, authorize, header
+from csms.ocpp.admission import admit
+from csms.ocpp.certificates import ORIGIN_SECRET_HEADER
+from csms.ocpp.connection import LOCKOUT_WINDOW, WRONG_KEY, authorize, header
 from handlers._runtime import runtime
 from handlers.observability import logger
 

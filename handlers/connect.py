@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.certificates import ConnectionSecurity, needs_renewal
-from csms.connection import choose_subprotocol
+from csms.ocpp.certificates import ConnectionSecurity, needs_renewal
+from csms.ocpp.connection import choose_subprotocol
 from csms.timeutil import utcnow
 from handlers._runtime import runtime
 from handlers.observability import logger

@@ -5,7 +5,7 @@
   ``optional`` mode: a charger with a valid certificate from those CAs is admitted by it, one without
   a certificate goes on to Basic auth, an invalid certificate is refused by CloudFront.
 - An **origin secret** in Secrets Manager that CloudFront adds to every origin request
-  (``csms.certificates.ORIGIN_SECRET_HEADER``) and the authorizer checks, so the
+  (``csms.ocpp.certificates.ORIGIN_SECRET_HEADER``) and the authorizer checks, so the
   ``CloudFront-Viewer-Cert-*`` headers count only when they came from CloudFront, never from a client
   talking to the execute-api endpoint directly. Rotation: docs/deploy.md (``-c originSecretVersion``).
 - The **edge TLS policy** (``-c edgeTlsPolicy``, default ``TLSv1.2_2021``): docs/deploy.md compares

@@ -15,7 +15,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from constructs import Construct
 
-from csms import certificates as certs
+from csms.ocpp import certificates as certs
 from infra import constants
 from infra.charger_certificates import ChargerCertificates
 
@@ -94,7 +94,7 @@ class ChargerEdge(Construct):
                 origin=origins.HttpOrigin(
                     origin_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                     origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
-                    # proves to the authorizer that the request came through CloudFront (csms.admission)
+                    # proves to the authorizer that the request came through CloudFront (csms.ocpp.admission)
                     custom_headers=({certs.ORIGIN_SECRET_HEADER: certificates.origin_secret_value}
                                     if certificates is not None else None),
                 ),

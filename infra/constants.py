@@ -6,7 +6,7 @@ STACK_NAME = "Csms"
 SERVICE = "csms"
 STAGE_NAME = "prod"
 OCPP_PATH_PREFIX = "/ocpp/"
-PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.connection.PATH_HEADER)
+PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.ocpp.connection.PATH_HEADER)
 
 PYTHON_RUNTIME = "PYTHON_3_14"  # the newest Lambda Python; the layers are built for it (layers/build.sh)
 LAMBDA_MEMORY_MB = 512  # the authorizer's scrypt check needs 16 MiB and benefits from the CPU share
@@ -28,7 +28,7 @@ TABLE_TTL = dict(TTL_ATTRIBUTES)
 FUNCTIONS = {
     # name: (handler, tables it reads, tables it writes)
     "Authorizer": ("handlers.authorizer.lambda_handler", ("chargers",), ()),
-    # calls: a certificate near its expiry queues a renewal request (csms.certificates.needs_renewal)
+    # calls: a certificate near its expiry queues a renewal request (csms.ocpp.certificates.needs_renewal)
     "Connect": ("handlers.connect.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),
     "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers",)),
     "Message": ("handlers.default.lambda_handler", TABLES, TABLES),

@@ -39,7 +39,7 @@ class Monitoring(Construct):
             self, "SchedulerSkippedVehicles", threshold=1, evaluation_periods=1,
             alarm_description="the scheduler could not plan some vehicles", treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
         # Critical security events a charger reports (Security Whitepaper ed. 2, appendix 1; logged at
-        # WARNING by csms.security_extension): any one alarms
+        # WARNING by csms.ocpp.v16.security_extension): any one alarms
         critical = logs.MetricFilter(
             self, "CriticalSecurityEvents", log_group=functions["Message"].log_group,
             filter_pattern=logs.FilterPattern.string_value("$.message", "=", "critical security event*"),

@@ -47,7 +47,7 @@ class WebSocketApi(Construct):
             functions["Authorizer"],
             # Every WebSocket handshake has Sec-WebSocket-Key; Authorization cannot be the identity source,
             # since a charger on security profile 3 sends none (its client certificate is checked at the
-            # edge and by the authorizer, csms.admission).
+            # edge and by the authorizer, csms.ocpp.admission).
             identity_source=["route.request.header.Sec-WebSocket-Key"],
         )
         self.api = apigw.WebSocketApi(

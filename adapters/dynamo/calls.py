@@ -1,4 +1,4 @@
-"""The per-charger queue of platform-initiated calls (``csms.commands.CallQueue``)."""
+"""The per-charger queue of platform-initiated calls (``csms.ocpp.ports.CallQueue``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
 from adapters.dynamo.models import CallModel
-from csms.commands import CallOutcome, Outstanding, PendingCall
+from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
 from csms.timeutil import iso
 
 SLOT = "slot"

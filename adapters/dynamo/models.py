@@ -51,7 +51,7 @@ class ChargerModel(Model):
     auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
     auth_failures_since = UTCDateTimeAttribute(null=True)
     driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
-    # OCPP security profile 3 (csms.certificates): the profile floor (absent = 2), the revocation list
+    # OCPP security profile 3 (csms.ocpp.certificates): the profile floor (absent = 2), the revocation list
     # read by the authorizer with the same GetItem, and what the latest connection presented
     security_profile = NumberAttribute(null=True)
     revoked_certs = UnicodeSetAttribute(null=True)  # "serial:<hex>", "sha256:<hex>"

@@ -1,4 +1,4 @@
-"""DynamoDB implementations of the domain's repositories (``csms.ports``).
+"""DynamoDB implementations of the domain's repositories (``csms.ocpp.ports``).
 
 Every write that must not clobber newer state is conditional; every method
 costs a known number of requests (see docs and the request-count test):
@@ -30,10 +30,11 @@ from adapters.dynamo.models import (
     SessionModel,
     SignalModel,
 )
-from csms.signals import DemandEvent, SignalRow, to_signals
-from csms.tariff import Signals
-from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Reading, ReviewItem, Session
-from csms.ports import AlreadyExists
+from csms.charging.signals import DemandEvent, SignalRow, to_signals
+from csms.charging.tariff import Signals
+from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, Reading, ReviewItem,
+                        Session)
+from csms.ocpp.ports import AlreadyExists
 from csms.timeutil import iso, parse_ts
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,16 @@ def _boot_from(item: ChargerModel) -> BootInfo | None:
         return None
     data = item.boot.as_dict() if hasattr(item.boot, "as_dict") else dict(item.boot)
     return BootInfo(**{k: data.get(k) for k in BootInfo.__dataclass_fields__})
+
+
+def _preference_from(charge_point_id: str, stored: dict) -> Preference:
+    departure = None
+    if stored.get("departure"):
+        try:
+            departure = parse_ts(stored["departure"])
+        except ValueError:
+            log.warning("unreadable departure in %s's preference", charge_point_id)
+    return Preference(departure, stored.get("energy_kwh"), bool(stored.get("charge_now")), stored.get("carbon_price"))
 
 
 def _view(item: ChargerModel) -> ChargerView:
@@ -136,9 +147,9 @@ class DynamoChargers:
             raise
 
     def connect(self, charge_point_id: str, connection_id: str, at: datetime, security=None) -> bool:
-        """``security`` (csms.certificates.ConnectionSecurity) is recorded in the same UpdateItem;
+        """``security`` (csms.ocpp.certificates.ConnectionSecurity) is recorded in the same UpdateItem;
         a certificate connection raises the charger's profile floor to 3."""
-        from csms.certificates import security_record
+        from csms.ocpp.certificates import security_record
 
         actions = [
             ChargerModel.connection_id.set(connection_id),
@@ -213,7 +224,7 @@ class DynamoChargers:
     def list(self) -> list[ChargerView]:
         return sorted((_view(i) for i in ChargerModel.scan()), key=lambda v: v.charge_point_id)
 
-    # ChargerLink (csms.commands): what the outbound call queue needs
+    # ChargerLink (csms.ocpp.ports): what the outbound call queue needs
     def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
         try:
             item = ChargerModel.get(
@@ -272,13 +283,13 @@ class DynamoChargers:
         GSI on ``driver`` is the step for a large fleet."""
         return [_view(i) for i in ChargerModel.scan(ChargerModel.driver == driver)]
 
-    def preference(self, charge_point_id: str) -> dict:
+    def preference(self, charge_point_id: str) -> Preference:
         try:
             item = ChargerModel.get(charge_point_id, attributes_to_get=["preference"])
         except DoesNotExist:
-            return {}
+            return Preference()
         pref = item.preference
-        return dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {})
+        return _preference_from(charge_point_id, dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {}))
 
     def firmware_history(self, charge_point_id: str) -> list[str]:
         try:

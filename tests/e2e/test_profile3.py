@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidMessage, InvalidStatus
 
-from csms.certificates import revocation_key
+from csms.ocpp.certificates import revocation_key
 from csms_local import pki
 from csms_local.platform import LocalPlatform
 from csms_local.tls import client_context

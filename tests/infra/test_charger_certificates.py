@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from csms import certificates as certs
+from csms.ocpp import certificates as certs
 from infra.charger_certificates import parse_s3_uri
 from tests.infra.conftest import EDGE_CONTEXT
 
@@ -43,7 +43,7 @@ def test_certificate_and_tls_headers_reach_the_origin(resources):
                     ["HeadersConfig"]["Headers"])
     keyed = set(caches[behavior["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
                 ["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["Headers"])
-    # everything the authorizer reads (csms.certificates) arrives, by one policy or the other
+    # everything the authorizer reads (csms.ocpp.certificates) arrives, by one policy or the other
     needed = {certs.CERT_PRESENT, certs.CERT_SUBJECT, certs.CERT_ISSUER, certs.CERT_SERIAL, certs.CERT_SHA256,
               certs.CERT_VALIDITY, certs.VIEWER_TLS, "Authorization"}
     assert needed <= forwarded | keyed

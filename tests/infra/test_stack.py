@@ -159,7 +159,7 @@ console.log(JSON.stringify(out));"""
     # Then the path is in ws-uri (percent-encoded, decoded by the authorizer) and the URI is the stage
     assert request["headers"][constants.PATH_HEADER] == {"value": "/ocpp/CP%20001"}
     assert request["uri"] == f"/{constants.STAGE_NAME}"
-    from csms.connection import PATH_HEADER, id_from_path
+    from csms.ocpp.connection import PATH_HEADER, id_from_path
 
     assert PATH_HEADER == constants.PATH_HEADER
     assert id_from_path(request["headers"][PATH_HEADER]["value"]) == "CP 001"

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from adapters.dynamo.models import create_tables
 from adapters.settings import Settings
-from csms.credentials import hash_key
+from csms.ocpp.credentials import hash_key
 from handlers import _runtime, authorizer, connect, default, disconnect
 from tests import events
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from csms.connection import LOCKOUT_FAILURES, LOCKOUT_WINDOW
+from csms.ocpp.connection import LOCKOUT_FAILURES, LOCKOUT_WINDOW
 from handlers import authorizer
 from tests import events
 from tests.integration.conftest import PASSWORD
@@ -37,7 +37,7 @@ def test_brute_force_locks_the_charger_out_then_the_window_passes(charger, monke
     assert _attempt(PASSWORD) is False
     assert "locked: too many wrong keys" in " ".join(str(r.__dict__) for r in caplog.records)
     # And after the window the charger gets in again with its key
-    import csms.connection as connection
+    import csms.ocpp.connection as connection
     from datetime import datetime, timezone
 
     later = datetime.now(timezone.utc) + LOCKOUT_WINDOW + timedelta(seconds=1)

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from adapters.origin_secret import SecretsManagerOriginSecret
-from csms import certificates as certs
+from csms.ocpp import certificates as certs
 from handlers import _runtime, authorizer, connect
 from tests import events
 from tests.integration.conftest import PASSWORD

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from csms.memory import MemoryPoster
+from tests.fakes import MemoryPoster
 from csms.timeutil import utcnow
 
 
@@ -143,7 +143,7 @@ def test_unanswered_call_expires_and_the_next_is_sent_by_the_sweep(charger, post
 
 
 def test_invalid_commands_are_refused_before_sending(charger, poster):
-    from csms.ocpp_j import OcppError
+    from csms.ocpp.codec import OcppError
 
     with pytest.raises(OcppError):
         charger.rt.commander.send("CP001", "ChangeConfiguration", {"key": "x"})

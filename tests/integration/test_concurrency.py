@@ -14,8 +14,8 @@ from moto.server import ThreadedMotoServer
 from adapters.dynamo.models import create_tables
 from adapters.settings import Settings
 from adapters.wiring import build_runtime
-from csms.commands import PendingCall
-from csms.credentials import hash_key
+from csms.ocpp.commands import PendingCall
+from csms.ocpp.credentials import hash_key
 from csms.model import ConnectorStatus, Session
 
 T0 = datetime(2024, 6, 12, 18, tzinfo=timezone.utc)

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from adapters import http_api
-from csms.credentials import hash_key
-from csms.memory import MemoryPoster
-from csms.signals import SignalRow
+from adapters.settings import Settings
+from adapters.wiring import build_runtime
+from csms.ocpp.credentials import hash_key
+from tests.fakes import MemoryPoster
+from csms.charging.signals import SignalRow
 from csms.timeutil import utcnow
-from handlers import api
+from handlers import _runtime, api
 from tests import events
 from tests.integration.conftest import ChargerClient
 
@@ -49,7 +51,8 @@ def _last_sent(platform) -> list:
 def fleet(platform):
     """Two chargers: A1 linked to alice, B1 to bob; a re-plan recorder."""
     asked = []
-    platform.replanner.request = asked.append
+    platform = _runtime.install(build_runtime(Settings.from_env(), replan=asked.append,
+                                              counters=_runtime.lambda_counters()))
     assert call("POST", "/v1/chargers", body={"id": "A1", "driver": "alice"})[0] == 201
     assert call("POST", "/v1/chargers", body={"id": "B1", "driver": "bob"})[0] == 201
     yield platform, asked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from csms import certificates as certs
+from csms.ocpp import certificates as certs
 
 
 def test_distinguished_names_with_escapes_and_multi_valued_rdns():

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from csms.connection import authorize, choose_subprotocol, id_from_path
-from csms.credentials import CredentialError, generate_key, hash_key, parse_basic_auth, verify_key
+from csms.ocpp.connection import authorize, choose_subprotocol, id_from_path
+from csms.ocpp.credentials import CredentialError, generate_key, hash_key, parse_basic_auth, verify_key
 from csms.model import ChargerAuth
 
 KEY = "0123456789abcdef"

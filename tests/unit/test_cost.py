@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from csms import cost
+from csms.tooling import cost
 from csms_local.cli import main
 from csms_local.cmd_cost import HANDLER_CPU_US
 

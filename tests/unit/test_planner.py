@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from csms import planner
-from csms.planner import DemandEvent, PlanError, Problem, Vehicle
-from csms.scheduler import sort_and_fill
-from csms.tariff import Signals
+from csms.charging import planner
+from csms.charging.planner import DemandEvent, PlanError, Problem, Vehicle
+from csms.charging.scheduler import sort_and_fill
+from csms.charging.tariff import Signals
 
 T0 = datetime(2024, 6, 12, tzinfo=timezone.utc)
 SLOT = timedelta(minutes=30)

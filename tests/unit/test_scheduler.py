@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from csms.scheduler import Interval, PlugIn, Preference, SmartScheduler, periods, slot_cost, sort_and_fill
-from csms.tariff import Signals
+from csms.charging.scheduler import Interval, PlugIn, Preference, SmartScheduler, periods, slot_cost, sort_and_fill
+from csms.charging.tariff import Signals
 
 T0 = datetime(2024, 6, 12, 0, tzinfo=timezone.utc)
 
@@ -118,7 +118,7 @@ def test_charge_now_overrides_the_plan():
 
 
 def test_a_pause_is_the_same_plan_whenever_it_is_made():
-    from csms.scheduler import plan_hash
+    from csms.charging.scheduler import plan_hash
 
     first = [Interval(T0, T0 + timedelta(minutes=1), 0.0)]
     later = [Interval(T0 + timedelta(minutes=5), T0 + timedelta(minutes=6), 0.0)]
@@ -153,7 +153,7 @@ def _load_at(plans, at):
 
 
 def test_a_site_cap_is_shared_and_never_exceeded_while_needs_are_met():
-    from csms.planner import DemandEvent
+    from csms.charging.planner import DemandEvent
 
     signals = _signals([30, 30, 5, 5, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30])
     sink = _Sink()

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from csms.memory import MemoryChargers, MemoryReview
-from csms.security_extension import SecurityExtension, charge_point_certificate
+from tests.fakes import MemoryChargers, MemoryReview
+from csms.ocpp.v16.security_extension import SecurityExtension, charge_point_certificate
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
 

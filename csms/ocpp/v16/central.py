@@ -12,91 +12,41 @@ storage itself fails do they get ``InternalError``, so the charger retries.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from csms import ocpp_j
-from csms.meter import parse_meter_values, session_energy
-from csms.model import BootInfo, ConnectorStatus, ReviewItem, Session
-from csms.ocpp_j import Call, CallError, CallResult, FrameError, Ignored, OcppError
-from csms.ports import (
-    ChargerRepository,
+from csms.model import BootInfo, ConnectorStatus, ReviewItem
+from csms.ocpp import codec as ocpp_j
+from csms.ocpp.codec import Call, CallError, CallResult, FrameError, Ignored, OcppError
+from csms.ocpp.ports import (
+    ChargerPresence,
     Clock,
     ConnectorRepository,
     MeterRepository,
     ReviewLog,
     SessionRepository,
 )
+from csms.ocpp.v16.routing import ACCEPTED, ROUTES, TRANSACTION_ACTIONS, Context, on
+from csms.ocpp.v16.transactions import Transactions
 from csms.timeutil import BadTimestamp, iso, parse_ts, plausible, utcnow
 
 log = logging.getLogger(__name__)
-
-TRANSACTION_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
-ACCEPTED = {"status": "Accepted"}
 
 # (charge point id, connection id, answer) -> the next frame to send as the route response
 # (charge point id, connection id, connected at, action) after a charger's CALL was handled
 AfterCallHook = Callable[[str, "str | None", "datetime | None", str], None]
 ResponseHook = Callable[[str, "str | None", CallResult | CallError], "str | None"]
-_ROUTES: dict[str, str] = {}
 
 
-def on(action: str):
-    """Register a method as the handler of a charger-initiated action."""
+class CentralSystem(Transactions):
+    """Every seam is passed in here: the repositories, the clock, what to do with an answer to a
+    platform-initiated call (``on_response``), after a charger's call was answered (``after_call``:
+    connection set-up), how to ask for a re-plan (``replan``) and how to count frames (``tally``)."""
 
-    def register(method):
-        _ROUTES[action] = method.__name__
-        return method
-
-    return register
-
-
-@dataclass(frozen=True)
-class Context:
-    charge_point_id: str
-    connection_id: str | None
-    received_at: datetime
-    unique_id: str
-    raw: str
-    lenient: bool  # payload failed its schema: read what can be read
-
-
-# Integers beyond this are not a charger's numbers (OCPP integers are 32-bit; a Wh register of
-# 2^53 is 9 TWh) and DynamoDB cannot store some of them (1e308): treated as missing, so the message
-# is acknowledged and flagged for review instead of failing storage and being retried forever.
-MAX_INT = 2**53
-
-
-def _int(value: Any, default: int | None = None) -> int | None:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    elif isinstance(value, str):
-        try:
-            value = int(float(value))
-        except (ValueError, OverflowError):
-            return default
-    if isinstance(value, int):
-        return value if -MAX_INT <= value <= MAX_INT else default
-    return default
-
-
-def _str(value: Any, default: str = "") -> str:
-    return value if isinstance(value, str) else default
-
-
-def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-class CentralSystem:
     def __init__(
         self,
-        chargers: ChargerRepository,
+        chargers: ChargerPresence,
         connectors: ConnectorRepository,
         sessions: SessionRepository,
         meter: MeterRepository,
@@ -106,6 +56,8 @@ class CentralSystem:
         heartbeat_interval_s: int = 300,
         on_response: ResponseHook | None = None,
         after_call: AfterCallHook | None = None,
+        replan: Callable[[str], None] | None = None,
+        tally: Callable[[str], None] | None = None,
     ):
         self.chargers = chargers
         self.connectors = connectors
@@ -116,9 +68,10 @@ class CentralSystem:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.on_response = on_response or self._unmatched_response
         self.after_call = after_call
-        self.tally: Callable[[str], None] | None = None  # counts frames by action (metrics); never raises
+        self.replan = replan
+        self.tally = tally  # counts frames by action (metrics); never raises
         # Handlers of further charger actions by name, (Context, payload) -> reply payload
-        # (csms.security_extension.SecurityExtension.handlers)
+        # (csms.ocpp.v16.security_extension.SecurityExtension.handlers)
         self.extensions: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ frames
@@ -147,14 +100,16 @@ class CentralSystem:
         if isinstance(message, (CallResult, CallError)):
             self._count("CallResult" if isinstance(message, CallResult) else "CallError")
             return self.on_response(charge_point_id, connection_id, message)
-        self._count(message.action if message.action in _ROUTES or message.action in self.extensions else "Unknown")
+        self._count(message.action if message.action in ROUTES or message.action in self.extensions else "Unknown")
         raw = text.decode("utf-8") if isinstance(text, bytes) else text
         reply = self._handle_call(charge_point_id, connection_id, message, raw)
-        if self.after_call is not None and reply.startswith(f"[{ocpp_j.CALLRESULT},"):
-            try:
-                self.after_call(charge_point_id, connection_id, connected_at, message.action)
-            except Exception:  # the charger's answer must not depend on it
-                log.exception("after-call hook failed for %s from %s", message.action, charge_point_id)
+        if reply.startswith(f"[{ocpp_j.CALLRESULT},"):
+            if self.after_call is not None:
+                try:
+                    self.after_call(charge_point_id, connection_id, connected_at, message.action)
+                except Exception:  # the charger's answer must not depend on it
+                    log.exception("after-call hook failed for %s from %s", message.action, charge_point_id)
+            self.after_transaction(charge_point_id, message.action)
         return reply
 
     def _count(self, label: str) -> None:
@@ -167,11 +122,12 @@ class CentralSystem:
     def _handle_call(self, charge_point_id: str, connection_id: str | None, call: Call, raw: str) -> str:
         action = call.action
         extension = self.extensions.get(action)
-        if action not in _ROUTES and extension is None:
+        if action not in ROUTES and extension is None:
             if action in ocpp_j.CENTRAL_ACTIONS:
                 return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_SUPPORTED, f"{action} is not sent by a charge point")
             return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_IMPLEMENTED, f"Unknown action {action[:40]}")
         ctx = Context(charge_point_id, connection_id, self.clock(), call.unique_id, raw, lenient=False)
+        violation: OcppError | None
         try:
             ocpp_j.validate(ocpp_j.CALL, action, call.payload)
         except OcppError as exc:
@@ -184,7 +140,7 @@ class CentralSystem:
             if violation is not None:
                 self._keep(ctx, action, "schema_violation", f"{violation.code}: {violation.description}")
                 ctx = Context(charge_point_id, connection_id, ctx.received_at, call.unique_id, raw, lenient=True)
-            handler = extension if extension is not None else getattr(self, _ROUTES[action])
+            handler = extension if extension is not None else getattr(self, ROUTES[action])
             payload = handler(ctx, call.payload)
         except OcppError as exc:
             return ocpp_j.error_frame(call.unique_id, exc.code, exc.description)
@@ -217,7 +173,7 @@ class CentralSystem:
             )
         )
 
-    def _time(self, ctx: Context, value: Any, action: str, flags: list[str] | None = None) -> datetime:
+    def _time(self, ctx: Context, value: Any, flags: list[str] | None = None) -> datetime:
         """A charger timestamp, or the received time when it is missing, unreadable or
         before the charger's clock was set (1970)."""
         if value is None:
@@ -262,7 +218,7 @@ class CentralSystem:
             connector_id=p["connectorId"],
             status=p["status"],
             error_code=p["errorCode"],
-            timestamp=self._time(ctx, p.get("timestamp"), "StatusNotification"),
+            timestamp=self._time(ctx, p.get("timestamp")),
             received_at=ctx.received_at,
             info=p.get("info"),
             vendor_id=p.get("vendorId"),
@@ -292,131 +248,3 @@ class CentralSystem:
         self.chargers.record_diagnostics_status(ctx.charge_point_id, p["status"], ctx.received_at)
         return {}
 
-    # ----------------------------------------------------- transaction actions
-    @on("StartTransaction")
-    def start_transaction(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-        flags: list[str] = []
-        connector_id = _int(p.get("connectorId"), 0)
-        meter_start = _int(p.get("meterStart"))
-        if meter_start is None:
-            flags.append("meter_start_missing")
-        started_at = self._time(ctx, p.get("timestamp"), "StartTransaction", flags)
-        # A retried StartTransaction (same or a new unique id) gets the same transaction id.
-        start_key = "|".join(
-            [ctx.charge_point_id, str(connector_id), str(p.get("timestamp")), str(meter_start), _str(p.get("idTag"))]
-        )
-        existing = self.sessions.find_by_start_key(start_key)
-        if existing is not None:
-            log.info("StartTransaction from %s retried: transaction %s", ctx.charge_point_id, existing)
-            return {"transactionId": existing, "idTagInfo": ACCEPTED}
-        if ctx.lenient:
-            flags.append("schema_violation")
-        session = Session(
-            charge_point_id=ctx.charge_point_id,
-            transaction_id=0,
-            connector_id=connector_id,
-            id_tag=_str(p.get("idTag"))[:20],
-            meter_start_wh=meter_start or 0,
-            started_at=started_at,
-            start_received_at=ctx.received_at,
-            reservation_id=_int(p.get("reservationId")),
-            flags=flags,
-        )
-        transaction_id = self.sessions.create(session, start_key)
-        if flags and not ctx.lenient:
-            self._keep(ctx, "StartTransaction", "flagged", ",".join(flags), transaction_id)
-        return {"transactionId": transaction_id, "idTagInfo": ACCEPTED}
-
-    @on("MeterValues")
-    def meter_values(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-        connector_id = _int(p.get("connectorId"), 0)
-        transaction_id = _int(p.get("transactionId"))
-        values = p.get("meterValue") if isinstance(p.get("meterValue"), list) else []
-        samples, problems = parse_meter_values(
-            ctx.charge_point_id,
-            connector_id,
-            [v for v in values if isinstance(v, dict)],
-            source="mv",
-            transaction_id=transaction_id,
-            received_at=ctx.received_at,
-        )
-        if samples:
-            self.meter.put(samples)
-        implausible = [s for s in samples if not plausible(s.timestamp)]
-        if implausible:
-            problems.append(f"{len(implausible)} sample(s) before the charger's clock was set")
-        if problems and not ctx.lenient:
-            self._keep(ctx, "MeterValues", "meter_data", "; ".join(problems[:10]), transaction_id)
-        return {}
-
-    @on("StopTransaction")
-    def stop_transaction(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-        reply = {"idTagInfo": ACCEPTED}
-        transaction_id = _int(p.get("transactionId"))
-        if transaction_id is None:
-            if not ctx.lenient:
-                self._keep(ctx, "StopTransaction", "stop_without_transaction_id", "no readable transactionId")
-            return reply
-        session = self.sessions.get(ctx.charge_point_id, transaction_id) if transaction_id > 0 else None
-        flags: list[str] = []
-        if session is None:
-            # Started offline (-1/0) or unknown here: attach to the only open session, if there is one.
-            open_sessions = self.sessions.active(ctx.charge_point_id)
-            if len(open_sessions) != 1:
-                self._keep(
-                    ctx, "StopTransaction", "stop_for_unknown_transaction",
-                    f"transactionId {transaction_id}; {len(open_sessions)} open sessions", transaction_id,
-                )
-                return reply
-            session = open_sessions[0]
-            flags.append(f"stop_matched_from_transaction_id_{transaction_id}")
-        if not session.active:
-            same = session.meter_stop_wh == _int(p.get("meterStop"))
-            if not same:
-                self._keep(ctx, "StopTransaction", "stop_for_stopped_transaction",
-                           f"transaction {session.transaction_id} already stopped", session.transaction_id)
-            return reply
-        meter_stop = _int(p.get("meterStop"))
-        if meter_stop is None:
-            flags.append("meter_stop_missing")
-        stopped_at = self._time(ctx, p.get("timestamp"), "StopTransaction", flags)
-        tx_data = p.get("transactionData") if isinstance(p.get("transactionData"), list) else []
-        tx_samples, problems = parse_meter_values(
-            ctx.charge_point_id, session.connector_id, [v for v in tx_data if isinstance(v, dict)],
-            source="txdata", transaction_id=session.transaction_id, received_at=ctx.received_at,
-        )
-        if tx_samples:
-            self.meter.put(tx_samples)
-        if problems:
-            flags.append("unreadable_transaction_data")
-        samples = [
-            s for s in self.meter.between(ctx.charge_point_id, session.connector_id, session.started_at, stopped_at)
-            if s.transaction_id in (None, session.transaction_id)
-        ]
-        energy = session_energy(session.meter_start_wh, samples, meter_stop)
-        flags.extend(energy.flags)
-        if ctx.lenient:
-            flags.append("schema_violation")
-        session.stopped_at = stopped_at
-        session.stop_received_at = ctx.received_at
-        session.meter_stop_wh = meter_stop
-        session.stop_reason = _str(p.get("reason")) or None
-        session.stop_id_tag = _str(p.get("idTag")) or None
-        session.energy_wh = round(energy.energy_wh, 3)
-        session.max_power_w = energy.max_power_w
-        session.flags = list(dict.fromkeys(session.flags + flags))
-        self.sessions.save_stop(session)
-        if flags and not ctx.lenient:
-            self._keep(ctx, "StopTransaction", "flagged", ",".join(flags), session.transaction_id)
-        return reply
-
-
-def describe_frame(text: str | bytes) -> str:
-    """A short, secret-free description of a frame for logs."""
-    try:
-        message = json.loads(text)
-        if isinstance(message, list) and len(message) > 2:
-            return f"type={message[0]!r} id={str(message[1])[:36]!r} action={str(message[2])[:40]!r}"
-    except (ValueError, TypeError, RecursionError):
-        pass
-    return f"unparsed frame of {len(text)} bytes"

@@ -30,11 +30,11 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from csms.signals import DemandEvent
+from csms.charging.signals import DemandEvent
+from csms.charging.tariff import SLOT
 
 __all__ = ["DemandEvent", "Plan", "PlanError", "Problem", "Vehicle", "fill", "plan", "smooth", "solve_lp"]
 
-SLOT = timedelta(minutes=30)
 UNMET_PENALTY = 1e4  # p/kWh: above any price, so energy comes before savings
 EARLY_WEIGHT = 1e-6  # p/kWh per slot: among equal costs, earlier
 

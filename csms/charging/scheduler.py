@@ -4,7 +4,7 @@ slots before its departure, and send a charging profile only when the plan chang
 Cost of a slot = price (p/kWh) + carbon price (GBP/t) x forecast intensity (g/kWh) / 10^4.
 For one vehicle without a shared limit, filling the cheapest slots first at the
 vehicle's maximum power is exactly optimal (the LP's greedy solution): that is what
-``sort_and_fill`` does. A fleet under a shared cap needs an LP (see issue 5).
+``sort_and_fill`` does. A fleet under a shared cap needs an LP (``csms.charging.planner``).
 """
 
 from __future__ import annotations
@@ -14,31 +14,26 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Callable
 
-from csms.planner import DemandEvent, Problem, Vehicle
-from csms.planner import plan as fleet_plan
-from csms.tariff import SLOT, Signals, slot_start
+import numpy as np
+
+from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T, DEFAULT_MAX_POWER_W
+from csms.charging.ports import PlanSink
+from csms.model import Preference
+from csms.charging.planner import DemandEvent, Problem, Vehicle
+from csms.charging.planner import plan as fleet_plan
+from csms.charging.tariff import SLOT, Signals, slot_start
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CARBON_PRICE_GBP_PER_T = 100.0
 DEFAULT_STAY = timedelta(hours=8)
 DEFAULT_ENERGY_KWH = 30.0
-DEFAULT_MAX_POWER_W = 7400.0
 # Plans leave room for what the platform cannot see at once (meter values arrive every few
 # minutes, profiles take a round trip, A limits round down): finish this early ...
 FINISH_MARGIN = timedelta(minutes=30)
 # ... and plan with this share of the vehicle's maximum power.
 PLANNING_POWER_SHARE = 0.9
-
-
-@dataclass(frozen=True)
-class Preference:
-    departure: datetime | None = None
-    energy_kwh: float | None = None
-    charge_now: bool = False
-    carbon_price: float | None = None  # GBP/t CO2 the driver puts on carbon (None: the platform's)
 
 
 @dataclass(frozen=True)
@@ -126,14 +121,6 @@ def plan_hash(plan: list[Interval]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class PlanSink(Protocol):
-    def send(self, plug: PlugIn, plan: list[Interval], now: datetime) -> bool:
-        """Send the plan to the charger; True when queued."""
-
-    def saved(self, plug: PlugIn, plan: list[Interval], digest: str) -> None:
-        """Remember the plan sent (for 'only on change' and for the app)."""
-
-
 @dataclass
 class RunReport:
     planned: int = 0
@@ -183,12 +170,14 @@ class SmartScheduler:
     def fleet_plans(self, plugs: list[PlugIn], now: datetime, signals: Signals,
                     events: list[DemandEvent] | None = None) -> list[list[Interval]]:
         """Every vehicle planned together under the site cap and the grid-demand events (the exact
-        fleet LP of ``csms.planner``). Vehicles on "charge now" (or past their target) take full
+        fleet LP of ``csms.charging.planner``). Vehicles on "charge now" (or past their target) take full
         power first and the others share what is left; after its target a vehicle gets at most an
         equal share of the cap, so the safety net cannot break it either."""
         events = list(self.events()) if events is None else events
         cap_w = None if self.site_cap_kw is None else self.site_cap_kw * 1000
-        steered, fixed, plans = [], [], [None] * len(plugs)
+        steered: list[tuple[int, datetime, datetime, float]] = []
+        fixed: list[int] = []
+        plans: list[list[Interval]] = [[] for _ in plugs]
         for i, plug in enumerate(plugs):
             target, departure, remaining = self._need(plug)
             if remaining <= 0:
@@ -210,7 +199,8 @@ class SmartScheduler:
             while at < horizon:
                 starts.append(at)
                 at += SLOT
-            known, carbon = [], []
+            known: list[float | None] = []
+            carbon: list[float] = []
             for start in starts:
                 try:
                     i = signals.index(start)
@@ -226,11 +216,11 @@ class SmartScheduler:
                 own = plug.preference.carbon_price
                 return 0.0 if own is None else (own - self.carbon_price) / 1e4
             fixed_events = [DemandEvent(now, plans[i][0].end, -plans[i][0].power_w / 1000) for i in fixed]
-            problem = Problem(starts, costs, [
+            problem = Problem(starts, np.asarray(costs, dtype=float), [
                 Vehicle(str(i), now, target, remaining / 1000, plugs[i].max_power_w * self.power_share / 1000,
                         carbon_delta(plugs[i]))
                 for i, target, _, remaining in steered], site_cap_kw=self.site_cap_kw,
-                events=events + _reserve(fixed_events, self.site_cap_kw, events), carbon=carbon)
+                events=events + _reserve(fixed_events, self.site_cap_kw, events), carbon=np.asarray(carbon, dtype=float))
             result = fleet_plan(problem)
             for k, (i, target, departure, _) in enumerate(steered):
                 intervals = [Interval(a, b, kw * 1000) for a, b, kw in result.intervals(k)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from csms.timeutil import iso
 
@@ -76,7 +76,7 @@ def profile_request(
     if not periods_w or periods_w[0][0] != 0:
         raise ValueError("the first period must start at 0")
     unit = support.units[0]
-    periods = []
+    periods: list[dict[str, Any]] = []
     for offset, watts in periods_w[: support.max_periods]:
         limit = _limit(watts, unit, support)
         if periods and periods[-1]["limit"] == limit:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
-from csms.credentials import parse_basic_auth, verify_key
+from csms.ocpp.credentials import parse_basic_auth, verify_key
 from csms.model import ChargerAuth
 
 log = logging.getLogger(__name__)

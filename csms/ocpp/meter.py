@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 from csms.model import MeterSample, Reading
 from csms.timeutil import BadTimestamp, parse_ts
@@ -101,7 +101,7 @@ def import_power_w(readings: Sequence[Reading]) -> float | None:
         volts = {p: volt_by_phase.get(p, volt_any) for p in phase_currents}
         if any(v is None for v in volts.values()):
             return None  # a phase's current without any usable voltage (found by bench/fuzz_frames.py)
-        return sum(i * volts[p] for p, i in phase_currents.items())
+        return sum(i * cast(float, volts[p]) for p, i in phase_currents.items())
     total_current = next((r.value for r in currents if r.phase is None), None)
     if total_current is None or volt_any is None:
         return None

@@ -7,10 +7,10 @@ Providers share one shape: ``rows(payload) -> list[SignalRow]``. Formats:
   a rate longer than 30 minutes is split into half-hours.
 * GB Carbon Intensity API (``GET /intensity/{from}/fw48h``): ``{"data": [{"from": ISO, "to": ISO,
   "intensity": {"forecast": g/kWh, "actual": g/kWh or null, "index": "..."}}]}``.
-* CSV upload: the files ``csms.tariff.load`` reads.
+* CSV upload: the files ``csms.charging.tariff.load`` reads.
 
 Merging (``merge``): a slot is usable when it has a price; carbon missing for a priced slot is
-interpolated between the nearest known forecasts (the same rule as ``csms.tariff``).
+interpolated between the nearest known forecasts (the same rule as ``csms.charging.tariff``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
-from csms.tariff import SLOT, Signals, slot_start
+from csms.charging.tariff import SLOT, Signals, slot_start
 from csms.timeutil import BadTimestamp, parse_ts
 
 
@@ -125,7 +125,7 @@ def to_signals(rows: list[SignalRow]) -> Signals | None:
         run.append(row)
     known = sorted((r.start, r.carbon_forecast) for r in rows if r.carbon_forecast is not None)
     times = [t for t, _ in known]
-    filled, carbon = 0, []
+    filled, carbon = 0, cast("list[float]", [])
     for row in run:
         if row.carbon_forecast is not None:
             carbon.append(row.carbon_forecast)
@@ -143,12 +143,12 @@ def to_signals(rows: list[SignalRow]) -> Signals | None:
             (t0, c0), (t1, c1) = known[i - 1], known[i]
             carbon.append(c0 + (row.start - t0) / (t1 - t0) * (c1 - c0))
     actual = [r.carbon_actual if r.carbon_actual is not None else c for r, c in zip(run, carbon)]
-    return Signals(tuple(r.start for r in run), tuple(r.price_p_per_kwh for r in run), tuple(carbon), tuple(actual),
+    return Signals(tuple(r.start for r in run), tuple(cast(float, r.price_p_per_kwh) for r in run), tuple(carbon), tuple(actual),
                    filled)
 
 
 def rows_from_signals(signals: Signals) -> list[SignalRow]:
-    """A CSV upload (``csms.tariff.load``) as rows to store."""
+    """A CSV upload (``csms.charging.tariff.load``) as rows to store."""
     return [SignalRow(s, p, f, a if a != f else None) for s, p, f, a in
             zip(signals.starts, signals.price_p_per_kwh, signals.carbon_g_per_kwh, signals.carbon_actual_g_per_kwh)]
 

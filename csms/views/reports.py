@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from csms.charging.defaults import DEFAULT_MAX_POWER_W
 from csms.model import MeterSample, Session
-from csms.tariff import SLOT, Signals, slot_start
+from csms.charging.tariff import SLOT, Signals, slot_start
 
-DEFAULT_POWER_W = 7400.0
+DEFAULT_POWER_W = DEFAULT_MAX_POWER_W
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The handshake decision across security profiles 2 and 3.
 
 A verified client certificate (forwarded by a trusted edge) is judged by
-:func:`csms.certificates.check_certificate`; without one the Basic-auth check
-(``csms.connection.authorize``, passed in as ``basic``) runs, and a charger whose
+:func:`csms.ocpp.certificates.check_certificate`; without one the Basic-auth check
+(``csms.ocpp.connection.authorize``, passed in as ``basic``) runs, and a charger whose
 recorded profile is 3 is refused even with the right key (OCPP 1.6 Security
 Whitepaper ed. 2, 2.2: no fallback to a lower profile).
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Mapping
 
-from csms import certificates as certs
-from csms.connection import PATH_HEADER, AuthDecision, header, id_from_path, valid_charge_point_id
+from csms.ocpp import certificates as certs
+from csms.ocpp.connection import PATH_HEADER, AuthDecision, header, id_from_path, valid_charge_point_id
 from csms.model import ChargerAuth
 
 Lookup = Callable[[str], ChargerAuth | None]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from csms.ports import ChargerRepository, ConnectorRepository, MeterRepository
-from csms.state import ConnectorState, connector_state
+from csms.views.ports import ChargerDirectory, ConnectorReader, MeterReader
+from csms.views.state import ConnectorState, connector_state
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ class ChargerOverview:
 
 def charger_overview(
     charge_point_id: str,
-    chargers: ChargerRepository,
-    connectors: ConnectorRepository,
-    meter: MeterRepository,
+    chargers: ChargerDirectory,
+    connectors: ConnectorReader,
+    meter: MeterReader,
 ) -> ChargerOverview | None:
     view = chargers.get(charge_point_id)
     if view is None:
@@ -69,14 +69,3 @@ def charger_overview(
         firmware_version=boot.firmware_version if boot else None,
         connectors=tuple(rows),
     )
-
-
-def fleet_overview(
-    chargers: ChargerRepository, connectors: ConnectorRepository, meter: MeterRepository
-) -> list[ChargerOverview]:
-    out = []
-    for view in chargers.list():
-        overview = charger_overview(view.charge_point_id, chargers, connectors, meter)
-        if overview is not None:
-            out.append(overview)
-    return out

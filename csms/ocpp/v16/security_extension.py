@@ -3,7 +3,7 @@ ed. 2, section 5): the charger-initiated messages, the CSR check and the charge 
 
 - ``SignCertificate`` (charger -> platform): the CSR's signature must verify, its subject CN must be
   the charge point id and its O the CPO name (whitepaper 4.1); then the platform's CA signs it
-  (:class:`CertificateSigner`, a port: the local charger CA, or in AWS a KMS key, docs/certificates.md)
+  (``csms.ocpp.ports.CertificateSigner``, a port: the local charger CA, or in AWS a KMS key, docs/certificates.md)
   and the chain goes back as a queued ``CertificateSigned`` call. Anything else: ``Rejected``.
 - ``SecurityEventNotification``: kept per charger (the review log, kind ``security_event``); the
   whitepaper's critical events are logged at WARNING so a log-metric alarm can page.
@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from csms.model import ReviewItem
+from csms.ocpp.ports import CertificateSigner, ReviewLog, SecurityEventChargers
+from csms.ocpp.v16.routing import Context
 from csms.timeutil import BadTimestamp, parse_ts
 
 log = logging.getLogger(__name__)
@@ -46,11 +48,6 @@ class CsrRejected(ValueError):
 
 # cryptography is imported where a CSR or certificate is handled, not at import: every function's
 # cold start builds the runtime that registers these handlers.
-
-
-class CertificateSigner(Protocol):
-    def sign(self, csr, charge_point_id: str) -> str:
-        """The charge point certificate for ``csr`` and its CA chain, PEM, leaf first."""
 
 
 def check_csr(csr_pem: str, charge_point_id: str, cpo_name: str | None):
@@ -123,17 +120,18 @@ class SecurityExtension:
     (``add``), ``send`` (queue a platform call: ``Commander.send``), ``signer`` (None: every CSR is
     rejected, e.g. no CA key configured) and the CPO name the CSR's O must carry."""
 
-    def __init__(self, *, chargers, review, send: Callable[..., Any], signer: CertificateSigner | None,
+    def __init__(self, *, chargers: SecurityEventChargers, review: ReviewLog, send: Callable[..., Any],
+                 signer: CertificateSigner | None,
                  cpo_name: str | None):
         self.chargers, self.review, self.send = chargers, review, send
         self.signer, self.cpo_name = signer, cpo_name
 
-    def handlers(self) -> dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]]:
+    def handlers(self) -> dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]]:
         return {"SignCertificate": self.sign_certificate, "SecurityEventNotification": self.security_event,
                 "SignedFirmwareStatusNotification": self.signed_firmware_status,
                 "LogStatusNotification": self.log_status}
 
-    def sign_certificate(self, ctx, p: dict[str, Any]) -> dict[str, Any]:
+    def sign_certificate(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         if self.signer is None:
             log.warning("SignCertificate from %s: no CA key configured; rejected", ctx.charge_point_id)
             return {"status": "Rejected"}
@@ -148,7 +146,7 @@ class SecurityExtension:
         self.send(ctx.charge_point_id, "CertificateSigned", {"certificateChain": chain}, origin="platform")
         return {"status": "Accepted"}
 
-    def security_event(self, ctx, p: dict[str, Any]) -> dict[str, Any]:
+    def security_event(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         try:
             at = parse_ts(p["timestamp"])
         except (BadTimestamp, KeyError, TypeError):
@@ -166,10 +164,10 @@ class SecurityExtension:
             log.warning("critical security event from %s: %s", ctx.charge_point_id, detail)
         return {}
 
-    def signed_firmware_status(self, ctx, p: dict[str, Any]) -> dict[str, Any]:
+    def signed_firmware_status(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         self.chargers.record_firmware_status(ctx.charge_point_id, p["status"], ctx.received_at)
         return {}
 
-    def log_status(self, ctx, p: dict[str, Any]) -> dict[str, Any]:
+    def log_status(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         self.chargers.record_diagnostics_status(ctx.charge_point_id, f"Log{p['status']}", ctx.received_at)
         return {}

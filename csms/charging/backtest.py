@@ -3,7 +3,7 @@
 Sessions CSV: ``session_id,plug_in_utc,departure_utc,energy_kwh,max_power_kw`` (ISO 8601 UTC).
 Plans use the forecast carbon intensity (what a planner knows in advance); results are scored with
 the actual intensity where published, else the forecast. Missing carbon slots are interpolated
-(``csms.tariff``); prices must be gap-free. Sessions are clipped to the price window; a session
+(``csms.charging.tariff``); prices must be gap-free. Sessions are clipped to the price window; a session
 entirely outside it is skipped and counted.
 """
 
@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from csms import planner, tariff
+from csms.charging import planner
+from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T
+from csms.charging import tariff
 from csms.timeutil import BadTimestamp, parse_ts
 
 SESSION_COLUMNS = ["session_id", "plug_in_utc", "departure_utc", "energy_kwh", "max_power_kw"]
@@ -185,7 +187,7 @@ def immediate(problem: planner.Problem) -> planner.Plan:
     return planner.Plan(problem, rows, cols, share, power, "immediate")
 
 
-def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_price: float = 100.0,
+def run(vehicles: list[planner.Vehicle], signals: tariff.Signals, *, carbon_price: float = DEFAULT_CARBON_PRICE_GBP_PER_T,
         site_limit_kw: float | None = None, slot_minutes: int = 30, min_on_minutes: int = 0,
         max_windows: int | None = None, events: list[planner.DemandEvent] | None = None) -> tuple[dict, planner.Plan]:
     starts, price, forecast, actual = resample(signals, slot_minutes)

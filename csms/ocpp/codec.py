@@ -88,7 +88,7 @@ CENTRAL_ACTIONS = frozenset(
         "UpdateFirmware",
     }
 )
-# The OCPP 1.6 security extension's messages (csms.security_extension)
+# The OCPP 1.6 security extension's messages (csms.ocpp.v16.security_extension)
 CHARGER_ACTIONS = CHARGER_ACTIONS | {"SignCertificate", "SecurityEventNotification", "SignedFirmwareStatusNotification",
                                      "LogStatusNotification"}
 CENTRAL_ACTIONS = CENTRAL_ACTIONS | {"CertificateSigned", "InstallCertificate", "GetInstalledCertificateIds",
@@ -183,7 +183,7 @@ def parse_frame(text: str | bytes) -> Call | CallResult | CallError | Ignored:
     if not isinstance(message, list) or not message:
         raise FrameError("frame is not a JSON array", _formation(UNKNOWN_ID, "Frame is not an OCPP-J array"))
     type_id = message[0]
-    unique_id = message[1] if len(message) > 1 else None
+    unique_id: Any = message[1] if len(message) > 1 else None
     id_ok = isinstance(unique_id, str) and 0 < len(unique_id) <= MAX_UNIQUE_ID_LEN
     reply_id = unique_id if id_ok else UNKNOWN_ID
     if isinstance(type_id, bool) or not isinstance(type_id, int):

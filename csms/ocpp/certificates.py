@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping
 
-from csms.connection import header
+from csms.ocpp.connection import header
 
 PROFILE_BASIC = 2  # TLS + HTTP Basic auth (AuthorizationKey)
 PROFILE_CERTIFICATE = 3  # TLS + client certificate
@@ -241,7 +241,7 @@ class ConnectionSecurity:
             cert = ClientCertificate(str(context["cert_subject"]), str(context["cert_issuer"]),
                                      str(context["cert_serial"]), str(context["cert_sha256"]),
                                      _utc(str(context["cert_not_before"])), _utc(str(context["cert_not_after"])))
-        return cls(int(context["securityProfile"]), str(context.get("authMethod") or "basic"),
+        return cls(int(str(context["securityProfile"])), str(context.get("authMethod") or "basic"),
                    str(context.get("tlsVersion") or "") or None, str(context.get("tlsCipher") or "") or None, cert)
 
 

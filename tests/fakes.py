@@ -1,17 +1,27 @@
-"""In-memory repositories: the same contracts as the DynamoDB adapters, for unit
-tests and for benchmarking the handler without storage latency."""
+"""In-memory implementations of every port (``csms.ocpp.ports``, ``csms.views.ports``,
+``csms.charging.ports``): the same contracts as the DynamoDB adapters, for unit tests without moto
+and for benchmarking the handler without storage latency. Not shipped: the Lambda package is
+``csms``, ``adapters`` and ``handlers`` only (infra/constants.py SOURCE_PACKAGES). mypy checks
+that each fake satisfies its ports (the ``TYPE_CHECKING`` block at the end)."""
 
 from __future__ import annotations
 
+import builtins
 import copy
 import itertools
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, ReviewItem, Session
-from csms.ports import AlreadyExists
+from csms.charging.planner import DemandEvent
+from csms.charging.signals import SignalRow, to_signals
+from csms.charging.tariff import Signals
+from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, ReviewItem,
+                        Session)
+from csms.ocpp.certificates import ConnectionSecurity, security_record
+from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
+from csms.ocpp.ports import AlreadyExists
 
 
 class MemoryChargers:
@@ -22,8 +32,10 @@ class MemoryChargers:
         if charge_point_id in self.items:
             raise AlreadyExists(charge_point_id)
         self.items[charge_point_id] = {"hash": password_hash, "enabled": True, "online": False,
-                                       "connection_id": None, "last_seen": None, "boot": None,
-                                       "firmware_status": None, "diagnostics_status": None}
+                                       "connection_id": None, "last_seen": None, "boot": None, "boot_at": None,
+                                       "firmware_status": None, "diagnostics_status": None, "driver": None,
+                                       "setup_connection_id": None, "capabilities": {}, "preference": Preference(),
+                                       "firmware_history": []}
 
     def set_password_hash(self, charge_point_id: str, password_hash: str) -> bool:
         if charge_point_id not in self.items:
@@ -52,14 +64,13 @@ class MemoryChargers:
         else:
             item.update(failures=1, failures_since=at)
 
-    def connect(self, charge_point_id: str, connection_id: str, at: datetime, security=None) -> bool:
+    def connect(self, charge_point_id: str, connection_id: str, at: datetime,
+                security: ConnectionSecurity | None = None) -> bool:
         item = self.items.get(charge_point_id)
         if item is None:
             return False
         item.update(connection_id=connection_id, online=True, last_seen=at)
         if security is not None:
-            from csms.certificates import security_record
-
             item["security"], certificate = security_record(security, at)
             if certificate is not None:
                 item.update(certificate=certificate, security_profile=security.profile)
@@ -77,7 +88,7 @@ class MemoryChargers:
         if item is not None:
             item["security_events"] = (list(item.get("security_events", ())) + [event])[-keep:]
 
-    def revoke(self, charge_point_id: str, keys) -> bool:
+    def revoke(self, charge_point_id: str, keys: Iterable[str]) -> bool:
         item = self.items.get(charge_point_id)
         if item is None:
             return False
@@ -93,7 +104,7 @@ class MemoryChargers:
 
     def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
         if charge_point_id in self.items:
-            self.items[charge_point_id].update(boot=boot, last_seen=at)
+            self.items[charge_point_id].update(boot=boot, boot_at=at, last_seen=at)
 
     def touch(self, charge_point_id: str, at: datetime) -> None:
         if charge_point_id in self.items:
@@ -102,6 +113,7 @@ class MemoryChargers:
     def record_firmware_status(self, charge_point_id: str, status: str, at: datetime) -> None:
         if charge_point_id in self.items:
             self.items[charge_point_id]["firmware_status"] = status
+            self.items[charge_point_id]["firmware_history"].append(f"{at.isoformat()} {status}")
 
     def record_diagnostics_status(self, charge_point_id: str, status: str, at: datetime) -> None:
         if charge_point_id in self.items:
@@ -112,12 +124,67 @@ class MemoryChargers:
         if item is None:
             return None
         return ChargerView(charge_point_id, item["online"], item["connection_id"], item["last_seen"], item["boot"],
-                           (), item["firmware_status"], item["diagnostics_status"],
+                           (), item["firmware_status"], item["diagnostics_status"], item["driver"],
                            security_profile=item.get("security_profile", 2), security=item.get("security"),
                            certificate=item.get("certificate"), security_events=tuple(item.get("security_events", ())))
 
+    # ChargerLink: what the outbound call queue needs
+    def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
+        item = self.items.get(charge_point_id)
+        if item is None:
+            return None, None, None
+        return (item["connection_id"] if item["online"] else None), item["setup_connection_id"], item["boot_at"]
+
+    def mark_setup(self, charge_point_id: str, connection_id: str) -> bool:
+        item = self.items.get(charge_point_id)
+        if item is None or item["setup_connection_id"] == connection_id:
+            return False
+        item["setup_connection_id"] = connection_id
+        return True
+
+    def mark_stale(self, charge_point_id: str, connection_id: str) -> None:
+        item = self.items.get(charge_point_id)
+        if item is not None and item["connection_id"] == connection_id:
+            item.update(online=False, connection_id=None)
+
+    def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None:
+        if charge_point_id in self.items:
+            self.items[charge_point_id]["capabilities"].update({k: str(v)[:500] for k, v in values.items()})
+
+    def capabilities(self, charge_point_id: str) -> dict[str, str]:
+        item = self.items.get(charge_point_id)
+        return dict(item["capabilities"]) if item else {}
+
+    # ChargerDirectory: what operators and drivers arrange
+    def of_driver(self, driver: str) -> list[ChargerView]:
+        return [v for v in self.list() if v.driver == driver]
+
+    def set_driver(self, charge_point_id: str, driver: str | None) -> bool:
+        if charge_point_id not in self.items:
+            return False
+        self.items[charge_point_id]["driver"] = driver
+        return True
+
+    def preference(self, charge_point_id: str) -> Preference:
+        item = self.items.get(charge_point_id)
+        return item["preference"] if item else Preference()
+
+    def set_preference(self, charge_point_id: str, departure: datetime | None, energy_kwh: float | None,
+                       charge_now: bool = False, carbon_price: float | None = None) -> bool:
+        if charge_point_id not in self.items:
+            return False
+        self.items[charge_point_id]["preference"] = Preference(departure, energy_kwh, charge_now, carbon_price)
+        return True
+
+    def firmware_history(self, charge_point_id: str) -> list[str]:
+        item = self.items.get(charge_point_id)
+        return list(item["firmware_history"]) if item else []
+
+    def count_online(self) -> int:
+        return sum(1 for item in self.items.values() if item["online"])
+
     def list(self) -> list[ChargerView]:
-        return [self.get(cp) for cp in sorted(self.items)]
+        return [v for v in (self.get(cp) for cp in sorted(self.items)) if v is not None]
 
 
 class MemoryConnectors:
@@ -140,6 +207,7 @@ class MemorySessions:
     def __init__(self) -> None:
         self.items: dict[tuple[str, int], Session] = {}
         self.start_keys: dict[str, int] = {}
+        self.plans: dict[tuple[str, int], str] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -169,6 +237,18 @@ class MemorySessions:
 
     def save_stop(self, session: Session) -> None:
         self.items[(session.charge_point_id, session.transaction_id)] = copy.deepcopy(session)
+
+    def all_active(self) -> "builtins.list[Session]":
+        return [copy.deepcopy(s) for _, s in sorted(self.items.items()) if s.active]
+
+    def save_plan(self, charge_point_id: str, transaction_id: int, plan_json: str, digest: str) -> None:
+        session = self.items.get((charge_point_id, transaction_id))
+        if session is not None:
+            self.plans[(charge_point_id, transaction_id)] = plan_json
+            self.items[(charge_point_id, transaction_id)] = replace(session, plan_hash=digest)
+
+    def plan_of(self, charge_point_id: str, transaction_id: int) -> str | None:
+        return self.plans.get((charge_point_id, transaction_id))
 
 
 class MemoryMeter:
@@ -207,31 +287,29 @@ class MemoryReview:
 
 
 class MemoryCallQueue:
-    """In-memory ``csms.commands.CallQueue`` with the same slot semantics."""
+    """In-memory ``csms.ocpp.ports.CallQueue`` with the same slot semantics."""
 
     def __init__(self) -> None:
-        self.queue: dict[str, dict[str, "PendingCall"]] = {}
-        self.slots: dict[str, "Outstanding"] = {}
-        self.results: list["CallOutcome"] = []
+        self.queue: dict[str, dict[str, PendingCall]] = {}
+        self.slots: dict[str, Outstanding] = {}
+        self.results: list[CallOutcome] = []
         self._lock = threading.Lock()
 
-    def add(self, call) -> None:
+    def add(self, call: PendingCall) -> None:
         self.queue.setdefault(call.charge_point_id, {})[call.seq] = call
 
-    def oldest(self, charge_point_id):
+    def oldest(self, charge_point_id: str) -> PendingCall | None:
         items = self.queue.get(charge_point_id) or {}
         return items[min(items)] if items else None
 
-    def queued(self, charge_point_id):
+    def queued(self, charge_point_id: str) -> list[PendingCall]:
         items = self.queue.get(charge_point_id) or {}
         return [items[k] for k in sorted(items)]
 
-    def remove(self, call) -> None:
+    def remove(self, call: PendingCall) -> None:
         (self.queue.get(call.charge_point_id) or {}).pop(call.seq, None)
 
-    def claim(self, call, connection_id, now, deadline) -> bool:
-        from csms.commands import Outstanding
-
+    def claim(self, call: PendingCall, connection_id: str, now: datetime, deadline: datetime) -> bool:
         with self._lock:
             held = self.slots.get(call.charge_point_id)
             if held is not None and held.deadline >= now:
@@ -239,10 +317,10 @@ class MemoryCallQueue:
             self.slots[call.charge_point_id] = Outstanding(call, connection_id, deadline)
             return True
 
-    def outstanding(self, charge_point_id):
+    def outstanding(self, charge_point_id: str) -> Outstanding | None:
         return self.slots.get(charge_point_id)
 
-    def release(self, charge_point_id, unique_id) -> bool:
+    def release(self, charge_point_id: str, unique_id: str) -> bool:
         with self._lock:
             held = self.slots.get(charge_point_id)
             if held is None or held.call.unique_id != unique_id:
@@ -250,47 +328,64 @@ class MemoryCallQueue:
             del self.slots[charge_point_id]
             return True
 
-    def record(self, outcome) -> None:
+    def record(self, outcome: CallOutcome) -> None:
         self.results.append(outcome)
 
-    def outcomes(self, charge_point_id):
+    def outcomes(self, charge_point_id: str) -> list[CallOutcome]:
         return [o for o in self.results if o.charge_point_id == charge_point_id]
 
-    def chargers_with_work(self):
+    def chargers_with_work(self) -> list[str]:
         return sorted({cp for cp, items in self.queue.items() if items} | set(self.slots))
 
 
-class MemoryLink:
-    """In-memory ``csms.commands.ChargerLink``."""
+class MemorySignals:
+    """In-memory ``csms.charging.ports.SignalStore``: a row's empty fields keep what is stored."""
 
     def __init__(self) -> None:
-        self.current: dict[str, str | None] = {}
-        self.set_up: dict[str, str] = {}
-        self.caps: dict[str, dict[str, str]] = {}
-        self.hashes: dict[str, str] = {}
+        self.by_start: dict[datetime, SignalRow] = {}
 
-    def set_password_hash(self, charge_point_id, password_hash) -> bool:
-        self.hashes[charge_point_id] = password_hash
-        return True
+    def put(self, rows: Iterable[SignalRow], at: datetime) -> int:
+        count = 0
+        for row in rows:
+            old = self.by_start.get(row.start)
+            if old is not None:
+                row = SignalRow(row.start, *(new if new is not None else kept for new, kept in
+                                             zip((row.price_p_per_kwh, row.carbon_forecast, row.carbon_actual),
+                                                 (old.price_p_per_kwh, old.carbon_forecast, old.carbon_actual))))
+            self.by_start[row.start] = row
+            count += 1
+        return count
 
-    def connection(self, charge_point_id):
-        return self.current.get(charge_point_id), self.set_up.get(charge_point_id), None
+    def rows(self, start: datetime, end: datetime) -> list[SignalRow]:
+        return [self.by_start[t] for t in sorted(self.by_start) if start <= t <= end]
 
-    def mark_setup(self, charge_point_id, connection_id) -> bool:
-        if self.set_up.get(charge_point_id) == connection_id:
+    def window(self, start: datetime, end: datetime) -> Signals | None:
+        return to_signals(self.rows(start, end))
+
+
+class MemoryEvents:
+    """In-memory ``csms.charging.ports.EventStore``."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[DemandEvent, bool]] = {}
+        self._ids = itertools.count(1)
+
+    def add(self, start: datetime, end: datetime, cap_kw: float) -> str:
+        event_id = f"{start:%Y%m%dT%H%MZ}-{next(self._ids):08d}"
+        self.items[event_id] = (DemandEvent(start, end, cap_kw), False)
+        return event_id
+
+    def cancel(self, event_id: str) -> bool:
+        if event_id not in self.items:
             return False
-        self.set_up[charge_point_id] = connection_id
+        self.items[event_id] = (self.items[event_id][0], True)
         return True
 
-    def mark_stale(self, charge_point_id, connection_id) -> None:
-        if self.current.get(charge_point_id) == connection_id:
-            self.current[charge_point_id] = None
+    def listed(self, now: datetime) -> list[tuple[str, DemandEvent, bool]]:
+        return [(i, e, c) for i, (e, c) in sorted(self.items.items()) if e.end > now]
 
-    def record_capabilities(self, charge_point_id, values) -> None:
-        self.caps.setdefault(charge_point_id, {}).update(values)
-
-    def capabilities(self, charge_point_id):
-        return dict(self.caps.get(charge_point_id, {}))
+    def active(self, now: datetime) -> list[DemandEvent]:
+        return [e for _, e, c in self.listed(now) if not c]
 
 
 class MemoryPoster:
@@ -305,3 +400,25 @@ class MemoryPoster:
             return False
         self.sent.append((connection_id, frame))
         return True
+
+
+if TYPE_CHECKING:  # mypy: every fake satisfies the ports it stands in for
+    from csms.charging.ports import EventStore, SignalStore
+    from csms.ocpp.ports import (CallQueue, ChargerLink, ChargerRepository, ConnectionPoster, ConnectorRepository,
+                                 MeterRepository, ReviewLog, SessionRepository)
+    from csms.operations import OperatorChargers
+    from csms.views.ports import CallRecords, SessionHistory
+
+    _chargers: ChargerRepository = MemoryChargers()
+    _link: ChargerLink = MemoryChargers()
+    _operator_chargers: OperatorChargers = MemoryChargers()
+    _connectors: ConnectorRepository = MemoryConnectors()
+    _sessions: SessionRepository = MemorySessions()
+    _history: SessionHistory = MemorySessions()
+    _meter: MeterRepository = MemoryMeter()
+    _review: ReviewLog = MemoryReview()
+    _queue: CallQueue = MemoryCallQueue()
+    _records: CallRecords = MemoryCallQueue()
+    _poster: ConnectionPoster = MemoryPoster()
+    _signals: SignalStore = MemorySignals()
+    _events: EventStore = MemoryEvents()

@@ -1,0 +1,208 @@
+"""The small interfaces the domain needs from storage.
+
+Implemented by ``adapters.dynamo`` (pynamodb, DynamoDB) and by
+``tests.fakes`` (in-memory fakes for unit tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+
+from csms.model import (
+    BootInfo,
+    ChargerAuth,
+    ChargerView,
+    ConnectorStatus,
+    MeterSample,
+    ReviewItem,
+    Session,
+)
+
+if TYPE_CHECKING:  # annotations only: the queue's records are defined with the send engine
+    from csms.ocpp.certificates import ConnectionSecurity
+    from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
+
+Clock = Callable[[], datetime]
+
+
+class AlreadyExists(Exception):
+    """A conditional create found the item already there."""
+
+
+class ChargerCredentials(Protocol):
+    """The charger store as the handshake and key management see it (``connection``, ``credentials``)."""
+
+    def register(self, charge_point_id: str, password_hash: str, at: datetime) -> None:
+        """Create a charger; raises AlreadyExists when the id is taken."""
+
+    def set_password_hash(self, charge_point_id: str, password_hash: str) -> bool:
+        """Replace the stored hash; False when the charger does not exist."""
+
+    def delete(self, charge_point_id: str) -> bool: ...
+
+    def get_auth(self, charge_point_id: str) -> ChargerAuth | None: ...
+
+    def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
+        """Count a wrong key for a known charger (brute-force lockout)."""
+
+
+class ChargerPresence(Protocol):
+    """The charger store as the OCPP handlers write it: connection, boot, liveness, firmware."""
+
+    def connect(self, charge_point_id: str, connection_id: str, at: datetime,
+                security: ConnectionSecurity | None = None) -> bool:
+        """Make ``connection_id`` the charger's current connection (idempotent), recording how it was
+        admitted (``security``: TLS version/cipher, client certificate; a certificate raises the
+        profile floor to 3) in the same write. False when the charger is not registered."""
+
+    def disconnect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
+        """Mark offline only if ``connection_id`` is still the current one.
+        True when this call marked it offline."""
+
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None: ...
+
+    def touch(self, charge_point_id: str, at: datetime) -> None:
+        """Heartbeat: last seen (a single write, no read)."""
+
+    def record_firmware_status(self, charge_point_id: str, status: str, at: datetime) -> None: ...
+
+    def record_diagnostics_status(self, charge_point_id: str, status: str, at: datetime) -> None: ...
+
+
+class ChargerReader(Protocol):
+    """One charger or all of them, as operators and drivers see them."""
+
+    def get(self, charge_point_id: str) -> ChargerView | None: ...
+
+    def list(self) -> list[ChargerView]: ...
+
+
+class ChargerSecurity(Protocol):
+    """The charger store's security side (OCPP Security Whitepaper ed. 2): the profile floor, the
+    certificate revocation list and the latest security events."""
+
+    def set_security_profile(self, charge_point_id: str, profile: int) -> bool:
+        """Raise the charger's profile floor to ``profile`` (2 or 3); False when the charger is
+        unknown or already on a higher profile (never lowers)."""
+
+    def revoke(self, charge_point_id: str, keys: Iterable[str]) -> bool:
+        """Add ``serial:<hex>`` / ``sha256:<hex>`` keys to the charger's revocation list (checked at
+        the next handshake); False when the charger is unknown."""
+
+    def record_security_event(self, charge_point_id: str, event: dict, keep: int) -> None:
+        """Append ``event`` (``{at, type, tech_info}``) to the charger's latest security events,
+        keeping the newest ``keep``."""
+
+
+class SecurityEventChargers(ChargerPresence, ChargerSecurity, Protocol):
+    """The charger store as the 1.6 security extension's handlers write it (firmware and log
+    statuses, security events)."""
+
+
+class CertificateSigner(Protocol):
+    """The platform's charger CA (locally a key file; in AWS a KMS key, docs/certificates.md)."""
+
+    def sign(self, csr: Any, charge_point_id: str) -> str:
+        """The charge point certificate for ``csr`` (an ``x509.CertificateSigningRequest`` already
+        checked by ``check_csr``) and its CA chain, PEM, leaf first."""
+
+
+class ChargerRepository(ChargerCredentials, ChargerPresence, ChargerReader, ChargerSecurity, Protocol):
+    """The whole charger store (what an adapter implements); a consumer names the role it needs."""
+
+
+class ConnectorRepository(Protocol):
+    def record_status(self, charge_point_id: str, status: ConnectorStatus) -> bool:
+        """Store unless a newer status is stored; False when it was older."""
+
+    def list(self, charge_point_id: str) -> list[ConnectorStatus]: ...
+
+
+class SessionRepository(Protocol):
+    def find_by_start_key(self, start_key: str) -> int | None:
+        """Transaction id already given to a StartTransaction with this dedupe key."""
+
+    def create(self, session_without_id: Session, start_key: str) -> int:
+        """Allocate a new unique positive transaction id and store the session,
+        atomically with the dedupe key. If another request stored the same key
+        first, return that request's transaction id instead."""
+
+    def get(self, charge_point_id: str, transaction_id: int) -> Session | None: ...
+
+    def active(self, charge_point_id: str) -> list[Session]: ...
+
+    def list(self, charge_point_id: str) -> list[Session]: ...
+
+    def save_stop(self, session: Session) -> None:
+        """Store the stop fields, energy and flags of a session."""
+
+
+class MeterRepository(Protocol):
+    def put(self, samples: Iterable[MeterSample]) -> None:
+        """Store samples; the same (charger, connector, timestamp, source) overwrites (idempotent)."""
+
+    def between(
+        self, charge_point_id: str, connector_id: int, start: datetime, end: datetime | None
+    ) -> list[MeterSample]:
+        """Samples of a connector in [start, end] (end None = open), oldest first."""
+
+    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int) -> list[MeterSample]: ...
+
+    def latest(self, charge_point_id: str, connector_id: int) -> MeterSample | None: ...
+
+
+class ReviewLog(Protocol):
+    def add(self, item: ReviewItem) -> None: ...
+
+    def list(self, charge_point_id: str) -> list[ReviewItem]: ...
+
+
+class CallQueue(Protocol):
+    def add(self, call: PendingCall) -> None: ...
+
+    def oldest(self, charge_point_id: str) -> PendingCall | None: ...
+
+    def queued(self, charge_point_id: str) -> list[PendingCall]: ...
+
+    def remove(self, call: PendingCall) -> None: ...
+
+    def claim(self, call: PendingCall, connection_id: str, now: datetime, deadline: datetime) -> bool:
+        """Take the charger's single outstanding slot unless a live call holds it."""
+
+    def outstanding(self, charge_point_id: str) -> Outstanding | None: ...
+
+    def release(self, charge_point_id: str, unique_id: str) -> bool:
+        """Free the slot if ``unique_id`` still holds it."""
+
+    def record(self, outcome: CallOutcome) -> None: ...
+
+    def outcomes(self, charge_point_id: str) -> list[CallOutcome]: ...
+
+    def chargers_with_work(self) -> list[str]:
+        """Chargers with queued or outstanding calls (for the sweep)."""
+
+
+class ConnectionPoster(Protocol):
+    def post(self, connection_id: str, frame: str) -> bool:
+        """Send a frame; False when the connection is gone (HTTP 410)."""
+
+
+class ChargerLink(Protocol):
+    """What the commander needs to know of a charger's connection and setup."""
+
+    def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
+        """(current connection id, connection id already set up, boot time)."""
+
+    def mark_setup(self, charge_point_id: str, connection_id: str) -> bool:
+        """Record that ``connection_id`` was set up; False if it already was."""
+
+    def mark_stale(self, charge_point_id: str, connection_id: str) -> None:
+        """The connection is gone (410): offline, if it is still the current one."""
+
+    def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None: ...
+
+    def capabilities(self, charge_point_id: str) -> dict[str, str]: ...
+
+    def set_password_hash(self, charge_point_id: str, password_hash: str) -> bool:
+        """Switch the charger's stored AuthorizationKey hash (key rotation)."""
