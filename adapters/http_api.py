@@ -221,6 +221,7 @@ def set_preference(charger_id: str, body: PreferenceIn) -> dict:
 
 @app.post("/v1/chargers/<charger_id>/commands", summary="send an OCPP command (operators); queued while offline")
 def send_command(charger_id: str, body: CommandIn) -> Response[dict]:
+    security_ops().check_command(charger_id, body.action, body.payload)  # never a security downgrade
     sent = ops().send_command(caller(), charger_id, body.action, body.payload)
     return Response(202, content_types.APPLICATION_JSON, sent)
 
@@ -289,6 +290,40 @@ def cancel_event(event_id: str) -> Response[None]:
 @app.get("/v1/signals", summary="prices (p/kWh) and carbon intensity (g/kWh) from now on")
 def signals(hours: Annotated[int, Query(ge=1, le=48)] = 24) -> list:
     return ops().current_signals(caller(), hours)
+
+
+class RevocationIn(Strict):
+    serial: Optional[str] = Field(None, min_length=1, max_length=80, description="certificate serial number (hex)")
+    sha256: Optional[str] = Field(None, min_length=64, max_length=95, description="certificate SHA-256 (hex)")
+
+
+class SecurityProfileIn(Strict):
+    profile: int = Field(ge=2, le=3, description="OCPP security profile: 2 Basic auth, 3 client certificate")
+
+
+def security_ops():
+    from csms.security_ops import SecurityOperations
+
+    return SecurityOperations(ops())
+
+
+@app.get("/v1/chargers/<charger_id>/security",
+         summary="security profile, the latest connection's TLS and certificate, revoked certificates (operators)")
+def charger_security(charger_id: str) -> dict:
+    return security_ops().security(caller(), charger_id)
+
+
+@app.post("/v1/chargers/<charger_id>/security/revocations",
+          summary="revoke a certificate by serial or SHA-256; empty body: the charger's latest (operators)")
+def revoke_certificate(charger_id: str, body: RevocationIn) -> Response[dict]:
+    revoked = security_ops().revoke(caller(), charger_id, body.serial, body.sha256)
+    return Response(201, content_types.APPLICATION_JSON, revoked)
+
+
+@app.put("/v1/chargers/<charger_id>/security/profile",
+         summary="hold a charger to a security profile from its next handshake; never lowered (operators)")
+def set_security_profile(charger_id: str, body: SecurityProfileIn) -> dict:
+    return security_ops().raise_profile(caller(), charger_id, body.profile)
 
 
 def openapi_json() -> str:

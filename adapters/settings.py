@@ -31,6 +31,16 @@ ENV_REGION = "AWS_REGION"
 ENV_HEARTBEAT_INTERVAL = "HEARTBEAT_INTERVAL_S"
 ENV_SECRETS_KMS_KEY = "SECRETS_KMS_KEY_ID"  # AWS: the KMS key sealing secrets in queued calls
 ENV_SECRETS_KEY_FILE = "SECRETS_KEY_FILE"  # local: the key file sealing them instead
+# OCPP security profile 3 (csms.ocpp.certificates): the O every charger certificate carries, and the
+# secret the edge adds to origin requests (a value locally, a Secrets Manager ARN in AWS).
+ENV_CPO_NAME = "CPO_NAME"
+ENV_ORIGIN_SECRET = "ORIGIN_SECRET"
+ENV_ORIGIN_SECRET_ARN = "ORIGIN_SECRET_ARN"
+# The CA that signs chargers' CSRs (SignCertificate): locally a directory with charger-ca.pem and its key
+ENV_CHARGER_CA_DIR = "CHARGER_CA_DIR"
+# ... or in AWS: the KMS key (ECC_NIST_P256, SIGN_VERIFY) and its CA certificate (PEM), adapters.kms_signer
+ENV_CHARGER_CA_KMS_KEY_ID = "CHARGER_CA_KMS_KEY_ID"
+ENV_CHARGER_CA_CERT = "CHARGER_CA_CERT"
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -69,6 +79,12 @@ class Settings:
     scheduler_function: str | None = None
     secrets_kms_key_id: str | None = None
     secrets_key_file: str | None = None
+    cpo_name: str | None = None
+    origin_secret: str | None = None
+    origin_secret_arn: str | None = None
+    charger_ca_dir: str | None = None
+    charger_ca_kms_key_id: str | None = None
+    charger_ca_cert: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -109,6 +125,12 @@ class Settings:
             scheduler_function=env.get(ENV_SCHEDULER_FUNCTION) or None,
             secrets_kms_key_id=env.get(ENV_SECRETS_KMS_KEY) or None,
             secrets_key_file=env.get(ENV_SECRETS_KEY_FILE) or None,
+            cpo_name=env.get(ENV_CPO_NAME) or None,
+            origin_secret=env.get(ENV_ORIGIN_SECRET) or None,
+            origin_secret_arn=env.get(ENV_ORIGIN_SECRET_ARN) or None,
+            charger_ca_dir=env.get(ENV_CHARGER_CA_DIR) or None,
+            charger_ca_kms_key_id=env.get(ENV_CHARGER_CA_KMS_KEY_ID) or None,
+            charger_ca_cert=env.get(ENV_CHARGER_CA_CERT) or None,
         )
 
     @classmethod
@@ -154,4 +176,10 @@ class Settings:
             env[ENV_SECRETS_KMS_KEY] = self.secrets_kms_key_id
         if self.secrets_key_file:
             env[ENV_SECRETS_KEY_FILE] = self.secrets_key_file
+        for name, value in ((ENV_CPO_NAME, self.cpo_name), (ENV_ORIGIN_SECRET, self.origin_secret),
+                            (ENV_ORIGIN_SECRET_ARN, self.origin_secret_arn), (ENV_CHARGER_CA_DIR, self.charger_ca_dir),
+                            (ENV_CHARGER_CA_KMS_KEY_ID, self.charger_ca_kms_key_id),
+                            (ENV_CHARGER_CA_CERT, self.charger_ca_cert)):
+            if value:
+                env[name] = value
         return env

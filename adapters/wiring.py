@@ -137,6 +137,12 @@ def build_runtime(
         replan=replan,
         tally=counters.frames,
     )
+    # The OCPP 1.6 security extension's charger messages (SignCertificate, SecurityEventNotification, ...)
+    from adapters.certificate_signer import certificate_signer
+    from csms.ocpp.v16.security_extension import SecurityExtension
+
+    central.extensions.update(SecurityExtension(chargers=chargers, review=review, send=commander.send,
+                                                signer=certificate_signer(settings), cpo_name=settings.cpo_name).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoEvents(), replan)
 

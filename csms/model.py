@@ -18,6 +18,8 @@ class ChargerAuth:
     enabled: bool = True
     legacy_handshake: bool = False  # operator's choice: admitted as OCPP 1.6 without (or with a variant of) the subprotocol
     pending_hash: str | None = None  # key rotation: the new key's hash, admitted too (csms.ocpp.rotation)
+    security_profile: int = 2  # the floor: never admitted below it (csms.ocpp.certificates)
+    revoked: frozenset[str] = frozenset()  # revoked certificates: "serial:<hex>", "sha256:<hex>"
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ class ChargerView:
     firmware_status: str | None = None
     diagnostics_status: str | None = None
     driver: str | None = None  # the driver account the charger is linked to (the app's user)
+    security_profile: int = 2  # OCPP security profile the charger is held to (2 Basic auth, 3 certificate)
+    security: dict | None = None  # the latest connection: method, tls_version, tls_cipher, at
+    certificate: dict | None = None  # the latest client certificate: subject, issuer, serial, sha256, not_after
+    security_events: tuple[dict, ...] = ()  # the latest SecurityEventNotifications, oldest first: at, type, tech_info
 
 
 @dataclass(frozen=True)

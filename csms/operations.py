@@ -21,7 +21,7 @@ from csms.ocpp.commands import Commander
 from csms.ocpp.connection import valid_charge_point_id
 from csms.ocpp.credentials import CredentialError, generate_key, hash_key
 from csms.ocpp import lockout
-from csms.ocpp.ports import AlreadyExists, ChargerCredentials, FailureStore
+from csms.ocpp.ports import AlreadyExists, ChargerCredentials, ChargerSecurity, FailureStore
 from csms.timeutil import iso
 from csms.views.fleet import ChargerOverview, charger_overview
 from csms.views.driver_links import visible_to
@@ -90,7 +90,7 @@ def overview_json(row: ChargerOverview, view, capabilities: dict[str, str] | Non
     }
 
 
-class OperatorChargers(ChargerDirectory, ChargerCredentials, Protocol):
+class OperatorChargers(ChargerDirectory, ChargerCredentials, ChargerSecurity, Protocol):
     """The charger store as operations use it: the directory, and registering / deleting / keys."""
 
 

@@ -52,6 +52,28 @@ def register(subparsers) -> None:
     failures.add_argument("--source", help="an IP address instead of a charger")
     add_api_options(failures, json_flag=False)
     failures.set_defaults(func=show_failures)
+    cert = commands.add_parser("cert", help="issue a key and client certificate for a test charger (profile 3)")
+    cert.add_argument("charge_point_id")
+    cert.add_argument("--out", default=None, help="directory for <id>.pem and <id>-key.pem (default: <state dir>/chargers)")
+    cert.add_argument("--days", type=float, default=365, help="validity in days (default 365)")
+    cert.add_argument("--cpo-name", help="subject O (default: the local charger CA's, i.e. csms local's CPO name)")
+    cert.add_argument("--state-dir", default=".local")
+    cert.set_defaults(func=issue_certificate)
+    security = commands.add_parser("security", help="a charger's security profile, TLS, certificate, revocations")
+    security.add_argument("charge_point_id")
+    add_api_options(security)
+    security.set_defaults(func=show_security)
+    revoke = commands.add_parser("revoke", help="revoke a charger's certificate (default: the one it last used)")
+    revoke.add_argument("charge_point_id")
+    revoke.add_argument("--serial", help="serial number (hex, colons allowed)")
+    revoke.add_argument("--sha256", help="SHA-256 fingerprint (hex)")
+    add_api_options(revoke, json_flag=False)
+    revoke.set_defaults(func=revoke_certificate)
+    profile = commands.add_parser("profile", help="hold a charger to security profile 3 (never lowered)")
+    profile.add_argument("charge_point_id")
+    profile.add_argument("profile", type=int, choices=(2, 3))
+    add_api_options(profile, json_flag=False)
+    profile.set_defaults(func=set_profile)
     command = commands.add_parser("command", help="send an OCPP call to a charger (queued while it is offline)")
     command.add_argument("charge_point_id")
     command.add_argument("action", help="e.g. Reset, TriggerMessage, ChangeConfiguration, SetChargingProfile")
@@ -149,10 +171,14 @@ def send_command(args) -> int:
     if not isinstance(payload, dict):
         raise UsageError("payload must be a JSON object")
     from adapters.wiring import build_operations
+    from csms.security_ops import SecurityOperations
 
     with open_runtime(args.state_dir, need_running=True) as runtime:
-        sent = _cli_call(lambda: build_operations(runtime).send_command(cli_principal(), args.charge_point_id, args.action,
-                                                                          payload))
+        operations = build_operations(runtime)
+        # never a security downgrade (a SecurityProfile below the charger's floor)
+        _cli_call(lambda: SecurityOperations(operations).check_command(args.charge_point_id, args.action, payload))
+        sent = _cli_call(lambda: operations.send_command(cli_principal(), args.charge_point_id, args.action,
+                                                         payload))
         view = runtime.chargers.get(args.charge_point_id)
         online = view is not None and view.online
     print(f"{sent['action']} {sent['command_id']}: {'sent' if online else 'queued until the charger connects'}")
@@ -183,4 +209,65 @@ def show_failures(args) -> int:
         data = request(args, "GET", _charger_path(args.charge_point_id, "auth-failures"))
         print(f"{data['charger']}: {data['failures']} wrong keys in the last hour"
               + (f"; latest {data['last_at']} from {data['last_source']}" if data["failures"] else ""))
+    return 0
+
+
+def issue_certificate(args) -> int:
+    """``csms charger cert CP001``: from the state dir's charger CA (created here when missing)."""
+    from csms.ocpp.connection import valid_charge_point_id
+    from csms_local import pki
+
+    if not valid_charge_point_id(args.charge_point_id):
+        raise UsageError(f"charge point id {args.charge_point_id!r} must be 1-48 printable characters without '/'")
+    if not 0 < args.days <= 3650:
+        raise UsageError("--days must be in (0, 3650]")
+    tls_dir = Path(args.state_dir) / "tls"
+    pki.ensure_charger_ca(tls_dir, args.cpo_name or pki.DEFAULT_CPO_NAME)
+    out = Path(args.out) if args.out else Path(args.state_dir) / "chargers"
+    try:
+        cert_path, key_path, cert = pki.issue_charger_certificate(tls_dir, args.charge_point_id, out,
+                                                                  cpo_name=args.cpo_name, days=args.days)
+    except (pki.PkiError, OSError) as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"certificate: {cert_path}  (subject {cert.subject.rfc4514_string()}, serial {cert.serial_number:x}, "
+          f"expires {cert.not_valid_after_utc:%Y-%m-%d})")
+    print(f"private key: {key_path}")
+    print(f"charger CA (the trust store of csms local): {tls_dir / pki.CHARGER_CA}")
+    return 0
+
+
+def _print_security(data: dict) -> None:
+    connection = data.get("connection") or {}
+    print(f"{data['id']}: security profile {data['security_profile']}")
+    if connection:
+        print(f"  last connection: {connection.get('method')} over {connection.get('tls_version') or '?'} "
+              f"{connection.get('tls_cipher') or ''} at {connection.get('at')}")
+    certificate = data.get("certificate")
+    if certificate:
+        print(f"  certificate: {certificate['subject']}, serial {certificate['serial']}, "
+              f"expires {certificate['not_after']}")
+    for key in data.get("revoked") or []:
+        print(f"  revoked: {key}")
+    for event in data.get("security_events") or []:
+        print(f"  security event {event['at']}: {event['type']}" + (f" ({event['tech_info']})" if event.get("tech_info") else ""))
+
+
+def show_security(args) -> int:
+    data = request(args, "GET", _charger_path(args.charge_point_id, "security"))
+    if args.json:
+        print(json.dumps(data))
+    else:
+        _print_security(data)
+    return 0
+
+
+def revoke_certificate(args) -> int:
+    body = {k: v for k, v in (("serial", args.serial), ("sha256", args.sha256)) if v}
+    _print_security(request(args, "POST", _charger_path(args.charge_point_id, "security", "revocations"), body))
+    return 0
+
+
+def set_profile(args) -> int:
+    _print_security(request(args, "PUT", _charger_path(args.charge_point_id, "security", "profile"),
+                            {"profile": args.profile}))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from csms_local.cli import UsageError
 
@@ -19,6 +20,10 @@ def register(subparsers) -> None:
     parser.add_argument("--insecure-ws", action="store_true", help="plain ws:// instead of wss:// (testing only)")
     parser.add_argument("--tls-cert", help="server certificate chain (PEM) instead of the generated one")
     parser.add_argument("--tls-key", help="private key (PEM) for --tls-cert")
+    parser.add_argument("--charger-ca", help="CA bundle (PEM) that issues chargers' client certificates "
+                        "(default: a charger CA made in <state dir>/tls)")
+    parser.add_argument("--cpo-name", help="subject O every charger certificate must carry "
+                        "(default: the generated charger CA's O; not checked with --charger-ca unless given)")
     parser.add_argument("--verbose", "-v", action="store_true")
     parser.set_defaults(func=run)
 
@@ -27,6 +32,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def _serve(args, received: list[int]) -> None:
+    from csms_local import pki
     from csms_local.platform import LocalPlatform
     from csms_local.private import StateDirBusy
 
@@ -40,7 +46,7 @@ async def _serve(args, received: list[int]) -> None:
         stop.set()
     platform = LocalPlatform(state_dir=args.state_dir, host=args.host, port=args.port, reset=args.reset,
                              insecure_ws=args.insecure_ws, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                             api_port=args.api_port)
+                             api_port=args.api_port, charger_ca=args.charger_ca, cpo_name=args.cpo_name)
     try:
         await platform.start()
     except StateDirBusy as exc:
@@ -48,9 +54,14 @@ async def _serve(args, received: list[int]) -> None:
     except OSError as exc:
         await platform.stop()
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    except pki.PkiError as exc:
+        raise UsageError(str(exc)) from exc
     print(f"OCPP 1.6J central system listening: {platform.url}/<chargePointId>")
     if platform.ca_path:
         print(f"CA certificate (trust this on the charger): {platform.ca_path.resolve()}")
+    if platform.charger_ca:
+        print(f"Charger CA (client certificates, security profile 3): {Path(platform.charger_ca).resolve()}"
+              f"  CPO name: {platform.cpo_name or '(not checked)'}")
     print(f"Connection management API: {platform.mgmt_endpoint}")
     print(f"HTTP API: {platform.api_url}/v1 (docs/openapi.json)")
     print(f"Web page (signed in as the operator): {platform.web_url}")
@@ -66,6 +77,8 @@ async def _serve(args, received: list[int]) -> None:
 def run(args) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
+    if args.charger_ca and not Path(args.charger_ca).is_file():
+        raise UsageError(f"--charger-ca {args.charger_ca}: no such file")
     for name in ("port", "api_port"):
         if not 0 <= getattr(args, name) <= 65535:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)} is not a port number")

@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 
 from csms.ocpp.connection import PATH_HEADER
+from csms_local.edge import is_edge_header
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,12 @@ class Gateway:
         ssl_context=None,
         idle_timeout_s: float = 600,
         max_connection_s: float = 7200,
+        edge: Callable[[Any], dict[str, str]] | None = None,
     ):
         self.handlers = handlers  # authorizer, connect, default, disconnect
+        # CloudFront's part (csms_local.edge.LocalEdge): certificate, TLS and origin-secret headers
+        # built from the TLS socket; a client's own are dropped
+        self.edge = edge
         self.host, self.port = host, port
         self.ssl_context = ssl_context
         self.idle_timeout_s = idle_timeout_s
@@ -125,8 +130,8 @@ class Gateway:
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
         for name, value in headers.raw_items():
-            if name.lower() == PATH_HEADER:
-                continue  # only the gateway sets it, as CloudFront does
+            if name.lower() == PATH_HEADER or is_edge_header(name):
+                continue  # only the gateway sets these, as CloudFront does
             multi.setdefault(name, []).append(value)
             single[name] = ", ".join(multi[name]) if name.lower() == "sec-websocket-protocol" else value
         single[PATH_HEADER] = path
@@ -141,6 +146,10 @@ class Gateway:
     async def _process_request(self, socket: ServerConnection, request: Request):
         path = request.path.split("?", 1)[0]
         headers, multi = self._headers(request.headers, path)
+        if self.edge is not None:
+            added = self.edge(socket.transport.get_extra_info("ssl_object"))
+            headers.update(added)
+            multi.update({name: [value] for name, value in added.items()})
         source_ip = socket.remote_address[0] if socket.remote_address else "127.0.0.1"
         connection_id, connected_at = _new_connection_id(), _now_ms()
         auth_event = {

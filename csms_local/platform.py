@@ -7,7 +7,9 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import threading
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +19,8 @@ from adapters.dynamo.models import create_tables
 from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
 from adapters.wiring import build_runtime
 from csms.ocpp.credentials import generate_key, hash_key
-from csms_local import dynamodb, tls
+from csms_local import dynamodb, pki, tls
+from csms_local.edge import LocalEdge
 from csms_local.private import StateLock, write_private
 from csms_local.gateway import Gateway
 from csms_local.mgmt_api import ManagementApi
@@ -54,6 +57,8 @@ class LocalPlatform:
         max_connection_s: float = 7200,
         smart_every_s: float | None = SMART_EVERY_S,
         api_port: int | None = 0,
+        charger_ca: str | Path | None = None,
+        cpo_name: str | None = None,
     ):
         self.state_dir = Path(state_dir)
         self.host, self.port, self.mgmt_port = host, port, mgmt_port
@@ -63,6 +68,10 @@ class LocalPlatform:
         self.idle_timeout_s, self.max_connection_s = idle_timeout_s, max_connection_s
         self.smart_every_s = smart_every_s
         self.api_port = api_port  # the HTTP API and web page; None: not served
+        # Security profile 3: the trust store for client certificates (default: a charger CA made in
+        # the state dir) and the O their subjects must carry (default: that CA's O)
+        self.charger_ca: Path | None = Path(charger_ca) if charger_ca else None
+        self.cpo_name = cpo_name
         self._http = None
         self.ca_path: Path | None = None
         self.settings: Settings | None = None
@@ -148,26 +157,37 @@ class LocalPlatform:
             self._dynamo = dynamodb.EmbeddedDynamo("127.0.0.1", state_dir=self.state_dir)
             self._dynamo.start()
             endpoint = self._dynamo.endpoint
-        ssl_context = None
+        ssl_context = gateway_context = charger_ca_dir = None
+        tls_dir = self.state_dir / "tls"
         if not self.insecure_ws:
             if self.tls_cert and self.tls_key:
                 cert, key = Path(self.tls_cert), Path(self.tls_key)
                 self.ca_path = None
+                chains = [(cert, key)]
             else:
-                self.ca_path, cert, key = tls.ensure_certificates(self.state_dir / "tls", (self.host, "localhost"))
-            ssl_context = tls.server_context(cert, key)
+                self.ca_path, cert, key = tls.ensure_certificates(tls_dir, (self.host, "localhost"))
+                chains = [(cert, key), pki.ensure_rsa_server_certificate(tls_dir, (self.host, "localhost"))]
+            ssl_context = tls.server_context(cert, key)  # the HTTP API's
+            if self.charger_ca is None:
+                self.charger_ca = pki.ensure_charger_ca(tls_dir, self.cpo_name or pki.DEFAULT_CPO_NAME)
+                self.cpo_name = self.cpo_name or pki.charger_ca_cpo_name(tls_dir)
+                charger_ca_dir = str(tls_dir)  # its key signs chargers' CSRs (SignCertificate)
+            gateway_context = pki.gateway_context(chains, self.charger_ca)
+        origin_secret = secrets.token_hex(32)  # what CloudFront would add; new per start
         from handlers import _runtime, authorizer, connect, default, disconnect
 
         self._gateway = Gateway(
             {"authorizer": _quiet(authorizer.lambda_handler), "connect": _quiet(connect.lambda_handler),
              "default": _quiet(default.lambda_handler), "disconnect": _quiet(disconnect.lambda_handler)},
-            host=self.host, port=self.port, ssl_context=ssl_context,
-            idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s,
+            host=self.host, port=self.port, ssl_context=gateway_context,
+            idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s, edge=LocalEdge(origin_secret),
         )
         # Loopback whatever --host says: API Gateway's management API needs IAM; this one has no
         # authentication, so only this machine may reach it (issue 21)
         self._mgmt = ManagementApi(self._gateway, "127.0.0.1", self.mgmt_port)
-        self.settings = local_settings(endpoint, self._mgmt.endpoint, secrets_key_file=str(self.secrets_key_file))
+        self.settings = dataclasses.replace(
+            local_settings(endpoint, self._mgmt.endpoint, secrets_key_file=str(self.secrets_key_file)),
+            cpo_name=self.cpo_name, origin_secret=origin_secret, charger_ca_dir=charger_ca_dir)
         # The handlers read their settings from the environment, as in Lambda; restored on stop.
         env = dict(self.settings.as_env())
         for key, value in dynamodb.FAKE_CREDENTIALS.items():
@@ -291,6 +311,11 @@ class LocalPlatform:
         await self.stop()
 
     # ------------------------------------------------------------- chargers
+    def issue_charger_certificate(self, charge_point_id: str, out_dir: str | Path, days: float = 365):
+        """(certificate chain, key, certificate) from the local charger CA, O = the CPO name."""
+        return pki.issue_charger_certificate(self.state_dir / "tls", charge_point_id, Path(out_dir),
+                                             cpo_name=self.cpo_name, days=days)
+
     def add_charger(self, charge_point_id: str, password: str | None = None) -> str:
         key = password or generate_key()
         self.runtime.chargers.register(charge_point_id, hash_key(key), datetime.now(timezone.utc))

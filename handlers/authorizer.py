@@ -1,6 +1,6 @@
-"""``$connect`` REQUEST authorizer: OCPP security profile 2 (Basic auth), with brute-force
-protection keyed by the handshake's source (``csms.ocpp.lockout``): nobody else's failures can refuse a
-charger's right key."""
+"""``$connect`` REQUEST authorizer: OCPP security profile 2 (Basic auth) and 3 (a client
+certificate verified by the edge, ``csms.ocpp.admission``), with brute-force protection keyed by
+the handshake's source (``csms.ocpp.lockout``): nobody else's failures can refuse a charger's right key."""
 
 from __future__ import annotations
 
@@ -8,14 +8,25 @@ from typing import Any
 
 from datetime import datetime, timezone
 
-from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize
+from functools import lru_cache
+
+from adapters.origin_secret import origin_secret
+from csms.ocpp.admission import admit
+from csms.ocpp.certificates import ORIGIN_SECRET_HEADER
+from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize, header
 from csms.ocpp.lockout import Attempt
 from handlers._runtime import runtime
 from handlers.observability import logger
 
 
+@lru_cache(maxsize=1)
+def _origin_secret(settings):
+    """One checker per container (per settings: the local platform may restart in one process)."""
+    return origin_secret(settings)
+
+
 def _policy(charge_point_id: str, method_arn: str, legacy_handshake: bool = False,
-            new_key: bool = False) -> dict[str, Any]:
+            new_key: bool = False, extra: dict | None = None) -> dict[str, Any]:
     policy = {
         "principalId": charge_point_id,
         "policyDocument": {
@@ -24,7 +35,8 @@ def _policy(charge_point_id: str, method_arn: str, legacy_handshake: bool = Fals
         },
         # Reaches $connect, $default and $disconnect as requestContext.authorizer.chargePointId.
         # newKey: admitted with a rotation's pending key; $connect retires the old one.
-        "context": {"chargePointId": charge_point_id, **({"newKey": "true"} if new_key else {})},
+        # The connection's security profile, TLS and certificate too: $connect records them.
+        "context": {"chargePointId": charge_point_id, **({"newKey": "true"} if new_key else {}), **(extra or {})},
     }
     if legacy_handshake:  # $connect admits it without the exact subprotocol (no read there)
         policy["context"]["legacyHandshake"] = True
@@ -33,11 +45,15 @@ def _policy(charge_point_id: str, method_arn: str, legacy_handshake: bool = Fals
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
+    headers = event.get("headers") or {}
     # API Gateway sets the source from the TCP connection (the local gateway: the peer address)
     source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
     rt = runtime()
     attempt = Attempt(rt.failures, source_ip, now)
-    decision = authorize(event.get("headers") or {}, rt.chargers.get_auth, attempt.gate)
+    admission = admit(headers, rt.chargers.get_auth, basic=lambda h, lookup: authorize(h, lookup, attempt.gate),
+                      trusted_edge=_origin_secret(rt.settings).matches(header(headers, ORIGIN_SECRET_HEADER)),
+                      cpo_name=rt.settings.cpo_name, now=now)
+    decision = admission.decision
     if not decision.allowed:
         if decision.reason in (WRONG_KEY, UNKNOWN):
             attempt.failed(decision.charge_point_id, known_charger=decision.reason == WRONG_KEY)
@@ -49,4 +65,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise Exception("Unauthorized")  # API Gateway answers 401
     attempt.succeeded(decision.charge_point_id)
     logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, "source_ip": source_ip})
-    return _policy(decision.charge_point_id, event.get("methodArn", "*"), decision.legacy_handshake, decision.new_key)
+    return _policy(decision.charge_point_id, event.get("methodArn", "*"), decision.legacy_handshake, decision.new_key,
+                   admission.security.as_context())

@@ -15,7 +15,13 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from constructs import Construct
 
+from csms.ocpp import certificates as certs
 from infra import constants
+from infra.charger_certificates import ChargerCertificates
+
+# Certificate headers CloudFront may put in a cache key (the rest go in the origin request policy)
+CACHE_KEY_CERT_HEADERS = (certs.CERT_PRESENT, certs.CERT_SUBJECT, certs.CERT_ISSUER, certs.CERT_SERIAL,
+                          certs.CERT_SHA256)
 
 FUNCTION_FILE = Path(__file__).with_name("ocpp_path_to_header.js")
 
@@ -28,9 +34,12 @@ def function_code() -> str:
 
 class ChargerEdge(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, api_id: str, domain_name: str | None = None,
-                 certificate_arn: str | None = None) -> None:
+                 certificate_arn: str | None = None, certificates: "ChargerCertificates | None" = None,
+                 tls_policy: cloudfront.SecurityPolicyProtocol = cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+                 ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        mtls = certificates.viewer_mtls_config() if certificates is not None else None
         rewrite = cloudfront.Function(
             self,
             "PathToHeader",
@@ -46,7 +55,11 @@ class ChargerEdge(Construct):
             default_ttl=Duration.seconds(1),
             min_ttl=Duration.seconds(0),
             max_ttl=Duration.seconds(1),
-            header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Authorization"),
+            # With viewer mTLS the certificate's identity joins the key: these five may be cache-key
+            # headers, and splitting the forwarded headers between the two policies keeps each within
+            # CloudFront's quota of 10 headers per policy
+            header_behavior=cloudfront.CacheHeaderBehavior.allow_list(
+                "Authorization", *(CACHE_KEY_CERT_HEADERS if mtls else ())),
             query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
             cookie_behavior=cloudfront.CacheCookieBehavior.none(),
         )
@@ -59,6 +72,9 @@ class ChargerEdge(Construct):
                 "Sec-WebSocket-Protocol",
                 "Sec-WebSocket-Extensions",
                 constants.PATH_HEADER,
+                # the negotiated TLS version and cipher, recorded per connection; the validity (origin only)
+                certs.VIEWER_TLS,
+                *((certs.CERT_VALIDITY,) if mtls else ()),
             ),
             query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.all(),
             cookie_behavior=cloudfront.OriginRequestCookieBehavior.none(),
@@ -69,7 +85,8 @@ class ChargerEdge(Construct):
             "Distribution",
             comment="OCPP 1.6J chargers: wss://<domain>/ocpp/<chargePointId>",
             # Enforced only with a custom domain: the default *.cloudfront.net certificate allows TLSv1.
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            # A deploy option (-c edgeTlsPolicy): docs/deploy.md compares each with the chargers' suites.
+            minimum_protocol_version=tls_policy,
             domain_names=[domain_name] if domain_name else None,
             certificate=(acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)
                          if certificate_arn else None),
@@ -77,6 +94,9 @@ class ChargerEdge(Construct):
                 origin=origins.HttpOrigin(
                     origin_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                     origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+                    # proves to the authorizer that the request came through CloudFront (csms.ocpp.admission)
+                    custom_headers=({certs.ORIGIN_SECRET_HEADER: certificates.origin_secret_value}
+                                    if certificates is not None else None),
                 ),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
@@ -87,5 +107,9 @@ class ChargerEdge(Construct):
                 ],
             ),
         )
+        if mtls is not None:
+            # aws-cdk-lib 2.275's Distribution (L2) has no viewer mTLS property: set the L1's
+            # DistributionConfig.ViewerMtlsConfig directly (escape hatch)
+            self.distribution.node.default_child.add_property_override("DistributionConfig.ViewerMtlsConfig", mtls)
         host = domain_name or self.distribution.distribution_domain_name
         self.charger_url = Fn.join("", ["wss://", host, constants.OCPP_PATH_PREFIX])

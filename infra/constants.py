@@ -32,7 +32,8 @@ TABLE_TTL = dict(TTL_ATTRIBUTES)
 FUNCTIONS = {
     # name: (handler, tables it reads, tables it writes)
     "Authorizer": ("handlers.authorizer.lambda_handler", ("chargers",), ()),
-    "Connect": ("handlers.connect.lambda_handler", ("chargers",), ("chargers",)),
+    # calls: a certificate near its expiry queues a renewal request (csms.ocpp.certificates.needs_renewal)
+    "Connect": ("handlers.connect.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),
     "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers",)),
     "Message": ("handlers.default.lambda_handler", TABLES, TABLES),
     "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),

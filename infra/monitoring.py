@@ -51,6 +51,16 @@ class Monitoring(Construct):
             alarm_description="chargers' handshakes refused (wrong key, unknown id, throttled source): "
                               "someone may be guessing keys; see the authorizer's log for charger and source",
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
+        # Critical security events a charger reports (Security Whitepaper ed. 2, appendix 1; logged at
+        # WARNING by csms.ocpp.v16.security_extension): any one alarms
+        critical = logs.MetricFilter(
+            self, "CriticalSecurityEvents", log_group=functions["Message"].log_group,
+            filter_pattern=logs.FilterPattern.string_value("$.message", "=", "critical security event*"),
+            metric_namespace="CSMS", metric_name="CriticalSecurityEvents", metric_value="1")
+        self.alarms.append(critical.metric(statistic="Sum", period=five).create_alarm(
+            self, "CriticalSecurityEventsAlarm", threshold=1, evaluation_periods=1,
+            alarm_description="a charger reported a critical security event (csms charger security <id>)",
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
         api = lambda name: cw.Metric(  # noqa: E731
             namespace="AWS/ApiGateway", metric_name=name, dimensions_map={"ApiId": api_id, "Stage": stage},
             statistic="Sum", period=five)

@@ -18,7 +18,7 @@ def _text(stack: Stack, value: str, placeholder: str) -> str:
 
 
 def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, files=None, scheduler_dlq=None,
-                operator_api=None, site=None, tables=None, archive=None) -> None:
+                operator_api=None, site=None, tables=None, archive=None, certificates=None) -> None:
     region = _text(stack, stack.region, "<AWS::Region>")
     account = _text(stack, stack.account, "<AWS::AccountId>")
     api_id = stack.resolve(stack.get_logical_id(api.api.node.default_child))
@@ -68,6 +68,10 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, f
         _ack(distribution, "AwsSolutions-CFR4",
              "With the default *.cloudfront.net certificate CloudFront cannot enforce TLS 1.2; deploy with "
              "-c domainName=... -c certificateArn=... (docs/deploy.md) and TLSv1.2_2021 applies.")
+    if certificates is not None:
+        _ack(certificates.origin_secret, "AwsSolutions-SMG4",
+             "The origin secret is also a CloudFront origin header: a rotation needs a deploy that sends the new "
+             "version (-c originSecretVersion, docs/deploy.md), so a rotation Lambda alone would refuse chargers.")
     if files is not None:
         _ack(files.access_logs, "AwsSolutions-S1",
              "This is the server-access-log bucket of the firmware and diagnostics buckets; logging it into "

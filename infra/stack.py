@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -9,9 +11,11 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, ENV_SCHEDULER_FUNCTION, TABLE_ENV
+from adapters.settings import (ENV_CPO_NAME, ENV_MANAGEMENT_API_ENDPOINT, ENV_ORIGIN_SECRET_ARN,
+                               ENV_SCHEDULER_FUNCTION, TABLE_ENV)
 from infra import constants, nag
 from infra.archive import MeterArchive
+from infra.charger_certificates import DEFAULT_EDGE_TLS_POLICY, EDGE_TLS_POLICIES, ChargerCertificates
 from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
 from infra.http_api import OperatorApi
@@ -48,7 +52,28 @@ class CsmsStack(Stack):
         certificate_arn = self.node.try_get_context("certificateArn")
         if bool(domain_name) != bool(certificate_arn):
             raise ValueError("domainName and certificateArn go together")
-        edge = ChargerEdge(self, "Edge", api_id=api.api.api_id, domain_name=domain_name, certificate_arn=certificate_arn)
+        # Security profile 3 (docs/deploy.md): `-c chargerCaBundle=s3://bucket/ca.pem -c cpoName="..."`, the
+        # origin secret's rotation `-c originSecretVersion=<id>`, the edge TLS policy `-c edgeTlsPolicy=...`
+        ca_bundle, cpo_name = self.node.try_get_context("chargerCaBundle"), self.node.try_get_context("cpoName")
+        if ca_bundle and not cpo_name:
+            raise ValueError("chargerCaBundle needs cpoName (the O of every charger certificate)")
+        tls_policy = self.node.try_get_context("edgeTlsPolicy") or DEFAULT_EDGE_TLS_POLICY
+        if tls_policy not in EDGE_TLS_POLICIES:
+            raise ValueError(f"edgeTlsPolicy must be one of {', '.join(EDGE_TLS_POLICIES)}")
+        certificates = ChargerCertificates(
+            self, "ChargerCertificates", ca_bundle=ca_bundle, ca_bundle_region=self.node.try_get_context("chargerCaBundleRegion"),
+            ca_bundle_version=self.node.try_get_context("chargerCaBundleVersion"),
+            origin_secret_version=self.node.try_get_context("originSecretVersion"),
+            ca_key=bool(self.node.try_get_context("chargerCaKms")))
+        # SignCertificate in AWS: `-c chargerCaKms=1`, then `-c chargerCaCertFile=<the key's CA certificate>`
+        ca_cert_file = self.node.try_get_context("chargerCaCertFile")
+        certificates.grant_signing(functions["Message"], Path(ca_cert_file).read_text() if ca_cert_file else None)
+        certificates.origin_secret.grant_read(functions["Authorizer"])
+        functions["Authorizer"].add_environment(ENV_ORIGIN_SECRET_ARN, certificates.origin_secret.secret_arn)
+        if cpo_name:
+            functions["Authorizer"].add_environment(ENV_CPO_NAME, cpo_name)
+        edge = ChargerEdge(self, "Edge", api_id=api.api.api_id, domain_name=domain_name, certificate_arn=certificate_arn,
+                           certificates=certificates, tls_policy=EDGE_TLS_POLICIES[tls_policy])
         events.Rule(
             self,
             "SweepSchedule",
@@ -79,6 +104,7 @@ class CsmsStack(Stack):
         Monitoring(self, "Monitoring", functions=functions, api_id=api.api.api_id, stage=api.stage.stage_name,
                    scheduler_dlq=scheduler_dlq)
         nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name), files=files,
+                        certificates=certificates,
                         scheduler_dlq=scheduler_dlq, operator_api=operator_api, site=site, tables=tables,
                         archive=self.archive)
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")

@@ -47,8 +47,10 @@ class WebSocketApi(Construct):
         authorizer = authorizers.WebSocketLambdaAuthorizer(
             "BasicAuth",
             functions["Authorizer"],
-            # Basic auth arrives in Authorization; a handshake without it is refused before the Lambda runs.
-            identity_source=["route.request.header.Authorization"],
+            # Every WebSocket handshake has Sec-WebSocket-Key; Authorization cannot be the identity source,
+            # since a charger on security profile 3 sends none (its client certificate is checked at the
+            # edge and by the authorizer, csms.ocpp.admission).
+            identity_source=["route.request.header.Sec-WebSocket-Key"],
         )
         self.api = apigw.WebSocketApi(
             self,

@@ -19,6 +19,7 @@ from csms.charging.signals import SignalRow, to_signals
 from csms.charging.tariff import Signals
 from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, ReviewItem,
                         Session)
+from csms.ocpp.certificates import ConnectionSecurity, security_record
 from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
 from csms.ocpp.lockout import FORGET_AFTER, FailureCount
 from csms.ocpp.ports import AlreadyExists, SetupClaim
@@ -53,7 +54,8 @@ class MemoryChargers:
         if not item:
             return None
         return ChargerAuth(charge_point_id, item["hash"], item["enabled"], bool(item.get("legacy_handshake")),
-                           item.get("pending_hash"))
+                           item.get("pending_hash"), item.get("security_profile", 2),
+                           frozenset(item.get("revoked", ())))
 
     def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
         item = self.items.get(charge_point_id)
@@ -62,11 +64,35 @@ class MemoryChargers:
         item["legacy_handshake"] = legacy
         return True
 
-    def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
+    def connect(self, charge_point_id: str, connection_id: str, at: datetime,
+                security: ConnectionSecurity | None = None) -> bool:
         item = self.items.get(charge_point_id)
         if item is None:
             return False
         item.update(connection_id=connection_id, online=True, last_seen=at)
+        if security is not None:
+            item["security"], certificate = security_record(security, at)
+            if certificate is not None:
+                item.update(certificate=certificate, security_profile=security.profile)
+        return True
+
+    def set_security_profile(self, charge_point_id: str, profile: int) -> bool:
+        item = self.items.get(charge_point_id)
+        if item is None or item.get("security_profile", 2) > profile:
+            return False
+        item["security_profile"] = profile
+        return True
+
+    def record_security_event(self, charge_point_id: str, event: dict, keep: int) -> None:
+        item = self.items.get(charge_point_id)
+        if item is not None:
+            item["security_events"] = (list(item.get("security_events", ())) + [event])[-keep:]
+
+    def revoke(self, charge_point_id: str, keys: Iterable[str]) -> bool:
+        item = self.items.get(charge_point_id)
+        if item is None:
+            return False
+        item["revoked"] = set(item.get("revoked", ())) | set(keys)
         return True
 
     def disconnect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
@@ -100,7 +126,9 @@ class MemoryChargers:
         if item is None:
             return None
         return ChargerView(charge_point_id, item["online"], item["connection_id"], item["last_seen"], item["boot"],
-                           (), item["firmware_status"], item["diagnostics_status"], item["driver"])
+                           (), item["firmware_status"], item["diagnostics_status"], item["driver"],
+                           security_profile=item.get("security_profile", 2), security=item.get("security"),
+                           certificate=item.get("certificate"), security_events=tuple(item.get("security_events", ())))
 
     # ChargerLink: what the outbound call queue needs
     def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:

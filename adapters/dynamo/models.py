@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
@@ -124,6 +125,13 @@ class ChargerModel(Model):
     online_index = OnlineIndex()
     driver_index = DriverIndex()
     fleet_index = FleetIndex()
+    # OCPP security profile 3 (csms.ocpp.certificates): the profile floor (absent = 2), the revocation list
+    # read by the authorizer with the same GetItem, and what the latest connection presented
+    security_profile = NumberAttribute(null=True)
+    revoked_certs = UnicodeSetAttribute(null=True)  # "serial:<hex>", "sha256:<hex>"
+    security = MapAttribute(null=True)  # method, profile, tls_version, tls_cipher, at
+    certificate = MapAttribute(null=True)  # subject, issuer, serial, sha256, not_before, not_after
+    security_events = ListAttribute(null=True)  # the latest SecurityEventNotifications: {at, type, tech_info}
 
 
 class ConnectorModel(Model):

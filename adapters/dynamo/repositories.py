@@ -79,7 +79,17 @@ def _view(item: ChargerModel) -> ChargerView:
         firmware_status=item.firmware_status,
         diagnostics_status=item.diagnostics_status,
         driver=item.driver,
+        security_profile=int(item.security_profile or 2),
+        security=_map(item.security),
+        certificate=_map(item.certificate),
+        security_events=tuple(_map(e) for e in (item.security_events or ())),
     )
+
+
+def _map(value) -> dict | None:
+    if value is None:
+        return None
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
 
 
 class DynamoChargers:
@@ -112,12 +122,13 @@ class DynamoChargers:
             item = ChargerModel.get(
                 charge_point_id,
                 attributes_to_get=["charge_point_id", "password_hash", "enabled", "legacy_handshake",
-                                   "pending_password_hash"],
+                                   "pending_password_hash", "security_profile", "revoked_certs"],
             )
         except DoesNotExist:
             return None
         return ChargerAuth(item.charge_point_id, item.password_hash, item.enabled is not False,
-                           bool(item.legacy_handshake), item.pending_password_hash)
+                           bool(item.legacy_handshake), item.pending_password_hash,
+                           int(item.security_profile or 2), frozenset(item.revoked_certs or ()))
 
     def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
         """Admit (or stop admitting) the charger as OCPP 1.6 when it offers no subprotocol or a variant
@@ -135,19 +146,42 @@ class DynamoChargers:
                 return False
             raise
 
-    def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
-        return self._update(
-            charge_point_id,
-            [
-                ChargerModel.connection_id.set(connection_id),
-                ChargerModel.online.set(True),
-                ChargerModel.connected_at.set(at),
-                ChargerModel.last_seen.set(at),
-                # online-index: counted by the gauge; closed by the sweeper at close_at (storm spreading)
-                ChargerModel.online_shard.set(indexes.shard_of(charge_point_id)),
-                ChargerModel.close_at.set(iso(connection_close_at(at))),
-            ],
-        )
+    def connect(self, charge_point_id: str, connection_id: str, at: datetime, security=None) -> bool:
+        """``security`` (csms.ocpp.certificates.ConnectionSecurity) is recorded in the same UpdateItem;
+        a certificate connection raises the charger's profile floor to 3."""
+        from csms.ocpp.certificates import security_record
+
+        actions = [
+            ChargerModel.connection_id.set(connection_id),
+            ChargerModel.online.set(True),
+            ChargerModel.connected_at.set(at),
+            ChargerModel.last_seen.set(at),
+            # online-index: counted by the gauge; closed by the sweeper at close_at (storm spreading)
+            ChargerModel.online_shard.set(indexes.shard_of(charge_point_id)),
+            ChargerModel.close_at.set(iso(connection_close_at(at))),
+        ]
+        if security is not None:
+            record, certificate = security_record(security, at)
+            actions.append(ChargerModel.security.set(record))
+            if certificate is not None:
+                actions += [ChargerModel.certificate.set(certificate), ChargerModel.security_profile.set(security.profile)]
+        return self._update(charge_point_id, actions)
+
+    def set_security_profile(self, charge_point_id: str, profile: int) -> bool:
+        """Raise the charger's profile floor; False when unknown or already higher (never lowers)."""
+        floor = ChargerModel.security_profile.does_not_exist() | (ChargerModel.security_profile <= profile)
+        return self._update(charge_point_id, [ChargerModel.security_profile.set(profile)], condition=floor)
+
+    def record_security_event(self, charge_point_id: str, event: dict, keep: int) -> None:
+        """Append to the charger's latest security events and drop the oldest beyond ``keep``: one
+        UpdateItem, and a second (conditional, on the list's size) only when the list is full."""
+        self._update(charge_point_id, [ChargerModel.security_events.set((ChargerModel.security_events | []).append([event]))])
+        self._update(charge_point_id, [ChargerModel.security_events[0].remove()],
+                     condition=size(ChargerModel.security_events) > keep)
+
+    def revoke(self, charge_point_id: str, keys: Iterable[str]) -> bool:
+        """Add ``serial:``/``sha256:`` entries to the charger's revocation list (one UpdateItem)."""
+        return self._update(charge_point_id, [ChargerModel.revoked_certs.add(set(keys))])
 
     def disconnect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         # Only the current connection may mark the charger offline: a late

@@ -88,6 +88,11 @@ CENTRAL_ACTIONS = frozenset(
         "UpdateFirmware",
     }
 )
+# The OCPP 1.6 security extension's messages (csms.ocpp.v16.security_extension)
+CHARGER_ACTIONS = CHARGER_ACTIONS | {"SignCertificate", "SecurityEventNotification", "SignedFirmwareStatusNotification",
+                                     "LogStatusNotification"}
+CENTRAL_ACTIONS = CENTRAL_ACTIONS | {"CertificateSigned", "InstallCertificate", "GetInstalledCertificateIds",
+                                     "DeleteCertificate", "ExtendedTriggerMessage", "GetLog", "SignedUpdateFirmware"}
 # Schemas whose numbers have a decimal precision: validate with Decimal floats.
 _DECIMAL_SCHEMAS = {(CALL, "SetChargingProfile"), (CALL, "RemoteStartTransaction"), (CALLRESULT, "GetCompositeSchedule")}
 

@@ -21,6 +21,7 @@ from csms.model import (
 )
 
 if TYPE_CHECKING:  # annotations only: the queue's records are defined with the send engine
+    from csms.ocpp.certificates import ConnectionSecurity
     from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
     from csms.ocpp.lockout import FailureCount
 
@@ -53,9 +54,11 @@ class ChargerCredentials(Protocol):
 class ChargerPresence(Protocol):
     """The charger store as the OCPP handlers write it: connection, boot, liveness, firmware."""
 
-    def connect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
-        """Make ``connection_id`` the charger's current connection (idempotent).
-        False when the charger is not registered."""
+    def connect(self, charge_point_id: str, connection_id: str, at: datetime,
+                security: ConnectionSecurity | None = None) -> bool:
+        """Make ``connection_id`` the charger's current connection (idempotent), recording how it was
+        admitted (``security``: TLS version/cipher, client certificate; a certificate raises the
+        profile floor to 3) in the same write. False when the charger is not registered."""
 
     def disconnect(self, charge_point_id: str, connection_id: str, at: datetime) -> bool:
         """Mark offline only if ``connection_id`` is still the current one.
@@ -84,7 +87,37 @@ class ChargerReader(Protocol):
     def list(self) -> list[ChargerView]: ...
 
 
-class ChargerRepository(ChargerCredentials, ChargerPresence, ChargerReader, Protocol):
+class ChargerSecurity(Protocol):
+    """The charger store's security side (OCPP Security Whitepaper ed. 2): the profile floor, the
+    certificate revocation list and the latest security events."""
+
+    def set_security_profile(self, charge_point_id: str, profile: int) -> bool:
+        """Raise the charger's profile floor to ``profile`` (2 or 3); False when the charger is
+        unknown or already on a higher profile (never lowers)."""
+
+    def revoke(self, charge_point_id: str, keys: Iterable[str]) -> bool:
+        """Add ``serial:<hex>`` / ``sha256:<hex>`` keys to the charger's revocation list (checked at
+        the next handshake); False when the charger is unknown."""
+
+    def record_security_event(self, charge_point_id: str, event: dict, keep: int) -> None:
+        """Append ``event`` (``{at, type, tech_info}``) to the charger's latest security events,
+        keeping the newest ``keep``."""
+
+
+class SecurityEventChargers(ChargerPresence, ChargerSecurity, Protocol):
+    """The charger store as the 1.6 security extension's handlers write it (firmware and log
+    statuses, security events)."""
+
+
+class CertificateSigner(Protocol):
+    """The platform's charger CA (locally a key file; in AWS a KMS key, docs/certificates.md)."""
+
+    def sign(self, csr: Any, charge_point_id: str) -> str:
+        """The charge point certificate for ``csr`` (an ``x509.CertificateSigningRequest`` already
+        checked by ``check_csr``) and its CA chain, PEM, leaf first."""
+
+
+class ChargerRepository(ChargerCredentials, ChargerPresence, ChargerReader, ChargerSecurity, Protocol):
     """The whole charger store (what an adapter implements); a consumer names the role it needs."""
 
 

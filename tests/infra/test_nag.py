@@ -14,7 +14,9 @@ def _synth(tmp_path, add=None):
 
     from infra.stack import CsmsStack
 
-    app = cdk.App(outdir=str(tmp_path))
+    from tests.infra.conftest import EDGE_CONTEXT
+
+    app = cdk.App(outdir=str(tmp_path), context=EDGE_CONTEXT)
     stack = CsmsStack(app, "Csms", env=cdk.Environment(account="123456789012", region="eu-west-2"))
     if add:
         add(stack)

@@ -27,7 +27,10 @@ def test_registered_charger_with_right_key_is_admitted_with_ocpp16(charger):
 
 def test_authorizer_context_carries_the_charge_point_id(charger):
     policy = _authorize({"Authorization": events.basic("CP001", PASSWORD), "ws-uri": "/ocpp/CP001"})
-    assert policy["context"] == {"chargePointId": "CP001"}
+    assert policy["context"]["chargePointId"] == "CP001"
+    # no edge in front (no origin secret): profile 2, and the TLS the edge would report is unknown
+    assert (policy["context"]["securityProfile"], policy["context"]["authMethod"]) == (2, "basic")
+    assert policy["context"]["tlsVersion"] == ""
     assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 

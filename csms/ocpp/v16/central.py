@@ -71,6 +71,9 @@ class CentralSystem(Transactions):
         self.after_call = after_call
         self.replan = replan
         self.tally = tally  # counts frames by action (metrics); never raises
+        # Handlers of further charger actions by name, (Context, payload) -> reply payload
+        # (csms.ocpp.v16.security_extension.SecurityExtension.handlers)
+        self.extensions: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ frames
     def handle_frame(
@@ -98,7 +101,7 @@ class CentralSystem(Transactions):
         if isinstance(message, (CallResult, CallError)):
             self._count("CallResult" if isinstance(message, CallResult) else "CallError")
             return self.on_response(charge_point_id, connection_id, message)
-        self._count(message.action if message.action in ROUTES else "Unknown")
+        self._count(message.action if message.action in ROUTES or message.action in self.extensions else "Unknown")
         raw = text.decode("utf-8", errors="backslashreplace") if isinstance(text, bytes) else text
         reply = self._handle_call(charge_point_id, connection_id, message, raw)
         if reply.startswith(f"[{ocpp_j.CALLRESULT},"):
@@ -119,7 +122,8 @@ class CentralSystem(Transactions):
 
     def _handle_call(self, charge_point_id: str, connection_id: str | None, call: Call, raw: str) -> str:
         action = call.action
-        if action not in ROUTES:
+        extension = self.extensions.get(action)
+        if action not in ROUTES and extension is None:
             if action in ocpp_j.CENTRAL_ACTIONS:
                 return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_SUPPORTED, f"{action} is not sent by a charge point")
             return ocpp_j.error_frame(call.unique_id, ocpp_j.NOT_IMPLEMENTED, f"Unknown action {action[:40]}")
@@ -149,7 +153,8 @@ class CentralSystem(Transactions):
             elif violation is not None:
                 self._keep(ctx, action, "schema_violation", f"{violation.code}: {violation.description}")
                 ctx = Context(charge_point_id, connection_id, ctx.received_at, call.unique_id, raw, lenient=True)
-            payload = getattr(self, ROUTES[action])(ctx, repaired[0] if repaired is not None else call.payload)
+            handler = extension if extension is not None else getattr(self, ROUTES[action])
+            payload = handler(ctx, repaired[0] if repaired is not None else call.payload)
         except OcppError as exc:
             return ocpp_j.error_frame(call.unique_id, exc.code, exc.description)
         except Exception:  # storage or a bug: the charger will retry
