@@ -16,10 +16,14 @@ from adapters.dynamo.repositories import (
     DynamoSessions,
     DynamoSignals,
 )
+from adapters.dynamo.firmware import DynamoFirmware
 from adapters.management_api import ManagementApiPoster
 from adapters.settings import Settings
 from csms.central import CentralSystem
 from csms.commands import Commander
+from csms.firmware.campaigns import Firmware
+from csms.firmware.diagnostics import Diagnostics
+from csms.firmware.hooks import notification_hook
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Runtime:
     signals: DynamoSignals
     events: DynamoEvents
     replanner: "Replanner"
+    firmware: Firmware | None = None
+    diagnostics: Diagnostics | None = None
 
 
 # Messages after which the fleet is re-planned at once (a vehicle came or went), not only at
@@ -54,6 +60,20 @@ class Replanner:
     def __call__(self, charge_point_id: str) -> None:
         if self.request is not None:
             self.request(charge_point_id)
+
+
+def file_store(settings: Settings):
+    """Where firmware images and diagnostics live: the local platform's disk (served by its HTTPS
+    port), the stack's S3 buckets, or nowhere (None: the firmware routes answer 503)."""
+    if settings.local_files_dir and settings.local_files_url:
+        from adapters.local_files import LocalFiles
+
+        return LocalFiles(settings.local_files_dir, settings.local_files_url)
+    if settings.firmware_bucket or settings.diagnostics_bucket:
+        from adapters.files import S3Files
+
+        return S3Files(settings.firmware_bucket, settings.diagnostics_bucket, settings.region, settings.s3_endpoint)
+    return None
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -81,6 +101,10 @@ def build_runtime(settings: Settings) -> Runtime:
             except Exception:  # the next scheduled run re-plans anyway
                 logging.getLogger(__name__).exception("re-plan request failed")
 
+    files, firmware_store = file_store(settings), DynamoFirmware()
+    firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions)
+    diagnostics = Diagnostics(store=firmware_store, files=files, sender=commander, fleet=chargers,
+                              file_names=lambda cp: chargers.capabilities(cp).get("diagnostics.file"))
     central = CentralSystem(
         chargers,
         connectors,
@@ -90,16 +114,19 @@ def build_runtime(settings: Settings) -> Runtime:
         heartbeat_interval_s=settings.heartbeat_interval_s,
         on_response=commander.on_response,
         after_call=after_call,
+        on_notification=notification_hook(firmware, diagnostics),
     )
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
-                   DynamoSignals(), DynamoEvents(), replanner)
+                   DynamoSignals(), DynamoEvents(), replanner, firmware, diagnostics)
 
 
 def build_operations(rt: Runtime, clock=None):
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
+    from csms.firmware.operations import FirmwareOperations
     from csms.operations import Operations
     from csms.timeutil import utcnow
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
-                      replan=rt.replanner, clock=clock or utcnow)
+                      replan=rt.replanner, clock=clock or utcnow,
+                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics))

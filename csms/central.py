@@ -41,6 +41,9 @@ ACCEPTED = {"status": "Accepted"}
 # (charge point id, connection id, connected at, action) after a charger's CALL was handled
 AfterCallHook = Callable[[str, "str | None", "datetime | None", str], None]
 ResponseHook = Callable[[str, "str | None", CallResult | CallError], "str | None"]
+# (charge point id, action, payload, received at) after a BootNotification, FirmwareStatusNotification
+# or DiagnosticsStatusNotification was stored (firmware management: csms.firmware)
+NotificationHook = Callable[[str, str, dict, datetime], None]
 _ROUTES: dict[str, str] = {}
 
 
@@ -106,6 +109,7 @@ class CentralSystem:
         heartbeat_interval_s: int = 300,
         on_response: ResponseHook | None = None,
         after_call: AfterCallHook | None = None,
+        on_notification: NotificationHook | None = None,
     ):
         self.chargers = chargers
         self.connectors = connectors
@@ -116,6 +120,7 @@ class CentralSystem:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.on_response = on_response or self._unmatched_response
         self.after_call = after_call
+        self.on_notification = on_notification
         self.tally: Callable[[str], None] | None = None  # counts frames by action (metrics); never raises
 
     # ------------------------------------------------------------------ frames
@@ -193,6 +198,16 @@ class CentralSystem:
             return ocpp_j.error_frame(call.unique_id, ocpp_j.INTERNAL_ERROR, "reply failed validation")
         return ocpp_j.result_frame(call.unique_id, payload)
 
+    def _notify(self, ctx: Context, action: str, payload: dict[str, Any]) -> None:
+        """Tell the notification hook; the charger's answer never depends on it (what it missed,
+        the periodic job catches up on)."""
+        if self.on_notification is None:
+            return
+        try:
+            self.on_notification(ctx.charge_point_id, action, payload, ctx.received_at)
+        except Exception:
+            log.exception("notification hook failed for %s from %s", action, ctx.charge_point_id)
+
     def _unmatched_response(self, charge_point_id: str, connection_id: str | None, message: CallResult | CallError) -> None:
         log.info("response %s from %s matches no pending call; dropped", message.unique_id, charge_point_id)
         return None
@@ -244,6 +259,7 @@ class CentralSystem:
             meter_serial_number=p.get("meterSerialNumber"),
         )
         self.chargers.record_boot(ctx.charge_point_id, boot, ctx.received_at)
+        self._notify(ctx, "BootNotification", p)
         return {"status": "Accepted", "currentTime": iso(ctx.received_at), "interval": self.heartbeat_interval_s}
 
     @on("Heartbeat")
@@ -280,11 +296,13 @@ class CentralSystem:
     @on("FirmwareStatusNotification")
     def firmware_status(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         self.chargers.record_firmware_status(ctx.charge_point_id, p["status"], ctx.received_at)
+        self._notify(ctx, "FirmwareStatusNotification", p)
         return {}
 
     @on("DiagnosticsStatusNotification")
     def diagnostics_status(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         self.chargers.record_diagnostics_status(ctx.charge_point_id, p["status"], ctx.received_at)
+        self._notify(ctx, "DiagnosticsStatusNotification", p)
         return {}
 
     # ----------------------------------------------------- transaction actions

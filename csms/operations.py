@@ -83,13 +83,15 @@ class Operations:
     """The ports: ``chargers`` (a ChargerRepository with ``set_driver``, ``of_driver``,
     ``preference``, ``set_preference``, ``capabilities``), ``connectors``, ``sessions``, ``meter``,
     ``calls`` (outcomes), ``commander``, ``signals`` (``rows``, ``put``), ``events`` (``add``,
-    ``listed``, ``cancel``), ``replan`` (callable with a charger id) and ``clock``."""
+    ``listed``, ``cancel``), ``replan`` (callable with a charger id) and ``clock``; ``firmware``:
+    the firmware and diagnostics operations (``csms.firmware.operations.FirmwareOperations``)."""
 
     def __init__(self, *, chargers, connectors, sessions, meter, calls, commander, signals, events,
-                 replan: Callable[[str], None], clock: Callable[[], datetime]):
+                 replan: Callable[[str], None], clock: Callable[[], datetime], firmware=None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
+        self.firmware = firmware
 
     # ------------------------------------------------------------ access
     @staticmethod

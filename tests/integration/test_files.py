@@ -12,5 +12,5 @@ def test_firmware_and_diagnostics_urls_are_presigned_and_time_limited():
         query = parse_qs(url.query)
         assert "fw-bucket" in url.netloc + url.path and url.path.endswith("acme/w22-2.0.bin")
         assert query["X-Amz-Expires"] == ["600"] and "X-Amz-Signature" in query
-        upload = urlsplit(files.diagnostics_upload_url("CP001"))
+        upload = urlsplit(files.diagnostics_upload_url("CP001/20261130T091500Z-ab12"))
         assert "/CP001/" in upload.path and "X-Amz-Signature" in parse_qs(upload.query)
