@@ -74,7 +74,9 @@ def _runtime(state_dir: str, need_running: bool = False):
     if endpoint_file.exists():
         running = json.loads(endpoint_file.read_text())
         settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=running["dynamodb"],
-                                        management_api_endpoint=running["management_api"])
+                                        management_api_endpoint=running["management_api"],
+                                        local_files_dir=str(state / "files") if running.get("api") else None,
+                                        local_files_url=running.get("api"))
         try:
             runtime = build_runtime(settings)
             runtime.replanner.request = lambda _cp: _ask_local_replan(running["management_api"])

@@ -58,8 +58,9 @@ def operator_token(state_dir: Path) -> str:
 
 class LocalHttpApi:
     def __init__(self, handler: Callable[[dict, Any], dict], state_dir: Path, host: str = "127.0.0.1",
-                 port: int = 0, ssl_context=None):
+                 port: int = 0, ssl_context=None, files_root: Path | None = None):
         self.handler, self.tokens_path = handler, Path(state_dir) / TOKENS_FILE
+        self.files_root = files_root  # firmware and diagnostics behind signed links (adapters.local_files)
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -132,7 +133,28 @@ class LocalHttpApi:
                 content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
                 self._send(200, target.read_bytes(), content_type)
 
+            def _files(self) -> None:
+                from adapters.local_files import handle
+
+                parts = urlsplit(self.path)
+                length = self.headers.get("Content-Length")
+                answer = handle(api.files_root, self.command, parts.path, parts.query,
+                                int(length) if length and length.isdigit() else None, self.rfile.read)
+                if answer.path is None:
+                    self.close_connection = answer.status >= 400  # an unread body must not be taken as a request
+                    return self._json(answer.status, {"message": answer.message})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(answer.path.stat().st_size))
+                self.end_headers()
+                if self.command != "HEAD":
+                    with open(answer.path, "rb") as source:
+                        while chunk := source.read(1024 * 1024):
+                            self.wfile.write(chunk)
+
             def _route(self) -> None:
+                if urlsplit(self.path).path.startswith("/files/") and api.files_root is not None:
+                    return self._files()
                 if urlsplit(self.path).path.startswith("/v1/"):
                     return self._api()
                 if self.command in ("GET", "HEAD"):

@@ -8,13 +8,13 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from adapters.dynamo.models import MODELS, bind, create_tables
-from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
+from adapters.settings import ENV_DYNAMODB_ENDPOINT, ENV_LOCAL_FILES_DIR, ENV_LOCAL_FILES_URL, Settings
 from csms.credentials import generate_key, hash_key
 from csms_local import dynamodb, tls
 from csms_local.gateway import Gateway
@@ -26,6 +26,7 @@ TABLE_PREFIX = "csms-local"
 REGION = "eu-west-2"
 SNAPSHOT_EVERY_S = 30
 SWEEP_EVERY_S = 60
+FIRMWARE_EVERY_S = 60  # campaigns advance on the sweeper's schedule in AWS too
 SMART_EVERY_S = 900  # EventBridge runs the scheduler every 15 minutes in AWS too
 SIGNALS_EVERY_S = 1800
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -54,6 +55,7 @@ class LocalPlatform:
         max_connection_s: float = 7200,
         smart_every_s: float | None = SMART_EVERY_S,
         api_port: int | None = 0,
+        firmware_every_s: float = FIRMWARE_EVERY_S,
     ):
         self.state_dir = Path(state_dir)
         self.host, self.port, self.mgmt_port = host, port, mgmt_port
@@ -63,6 +65,7 @@ class LocalPlatform:
         self.idle_timeout_s, self.max_connection_s = idle_timeout_s, max_connection_s
         self.smart_every_s = smart_every_s
         self.api_port = api_port  # the HTTP API and web page; None: not served
+        self.firmware_every_s = firmware_every_s
         self._http = None
         self.ca_path: Path | None = None
         self.settings: Settings | None = None
@@ -180,12 +183,22 @@ class LocalPlatform:
             from csms_local.http_api import LocalHttpApi, operator_token
             from handlers import api
 
-            self._http = LocalHttpApi(_quiet(api.lambda_handler), self.state_dir, self.host, self.api_port, ssl_context)
+            files = self.state_dir / "files"
+            self._http = LocalHttpApi(_quiet(api.lambda_handler), self.state_dir, self.host, self.api_port, ssl_context,
+                                      files_root=files)
             self._http.start()
             operator_token(self.state_dir)
+            # Firmware images and diagnostics: on disk, behind signed links to this HTTPS port (as S3
+            # pre-signed URLs in AWS); the handlers read where from the environment, as in Lambda.
+            self.settings = replace(self.settings, local_files_dir=str(files), local_files_url=self._http.url)
+            files_env = {ENV_LOCAL_FILES_DIR: str(files), ENV_LOCAL_FILES_URL: self._http.url}
+            self._saved_env.update({k: os.environ.get(k) for k in files_env})
+            os.environ.update(files_env)
+            _runtime.reset()
         self.endpoint_file.write_text(json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
+        self.register_job("firmware", self.firmware_every_s, lambda: self.runtime.firmware.advance_all())
         if self._dynamo is not None:
             self.register_job("snapshot", SNAPSHOT_EVERY_S, self._snapshot)
         if self.smart_every_s:

@@ -1,4 +1,5 @@
-"""Scheduled (EventBridge, every minute): send queued platform calls, expire unanswered ones."""
+"""Scheduled (EventBridge, every minute): send queued platform calls, expire unanswered ones, advance
+firmware campaigns."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime()
     sent = rt.commander.sweep()
     metrics.add_metric(name="CallsSentBySweep", unit=MetricUnit.Count, value=sent)
+    # Firmware campaigns: time out silent chargers, fill free slots of the current wave (docs/firmware.md)
+    metrics.add_metric(name="FirmwareUpdatesSent", unit=MetricUnit.Count, value=rt.firmware.advance_all())
     if datetime.now(timezone.utc).minute % GAUGE_EVERY_MINUTES == 0:
         metrics.add_metric(name="ConnectedChargers", unit=MetricUnit.Count, value=rt.chargers.count_online())
     logger.info("sweep done", extra={"sent": sent})

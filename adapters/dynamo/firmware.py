@@ -125,20 +125,35 @@ class DynamoFirmware:
             for target in targets:
                 batch.save(FirmwareModel(pk, "t#" + target.charge_point_id, data=_dump(target), version=0))
                 batch.save(FirmwareModel(pk, f"{_wave(target.wave)}0#{target.charge_point_id}"))
-        FirmwareModel(CAMPAIGNS, campaign.campaign_id, data=_dump(campaign)).save()
+        FirmwareModel(CAMPAIGNS, campaign.campaign_id, data=_dump(campaign), version=0).save()
         self.set_active(campaign.campaign_id, True)
 
     def get_campaign(self, campaign_id: str) -> Campaign | None:
         try:
-            return _campaign(FirmwareModel.get(CAMPAIGNS, campaign_id, consistent_read=True).data)
+            item = FirmwareModel.get(CAMPAIGNS, campaign_id, consistent_read=True)
         except DoesNotExist:
             return None
+        return _campaign(item.data).with_(version=int(item.version or 0))
 
     def campaigns(self) -> list[Campaign]:
-        return [_campaign(i.data) for i in FirmwareModel.query(CAMPAIGNS)]
+        return [_campaign(i.data).with_(version=int(i.version or 0)) for i in FirmwareModel.query(CAMPAIGNS)]
 
-    def save_campaign(self, campaign: Campaign) -> None:
-        FirmwareModel(CAMPAIGNS, campaign.campaign_id, data=_dump(campaign)).save()
+    def save_campaign(self, campaign: Campaign) -> bool:
+        return self._save_versioned(FirmwareModel(CAMPAIGNS, campaign.campaign_id, data=_dump(campaign),
+                                                  version=campaign.version + 1), campaign.version)
+
+    @staticmethod
+    def _save_versioned(item: FirmwareModel, expected: int) -> bool:
+        unchanged = FirmwareModel.version == expected
+        if expected == 0:
+            unchanged = unchanged | FirmwareModel.version.does_not_exist()
+        try:
+            item.save(condition=unchanged)
+            return True
+        except PutError as exc:
+            if _failed_condition(exc):
+                return False
+            raise
 
     def count_failure(self, campaign_id: str, wave: int) -> int:
         item = FirmwareModel(_campaign_pk(campaign_id), f"fail#{wave:03d}")
@@ -166,18 +181,8 @@ class DynamoFirmware:
         return _load(Target, item.data, version=int(item.version or 0))
 
     def save_target(self, target: Target) -> bool:
-        item = FirmwareModel(_campaign_pk(target.campaign_id), "t#" + target.charge_point_id,
-                             data=_dump(target), version=target.version + 1)
-        unchanged = FirmwareModel.version == target.version
-        if target.version == 0:
-            unchanged = unchanged | FirmwareModel.version.does_not_exist()
-        try:
-            item.save(condition=unchanged)
-            return True
-        except PutError as exc:
-            if _failed_condition(exc):
-                return False
-            raise
+        return self._save_versioned(FirmwareModel(_campaign_pk(target.campaign_id), "t#" + target.charge_point_id,
+                                                  data=_dump(target), version=target.version + 1), target.version)
 
     def targets(self, campaign_id: str) -> list[Target]:
         return [_load(Target, i.data, version=int(i.version or 0))

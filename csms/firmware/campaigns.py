@@ -85,7 +85,7 @@ class Firmware:
 
     def _files(self) -> FileStore:
         if self.files is None:
-            raise Unavailable("no firmware store is configured (FIRMWARE_BUCKET, or the local platform)")
+            raise Unavailable("no firmware store is configured (FIRMWARE_BUCKET in AWS; locally: start `csms local`)")
         return self.files
 
     # ------------------------------------------------------------------ images
@@ -237,7 +237,12 @@ class Firmware:
                                            deadline=None))
             self.store.schedule(campaign_id, wave, t.charge_point_id, None)
         self.store.reset_failures(campaign_id, wave)
-        self.store.save_campaign(campaign.with_(status=m.RUNNING, wave=wave, halted_reason=None))
+        for _ in range(5):  # the periodic job may have written it meanwhile (e.g. completed): again
+            current = self.get_campaign(campaign_id)
+            if self.store.save_campaign(current.with_(status=m.RUNNING, wave=wave, halted_reason=None)):
+                break
+        else:
+            raise Conflict("the campaign changed meanwhile; retry again")
         self.store.set_active(campaign_id, True)
         self.advance(campaign_id)
         return len(failed)
@@ -246,7 +251,8 @@ class Firmware:
         """Send nothing more; chargers already updating finish and are still tracked."""
         campaign = self.get_campaign(campaign_id)
         cancelled = campaign.with_(status=m.CANCELLED)
-        self.store.save_campaign(cancelled)
+        if not self.store.save_campaign(cancelled):
+            raise Conflict("the campaign changed meanwhile; cancel again")
         return cancelled
 
     # ------------------------------------------------------------ advancing
@@ -290,12 +296,17 @@ class Firmware:
                     return sent
             if in_flight > 0 or self.store.waiting(campaign_id, wave):
                 break
+            in_flight = self.store.in_flight(campaign_id)  # again: another invocation may have sent meanwhile
+            if in_flight > 0:
+                break
             wave += 1
-            campaign = campaign.with_(wave=wave)
-            self.store.save_campaign(campaign)
+            # Conditional on the campaign as read: a halt, retry or cancel written meanwhile wins
+            if not self.store.save_campaign(campaign.with_(wave=wave)):
+                return sent
+            campaign = self.get_campaign(campaign_id)
         if wave > len(campaign.wave_sizes) and in_flight == 0:
-            self.store.save_campaign(campaign.with_(status=m.COMPLETED, wave=len(campaign.wave_sizes)))
-            self.store.set_active(campaign_id, False)
+            if self.store.save_campaign(campaign.with_(status=m.COMPLETED, wave=len(campaign.wave_sizes))):
+                self.store.set_active(campaign_id, False)
         return sent
 
     def _send(self, campaign: Campaign, wave: int, cp: str, due: datetime | None, now: datetime) -> bool:
@@ -328,9 +339,12 @@ class Firmware:
         deadline = now + timedelta(seconds=campaign.silence_timeout_s)
         sent = target.moved(m.SENT, now, sent_at=now, heard_at=None, deadline=deadline, attempts=target.attempts + 1,
                             url_expires_at=now + timedelta(seconds=campaign.url_ttl_s), detail=None)
-        if not self.store.save_target(sent):
-            return False  # another invocation got there first
+        # Armed first: from here the charger counts as in flight, so a concurrent advance cannot
+        # take its wave for finished while the send is under way.
         self.store.arm(campaign.campaign_id, cp, deadline)
+        if not self.store.save_target(sent):
+            self.store.disarm(campaign.campaign_id, cp, deadline)
+            return False  # another invocation got there first
         self.store.set_current(cp, "campaign", campaign.campaign_id)
         self.sender.update_firmware(cp, url, now, retries=UPDATE_RETRIES, retry_interval_s=UPDATE_RETRY_INTERVAL_S,
                                     campaign=campaign.campaign_id)
@@ -356,17 +370,22 @@ class Firmware:
         previous_deadline = target.deadline
         if not self.store.save_target(replace(target, deadline=None)):
             return False
-        if previous_deadline is not None:
-            self.store.disarm(campaign.campaign_id, target.charge_point_id, previous_deadline)
         if target.state in m.FAILED:
+            # Decided before the slot is freed: until then the charger counts as in flight, so no
+            # concurrent advance can start the next wave ahead of the halt.
             failures = self.store.count_failure(campaign.campaign_id, target.wave)
             size = campaign.wave_sizes[min(target.wave, len(campaign.wave_sizes)) - 1]
-            current = self.get_campaign(campaign.campaign_id)
-            if current.status == m.RUNNING and failures * 100 > campaign.failure_threshold_percent * size:
+            if failures * 100 > campaign.failure_threshold_percent * size:
                 reason = (f"wave {target.wave}: {failures} of {size} chargers failed "
                           f"(threshold {campaign.failure_threshold_percent:g} %)")
+                for _ in range(5):
+                    current = self.get_campaign(campaign.campaign_id)
+                    if current.status != m.RUNNING or self.store.save_campaign(
+                            current.with_(status=m.HALTED, halted_reason=reason)):
+                        break
                 log.warning("campaign %s halted: %s", campaign.campaign_id, reason)
-                self.store.save_campaign(current.with_(status=m.HALTED, halted_reason=reason))
+        if previous_deadline is not None:
+            self.store.disarm(campaign.campaign_id, target.charge_point_id, previous_deadline)
         return True
 
     # ------------------------------------------------------ charger messages

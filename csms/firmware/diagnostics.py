@@ -36,7 +36,7 @@ class Diagnostics:
         from csms.firmware.campaigns import Unavailable
 
         if self.files is None:
-            raise Unavailable("no diagnostics store is configured (DIAGNOSTICS_BUCKET, or the local platform)")
+            raise Unavailable("no diagnostics store is configured (DIAGNOSTICS_BUCKET in AWS; locally: start `csms local`)")
         return self.files
 
     def request(self, charge_point_id: str, start: datetime | None = None, stop: datetime | None = None) -> DiagnosticsRequest:

@@ -127,6 +127,7 @@ class Campaign:
     status: str = RUNNING
     wave: int = 1
     halted_reason: str | None = None
+    version: int = 0  # optimistic-locking counter of the stored item
 
     def with_(self, **changes) -> "Campaign":
         return replace(self, **changes)

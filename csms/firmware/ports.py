@@ -37,7 +37,8 @@ class FirmwareStore(Protocol):
 
     def campaigns(self) -> list[Campaign]: ...
 
-    def save_campaign(self, campaign: Campaign) -> None: ...
+    def save_campaign(self, campaign: Campaign) -> bool:
+        """Store if nobody changed it since it was read (``campaign.version``); False otherwise."""
 
     def count_failure(self, campaign_id: str, wave: int) -> int:
         """Add one failure to ``wave`` atomically; the new count."""
