@@ -29,6 +29,7 @@ class CsmsStack(Stack):
         tables = Tables(self, "Tables").tables
         functions = Functions(self, "Functions", tables=tables).functions
         files = Files(self, "Files")
+        files.grant_urls(functions, constants.BUCKET_ACCESS)
         # Re-plan requests are asynchronous invokes: after Lambda's two retries they land here.
         scheduler_dlq = sqs.Queue(self, "SchedulerDeadLetters", retention_period=Duration.days(14),
                                   encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
