@@ -36,6 +36,8 @@ class Profile:
     plugged_hours_per_day: float = 10.0
     lambda_memory_mb: int = 512
     charger_item_kb: float = 2.0  # the chargers-table item the sweeper's ConnectedChargers scan reads
+    boots_per_day: float = 0.2  # BootNotifications (reboots; a reconnect without one costs nothing here)
+    firmware_updates_per_year: float = 4.0  # campaigns that reach this charger
     ddb_latency_ms: float = 4.0
 
     def __post_init__(self):
@@ -138,6 +140,25 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     bill.add("DynamoDB writes", ddb_w * PRICES["dynamodb_write_unit"], f"{ddb_w:,.0f} write units")
     bill.add("DynamoDB reads", ddb_r * PRICES["dynamodb_read_unit"],
              f"{ddb_r:,.0f} read units ({gauge_r:,.0f} of them the connected-chargers gauge)")
+    # Boots and firmware updates (docs/firmware.md): each BootNotification also indexes the charger by
+    # model for campaigns (1 PutItem) and looks up its campaign (1 GetItem); one update of this charger
+    # (its share of the campaign, UpdateFirmware and its answer, 4 FirmwareStatusNotifications, the
+    # proving boot) is measured end to end. The periodic job's reads are per active campaign, not per
+    # charger: docs/firmware.md.
+    boots = profile.boots_per_day * 30
+    updates = profile.firmware_updates_per_year / 12
+    boot, update = counts.get("BootNotification"), counts.get("Firmware update (one charger: campaign, UpdateFirmware, 4 statuses, proof by boot)")
+    if boot is not None and update is not None:
+        fw_w = boots * boot["write_units"] + updates * update["write_units"]
+        fw_r = boots * boot["read_units"] + updates * update["read_units"]
+        fw_messages = 2 * boots + 12 * updates  # in and out: boot; UpdateFirmware + answer, 4 statuses, boot
+        fw_invocations = boots + 6 * updates
+        fw_usd = (fw_w * PRICES["dynamodb_write_unit"] + fw_r * PRICES["dynamodb_read_unit"]
+                  + fw_messages * PRICES["apigw_ws_message"] + fw_invocations * PRICES["lambda_request"])
+        bill.add("Boots and firmware updates", fw_usd,
+                 f"{boots:g} boots ({boot['write_units']} WU + {boot['read_units']} RU each), {updates:.2f} updates "
+                 f"({update['write_units']} WU + {update['read_units']} RU each: "
+                 f"${update['write_units'] * PRICES['dynamodb_write_unit'] + update['read_units'] * PRICES['dynamodb_read_unit']:.6f})")
     # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)
     log_gb = log_bytes / 1e9
     bill.add("CloudWatch Logs", log_gb * PRICES["logs_gb_ingested"], f"{log_gb * 1000:,.1f} MB")
