@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from csms_local.sim_firmware import FirmwareSim, image_bytes, run
 from csms_local.tls import client_context
 
 ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "firmware-page.png"
 SILENCE_S = 8  # a charger silent this long has timed out (real campaigns: hours)
 
 
@@ -60,6 +62,38 @@ async def fleet(platform, specs):
     return sims, stop, tasks
 
 
+def browse(platform, campaign_id: str) -> dict:
+    """The operator's firmware page in headless Chromium (as tests/e2e/test_web.py drives it)."""
+    import shutil
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        if os.environ.get("CI"):
+            raise RuntimeError("CI needs Debian's chromium and chromium-driver (.ci/run installs them)")
+        return None  # a developer machine without a browser: the page is checked by CI
+    from tests.e2e.test_web import _browser
+
+    browser = _browser()
+    try:
+        wait = WebDriverWait(browser, 30)
+        browser.get(platform.web_url)
+        wait.until(ec.presence_of_element_located((By.ID, "fleet")))
+        browser.find_element(By.LINK_TEXT, "Firmware").click()
+        row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-campaign="{campaign_id}"]')))
+        seen = {"list": browser.find_element(By.ID, "campaigns").text}
+        row.find_element(By.TAG_NAME, "a").click()
+        wait.until(ec.presence_of_element_located((By.ID, "targets")))
+        seen["targets"] = browser.find_element(By.ID, "targets").text
+        seen["retry"] = browser.find_element(By.ID, "retry").text
+        browser.save_screenshot(str(SCREENSHOT))
+        return seen
+    finally:
+        browser.quit()
+
+
 def campaign_done(platform, campaign_id):
     campaign = api(platform, "GET", f"/v1/firmware/campaigns/{campaign_id}")
     p = campaign["progress"]
@@ -96,6 +130,7 @@ def test_two_models_in_waves_three_installed_one_failed_one_silent_then_diagnost
             done = await until(lambda: campaign_done(platform, campaign_id), 120, "the campaign to finish")
             shown = await asyncio.to_thread(csms, "firmware", "campaign", "show", campaign_id, "--state-dir", str(state))
             chargers = {c["id"]: c for c in await asyncio.to_thread(api, platform, "GET", "/v1/chargers")}
+            page = await asyncio.to_thread(browse, platform, campaign_id)
             # A retry queues the failed and the silent charger again, each with a new URL
             retried = await asyncio.to_thread(api, platform, "POST", f"/v1/firmware/campaigns/{campaign_id}/retry")
             by_id = {s.charge_point_id: s for s in sims}
@@ -110,11 +145,12 @@ def test_two_models_in_waves_three_installed_one_failed_one_silent_then_diagnost
                                                  "--state-dir", str(state))
             stop.set()
             await asyncio.wait(tasks, timeout=10)
-            return sims, done, shown, chargers, retried, listed, downloaded, out, too_big
+            return sims, done, shown, chargers, retried, listed, downloaded, out, too_big, page
         finally:
             await platform.stop()
 
-    sims, done, shown, chargers, retried, listed, downloaded, out, too_big = asyncio.run(asyncio.wait_for(scenario(), 400))
+    sims, done, shown, chargers, retried, listed, downloaded, out, too_big, page = asyncio.run(
+        asyncio.wait_for(scenario(), 400))
     by_id = {s.charge_point_id: s for s in sims}
     assert too_big.returncode == 2 and "no targets" in too_big.stderr and too_big.stderr.count("\n") == 1
     p = done["progress"]
@@ -133,6 +169,11 @@ def test_two_models_in_waves_three_installed_one_failed_one_silent_then_diagnost
     a1_verified = next(h.split()[0] for h in states["A1"]["history"] if h.endswith("Verified"))
     assert all(states[cp]["sent_at"] >= a1_verified for cp in ("A2", "A3", "B1", "B2"))
     assert "installed 3, failed 1, timed out 1" in shown.stdout and "[" in shown.stdout
+    # The web page shows the campaign's progress and every charger's state
+    if page is not None:
+        assert "spring" in page["list"] and "installed 3 · failed 1 · timed out 1" in page["list"]
+        assert "A2 2 InstallationFailed" in page["targets"] and "B1 2 TimedOut" in page["targets"]
+        assert "Retry 2 failed chargers" in page["retry"]
     # The retry re-issued a fresh URL to each failed charger
     assert retried["retried"] == 2
     for cp in ("A2", "B1"):
