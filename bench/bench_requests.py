@@ -167,10 +167,14 @@ def _firmware_update(rt, charger, poster, record) -> None:
         charger.result("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M", "firmwareVersion": "2.0"})
         return campaign
 
-    campaign = record("Firmware update (one charger: campaign, UpdateFirmware, 4 statuses, proof by boot)", update)
-    rt.firmware.store.set_active(campaign.campaign_id, True)  # as a campaign still waiting for other chargers
+    record("Firmware update (one charger: campaign, UpdateFirmware, 4 statuses, proof by boot)", update)
+    # A running campaign whose only charger is in a transaction: queued again 5 minutes later, so the
+    # job's next run finds nothing due (the common case between sends)
+    rt.firmware.store.put_image(FirmwareImage("img2", "V", "M", "3.0", 1000, "cd" * 32, "V/M/3.0/img2.bin", utcnow(),
+                                              status=READY))
+    waiting = rt.firmware.create_campaign("bench-wait", ["img2"], waves_percent=[100])
     record("Firmware job run (per active campaign, nothing due)", rt.firmware.advance_all)
-    rt.firmware.store.set_active(campaign.campaign_id, False)
+    rt.firmware.cancel(waiting.campaign_id)
 
 
 def main(argv=None) -> int:

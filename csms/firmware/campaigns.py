@@ -278,7 +278,7 @@ class Firmware:
         campaign = self.get_campaign(campaign_id)
         in_flight = self.store.in_flight(campaign_id)
         if campaign.status != m.RUNNING:
-            if in_flight == 0 and campaign.status == m.CANCELLED:
+            if in_flight == 0:  # halted or cancelled, nothing left to watch: off the periodic job (retry: back on)
                 self.store.set_active(campaign_id, False)
             return 0
         if campaign.window is not None and not campaign.window.is_open(now):
@@ -380,10 +380,11 @@ class Firmware:
                           f"(threshold {campaign.failure_threshold_percent:g} %)")
                 for _ in range(5):
                     current = self.get_campaign(campaign.campaign_id)
-                    if current.status != m.RUNNING or self.store.save_campaign(
-                            current.with_(status=m.HALTED, halted_reason=reason)):
+                    if current.status != m.RUNNING:
                         break
-                log.warning("campaign %s halted: %s", campaign.campaign_id, reason)
+                    if self.store.save_campaign(current.with_(status=m.HALTED, halted_reason=reason)):
+                        log.warning("campaign %s halted: %s", campaign.campaign_id, reason)
+                        break
         if previous_deadline is not None:
             self.store.disarm(campaign.campaign_id, target.charge_point_id, previous_deadline)
         return True

@@ -26,7 +26,7 @@ IMAGE = b"\x7fELF firmware 2.0 " * 100
 
 class Clock:
     def __init__(self):
-        self.now = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
+        self.now = datetime.now(timezone.utc).replace(microsecond=0)
 
     def __call__(self):
         return self.now
@@ -44,7 +44,8 @@ def fw(platform, tmp_path):
     SEEN.clear()
     files = LocalFiles(tmp_path / "files", "https://127.0.0.1:9", clock=lambda: clock().timestamp())
     platform.firmware.files = platform.diagnostics.files = files
-    platform.firmware.clock = platform.diagnostics.clock = clock
+    # one clock for the campaign logic, the charger messages' received times and the call queue
+    platform.firmware.clock = platform.diagnostics.clock = platform.central.clock = platform.commander.clock = clock
     platform.commander.poster = MemoryPoster()
     return _Fw(platform, tmp_path, clock)
 
@@ -230,7 +231,7 @@ def test_diagnostics_requested_uploaded_listed_and_downloadable(fw):
     (row,) = listing
     assert row["status"] == "Uploaded" and row["size_bytes"] == len(logs) and row["file_name"] == "cp1-logs.zip"
     down = urlsplit(row["download_url"])
-    got = handle(fw.tmp / "files", "GET", down.path, down.query, None, lambda n: b"")
+    got = handle(fw.tmp / "files", "GET", down.path, down.query, None, lambda n: b"", clock=lambda: fw.clock().timestamp())
     assert got.status == 200 and got.path.read_bytes() == logs
     forged = handle(fw.tmp / "files", "GET", down.path.replace("CP1", "CP2"), down.query, None, lambda n: b"")
     assert forged.status == 403
