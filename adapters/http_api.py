@@ -13,8 +13,8 @@ import logging
 from typing import Annotated, Any, Callable, Optional
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -27,18 +27,11 @@ TITLE = "csms operator and app API"
 VERSION = "1.0.0"
 
 app = APIGatewayHttpResolver(enable_validation=True)
-_operations: Callable[[], Operations] | None = None
-
-
-def configure(operations: Callable[[], Operations]) -> None:
-    """Set how the operations are built (the Lambda handler: over its current runtime, per request)."""
-    global _operations
-    _operations = operations
 
 
 def ops() -> Operations:
-    assert _operations is not None, "adapters.http_api.configure() was not called"
-    return _operations()
+    """The operations of the request being handled (passed to ``handle``)."""
+    return app.context["operations"]
 
 
 def _groups(value: Any) -> set[str]:
@@ -73,6 +66,19 @@ def _error(status: int, message: str) -> Response:
                     body=json.dumps({"message": message}))
 
 
+def _decoded_path_parameters(app_, next_middleware):
+    """Path parameters arrive percent-encoded (HTTP API and the local server pass the raw path):
+    ``/v1/chargers/ZONE%7C7%20B`` names the charger ``ZONE|7 B``, as its OCPP URL does (issue 14)."""
+    from urllib.parse import unquote
+
+    args = app_.context.get("_route_args") or {}
+    app_.append_context(_route_args={k: unquote(v) if isinstance(v, str) else v for k, v in args.items()})
+    return next_middleware(app_)
+
+
+app.use(middlewares=[_decoded_path_parameters])
+
+
 # The operations' refusals, as HTTP statuses with the operation's own message
 for _refusal, _status in ((NotFound, 404), (Forbidden, 403), (Invalid, 400), (Conflict, 409)):
     app.exception_handler(_refusal)(lambda exc, status=_status: _error(status, str(exc)))
@@ -84,6 +90,23 @@ def _validation(exc: RequestValidationError) -> Response:
     message = "; ".join(".".join(str(p) for p in d["loc"]) + ": " + str(d["msg"] or d["type"]) for d in details)
     return Response(status_code=422, content_type=content_types.APPLICATION_JSON,
                     body=json.dumps({"message": message, "detail": details}))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_type(exc: RequestUnsupportedContentType) -> Response:
+    return _error(415, "the body must be JSON (Content-Type: application/json)")
+
+
+@app.not_found
+def _no_route(exc: NotFoundError) -> Response:
+    """404 for a path no route has; 405 with ``Allow`` (RFC 9110 section 15.5.6) for a method it lacks."""
+    path = app.context.get("_path") or ""
+    allowed = sorted({r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)})
+    if not allowed:
+        return _error(404, "Not Found")
+    response = _error(405, f"{app.current_event.http_method} is not allowed here; use {', '.join(allowed)}")
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 # ------------------------------------------------------------------ models
@@ -110,6 +133,10 @@ class PreferenceIn(Strict):
         None, ge=0, le=10_000, description="what the driver puts on a tonne of CO2 (default: the platform's)")
 
 
+class HandshakeIn(Strict):
+    legacy_handshake: bool = Field(description="admit as OCPP 1.6 without the ocpp1.6 subprotocol (ocpp1.6j, none)")
+
+
 class CommandIn(Strict):
     action: str = Field(min_length=1, max_length=64, description="an OCPP 1.6 central-system action")
     payload: dict[str, Any] = Field(default_factory=dict, description="its payload (validated against the schema)")
@@ -128,9 +155,17 @@ def me() -> dict:
     return {"subject": who.subject, "operator": who.operator}
 
 
-@app.get("/v1/chargers", summary="chargers the caller can see, with live state")
-def list_chargers() -> list:
-    return ops().list_chargers(caller())
+Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
+Cursor = Annotated[Optional[str], Query(max_length=2048, description="the previous page's next cursor")]
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+
+
+@app.get("/v1/chargers", summary="a page of the chargers the caller can see, with live state; the next "
+                                 "page's cursor is in the X-Next-Cursor header (absent on the last page)")
+def list_chargers(limit: Limit = 50, cursor: Cursor = None) -> Response[list]:
+    rows, after = ops().chargers_page(caller(), limit, cursor)
+    return Response(200, content_types.APPLICATION_JSON, rows,
+                    headers={NEXT_CURSOR_HEADER: after} if after else None)
 
 
 @app.post("/v1/chargers", summary="register a charger (operators); the key is shown once")
@@ -156,9 +191,21 @@ def link_driver(charger_id: str, body: DriverIn) -> dict:
 
 
 @app.post("/v1/chargers/<charger_id>/rotate-key",
-          summary="send a new AuthorizationKey (operators); applies when the charger accepts it")
+          summary="send a new AuthorizationKey (operators): sent or queued; both keys work until the charger uses the new one")
 def rotate_key(charger_id: str) -> dict:
     return ops().rotate_key(caller(), charger_id)
+
+
+@app.get("/v1/chargers/<charger_id>/auth-failures",
+         summary="refused handshakes for a charger in the last hour and the latest source (operators)")
+def charger_auth_failures(charger_id: str) -> dict:
+    return ops().charger_auth_failures(caller(), charger_id)
+
+
+@app.get("/v1/auth-failures/<source>",
+         summary="refused handshakes from one source IP and until when it is refused (operators)")
+def source_auth_failures(source: str) -> dict:
+    return ops().source_auth_failures(caller(), source)
 
 
 @app.get("/v1/chargers/<charger_id>/preference", summary="the driver's departure time and energy")
@@ -183,13 +230,27 @@ def command_result(charger_id: str, command_id: str) -> dict:
     return ops().command_result(caller(), charger_id, command_id)
 
 
+@app.get("/v1/chargers/<charger_id>/review",
+         summary="messages read around a quirk or flagged, with message id, reason and raw frame (operators)")
+def charger_review(charger_id: str) -> list:
+    return ops().review_items(caller(), charger_id)
+
+
+@app.put("/v1/chargers/<charger_id>/handshake",
+         summary="admit a charger offering no or a variant subprotocol as OCPP 1.6 (operators)")
+def set_handshake(charger_id: str, body: HandshakeIn) -> dict:
+    return ops().set_legacy_handshake(caller(), charger_id, body.legacy_handshake)
+
+
 @app.get("/v1/chargers/<charger_id>/sessions", summary="a charger's sessions with energy, cost and CO2")
 def charger_sessions(
     charger_id: str,
     since: Annotated[Optional[AwareDatetime], Query(alias="from", description="sessions still open at or after")] = None,
     until: Annotated[Optional[AwareDatetime], Query(alias="to", description="sessions started before")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict:
-    return ops().list_sessions(caller(), charger_id, since, until)
+    return ops().list_sessions(caller(), charger_id, since, until, limit, cursor)
 
 
 @app.get("/v1/chargers/<charger_id>/sessions/<transaction_id>",
@@ -198,12 +259,14 @@ def get_session(charger_id: str, transaction_id: int) -> dict:
     return ops().get_session(caller(), charger_id, transaction_id)
 
 
-@app.get("/v1/sessions", summary="sessions of every charger the caller can see")
+@app.get("/v1/sessions", summary="sessions of a page of the chargers the caller can see (next_cursor continues)")
 def sessions(
     since: Annotated[Optional[AwareDatetime], Query(alias="from")] = None,
     until: Annotated[Optional[AwareDatetime], Query(alias="to")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict:
-    return ops().list_sessions(caller(), None, since, until)
+    return ops().list_sessions(caller(), None, since, until, limit, cursor)
 
 
 @app.get("/v1/events", summary="grid-demand events that have not ended")
@@ -341,7 +404,17 @@ def openapi_json() -> str:
                                                    "firmware images and campaigns, diagnostics.")
 
 
-def handle(event: dict, context: Any) -> dict:
+def handle(event: dict, context: Any, operations: Operations) -> dict:
+    """Resolve one payload-2.0 event with ``operations`` (the Lambda's runtime, or the CLI's); a
+    hostile body (``adapters.body_guard``) is a 4xx first."""
+    from adapters.body_guard import refusal
+
+    refused = refusal(event)
+    if refused is not None:
+        status, message = refused
+        return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": message}), "isBase64Encoded": False}
+    app.append_context(operations=operations)
     return app.resolve(event, context)
 
 

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T
+
 # Environment variable names: the CDK stack (infra/) sets exactly these.
 ENV_CHARGERS_TABLE = "CHARGERS_TABLE"
 ENV_CONNECTORS_TABLE = "CONNECTORS_TABLE"
@@ -33,6 +35,8 @@ ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"  # optional: DynamoDB Local / moto s
 ENV_MANAGEMENT_API_ENDPOINT = "MANAGEMENT_API_ENDPOINT"  # optional: https://{api}.execute-api.{region}.amazonaws.com/{stage}
 ENV_REGION = "AWS_REGION"
 ENV_HEARTBEAT_INTERVAL = "HEARTBEAT_INTERVAL_S"
+ENV_SECRETS_KMS_KEY = "SECRETS_KMS_KEY_ID"  # AWS: the KMS key sealing secrets in queued calls
+ENV_SECRETS_KEY_FILE = "SECRETS_KEY_FILE"  # local: the key file sealing them instead
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -69,13 +73,15 @@ class Settings:
     management_api_endpoint: str | None = None
     heartbeat_interval_s: int = 300
     site_cap_kw: float | None = None
-    carbon_price_gbp_per_t: float = 100.0
+    carbon_price_gbp_per_t: float = DEFAULT_CARBON_PRICE_GBP_PER_T
     scheduler_function: str | None = None
     firmware_bucket: str | None = None
     diagnostics_bucket: str | None = None
     s3_endpoint: str | None = None
     local_files_dir: str | None = None
     local_files_url: str | None = None
+    secrets_kms_key_id: str | None = None
+    secrets_key_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -92,7 +98,7 @@ class Settings:
             raise SettingsError(f"{ENV_HEARTBEAT_INTERVAL} must be in [10, 600)")
         try:
             site_cap = float(env[ENV_SITE_CAP_KW]) if env.get(ENV_SITE_CAP_KW) else None
-            carbon_price = float(env.get(ENV_CARBON_PRICE) or 100.0)
+            carbon_price = float(env.get(ENV_CARBON_PRICE) or DEFAULT_CARBON_PRICE_GBP_PER_T)
         except ValueError as exc:
             raise SettingsError(f"{ENV_SITE_CAP_KW} and {ENV_CARBON_PRICE} must be numbers") from exc
         if (site_cap is not None and site_cap <= 0) or carbon_price < 0:
@@ -120,6 +126,8 @@ class Settings:
             s3_endpoint=env.get(ENV_S3_ENDPOINT) or None,
             local_files_dir=env.get(ENV_LOCAL_FILES_DIR) or None,
             local_files_url=env.get(ENV_LOCAL_FILES_URL) or None,
+            secrets_kms_key_id=env.get(ENV_SECRETS_KMS_KEY) or None,
+            secrets_key_file=env.get(ENV_SECRETS_KEY_FILE) or None,
         )
 
     @classmethod
@@ -168,4 +176,8 @@ class Settings:
                             (ENV_LOCAL_FILES_URL, self.local_files_url)):
             if value:
                 env[name] = value
+        if self.secrets_kms_key_id:
+            env[ENV_SECRETS_KMS_KEY] = self.secrets_kms_key_id
+        if self.secrets_key_file:
+            env[ENV_SECRETS_KEY_FILE] = self.secrets_key_file
         return env

@@ -1,4 +1,4 @@
-"""Fetch price and carbon feeds over HTTPS and store them (``csms.signals`` parses them).
+"""Fetch price and carbon feeds over HTTPS and store them (``csms.charging.signals`` parses them).
 
 The fetch function is injected (``fetch_json(url) -> dict``): Lambda uses urllib; tests replay
 recorded answers. Nothing here runs in tests against the network.
@@ -12,7 +12,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from csms import signals
+from csms.charging import signals
 
 log = logging.getLogger(__name__)
 

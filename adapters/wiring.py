@@ -1,11 +1,15 @@
-"""Composition root: the domain's CentralSystem wired to DynamoDB."""
+"""Composition root: the domain wired to DynamoDB. Every seam is an argument of ``build_runtime``;
+nothing is assigned into a runtime after it is built."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 from adapters.dynamo.calls import DynamoCallQueue
+from adapters.dynamo.lockout import DynamoFailures
+from adapters.dynamo.driver_links import DynamoDriverLinks
+from adapters.dynamo.rotation import DynamoPendingKeys
 from adapters.dynamo.models import bind
 from adapters.dynamo.repositories import (
     DynamoChargers,
@@ -17,13 +21,31 @@ from adapters.dynamo.repositories import (
     DynamoSignals,
 )
 from adapters.dynamo.firmware import DynamoFirmware
-from adapters.management_api import ManagementApiPoster
 from adapters.settings import Settings
-from csms.central import CentralSystem
-from csms.commands import Commander
 from csms.firmware.campaigns import Firmware
 from csms.firmware.diagnostics import Diagnostics
 from csms.firmware.hooks import notification_hook
+from csms.ocpp.answers import AnswerHandler
+from csms.ocpp.commands import Commander
+from csms.ocpp.ports import Clock, ConnectionPoster, SecretSealer
+from csms.ocpp.setup_policy import ConnectionSetup
+from csms.ocpp.v16.central import CentralSystem
+from csms.timeutil import utcnow
+
+if TYPE_CHECKING:  # imported when first used: the OCPP handlers never need it (cold start)
+    from csms.operations import Operations
+
+Replan = Callable[[str], None]  # charge point id, or "*" for the whole fleet
+Tally = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Metrics seams: ``frames`` counts charger frames by action, ``profiles`` charging-profile
+    answers (accepted / rejected). Each must never raise."""
+
+    frames: Tally | None = None
+    profiles: Tally | None = None
 
 
 @dataclass(frozen=True)
@@ -39,27 +61,17 @@ class Runtime:
     central: CentralSystem
     signals: DynamoSignals
     events: DynamoEvents
-    replanner: "Replanner"
+    replan: Replan | None
+    failures: DynamoFailures = field(default_factory=DynamoFailures)  # handshake failures (csms.ocpp.lockout)
     firmware: Firmware | None = None
     diagnostics: Diagnostics | None = None
 
 
-# Messages after which the fleet is re-planned at once (a vehicle came or went), not only at
-# the next scheduled run.
-REPLAN_AFTER = frozenset({"StartTransaction", "StopTransaction"})
+class _FromSettings:
+    """Default of a seam: derived from the settings (see ``build_runtime``)."""
 
 
-class Replanner:
-    """Asks for a re-plan: in AWS an asynchronous invoke of the scheduler function (one Lambda
-    API call per plug-in / unplug); locally the local platform wakes its job. ``request`` is None
-    where nothing re-plans (tests, a stack without a scheduler)."""
-
-    def __init__(self, request=None):
-        self.request = request
-
-    def __call__(self, charge_point_id: str) -> None:
-        if self.request is not None:
-            self.request(charge_point_id)
+FROM_SETTINGS = _FromSettings()
 
 
 def file_store(settings: Settings):
@@ -76,34 +88,66 @@ def file_store(settings: Settings):
     return None
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_sealer(settings: Settings) -> SecretSealer | None:
+    """What seals secrets in queued calls (``csms.ocpp.rotation``): KMS in AWS, a key file locally,
+    None where neither is configured (then a key rotation is refused)."""
+    if settings.secrets_kms_key_id:
+        from adapters.kms_sealer import KmsSealer
+
+        return KmsSealer(settings.secrets_kms_key_id, settings.region)
+    if settings.secrets_key_file:
+        from adapters.file_sealer import FileSealer
+
+        return FileSealer(settings.secrets_key_file)
+    return None
+
+
+def _settings_poster(settings: Settings) -> ConnectionPoster | None:
+    # Without a management endpoint nothing can be sent; calls stay queued.
+    if not settings.management_api_endpoint:
+        return None
+    from adapters.management_api import ManagementApiPoster
+
+    return ManagementApiPoster(settings.management_api_endpoint, settings.region)
+
+
+def _settings_replan(settings: Settings) -> Replan | None:
+    # In AWS an asynchronous invoke of the scheduler function (one Lambda API call per plug-in /
+    # unplug); None where nothing re-plans (tests, a stack without a scheduler).
+    if not settings.scheduler_function:
+        return None
+    from adapters.replan import lambda_replan
+
+    return lambda_replan(settings.scheduler_function, settings.region)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    poster: ConnectionPoster | None | _FromSettings = FROM_SETTINGS,
+    replan: Replan | None | _FromSettings = FROM_SETTINGS,
+    counters: Counters = Counters(),
+    clock: Clock = utcnow,
+) -> Runtime:
+    """The DynamoDB repositories, the outbound call queue and the central system.
+
+    ``poster`` sends frames to a connection (default: the management API of the settings, or None:
+    calls stay queued); ``replan`` asks for a re-plan after a plug-in / unplug or a preference change
+    (default: an async invoke of the settings' scheduler function, or None); ``counters`` are the
+    metrics seams; ``clock`` gives the time (UTC)."""
     bind(settings)
     chargers, connectors, sessions = DynamoChargers(), DynamoConnectors(), DynamoSessions()
     meter, review, calls = DynamoMeter(), DynamoReview(), DynamoCallQueue()
-    # Without a management endpoint nothing can be sent; calls stay queued.
-    poster = (
-        ManagementApiPoster(settings.management_api_endpoint, settings.region)
-        if settings.management_api_endpoint
-        else None
-    )
-    commander = Commander(calls, chargers, poster, heartbeat_interval_s=settings.heartbeat_interval_s)
-    replanner = Replanner()
-    if settings.scheduler_function:
-        from adapters.replan import lambda_replan
-
-        replanner.request = lambda_replan(settings.scheduler_function, settings.region)
-
-    def after_call(charge_point_id, connection_id, connected_at, action):
-        commander.after_message(charge_point_id, connection_id, connected_at, action)
-        if action in REPLAN_AFTER:
-            try:
-                replanner(charge_point_id)
-            except Exception:  # the next scheduled run re-plans anyway
-                logging.getLogger(__name__).exception("re-plan request failed")
-
+    if isinstance(poster, _FromSettings):
+        poster = _settings_poster(settings)
+    if isinstance(replan, _FromSettings):
+        replan = _settings_replan(settings)
+    commander = Commander(calls, chargers, poster, clock=clock, heartbeat_interval_s=settings.heartbeat_interval_s,
+                          tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys())
     files, firmware_store = file_store(settings), DynamoFirmware()
-    firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions)
-    diagnostics = Diagnostics(store=firmware_store, files=files, sender=commander, fleet=chargers,
+    firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions,
+                        clock=clock)
+    diagnostics = Diagnostics(store=firmware_store, files=files, sender=commander, fleet=chargers, clock=clock,
                               file_names=lambda cp: chargers.capabilities(cp).get("diagnostics.file"))
     central = CentralSystem(
         chargers,
@@ -111,22 +155,30 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions,
         meter,
         review,
+        clock=clock,
         heartbeat_interval_s=settings.heartbeat_interval_s,
-        on_response=commander.on_response,
-        after_call=after_call,
+        on_response=AnswerHandler(commander),
+        after_call=ConnectionSetup(commander),
+        replan=replan,
+        tally=counters.frames,
         on_notification=notification_hook(firmware, diagnostics),
     )
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
-                   DynamoSignals(), DynamoEvents(), replanner, firmware, diagnostics)
+                   DynamoSignals(), DynamoEvents(), replan,
+                   firmware=firmware, diagnostics=diagnostics)
 
 
-def build_operations(rt: Runtime, clock=None):
+def _no_replan(charge_point_id: str) -> None:
+    """Nothing re-plans here (no scheduler): the request is accepted and does nothing."""
+
+
+def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
     from csms.firmware.operations import FirmwareOperations
     from csms.operations import Operations
-    from csms.timeutil import utcnow
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
-                      replan=rt.replanner, clock=clock or utcnow,
+                      replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review,
+                      failures=rt.failures, links=DynamoDriverLinks(),
                       firmware=FirmwareOperations(rt.firmware, rt.diagnostics))

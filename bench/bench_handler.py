@@ -17,8 +17,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from csms.central import CentralSystem
-from csms.memory import MemoryChargers, MemoryConnectors, MemoryMeter, MemoryReview, MemorySessions
+from csms.ocpp.v16.central import CentralSystem
+from tests.fakes import MemoryChargers, MemoryConnectors, MemoryMeter, MemoryReview, MemorySessions
 
 NOW = datetime(2024, 6, 12, 18, tzinfo=timezone.utc)
 FRAMES = {

@@ -2,6 +2,7 @@
 and without a site cap; solve time, peak memory, and the gap to the fleet LP's optimum.
 
     .venv/bin/python -m bench.bench_planner [--sizes 1000,10000] [--cap-share 0.3]
+    .venv/bin/python -m bench.bench_planner --fleets 100000,1000000 [--samples 2]   (sharded: bench_fleet)
 
 Vehicles are real ACN-Data plug-in sessions (time of day, stay, kWh) re-timed onto the window.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from csms import planner, tariff
-from csms.backtest import load_acn_sessions, retime
+from csms.charging import planner
+from csms.charging import tariff
+from csms.charging.backtest import load_acn_sessions, retime
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -59,7 +61,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--cap-share", type=float, default=0.3, help="site cap as a share of the uncapped peak")
+    parser.add_argument("--fleets", default=None, help="fleet sizes for the sharded periodic run (bench_fleet)")
+    parser.add_argument("--samples", type=int, default=2, help="with --fleets: sampled shards")
     args = parser.parse_args(argv)
+    if args.fleets:
+        from bench import bench_fleet
+
+        return bench_fleet.main(["--fleets", args.fleets, "--samples", str(args.samples)])
     print("| vehicles | (vehicle, slot) pairs | site cap kW | method | solve s | peak MiB | gap to LP % | max load kW | unmet kWh |")
     print("|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.sizes.split(",")]:

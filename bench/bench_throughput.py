@@ -2,7 +2,15 @@
 gateway on loopback, boot, then each sends MeterValues back to back; messages per second and
 latency percentiles of the replies. The platform and the clients share this machine's cores.
 
-    .venv/bin/python -m bench.bench_throughput [--chargers 100,1000] [--messages 20]
+    .venv/bin/python -m bench.bench_throughput [--chargers 100,1000] [--messages 20] [--interval 0]
+                                               [--compare-ocpp] [--storm]
+
+``--interval S``: each charger sends a MeterValues every S seconds instead of back to back (a
+depot's real load: 1,000 chargers at the 60 s sample interval are 17 messages/s).
+
+``--compare-ocpp`` runs the same client load, in the same run, against an anchor: the ``ocpp``
+package's own ``ChargePoint`` as a central system over ``websockets`` with the same TLS on
+loopback, answering from memory (no authorisation check, no storage, no set-up conversation).
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ import argparse
 import asyncio
 import base64
 import json
+import os
+import random
 import statistics
 import sys
 import tempfile
@@ -18,32 +28,33 @@ import time
 from pathlib import Path
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from csms_local.platform import LocalPlatform
 from csms_local.tls import client_context
 
 KEY = "bench-key-0123456789"
+ATTEMPTS = 30  # a charger retries a failed handshake for ever, backing off; the bench gives up after this
 RETRIES: list[str] = []  # handshakes a charger had to retry (the gateway's 10 s handshake timeout under load)
 
 
 async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float], start: asyncio.Event,
-                   gate: asyncio.Semaphore, booted: list[str], wave: int = 0):
+                   gate: asyncio.Semaphore, booted: list[str], wave: int = 0, interval_s: float = 0.0):
     auth = "Basic " + base64.b64encode(f"{cp}:{KEY}".encode()).decode()
     # Handshakes in waves: each runs the authorizer's scrypt check (~30 ms of CPU); a thousand at
     # once would outlast the 10 s handshake timeout on two cores (a reconnect storm, not throughput).
     await gate.acquire()
-    for attempt in range(6):  # as a charger does: a refused or timed-out handshake is retried
+    for attempt in range(ATTEMPTS):  # as a charger does: a refused or timed-out handshake is retried
         try:
             ws = await connect(f"{platform.url}/{cp}", ssl=ssl, subprotocols=["ocpp1.6"], open_timeout=120,
                                additional_headers={"Authorization": auth}, ping_interval=None)
             break
         except (OSError, EOFError, InvalidHandshake):
             RETRIES.append(cp)
-            if attempt == 5:
+            if attempt == ATTEMPTS - 1:
                 gate.release()
                 raise
-            await asyncio.sleep(1 + attempt)
+            await asyncio.sleep(min(1 + attempt, 10))
         except BaseException:
             gate.release()
             raise
@@ -54,7 +65,10 @@ async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float]
         booted.append(cp)
         gate.release()
         await start.wait()
+        paced_from = time.perf_counter() + random.uniform(0, interval_s)  # chargers' clocks are not in step
         for i in range(messages):
+            if interval_s:  # a reading every interval_s, as MeterValueSampleInterval asks (0: back to back)
+                await _idle(ws, paced_from + i * interval_s)
             n = wave * messages + i  # a distinct reading each time: every one must be stored
             frame = [2, f"m{n}", "MeterValues", {"connectorId": 1, "meterValue": [{
                 "timestamp": f"2024-06-12T18:{n // 60:02d}:{n % 60:02d}Z", "sampledValue": [{"value": str(1000 + n)}]}]}]
@@ -62,6 +76,17 @@ async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float]
             await ws.send(json.dumps(frame))
             await _reply(ws, f"m{n}")
             latencies.append(time.perf_counter() - began)
+
+
+async def _idle(ws, until: float) -> None:
+    """Wait until ``until`` (perf_counter), answering the platform's calls meanwhile."""
+    while (left := until - time.perf_counter()) > 0:
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except asyncio.TimeoutError:
+            return
+        if message[0] == 2:
+            await ws.send(json.dumps([3, message[1], {"status": "Accepted"} if message[2] != "GetConfiguration" else {}]))
 
 
 async def _reply(ws, unique_id):
@@ -74,13 +99,13 @@ async def _reply(ws, unique_id):
             await ws.send(json.dumps([3, message[1], {"status": "Accepted"} if message[2] != "GetConfiguration" else {}]))
 
 
-async def run(chargers: int, messages: int, storm: bool = False) -> dict:
+async def run(chargers: int, messages: int, storm: bool = False, interval_s: float = 0.0) -> dict:
     with tempfile.TemporaryDirectory() as state:
         platform = LocalPlatform(state_dir=Path(state), port=0, reset=True, smart_every_s=None)
         await platform.start()
         try:
             ids = [f"B{i:05d}" for i in range(chargers)]
-            from csms.credentials import hash_key
+            from csms.ocpp.credentials import hash_key
 
             digest = hash_key(KEY)  # one scrypt hash for all: registering is not what is measured
             from datetime import datetime, timezone
@@ -93,8 +118,8 @@ async def run(chargers: int, messages: int, storm: bool = False) -> dict:
             connected_at = time.perf_counter()
             gate = asyncio.Semaphore(25)
             booted: list[str] = []
-            tasks = [asyncio.create_task(_charger(platform, ssl, cp, messages, latencies, start, gate, booted))
-                     for cp in ids]
+            tasks = [asyncio.create_task(_charger(platform, ssl, cp, messages, latencies, start, gate, booted,
+                                                  interval_s=interval_s)) for cp in ids]
             while len(booted) < chargers:
                 await asyncio.sleep(0.5)
                 if any(t.done() and t.exception() for t in tasks):
@@ -105,14 +130,17 @@ async def run(chargers: int, messages: int, storm: bool = False) -> dict:
             # reads to each message of a new connection) without waiting two minutes.
             from datetime import timedelta
 
-            import csms.commands
+            import csms.ocpp.setup_policy
 
-            window, csms.commands.SETUP_WINDOW = csms.commands.SETUP_WINDOW, timedelta(0)
+            window, csms.ocpp.setup_policy.SETUP_WINDOW = csms.ocpp.setup_policy.SETUP_WINDOW, timedelta(0)
+            pids = [platform._dynamo._process.pid] if platform._dynamo and platform._dynamo._process else []
+            cpu_before = _cpu_s(pids)
             began = time.perf_counter()
             start.set()
             await asyncio.gather(*tasks)
             elapsed = time.perf_counter() - began
-            csms.commands.SETUP_WINDOW = window
+            cpu_s = _cpu_s(pids) - cpu_before
+            csms.ocpp.setup_policy.SETUP_WINDOW = window
             storm_result = {}
             if storm:
                 # Everyone dropped (the sockets closed above); all come back at once without booting.
@@ -121,14 +149,24 @@ async def run(chargers: int, messages: int, storm: bool = False) -> dict:
                 go = asyncio.Event()
                 go.set()
                 began_storm = time.perf_counter()
-                await asyncio.gather(*[_charger(platform, ssl, cp, messages, storm_latencies, go, gate, reconnected, 1)
-                                       for cp in ids])
+                readmitted_s: list[float] = []
+
+                async def watch() -> None:  # when the last charger is connected again
+                    while len(reconnected) < chargers:
+                        await asyncio.sleep(0.1)
+                    readmitted_s.append(time.perf_counter() - began_storm)
+
+                watcher = asyncio.create_task(watch())
+                await asyncio.gather(*[_charger(platform, ssl, cp, messages, storm_latencies, go, gate, reconnected, 1,
+                                                interval_s) for cp in ids])
+                await watcher
                 from datetime import datetime as dt, timezone as tz
 
                 stored = [len(platform.runtime.meter.between(cp, 1, dt(2024, 6, 12, tzinfo=tz.utc), None)) for cp in ids]
                 import resource
 
-                storm_result = {"storm_s": round(time.perf_counter() - began_storm, 1),
+                storm_result = {"storm_readmitted_s": round(readmitted_s[0], 1),
+                                "storm_s": round(time.perf_counter() - began_storm, 1),
                                 "storm_answered": len(storm_latencies),
                                 "readings_stored": sum(stored), "readings_sent": len(latencies) + len(storm_latencies),
                                 "chargers_missing_readings": sum(1 for n in stored if n != 2 * messages),
@@ -136,11 +174,103 @@ async def run(chargers: int, messages: int, storm: bool = False) -> dict:
                                 "handshake_retries": len(RETRIES)}
         finally:
             await platform.stop()
+    return {**_summary(chargers, latencies, connect_s, elapsed, cpu_s), **storm_result}
+
+
+class _OcppAnchor:
+    """The ``ocpp`` package's in-memory central system (``ocpp.v16.ChargePoint`` per connection)
+    on a TLS WebSocket server on loopback: what the protocol costs with nothing stored."""
+
+    def __init__(self, state: Path):
+        from csms_local import tls
+
+        self.ca_path, cert, key = tls.ensure_certificates(state / "tls", ("127.0.0.1", "localhost"))
+        self.ssl = tls.server_context(cert, key)
+        self.readings = 0
+        self._server = None
+        self.url = ""
+
+    async def start(self) -> "_OcppAnchor":
+        from ocpp.routing import on
+        from ocpp.v16 import ChargePoint, call_result
+        from websockets.asyncio.server import serve
+
+        anchor = self
+
+        class Central(ChargePoint):
+            @on("BootNotification")
+            def boot(self, **kw):
+                return call_result.BootNotification(current_time="2024-06-12T18:00:00Z", interval=300,
+                                                    status="Accepted")
+
+            @on("MeterValues")
+            def meter(self, connector_id, meter_value, **kw):
+                anchor.readings += len(meter_value)
+                return call_result.MeterValues()
+
+        async def handler(ws):
+            try:
+                await Central(ws.request.path.rsplit("/", 1)[-1], ws).start()
+            except ConnectionClosed:
+                pass
+
+        self._server = await serve(handler, "127.0.0.1", 0, ssl=self.ssl, subprotocols=["ocpp1.6"])
+        self.url = f"wss://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/ocpp"
+        return self
+
+    async def stop(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def run_ocpp(chargers: int, messages: int, interval_s: float = 0.0) -> dict:
+    """The same client load against :class:`_OcppAnchor`."""
+    with tempfile.TemporaryDirectory() as state:
+        anchor = await _OcppAnchor(Path(state)).start()
+        try:
+            ssl = client_context(anchor.ca_path)
+            latencies: list[float] = []
+            start, gate, booted = asyncio.Event(), asyncio.Semaphore(25), []
+            connected_at = time.perf_counter()
+            tasks = [asyncio.create_task(_charger(anchor, ssl, f"B{i:05d}", messages, latencies, start, gate, booted,
+                                                  interval_s=interval_s)) for i in range(chargers)]
+            while len(booted) < chargers:
+                await asyncio.sleep(0.1)
+                if any(t.done() and t.exception() for t in tasks):
+                    raise next(t.exception() for t in tasks if t.done() and t.exception())
+            connect_s = time.perf_counter() - connected_at
+            cpu_before = _cpu_s([])
+            began = time.perf_counter()
+            start.set()
+            await asyncio.gather(*tasks)
+            elapsed = time.perf_counter() - began
+            cpu_s = _cpu_s([]) - cpu_before
+            assert anchor.readings == len(latencies), (anchor.readings, len(latencies))
+        finally:
+            await anchor.stop()
+    return _summary(chargers, latencies, connect_s, elapsed, cpu_s)
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds used so far by this process (the chargers, gateway and handlers) and ``pids``
+    (the embedded DynamoDB): a figure the other loads of a shared machine do not inflate much."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    total = usage.ru_utime + usage.ru_stime
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _summary(chargers: int, latencies: list[float], connect_s: float, elapsed: float, cpu_s: float) -> dict:
     ordered = sorted(latencies)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
     return {"chargers": chargers, "messages": len(latencies), "connect_and_boot_s": round(connect_s, 1),
             "msgs_per_s": round(len(latencies) / elapsed, 1), "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(pick(0.95), 1), "p99_ms": round(pick(0.99), 1), **storm_result}
+            "p95_ms": round(pick(0.95), 1), "p99_ms": round(pick(0.99), 1),
+            "cpu_ms_per_msg": round(cpu_s * 1000 / max(1, len(latencies)), 2)}
 
 
 def main(argv=None) -> int:
@@ -149,16 +279,25 @@ def main(argv=None) -> int:
     parser.add_argument("--messages", type=int, default=10, help="MeterValues per charger")
     parser.add_argument("--storm", action="store_true",
                         help="then all reconnect at once without booting, send again, and check every reading is stored")
+    parser.add_argument("--interval", type=float, default=0.0,
+                        help="seconds between a charger's MeterValues (0: back to back, the throughput limit)")
+    parser.add_argument("--compare-ocpp", action="store_true",
+                        help="also run the same load against the ocpp package's in-memory central system")
     args = parser.parse_args(argv)
-    print("| chargers | MeterValues | connect + boot s | messages/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|")
+    print("| central system | chargers | MeterValues | connect + boot s | messages/s | p50 ms | p95 ms | p99 ms "
+          "| CPU ms / message |\n|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.chargers.split(",")]:
-        r = asyncio.run(run(n, args.messages, args.storm))
-        print(f"| {r['chargers']} | {r['messages']} | {r['connect_and_boot_s']} | {r['msgs_per_s']} | {r['p50_ms']} | "
-              f"{r['p95_ms']} | {r['p99_ms']} |", flush=True)
-        if args.storm:
-            print(json.dumps({k: v for k, v in r.items() if k.startswith(("storm", "readings", "chargers_missing", "max_rss",
-                                                                           "handshake"))}),
-                  flush=True)
+        runs = [("csms local", run(n, args.messages, args.storm, args.interval))]
+        if args.compare_ocpp:
+            runs.append(("ocpp ChargePoint, in memory", run_ocpp(n, args.messages, args.interval)))
+        for name, bench in runs:
+            r = asyncio.run(bench)
+            print(f"| {name} | {r['chargers']} | {r['messages']} | {r['connect_and_boot_s']} | {r['msgs_per_s']} | "
+                  f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['cpu_ms_per_msg']} |", flush=True)
+            if args.storm and name == "csms local":
+                print(json.dumps({k: v for k, v in r.items() if k.startswith(("storm", "readings", "chargers_missing", "max_rss",
+                                                                               "handshake"))}),
+                      flush=True)
     return 0
 
 

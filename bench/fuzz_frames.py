@@ -62,7 +62,7 @@ def run(n: int, seed: int) -> dict:
 
     from adapters.dynamo.models import create_tables
     from adapters.settings import Settings
-    from csms.credentials import hash_key
+    from csms.ocpp.credentials import hash_key
     from handlers import _runtime, default
     from tests import events
 

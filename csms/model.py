@@ -16,8 +16,8 @@ class ChargerAuth:
     charge_point_id: str
     password_hash: str
     enabled: bool = True
-    failures: int = 0  # wrong keys in the current lockout window
-    failures_since: datetime | None = None  # when that window began
+    legacy_handshake: bool = False  # operator's choice: admitted as OCPP 1.6 without (or with a variant of) the subprotocol
+    pending_hash: str | None = None  # key rotation: the new key's hash, admitted too (csms.ocpp.rotation)
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ class ReviewItem:
     action: str | None = None
     transaction_id: int | None = None
     raw: str | None = None
+    unique_id: str | None = None  # the OCPP message id of the frame kept
 
 
 @dataclass(frozen=True)
@@ -127,3 +128,15 @@ class ChargerView:
     firmware_status: str | None = None
     diagnostics_status: str | None = None
     driver: str | None = None  # the driver account the charger is linked to (the app's user)
+
+
+@dataclass(frozen=True)
+class Preference:
+    """The driver's wish for the vehicle on a charger: leave at ``departure`` (UTC; None: 8 h after
+    plug-in) with ``energy_kwh`` (kWh; None: the platform's default), or ``charge_now`` at full power;
+    ``carbon_price`` is the driver's own carbon price (GBP/t CO2; None: the platform's)."""
+
+    departure: datetime | None = None
+    energy_kwh: float | None = None
+    charge_now: bool = False
+    carbon_price: float | None = None

@@ -30,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"csms_local.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"csms_local.{name}":
-                continue  # sub-command not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"csms_local.{name}").register(subparsers)
     return parser
 
 

@@ -39,8 +39,10 @@ def register(subparsers) -> None:
     sessions.set_defaults(func=list_sessions)
 
     token = subparsers.add_parser("token", help="make a local API token (the local stand-in for a Cognito user)")
-    token.add_argument("subject", help="the account, e.g. a driver's name")
+    token.add_argument("subject", nargs="?", help="the account, e.g. a driver's name")
     token.add_argument("--operator", action="store_true", help="an operator (sees the whole fleet)")
+    token.add_argument("--days", type=float, default=30, help="valid for this many days (default 30; 0: until revoked)")
+    token.add_argument("--revoke", metavar="TOKEN", help="revoke a token instead (takes effect at once)")
     token.add_argument("--state-dir", default=".local")
     token.set_defaults(func=make_token)
 
@@ -90,11 +92,9 @@ def _remote(args, method, path, body, query):
 def _local(args, method, path, body, query):
     from adapters import http_api
     from adapters.wiring import build_operations
-    from csms_local.cmd_charger import _runtime
+    from csms_local.state import open_runtime
 
-    with _runtime(args.state_dir) as rt:
-        operations = build_operations(rt)
-        http_api.configure(lambda: operations)
+    with open_runtime(args.state_dir) as rt:
         event = {
             "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": urllib.parse.urlencode(query),
             "headers": {"content-type": "application/json"}, "queryStringParameters": query or None,
@@ -102,7 +102,7 @@ def _local(args, method, path, body, query):
                                "authorizer": {"jwt": {"claims": {"sub": "cli", "cognito:groups": "[operators]"}}}},
             "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
         }
-        response = http_api.handle(event, None)
+        response = http_api.handle(event, None, build_operations(rt))
     return _answer(int(response["statusCode"]), response.get("body") or "")
 
 
@@ -129,9 +129,18 @@ def list_sessions(args) -> int:
 
 
 def make_token(args) -> int:
-    from csms_local.http_api import add_token
+    from csms_local.http_api import add_token, revoke_token
 
-    if not args.subject.strip() or len(args.subject) > 128:
+    if args.revoke:
+        if args.subject:
+            raise UsageError("--revoke takes a token, not a subject")
+        if not revoke_token(Path(args.state_dir), args.revoke):
+            raise UsageError("no such token")
+        print("revoked")
+        return 0
+    if not args.subject or not args.subject.strip() or len(args.subject) > 128:
         raise UsageError("the subject must be 1-128 characters")
-    print(add_token(Path(args.state_dir), args.subject, args.operator))
+    if args.days < 0:
+        raise UsageError("--days must be >= 0")
+    print(add_token(Path(args.state_dir), args.subject, args.operator, args.days * 86400 if args.days else None))
     return 0

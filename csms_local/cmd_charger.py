@@ -9,14 +9,11 @@ has table variables, like the local platform's own environment, never reaches AW
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from datetime import datetime, timezone
-from pathlib import Path
 
 from csms_local.cli import UsageError
 from csms_local.cmd_api import add_api_options, request
+from csms_local.state import cli_principal, open_runtime
 
 
 def register(subparsers) -> None:
@@ -40,79 +37,27 @@ def register(subparsers) -> None:
     prefer.add_argument("--show", action="store_true", help="print the stored preference, change nothing")
     add_api_options(prefer, json_flag=False)
     prefer.set_defaults(func=set_preference)
+    review = commands.add_parser("review", help="messages read around a quirk or flagged: reason, message id, raw frame")
+    review.add_argument("charge_point_id")
+    add_api_options(review, json_flag=True)
+    review.set_defaults(func=show_review)
+    handshake = commands.add_parser("handshake", help="admit a charger offering no or a variant subprotocol "
+                                                      "(ocpp1.6j) as OCPP 1.6, or stop admitting it")
+    handshake.add_argument("charge_point_id")
+    handshake.add_argument("mode", choices=["legacy", "strict"], help="legacy: admit; strict: ocpp1.6 only (default)")
+    add_api_options(handshake, json_flag=False)
+    handshake.set_defaults(func=set_handshake)
+    failures = commands.add_parser("failures", help="refused handshakes for a charger, or from a source IP")
+    failures.add_argument("charge_point_id", nargs="?")
+    failures.add_argument("--source", help="an IP address instead of a charger")
+    add_api_options(failures, json_flag=False)
+    failures.set_defaults(func=show_failures)
     command = commands.add_parser("command", help="send an OCPP call to a charger (queued while it is offline)")
     command.add_argument("charge_point_id")
     command.add_argument("action", help="e.g. Reset, TriggerMessage, ChangeConfiguration, SetChargingProfile")
     command.add_argument("payload", nargs="?", default="{}", help="JSON payload (default {})")
     command.add_argument("--state-dir", default=".local")
     command.set_defaults(func=send_command)
-
-
-@contextlib.contextmanager
-def _runtime(state_dir: str, need_running: bool = False):
-    """The platform's runtime: the running ``csms local``'s, or the saved state's."""
-    from adapters.settings import Settings
-    from adapters.wiring import build_runtime
-    from csms_local import dynamodb
-    from csms_local.platform import REGION, TABLE_PREFIX
-
-    if os.environ.get("CSMS_TARGET") == "aws":
-        # A deployed stack: the tables named by its CliEnvironment output, AWS credentials from the
-        # usual places (docs/deploy.md).
-        from adapters.settings import SettingsError
-
-        try:
-            settings = Settings.from_env()
-        except SettingsError as exc:
-            raise UsageError(f"{exc} (export the stack's CliEnvironment output)") from exc
-        yield build_runtime(settings)
-        return
-    state = Path(state_dir)
-    endpoint_file = state / "endpoint.json"
-    for key, value in dynamodb.FAKE_CREDENTIALS.items():
-        os.environ.setdefault(key, value)
-    if endpoint_file.exists():
-        running = json.loads(endpoint_file.read_text())
-        settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=running["dynamodb"],
-                                        management_api_endpoint=running["management_api"],
-                                        local_files_dir=str(state / "files") if running.get("api") else None,
-                                        local_files_url=running.get("api"))
-        try:
-            runtime = build_runtime(settings)
-            runtime.replanner.request = lambda _cp: _ask_local_replan(running["management_api"])
-            yield runtime
-            return
-        except Exception as exc:  # a stale endpoint.json from a crashed run
-            if "Could not connect" not in str(exc):
-                raise
-            raise UsageError(f"csms local is not answering at {running['dynamodb']}; "
-                             f"remove {endpoint_file} if it is not running") from exc
-    if need_running:
-        raise UsageError("csms local is not running (start it first: the charger must be connected)")
-    from adapters.dynamo.models import MODELS, create_tables
-
-    server = dynamodb.EmbeddedDynamo()
-    server.start()
-    try:
-        settings = Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=server.endpoint)
-        runtime = build_runtime(settings)
-        create_tables()
-        snapshot = state / "dynamodb.json"
-        dynamodb.restore(server.endpoint, REGION, snapshot)
-        yield runtime
-        state.mkdir(parents=True, exist_ok=True)
-        dynamodb.snapshot(server.endpoint, REGION, [m.Meta.table_name for m in MODELS.values()], snapshot)
-    finally:
-        server.stop()
-
-
-def _ask_local_replan(management_api: str) -> None:
-    import urllib.request
-
-    from csms_local.mgmt_api import REPLAN_PATH
-
-    request = urllib.request.Request(management_api + REPLAN_PATH, data=b"{}", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
 
 
 def _charger_path(charge_point_id: str, *parts: str) -> str:
@@ -146,25 +91,36 @@ def set_preference(args) -> int:
     return 0
 
 
-def add_charger(args) -> int:
-    from csms.connection import valid_charge_point_id
-    from csms.credentials import CredentialError, generate_key, hash_key
-    from csms.ports import AlreadyExists
+def show_review(args) -> int:
+    """Through the API's route: what the charger sent that was read around or flagged, newest first."""
+    items = request(args, "GET", _charger_path(args.charge_point_id, "review"))
+    if args.json:
+        print(json.dumps(items))
+        return 0
+    for item in items:
+        print(f"{item['at']}  {item['kind']:<24} {item['action'] or '-':<20} id={item['message_id'] or '-'}  "
+              f"{item['detail']}")
+    if not items:
+        print(f"{args.charge_point_id}: nothing kept for review")
+    return 0
 
-    if not valid_charge_point_id(args.charge_point_id):
-        raise UsageError(f"charge point id {args.charge_point_id!r} must be 1-48 printable characters without '/'")
-    key = args.password or generate_key()
-    try:
-        hashed = hash_key(key)
-    except CredentialError as exc:
-        raise UsageError(str(exc)) from exc
-    with _runtime(args.state_dir) as runtime:
-        try:
-            runtime.chargers.register(args.charge_point_id, hashed, datetime.now(timezone.utc))
-        except AlreadyExists as exc:
-            raise UsageError(f"charger {args.charge_point_id} is already registered") from exc
-    print(f"registered {args.charge_point_id}")
-    print(f"AuthorizationKey: {key}   (shown once; the platform keeps only a salted hash)")
+
+def set_handshake(args) -> int:
+    request(args, "PUT", _charger_path(args.charge_point_id, "handshake"), {"legacy_handshake": args.mode == "legacy"})
+    print(f"{args.charge_point_id}: " + ("admitted without the exact ocpp1.6 subprotocol" if args.mode == "legacy"
+                                         else "ocpp1.6 required"))
+    return 0
+
+
+def add_charger(args) -> int:
+    """Through ``Operations.register_charger``, as ``POST /v1/chargers``: the same checks."""
+    from adapters.wiring import build_operations
+
+    with open_runtime(args.state_dir) as runtime:
+        created = _cli_call(lambda: build_operations(runtime).register_charger(cli_principal(), args.charge_point_id,
+                                                                                 args.password))
+    print(f"registered {created['id']}")
+    print(f"AuthorizationKey: {created['authorization_key']}   (shown once; the platform keeps only a salted hash)")
     return 0
 
 
@@ -184,21 +140,47 @@ def list_chargers(args) -> int:
 
 
 def send_command(args) -> int:
-    from csms.ocpp_j import OcppError
-
+    """Through ``Operations.send_command``, as ``POST /v1/chargers/{id}/commands``: the same checks
+    and guards (an AuthorizationKey goes through ``rotate-key``, never as a raw ChangeConfiguration)."""
     try:
         payload = json.loads(args.payload)
     except ValueError as exc:
         raise UsageError(f"payload is not JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise UsageError("payload must be a JSON object")
-    with _runtime(args.state_dir, need_running=True) as runtime:
-        if runtime.chargers.get(args.charge_point_id) is None:
-            raise UsageError(f"unknown charger {args.charge_point_id}")
-        try:
-            call = runtime.commander.send(args.charge_point_id, args.action, payload)
-        except OcppError as exc:
-            raise UsageError(f"{args.action}: {exc.code}: {exc.description}") from exc
-        online = runtime.chargers.get(args.charge_point_id).online
-    print(f"{call.action} {call.unique_id}: {'sent' if online else 'queued until the charger connects'}")
+    from adapters.wiring import build_operations
+
+    with open_runtime(args.state_dir, need_running=True) as runtime:
+        sent = _cli_call(lambda: build_operations(runtime).send_command(cli_principal(), args.charge_point_id, args.action,
+                                                                          payload))
+        view = runtime.chargers.get(args.charge_point_id)
+        online = view is not None and view.online
+    print(f"{sent['action']} {sent['command_id']}: {'sent' if online else 'queued until the charger connects'}")
+    return 0
+
+
+def _cli_call(operation):
+    """An operation's refusal as the CLI's one-line error."""
+    from csms.operations import REFUSALS
+
+    try:
+        return operation()
+    except REFUSALS as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def show_failures(args) -> int:
+    """``csms charger failures CP001`` / ``--source IP``: through the API's routes."""
+    from urllib.parse import quote
+
+    if bool(args.charge_point_id) == bool(args.source):
+        raise UsageError("give a charger id or --source IP (one of them)")
+    if args.source:
+        data = request(args, "GET", f"/v1/auth-failures/{quote(args.source, safe='')}")
+        until = data["refused_until"] or "not refused"
+        print(f"{data['source']}: {data['failures']} failures in the last hour; refused until: {until}")
+    else:
+        data = request(args, "GET", _charger_path(args.charge_point_id, "auth-failures"))
+        print(f"{data['charger']}: {data['failures']} wrong keys in the last hour"
+              + (f"; latest {data['last_at']} from {data['last_source']}" if data["failures"] else ""))
     return 0

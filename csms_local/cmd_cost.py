@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--replan-minutes", type=float, default=15.0)
     parser.add_argument("--profiles-per-session", type=float, default=4.0)
     parser.add_argument("--plugged-hours", type=float, default=10.0)
-    parser.add_argument("--memory-mb", type=int, default=512)
+    parser.add_argument("--memory-mb", type=int, default=256, help="the $default function's memory (infra/constants.py)")
     parser.add_argument("--boots-per-day", type=float, default=0.2, help="BootNotifications a day")
     parser.add_argument("--firmware-updates", type=float, default=4.0, help="firmware updates a year")
     parser.add_argument("--ddb-latency-ms", type=float, default=4.0)
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from csms import cost
+    from csms.tooling import cost
 
     if args.replan_minutes <= 0:
         raise UsageError("--replan-minutes must be > 0")

@@ -23,15 +23,30 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-async def _serve(args) -> None:
-    from csms_local.platform import LocalPlatform
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+
+async def _serve(args, received: list[int]) -> None:
+    from csms_local.platform import LocalPlatform
+    from csms_local.private import StateDirBusy
+
+    # Handlers first, then ports: a SIGTERM while the platform starts (the OCPP port open, a
+    # charger's StartTransaction answered) must end in a clean stop, not a kill.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    if received:  # arrived before the event loop ran
+        stop.set()
     platform = LocalPlatform(state_dir=args.state_dir, host=args.host, port=args.port, reset=args.reset,
                              insecure_ws=args.insecure_ws, tls_cert=args.tls_cert, tls_key=args.tls_key,
                              api_port=args.api_port)
     try:
         await platform.start()
+    except StateDirBusy as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
+        await platform.stop()
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     print(f"OCPP 1.6J central system listening: {platform.url}/<chargePointId>")
     if platform.ca_path:
@@ -41,10 +56,6 @@ async def _serve(args) -> None:
     print(f"Web page (signed in as the operator): {platform.web_url}")
     print(f"State: {platform.state_dir.resolve()}  (csms charger add <id> to register a charger)")
     print("Ctrl-C to stop.", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
@@ -60,5 +71,11 @@ def run(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)} is not a port number")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(args))
+    received: list[int] = []  # a stop signal before the event loop takes over
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in STOP_SIGNALS}
+    try:
+        asyncio.run(_serve(args, received))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from csms_local.cli import UsageError
 from csms_local.cmd_api import add_api_options, request
-from csms_local.cmd_charger import _runtime
+from csms_local.state import open_runtime
 
 
 def register(subparsers) -> None:
@@ -38,14 +38,15 @@ def register(subparsers) -> None:
 
 
 def upload_signals(args) -> int:
-    from csms import signals, tariff
+    from csms.charging import signals
+    from csms.charging import tariff
     from csms.timeutil import utcnow
 
     try:
         loaded = tariff.load(args.prices, args.carbon)
     except tariff.SignalFileError as exc:
         raise UsageError(str(exc)) from exc
-    with _runtime(args.state_dir) as rt:
+    with open_runtime(args.state_dir) as rt:
         count = rt.signals.put(signals.rows_from_signals(loaded), utcnow())
     print(f"stored {count} half-hour slots ({loaded.starts[0]:%Y-%m-%d %H:%M} .. "
           f"{loaded.starts[-1] + tariff.SLOT:%Y-%m-%d %H:%M} UTC; {loaded.filled_carbon_slots} carbon slots interpolated)")

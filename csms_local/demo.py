@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from adapters.smart_charging import run_scheduler
-from csms import tariff
+from csms.charging import tariff
+from csms.charging.defaults import DEFAULT_MAX_POWER_W
 from csms_local.sim import EvVisit, SimClock, run_charger
 from csms_local.tls import client_context
 
@@ -46,7 +47,7 @@ class SessionReport:
 
 
 def pick_visits(n: int, day: date, seed: int, sessions_csv: Path = DATA / "ev_sessions_acn.csv",
-                max_power_w: float = 7400.0) -> list[EvVisit]:
+                max_power_w: float = DEFAULT_MAX_POWER_W) -> list[EvVisit]:
     """``n`` real ACN sessions re-timed onto ``day``: the plug-in and unplug times of day (site local
     time) become the same UK local times on ``day``; energy = kWh delivered, capped by what max power
     can deliver in the stay. Sessions longer than the day end at midnight."""
@@ -156,7 +157,7 @@ def plot(path: Path, fleet_power: dict, signals: tariff.Signals, day_start: date
     plt.close(fig)
 
 
-async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: int, max_power_w: float = 7400.0,
+async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: int, max_power_w: float = DEFAULT_MAX_POWER_W,
                    progress=sys.stderr, smart: bool = True) -> dict:
     from csms_local.platform import LocalPlatform
 

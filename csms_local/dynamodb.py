@@ -1,8 +1,10 @@
-"""Embedded DynamoDB for the local platform: moto in server mode, with snapshots on disk.
+"""Embedded DynamoDB for the local platform: moto's DynamoDB in a child process, durable.
 
-moto keeps its state in memory, so the tables are written to ``<state dir>/dynamodb.json``
-(typed items, atomically) on shutdown and every 30 s, and read back on start. An
-endpoint in ``DYNAMODB_ENDPOINT`` (DynamoDB Local, or AWS) replaces the embedded server.
+moto keeps its state in memory; the child (:mod:`csms_local.dynamo_serve`) journals every request
+that changed something to ``<state dir>`` and flushes it to disk before answering, and rebuilds
+the tables from the snapshot and journal on start (:mod:`csms_local.journal`), so whatever it
+acknowledged survives a SIGKILL of every process. An endpoint in ``DYNAMODB_ENDPOINT``
+(another DynamoDB-compatible server, or AWS) replaces the embedded server.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
+from csms_local.journal import JOURNAL_PREFIX, SNAPSHOT
+
 log = logging.getLogger(__name__)
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
@@ -31,15 +35,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-class EmbeddedDynamo:
-    """moto's server in a child process: DynamoDB work runs on its own core instead of contending
-    for this process's GIL with the gateway and the handlers (3x the throughput on 2 cores,
-    docs/benchmarks.md). ``in_process=True`` keeps it in a thread (tests that need moto's state here)."""
+LEGACY_SNAPSHOT = "dynamodb.json"  # before the journal: typed items per table, taken every 30 s
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, in_process: bool = False):
+
+def reset_state(state_dir: Path) -> None:
+    """Delete the stored tables (snapshot, journals, a legacy snapshot) of ``state_dir``."""
+    for path in [state_dir / SNAPSHOT, state_dir / LEGACY_SNAPSHOT, *state_dir.glob(JOURNAL_PREFIX + "*")]:
+        path.unlink(missing_ok=True)
+
+
+class EmbeddedDynamo:
+    """moto's DynamoDB in a child process, durable in ``state_dir``: DynamoDB work runs on its own
+    core instead of contending for this process's GIL with the gateway and the handlers (3x the
+    throughput on 2 cores, docs/benchmarks.md). ``in_process=True`` keeps a plain (not durable)
+    moto server in a thread (tests that need moto's state here)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, in_process: bool = False,
+                 state_dir: str | Path | None = None):
         self.host = host
         self.port = port or free_port(host)
         self.in_process = in_process
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self._scratch = None
         self._server: ThreadedMotoServer | None = None
         self._process: subprocess.Popen | None = None
 
@@ -55,15 +72,21 @@ class EmbeddedDynamo:
             self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
             self._server.start()
         else:
+            if self.state_dir is None:
+                import tempfile
+
+                self._scratch = tempfile.TemporaryDirectory(prefix="csms-dynamodb-")
+                self.state_dir = Path(self._scratch.name)
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _SERVE, self.host, str(self.port)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env={**os.environ, **FAKE_CREDENTIALS},
-                # Its own session: a Ctrl-C in the terminal stops the platform, which then takes the
-                # final snapshot and stops this server itself (it also exits when its parent dies).
+                [sys.executable, "-m", "csms_local.dynamo_serve", self.host, str(self.port),
+                 str(self.state_dir.resolve())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env={**os.environ, **FAKE_CREDENTIALS}, cwd=Path(__file__).resolve().parent.parent,
+                # Its own session: a Ctrl-C in the terminal stops the platform, which then stops this
+                # server itself (it compacts its journal then; it also exits when its parent dies).
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 600  # replaying a long journal takes a while
         while True:  # start() returns before the server accepts connections
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
@@ -74,8 +97,10 @@ class EmbeddedDynamo:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"embedded DynamoDB did not start on {self.endpoint}")
                 time.sleep(0.05)
-        # moto's backends live in this process: a second server would see the first one's tables.
-        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)
+        if self._server is not None:
+            # moto's backends live in this process: a second server would see the first one's tables.
+            urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"),
+                                   timeout=10)
         log.info("embedded DynamoDB (moto) at %s", self.endpoint)
 
     def stop(self) -> None:
@@ -83,50 +108,25 @@ class EmbeddedDynamo:
             self._server.stop()
             self._server = None
         if self._process is not None:
-            self._process.terminate()
+            self._process.terminate()  # it compacts its journal into a snapshot, then exits
             try:
-                self._process.wait(timeout=10)
+                self._process.wait(timeout=120)
             except subprocess.TimeoutExpired:
-                self._process.kill()
+                self._process.kill()  # nothing is lost: the journal is on disk
                 self._process.wait()
             self._process = None
-
-
-# The child: moto's server, quiet, until terminated (or until its parent dies: it polls).
-_SERVE = """
-import logging, os, sys, threading, time
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address=sys.argv[1], port=int(sys.argv[2]), verbose=False)
-server.start()
-parent = os.getppid()
-while os.getppid() == parent:
-    time.sleep(1)
-server.stop()
-"""
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
 
 def _client(endpoint: str, region: str):
     return boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)
 
 
-def snapshot(endpoint: str, region: str, tables: list[str], path: Path) -> int:
-    """Write every item of ``tables`` to ``path`` (atomic). Returns the item count."""
-    client = _client(endpoint, region)
-    data: dict[str, list] = {}
-    for table in tables:
-        items: list = []
-        for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-            items.extend(page["Items"])
-        data[table] = items
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    tmp.replace(path)
-    return sum(len(v) for v in data.values())
-
-
 def restore(endpoint: str, region: str, path: Path) -> int:
-    """Load a snapshot into existing tables. Returns the item count."""
+    """Load a legacy snapshot (``dynamodb.json``, typed items per table) into existing tables and
+    rename it ``dynamodb.json.imported``: its items are in the journal now. Returns the item count."""
     if not path.exists():
         return 0
     try:
@@ -144,4 +144,5 @@ def restore(endpoint: str, region: str, path: Path) -> int:
             while pending:
                 pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
             count += len(batch)
+    path.replace(path.with_name(path.name + ".imported"))
     return count

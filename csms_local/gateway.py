@@ -28,11 +28,21 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 
-from csms.connection import PATH_HEADER
+from csms.ocpp.connection import PATH_HEADER
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 32 * 1024
+# Invocations of $default / $disconnect in flight at once (Lambda runs one per message, as many as
+# arrive). They mostly wait on DynamoDB, whose journal flushes once for every write waiting at that
+# moment: asyncio's default pool (cores + 4 = 6 threads here) capped the whole platform at 6
+# messages in flight (docs/benchmarks.md). Not more: with 32, a burst of frames queued the
+# handshakes' own DynamoDB requests past the 10 s handshake timeout (tests/e2e/test_storm.py, on 2
+# loaded cores).
+FRAME_WORKERS = 16
+# The opening handshake, TLS included (websockets passes it on as asyncio's ssl_handshake_timeout):
+# a socket that never finishes it is closed, and never holds up anyone else's.
+OPEN_TIMEOUT_S = 10
 API_ID = "local"
 STAGE = "local"
 
@@ -80,8 +90,12 @@ class Gateway:
         self._message_ids = itertools.count(1)
         # Handshakes (authorizer + $connect) get threads of their own: queued behind the frames of
         # a thousand reconnecting chargers they outlast the 10 s handshake timeout (a reconnect
-        # storm), as Lambda would not let them: each route scales on its own there.
-        self._handshakes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="handshake")
+        # storm), as Lambda would not let them: each route scales on its own there. Four: the
+        # authorizer's scrypt check releases the GIL, and each handshake also waits for the
+        # store's journal flush (a read waits for the writes it may have seen), so two threads
+        # left the cores idle while they waited.
+        self._handshakes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="handshake")
+        self._frames = ThreadPoolExecutor(max_workers=FRAME_WORKERS, thread_name_prefix="frame")
 
     # ----------------------------------------------------------- events
     def _request_context(self, route: str, event_type: str, connection_id: str, source_ip: str, connected_at_ms: int,
@@ -120,9 +134,8 @@ class Gateway:
         return single, multi
 
     async def _call(self, name: str, event: dict) -> dict:
-        if name in ("authorizer", "connect"):
-            return await asyncio.get_running_loop().run_in_executor(self._handshakes, self.handlers[name], event, None)
-        return await asyncio.to_thread(self.handlers[name], event, None)
+        pool = self._handshakes if name in ("authorizer", "connect") else self._frames
+        return await asyncio.get_running_loop().run_in_executor(pool, self.handlers[name], event, None)
 
     # -------------------------------------------------------- handshake
     async def _process_request(self, socket: ServerConnection, request: Request):
@@ -257,6 +270,7 @@ class Gateway:
             ssl=self.ssl_context,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
+            open_timeout=OPEN_TIMEOUT_S,
             max_size=MAX_FRAME_BYTES,
             ping_interval=None,  # API Gateway does not ping; chargers keep the connection alive
             compression=None,
@@ -269,3 +283,4 @@ class Gateway:
             await self._server.wait_closed()
             self._server = None
         self._handshakes.shutdown(wait=False)
+        self._frames.shutdown(wait=False)

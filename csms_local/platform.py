@@ -13,18 +13,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from adapters.dynamo.models import MODELS, bind, create_tables
+from adapters.dynamo.models import create_tables
 from adapters.settings import ENV_DYNAMODB_ENDPOINT, ENV_LOCAL_FILES_DIR, ENV_LOCAL_FILES_URL, Settings
-from csms.credentials import generate_key, hash_key
+from adapters.wiring import build_runtime
+from csms.ocpp.credentials import generate_key, hash_key
 from csms_local import dynamodb, tls
+from csms_local.private import StateLock, write_private
 from csms_local.gateway import Gateway
 from csms_local.mgmt_api import ManagementApi
+from csms_local.state import REGION, SECRETS_KEY_FILE, local_settings
 
 log = logging.getLogger(__name__)
 
-TABLE_PREFIX = "csms-local"
-REGION = "eu-west-2"
-SNAPSHOT_EVERY_S = 30
 SWEEP_EVERY_S = 60
 FIRMWARE_EVERY_S = 60  # campaigns advance on the sweeper's schedule in AWS too
 SMART_EVERY_S = 900  # EventBridge runs the scheduler every 15 minutes in AWS too
@@ -75,9 +75,9 @@ class LocalPlatform:
         self._mgmt: ManagementApi | None = None
         self._stop_jobs = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
         self._recorded_signals = None
+        self._state_lock: StateLock | None = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -98,7 +98,15 @@ class LocalPlatform:
 
     @property
     def snapshot_path(self) -> Path:
-        return self.state_dir / "dynamodb.json"
+        """Where the embedded DynamoDB folds its journal (``csms_local.journal``)."""
+        from csms_local.journal import SNAPSHOT
+
+        return self.state_dir / SNAPSHOT
+
+    @property
+    def secrets_key_file(self) -> Path:
+        """Seals secrets in queued calls (a rotated AuthorizationKey): adapters.file_sealer."""
+        return self.state_dir / SECRETS_KEY_FILE
 
     @property
     def endpoint_file(self) -> Path:
@@ -119,29 +127,28 @@ class LocalPlatform:
         return runtime()
 
     # --------------------------------------------------------------- control
-    def _tables(self) -> list[str]:
-        return [model.Meta.table_name for model in MODELS.values()]
+    def _sweep(self) -> None:
+        """What the Sweeper function does every minute: send and expire calls, close aged connections."""
+        from handlers.sweeper import close_aged
 
-    def _snapshot(self) -> None:
-        if self._dynamo is None:
-            return  # an external DynamoDB keeps its own state
-        with self._lock:
-            count = dynamodb.snapshot(self.dynamodb_endpoint, REGION, self._tables(), self.snapshot_path)
-        log.debug("snapshot: %d items", count)
+        self.runtime.commander.sweep()
+        close_aged(self.runtime, datetime.now(timezone.utc))
 
     async def start(self) -> "LocalPlatform":
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        """Raises ``csms_local.private.StateDirBusy`` when another platform uses the state dir."""
+        self._state_lock = StateLock(self.state_dir)  # also makes the directory 0700
         # Powertools writes JSON logs and EMF metrics to stdout, as in Lambda: keep the console
         # readable unless asked (``csms local -v``).
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-        if self.reset and self.snapshot_path.exists():
-            self.snapshot_path.unlink()
         external = os.environ.get(ENV_DYNAMODB_ENDPOINT)
         if external:
             endpoint = external
         else:
-            self._dynamo = dynamodb.EmbeddedDynamo(self.host)
+            if self.reset:
+                dynamodb.reset_state(self.state_dir)
+            # Loopback whatever --host says: it answers any credentials (issue 21)
+            self._dynamo = dynamodb.EmbeddedDynamo("127.0.0.1", state_dir=self.state_dir)
             self._dynamo.start()
             endpoint = self._dynamo.endpoint
         ssl_context = None
@@ -160,23 +167,32 @@ class LocalPlatform:
             host=self.host, port=self.port, ssl_context=ssl_context,
             idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s,
         )
-        self._mgmt = ManagementApi(self._gateway, self.host, self.mgmt_port)
-        self.settings = Settings.with_prefix(
-            TABLE_PREFIX, region=REGION, dynamodb_endpoint=endpoint, management_api_endpoint=self._mgmt.endpoint
-        )
+        # Loopback whatever --host says: API Gateway's management API needs IAM; this one has no
+        # authentication, so only this machine may reach it (issue 21)
+        self._mgmt = ManagementApi(self._gateway, "127.0.0.1", self.mgmt_port)
+        self.settings = local_settings(endpoint, self._mgmt.endpoint, secrets_key_file=str(self.secrets_key_file))
         # The handlers read their settings from the environment, as in Lambda; restored on stop.
         env = dict(self.settings.as_env())
         for key, value in dynamodb.FAKE_CREDENTIALS.items():
             env.setdefault(key, os.environ.get(key) or value)
         self._saved_env = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
-        _runtime.reset()
-        bind(self.settings)
+        # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
+        # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
+        replan = (lambda charge_point_id: self.wake("smart-schedule")) if self.smart_every_s else None
+        # The runtime is built (and the models bound) before the tables are created, so every
+        # model's botocore client is made here, once: otherwise the first burst of messages made
+        # one per frame thread at once (~100 ms of CPU each).
+        _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters()))
         await asyncio.to_thread(create_tables)
-        if self._dynamo is not None:
-            restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, self.snapshot_path)
+        legacy = self.state_dir / dynamodb.LEGACY_SNAPSHOT
+        if self._dynamo is not None and legacy.exists():
+            restored = await asyncio.to_thread(dynamodb.restore, endpoint, REGION, legacy)
+            log.info("imported %d items from %s", restored, legacy)
             if restored:
-                log.info("restored %d items from %s", restored, self.snapshot_path)
+                from adapters.dynamo.backfill import backfill  # a state saved before the sparse indexes
+
+                await asyncio.to_thread(backfill)
         self._mgmt.start()
         await self._gateway.start()
         if self.api_port is not None:
@@ -194,20 +210,15 @@ class LocalPlatform:
             files_env = {ENV_LOCAL_FILES_DIR: str(files), ENV_LOCAL_FILES_URL: self._http.url}
             self._saved_env.update({k: os.environ.get(k) for k in files_env})
             os.environ.update(files_env)
-            _runtime.reset()
-        self.endpoint_file.write_text(json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
+            _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters()))
+        write_private(self.endpoint_file, json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
-        self.register_job("sweep", SWEEP_EVERY_S, lambda: self.runtime.commander.sweep())
+        self.register_job("sweep", SWEEP_EVERY_S, self._sweep)
         self.register_job("firmware", self.firmware_every_s, lambda: self.runtime.firmware.advance_all())
-        if self._dynamo is not None:
-            self.register_job("snapshot", SNAPSHOT_EVERY_S, self._snapshot)
         if self.smart_every_s:
             await asyncio.to_thread(self._refresh_signals)
             self.register_job("signals", SIGNALS_EVERY_S, self._refresh_signals)
             self.register_job("smart-schedule", self.smart_every_s, self._smart_schedule)
-            # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
-            # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
-            self.runtime.replanner.request = lambda charge_point_id: self.wake("smart-schedule")
             self._mgmt.on_replan = lambda: self.wake("smart-schedule")
         return self
 
@@ -215,7 +226,8 @@ class LocalPlatform:
         """The signal-refresh job. No live price or carbon feed is reachable from here, so the
         recorded GB days in ``data/`` are replayed onto today and tomorrow and stored, as the
         refresh Lambda stores the feeds in AWS."""
-        from csms import signals, tariff
+        from csms.charging import signals
+        from csms.charging import tariff
         from csms.timeutil import utcnow
 
         if self._recorded_signals is None:
@@ -270,8 +282,7 @@ class LocalPlatform:
         if self._http is not None:
             self._http.stop()
         if self._dynamo is not None:
-            await asyncio.to_thread(self._snapshot)
-            self._dynamo.stop()
+            await asyncio.to_thread(self._dynamo.stop)  # it folds its journal into a snapshot
         if self.endpoint_file.exists():
             self.endpoint_file.unlink()
         for key, value in self._saved_env.items():
@@ -282,6 +293,9 @@ class LocalPlatform:
         from handlers import _runtime
 
         _runtime.reset()
+        if self._state_lock is not None:
+            self._state_lock.release()
+            self._state_lock = None
 
     async def __aenter__(self) -> "LocalPlatform":
         return await self.start()

@@ -18,14 +18,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 def _write_key(key, path: Path) -> None:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    path.chmod(0o600)
+    from csms_local.private import write_private
+
+    write_private(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
 
 
 def ensure_certificates(tls_dir: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> tuple[Path, Path, Path]:
     """(CA cert, server cert, server key); created on first use."""
-    tls_dir.mkdir(parents=True, exist_ok=True)
+    from csms_local.private import private_dir, write_private
+
+    private_dir(tls_dir)
     ca_cert, cert, key = tls_dir / "ca.pem", tls_dir / "server.pem", tls_dir / "server-key.pem"
     if ca_cert.exists() and cert.exists() and key.exists():
         return ca_cert, cert, key
@@ -61,9 +64,9 @@ def ensure_certificates(tls_dir: Path, hosts: tuple[str, ...] = ("127.0.0.1", "l
         .sign(ca_key, hashes.SHA256())
     )
     _write_key(ca_key, tls_dir / "ca-key.pem")
-    ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    write_private(ca_cert, ca.public_bytes(serialization.Encoding.PEM))
     _write_key(server_key, key)
-    cert.write_bytes(server.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
+    write_private(cert, server.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
     return ca_cert, cert, key
 
 

@@ -9,13 +9,6 @@ from adapters.wiring import build_operations
 from handlers._runtime import runtime
 
 
-def _operations():
-    # Cheap (a few objects over the cached runtime), and always the current runtime's
-    return build_operations(runtime())
-
-
-http_api.configure(_operations)
-
-
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return http_api.handle(event, context)
+    # Cheap (a few objects over the cached runtime), and always the current runtime's
+    return http_api.handle(event, context, build_operations(runtime()))

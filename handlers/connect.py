@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.connection import choose_subprotocol
+from csms.ocpp.connection import choose_subprotocol
 from csms.timeutil import utcnow
 from handlers._runtime import runtime
 from handlers.observability import logger
@@ -18,12 +18,20 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not charge_point_id or not connection_id:
         logger.error("connect without authorizer context")
         return {"statusCode": 401, "body": "Unauthorized"}
-    subprotocol = choose_subprotocol(event.get("headers"))
+    legacy = str((request.get("authorizer") or {}).get("legacyHandshake", "")).lower() == "true"
+    subprotocol = choose_subprotocol(event.get("headers"), legacy)
     if subprotocol is None:
         logger.warning("refused: ocpp1.6 not offered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 400, "body": "Sec-WebSocket-Protocol must offer ocpp1.6"}
     if not runtime().chargers.connect(charge_point_id, connection_id, utcnow()):
         logger.warning("refused: charger no longer registered", extra={"charge_point_id": charge_point_id})
         return {"statusCode": 403, "body": "Forbidden"}
+    if (request.get("authorizer") or {}).get("newKey") == "true" and runtime().commander.keys is not None:
+        # The charger uses its rotated key: the old one is retired now (csms.ocpp.rotation)
+        if runtime().commander.keys.promote_pending(charge_point_id):
+            logger.info("rotated AuthorizationKey in use; the old key is retired", extra={"charge_point_id": charge_point_id})
     logger.info("connected", extra={"charge_point_id": charge_point_id, "connection_id": connection_id})
+    if not subprotocol:  # a legacy-handshake charger that offered none: admitted as OCPP 1.6
+        logger.warning("admitted without a subprotocol (legacy handshake)", extra={"charge_point_id": charge_point_id})
+        return {"statusCode": 200}
     return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": subprotocol}}

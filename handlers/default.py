@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from csms import ocpp_j
+from csms.ocpp import codec as ocpp_j
 from handlers._runtime import runtime
 from handlers.observability import logger, message_counts, metrics, profile_counts
 

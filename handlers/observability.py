@@ -14,7 +14,10 @@ metrics = Metrics(namespace="CSMS", service="csms")
 
 # The domain logs through the standard library (it has no AWS imports); give its
 # loggers the same structured JSON output and correlation id.
-copy_config_to_registered_loggers(source_logger=logger, include={"csms", "csms.central", "csms.connection"})
+copy_config_to_registered_loggers(
+    source_logger=logger,
+    include={"csms", "csms.ocpp.v16.central", "csms.ocpp.v16.transactions", "csms.ocpp.connection"},
+)
 
 
 class PeriodicCounts:

@@ -1,5 +1,6 @@
-"""Scheduled (EventBridge, every 15 minutes) and on plug-in / unplug (async invoke): plan every
-plugged-in vehicle and send the chargers whose plan changed a charging profile."""
+"""Scheduled (EventBridge, every 15 minutes): plan every plugged-in vehicle; on plug-in / unplug
+(async invoke with ``chargePointId``): plan that charger's vehicles alone when no shared limit binds
+(``adapters.smart_charging.run_scheduler``). Sends the chargers whose plan changed a charging profile."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from handlers.observability import logger, metrics
 
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    report = run_scheduler(runtime())
+    report = run_scheduler(runtime(), charge_point_id=(event or {}).get("chargePointId"))
     metrics.add_metric(name="VehiclesPlanned", unit=MetricUnit.Count, value=report.planned)
     metrics.add_metric(name="ProfilesQueued", unit=MetricUnit.Count, value=report.sent)
     if report.skipped:

@@ -6,14 +6,18 @@ STACK_NAME = "Csms"
 SERVICE = "csms"
 STAGE_NAME = "prod"
 OCPP_PATH_PREFIX = "/ocpp/"
-PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.connection.PATH_HEADER)
+PATH_HEADER = "ws-uri"  # the CloudFront function puts the viewer path here (csms.ocpp.connection.PATH_HEADER)
 
 PYTHON_RUNTIME = "PYTHON_3_14"  # the newest Lambda Python; the layers are built for it (layers/build.sh)
 LAMBDA_MEMORY_MB = 512  # the authorizer's scrypt check needs 16 MiB and benefits from the CPU share
+# The charger path's message functions: ~100 MB resident, 0.2 ms of CPU per message next to a DynamoDB
+# round trip; billed per GB-s on every MeterValues, so 256 MB (csms cost). Cold starts take longer.
+CHARGER_PATH_MEMORY_MB = {"Message": 256, "Connect": 256, "Disconnect": 256}
 LAMBDA_TIMEOUT_S = 10
 LOG_RETENTION_DAYS = 30
 
-THROTTLE_RATE = 500  # messages/s across the stage (API Gateway's new-connection limit is 500/s per region)
+# Without quotas (infra/quotas.py derives the stage throttle from -c fleetSize): API Gateway's default
+THROTTLE_RATE = 500
 THROTTLE_BURST = 1000
 SWEEP_MINUTES = 1
 SCHEDULE_MINUTES = 15  # the smart-charging scheduler (plus a re-plan on every plug-in / unplug)
@@ -37,6 +41,8 @@ FUNCTIONS = {
     "Scheduler": ("handlers.scheduler.lambda_handler", ("chargers", "sessions", "meter", "signals", "events", "calls"),
                   ("chargers", "sessions", "calls")),
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
+    # The meter table's stream -> S3 (infra/archive.py); stream read rights come with the event source.
+    "Archive": ("handlers.archive.lambda_handler", (), ()),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
                                             "firmware"),
@@ -51,6 +57,10 @@ BUCKET_ACCESS = {
     "Sweeper": {"firmware": ("s3:GetObject",)},
     "Api": {"firmware": ("s3:GetObject", "s3:PutObject"), "diagnostics": ("s3:GetObject", "s3:PutObject")},
 }
+# Keys-table items the authorizer may write (csms.ocpp.lockout's failure counters)
+AUTH_FAILURE_KEYS = "authfail#*"
+# Refused handshakes (wrong key or unknown id, csms.ocpp.lockout) in 5 minutes that raise the alarm
+AUTH_FAILURES_ALARM = 50
 # Functions that post to chargers through the connection management API.
 POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api")
 # Extra layers per function (every function has the Dependencies layer).

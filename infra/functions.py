@@ -46,7 +46,8 @@ def layer_source(name: str) -> Path:
 
 
 class Functions(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, tables: dict) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, tables: dict, quotas=None) -> None:
+        """``quotas`` (infra.quotas.Quotas): reserved concurrency per function, authorizer memory."""
         super().__init__(scope, construct_id)
         runtime = getattr(lambda_.Runtime, constants.PYTHON_RUNTIME)
         self.layers = {
@@ -81,7 +82,10 @@ class Functions(Construct):
                 handler=handler,
                 code=code,
                 layers=[self.layer] + [self.layers[extra] for extra in constants.EXTRA_LAYERS.get(name, ())],
-                memory_size=constants.SCHEDULER_MEMORY_MB if is_scheduler else constants.LAMBDA_MEMORY_MB,
+                memory_size=constants.SCHEDULER_MEMORY_MB if is_scheduler else (
+                    quotas.authorizer_memory_mb if quotas is not None and name == "Authorizer"
+                    else constants.CHARGER_PATH_MEMORY_MB.get(name, constants.LAMBDA_MEMORY_MB)),
+                reserved_concurrent_executions=quotas.reserved.get(name) if quotas is not None else None,
                 timeout=Duration.seconds(constants.SCHEDULER_TIMEOUT_S if is_scheduler else constants.LAMBDA_TIMEOUT_S),
                 environment=dict(environment),
                 # JSON logs; the runtime's START/END/REPORT lines only at WARN, so a normal message
@@ -98,6 +102,16 @@ class Functions(Construct):
             for table in writes:
                 tables[table].grant_read_write_data(function)
             self.functions[name] = function
+        # The authorizer counts handshake failures (csms.ocpp.lockout) in the keys table: only items whose
+        # key starts with "authfail#", never the transaction counter or idempotency keys there.
+        self.functions["Authorizer"].add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            resources=[tables["keys"].table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [constants.AUTH_FAILURE_KEYS]}}))
+        # Operators read those counters through the API (GET .../auth-failures): reads, same keys only.
+        self.functions["Api"].add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem"], resources=[tables["keys"].table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [constants.AUTH_FAILURE_KEYS]}}))
         scheduler = self.functions["Scheduler"]
         for name in constants.INVOKES_SCHEDULER:
             self.functions[name].add_environment(ENV_SCHEDULER_FUNCTION, scheduler.function_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -37,6 +38,19 @@ class Monitoring(Construct):
         self.alarms.append(platform("SchedulerSkipped").create_alarm(
             self, "SchedulerSkippedVehicles", threshold=1, evaluation_periods=1,
             alarm_description="the scheduler could not plan some vehicles", treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
+        # Refused handshakes (wrong key, unknown id, throttled source), counted from the authorizer's
+        # own log lines: nothing extra per handshake. Someone is guessing keys or ids: the log lines
+        # give the charger and the source; GET /v1/chargers/{id}/auth-failures and /v1/auth-failures/{ip}.
+        refused = logs.MetricFilter(
+            self, "AuthFailuresFilter", log_group=functions["Authorizer"].log_group, metric_namespace="CSMS",
+            metric_name="AuthFailures", metric_value="1", default_value=0,
+            filter_pattern=logs.FilterPattern.string_value("$.message", "=", "connection refused"))
+        auth_failures = refused.metric(statistic="Sum", period=five)
+        self.alarms.append(auth_failures.create_alarm(
+            self, "AuthFailures", threshold=constants.AUTH_FAILURES_ALARM, evaluation_periods=1,
+            alarm_description="chargers' handshakes refused (wrong key, unknown id, throttled source): "
+                              "someone may be guessing keys; see the authorizer's log for charger and source",
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
         api = lambda name: cw.Metric(  # noqa: E731
             namespace="AWS/ApiGateway", metric_name=name, dimensions_map={"ApiId": api_id, "Stage": stage},
             statistic="Sum", period=five)
@@ -52,6 +66,7 @@ class Monitoring(Construct):
             cw.GraphWidget(title="Protocol errors", left=[platform("CallErrors"), platform("HandlerErrors"),
                                                           platform("CallsSentBySweep")]),
             cw.GraphWidget(title="Connected chargers", left=[platform("ConnectedChargers", "Maximum")]),
+            cw.GraphWidget(title="Refused handshakes", left=[auth_failures]),
             cw.GraphWidget(title="Messages by action", left=[
                 cw.Metric(namespace="CSMS", metric_name="Messages", statistic="Sum", period=five,
                           dimensions_map={"service": constants.SERVICE, "action": action}, label=action)

@@ -11,10 +11,13 @@ from constructs import Construct
 
 from adapters.settings import ENV_MANAGEMENT_API_ENDPOINT, ENV_SCHEDULER_FUNCTION, TABLE_ENV
 from infra import constants, nag
+from infra.archive import MeterArchive
 from infra.cloudfront import ChargerEdge
 from infra.functions import Functions
 from infra.http_api import OperatorApi
+from infra.quotas import from_context
 from infra.monitoring import Monitoring
+from infra.secrets import Secrets
 from infra.storage import Files
 from infra.tables import Tables
 from infra.web_site import WebSite
@@ -26,15 +29,21 @@ class CsmsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         # S3 log delivery by bucket policy, not ACLs (set here so tests and cdk.json agree)
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
-        tables = Tables(self, "Tables").tables
-        functions = Functions(self, "Functions", tables=tables).functions
+        # Capacity from one number: `cdk deploy -c fleetSize=100000` (infra/quotas.py, docs/scale.md)
+        self.quotas = quotas = from_context(self.node)
+        tables = Tables(self, "Tables", warm_throughput=quotas.warm_throughput,
+                        provisioned={"meter": quotas.meter_capacity}).tables
+        functions = Functions(self, "Functions", tables=tables, quotas=quotas).functions
         files = Files(self, "Files")
         files.grant_urls(functions, constants.BUCKET_ACCESS)
+        Secrets(self, "Secrets", functions=functions)
+        self.archive = MeterArchive(self, "MeterArchive", table=tables["meter"], function=functions["Archive"],
+                                    access_logs=files.access_logs)
         # Re-plan requests are asynchronous invokes: after Lambda's two retries they land here.
         scheduler_dlq = sqs.Queue(self, "SchedulerDeadLetters", retention_period=Duration.days(14),
                                   encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
         functions["Scheduler"].configure_async_invoke(retry_attempts=2, on_failure=destinations.SqsDestination(scheduler_dlq))
-        api = WebSocketApi(self, "WebSocket", functions=functions)
+        api = WebSocketApi(self, "WebSocket", functions=functions, quotas=quotas)
         # Optional custom domain (ACM certificate in us-east-1): `cdk deploy -c domainName=... -c certificateArn=...`
         domain_name = self.node.try_get_context("domainName")
         certificate_arn = self.node.try_get_context("certificateArn")
@@ -71,7 +80,8 @@ class CsmsStack(Stack):
         Monitoring(self, "Monitoring", functions=functions, api_id=api.api.api_id, stage=api.stage.stage_name,
                    scheduler_dlq=scheduler_dlq)
         nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name), files=files,
-                        scheduler_dlq=scheduler_dlq, operator_api=operator_api, site=site)
+                        scheduler_dlq=scheduler_dlq, operator_api=operator_api, site=site, tables=tables,
+                        archive=self.archive)
         CfnOutput(self, "ChargerUrl", value=edge.charger_url, description="Chargers connect to <ChargerUrl><chargePointId>")
         CfnOutput(self, "WebSocketApiUrl", value=api.stage.url, description="Direct API Gateway URL (username = id)")
         CfnOutput(self, "ManagementApiEndpoint", value=api.management_endpoint)

@@ -23,8 +23,10 @@ def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-def authorizer_event(headers: dict[str, str | None], connection_id: str = "conn-1") -> dict[str, Any]:
-    """A $connect REQUEST authorizer event; a header set to None is removed."""
+def authorizer_event(headers: dict[str, str | None], connection_id: str = "conn-1",
+                     source_ip: str | None = None) -> dict[str, Any]:
+    """A $connect REQUEST authorizer event; a header set to None is removed; ``source_ip``
+    replaces the fixture's ``requestContext.identity.sourceIp``."""
     event = load("authorizer_connect")
     for key, value in headers.items():
         event["headers"].pop(key, None)
@@ -33,6 +35,8 @@ def authorizer_event(headers: dict[str, str | None], connection_id: str = "conn-
             event["headers"][key] = value
             event["multiValueHeaders"][key] = [value]
     event["requestContext"]["connectionId"] = connection_id
+    if source_ip is not None:
+        event["requestContext"]["identity"]["sourceIp"] = source_ip
     return event
 
 

@@ -1,21 +1,26 @@
-"""The per-charger queue of platform-initiated calls (``csms.commands.CallQueue``)."""
+"""The per-charger queue of platform-initiated calls (``csms.ocpp.ports.CallQueue``)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
+from adapters.dynamo import indexes
 from adapters.dynamo.models import CallModel
-from csms.commands import CallOutcome, Outstanding, PendingCall
-from csms.timeutil import iso
+from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
+from csms.timeutil import iso, utcnow
 
 SLOT = "slot"
 QUEUED = "q#"
 OUTCOME = "r#"
-OUTCOME_TTL = timedelta(days=90)
+OUTCOME_TTL = timedelta(days=90)  # operators' and the scheduler's commands: their answers are looked up
+SETUP_OUTCOME_TTL = timedelta(days=3)  # set-up calls (every boot): kept days, for support, not months
 QUEUED_TTL = timedelta(days=14)  # a charger offline for two weeks gets its commands dropped
+# A queued call is normally sent at once, with the answer to the call before it, or by the first
+# messages of the next connection; the sweeper looks at it only if it is still queued this long after.
+SWEEP_GRACE = timedelta(seconds=60)
 
 
 def _failed_condition(exc: Exception) -> bool:
@@ -31,7 +36,8 @@ class DynamoCallQueue:
     def add(self, call: PendingCall) -> None:
         CallModel(call.charge_point_id, QUEUED + call.seq, unique_id=call.unique_id, action=call.action,
                   payload=json.dumps(call.payload), created_at=call.created_at, origin=call.origin,
-                  expires_at=QUEUED_TTL).save()
+                  expires_at=QUEUED_TTL, due_shard=indexes.shard_of(call.charge_point_id),
+                  due_at=iso(call.created_at + SWEEP_GRACE)).save()
 
     def oldest(self, charge_point_id: str) -> PendingCall | None:
         for item in CallModel.query(charge_point_id, CallModel.key.startswith(QUEUED), limit=1, consistent_read=True):
@@ -47,7 +53,8 @@ class DynamoCallQueue:
     def claim(self, call: PendingCall, connection_id: str, now: datetime, deadline: datetime) -> bool:
         slot = CallModel(call.charge_point_id, SLOT, unique_id=call.unique_id, action=call.action,
                          payload=json.dumps(call.payload), created_at=call.created_at, origin=call.origin,
-                         connection_id=connection_id, deadline=deadline)
+                         connection_id=connection_id, deadline=deadline,
+                         due_shard=indexes.shard_of(call.charge_point_id), due_at=iso(deadline))
         try:
             slot.save(condition=CallModel.key.does_not_exist() | (CallModel.deadline < now))
             return True
@@ -77,7 +84,8 @@ class DynamoCallQueue:
                   action=outcome.action, payload=json.dumps(outcome.payload), created_at=outcome.at,
                   origin=outcome.origin, outcome=outcome.outcome,
                   result=json.dumps(outcome.result) if outcome.result is not None else None,
-                  error_code=outcome.error_code, expires_at=OUTCOME_TTL).save()
+                  error_code=outcome.error_code,
+                  expires_at=SETUP_OUTCOME_TTL if outcome.origin == "setup" else OUTCOME_TTL).save()
 
     def outcomes(self, charge_point_id: str) -> list[CallOutcome]:
         out = []
@@ -86,7 +94,18 @@ class DynamoCallQueue:
                                    json.loads(i.result) if i.result else None, i.error_code, i.origin or "platform"))
         return out
 
-    def chargers_with_work(self) -> list[str]:
-        # A scan: fine for thousands of chargers every minute; a sparse GSI is the next step.
-        condition = CallModel.key.startswith(QUEUED) | (CallModel.key == SLOT)
-        return sorted({i.charge_point_id for i in CallModel.scan(condition, attributes_to_get=["charge_point_id", "key"])})
+    def redact(self, call: PendingCall, payload: dict) -> None:
+        data = json.dumps(payload)
+        for key, condition in ((QUEUED + call.seq, CallModel.key.exists()), (SLOT, CallModel.unique_id == call.unique_id)):
+            try:
+                CallModel(call.charge_point_id, key).update(actions=[CallModel.payload.set(data)], condition=condition)
+            except UpdateError as exc:
+                if not _failed_condition(exc):
+                    raise
+
+    def chargers_with_work(self, now: datetime | None = None) -> list[str]:
+        """Chargers with a slot whose answer is overdue or a call queued longer than SWEEP_GRACE:
+        one Query per due-index shard, returning only what is due (outcome records are not in the
+        index), so a sweep costs the work due, not the table's size."""
+        due = indexes.due_before(CallModel.due_index, CallModel.due_at, now or utcnow())
+        return sorted({i.charge_point_id for i in due})

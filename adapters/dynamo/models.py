@@ -17,9 +17,72 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from adapters.settings import Settings
+
+
+# Sparse global secondary indexes (issue 15: no Scan on a per-message, per-request or periodic path).
+# An item is in an index only while it has the index's hash key attribute. Where one key would be hot
+# (every charger connecting, every call queued), the hash key is a shard "0".."SHARDS-1" of the charge
+# point id (adapters.dynamo.indexes.shard_of); a reader queries every shard.
+class OnlineIndex(GlobalSecondaryIndex):
+    """Connected chargers: ``online_shard`` (set at $connect, removed at $disconnect), sorted by
+    ``close_at`` (when the platform closes the connection, before API Gateway's 2-hour cut)."""
+
+    class Meta:
+        index_name = "online-index"
+        projection = IncludeProjection(["connection_id"])
+
+    online_shard = UnicodeAttribute(hash_key=True)
+    close_at = UnicodeAttribute(range_key=True)
+
+
+class DriverIndex(GlobalSecondaryIndex):
+    """A driver's chargers (``driver`` set when linked)."""
+
+    class Meta:
+        index_name = "driver-index"
+        projection = KeysOnlyProjection()
+
+    driver = UnicodeAttribute(hash_key=True)
+    charge_point_id = UnicodeAttribute(range_key=True)
+
+
+class FleetIndex(GlobalSecondaryIndex):
+    """Every charger by id, for the operator listing's pages. Keys only, written at registration
+    (an update of other attributes writes nothing to a keys-only index)."""
+
+    class Meta:
+        index_name = "fleet-index"
+        projection = KeysOnlyProjection()
+
+    fleet = UnicodeAttribute(hash_key=True)
+    charge_point_id = UnicodeAttribute(range_key=True)
+
+
+class ActiveSessionIndex(GlobalSecondaryIndex):
+    """Active sessions (``active_shard`` set at StartTransaction, removed at StopTransaction)."""
+
+    class Meta:
+        index_name = "active-index"
+        projection = AllProjection()
+
+    active_shard = UnicodeAttribute(hash_key=True)
+    transaction_id = NumberAttribute(range_key=True)
+
+
+class DueCallIndex(GlobalSecondaryIndex):
+    """Queued calls and outstanding slots by when the sweeper should look at them (``due_at``);
+    outcome records carry no ``due_shard`` and are not in the index."""
+
+    class Meta:
+        index_name = "due-index"
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
 
 
 class ChargerModel(Model):
@@ -47,9 +110,20 @@ class ChargerModel(Model):
     setup_connection_id = UnicodeAttribute(null=True)  # the connection the platform has configured
     preference = MapAttribute(null=True)  # the driver's: departure (ISO), energy_kwh, charge_now
     capabilities = MapAttribute(default=dict)  # learnt from the charger's answers: config values, accepted profiles
-    auth_failures = NumberAttribute(null=True)  # wrong keys since auth_failures_since (brute-force lockout)
-    auth_failures_since = UTCDateTimeAttribute(null=True)
     driver = UnicodeAttribute(null=True)  # the driver account (Cognito subject) linked to this charger
+    legacy_handshake = BooleanAttribute(null=True)  # admitted as OCPP 1.6 without / with a variant subprotocol
+    pending_password_hash = UnicodeAttribute(null=True)  # key rotation: the new key's hash (csms.ocpp.rotation)
+    pending_key_call = UnicodeAttribute(null=True)  # the ChangeConfiguration that carries it
+    driver_since = UTCDateTimeAttribute(null=True)  # when the current driver was linked (csms.views.driver_links)
+    driver_links = ListAttribute(of=UnicodeAttribute, null=True)  # closed links: "<driver>|<from>|<to>"
+    online_shard = UnicodeAttribute(null=True)  # online-index: present while connected
+    close_at = UnicodeAttribute(null=True)  # ISO: the platform closes this connection then (storm spreading)
+    fleet = UnicodeAttribute(null=True)  # fleet-index: "charger" for every registered charger
+    setup_version = UnicodeAttribute(null=True)  # the set-up configuration last queued to this charger
+    setup_pump = UnicodeAttribute(null=True)  # connection whose BootNotification queued set-up calls to send
+    online_index = OnlineIndex()
+    driver_index = DriverIndex()
+    fleet_index = FleetIndex()
 
 
 class ConnectorModel(Model):
@@ -94,6 +168,8 @@ class SessionModel(Model):
     flags = ListAttribute(of=UnicodeAttribute, null=True)
     plan = UnicodeAttribute(null=True)  # JSON: the last plan sent to the charger
     plan_hash = UnicodeAttribute(null=True)
+    active_shard = UnicodeAttribute(null=True)  # active-index: present while the session is active
+    active_index = ActiveSessionIndex()
 
 
 class MeterSampleModel(Model):
@@ -110,10 +186,12 @@ class MeterSampleModel(Model):
     energy_wh = NumberAttribute(null=True)
     readings = UnicodeAttribute()  # compact JSON list of normalised readings
     received_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)  # retention (Settings.meter_retention_days); archived to S3 first
 
 
 class KeyModel(Model):
-    """Counters (``counter#...``) and idempotency keys (``txstart#...``)."""
+    """Counters (``counter#...``), idempotency keys (``txstart#...``) and handshake failure
+    counters (``authfail#...``, ``adapters.dynamo.lockout``)."""
 
     class Meta:
         table_name = "unbound-keys"
@@ -121,6 +199,9 @@ class KeyModel(Model):
     pk = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    first_at = UTCDateTimeAttribute(null=True)  # authfail#: the first failure counted
+    last_at = UTCDateTimeAttribute(null=True)  # authfail#: the latest
+    source = UnicodeAttribute(null=True)  # authfail#: the latest failure's source IP
 
 
 class ReviewModel(Model):
@@ -136,6 +217,8 @@ class ReviewModel(Model):
     action = UnicodeAttribute(null=True)
     transaction_id = NumberAttribute(null=True)
     raw = UnicodeAttribute(null=True)
+    unique_id = UnicodeAttribute(null=True)  # the OCPP message id of the frame kept
+    expires_at = TTLAttribute(null=True)
 
 
 class CallModel(Model):
@@ -158,6 +241,9 @@ class CallModel(Model):
     result = UnicodeAttribute(null=True)  # JSON
     error_code = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)  # due-index: queued calls and the slot
+    due_at = UnicodeAttribute(null=True)  # ISO: when the sweeper should send or expire it
+    due_index = DueCallIndex()
 
 
 class SignalModel(Model):
@@ -218,7 +304,8 @@ MODELS: dict[str, type[Model]] = {
 }
 
 # Attributes with DynamoDB TTL enabled, per table.
-TTL_ATTRIBUTES = {"keys": "expires_at", "calls": "expires_at", "signals": "expires_at", "events": "expires_at"}
+TTL_ATTRIBUTES = {"keys": "expires_at", "calls": "expires_at", "signals": "expires_at", "events": "expires_at",
+                  "meter": "expires_at", "review": "expires_at"}
 
 
 def bind(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""DynamoDB implementations of the domain's repositories (``csms.ports``).
+"""DynamoDB implementations of the domain's repositories (``csms.ocpp.ports``).
 
 Every write that must not clobber newer state is conditional; every method
 costs a known number of requests (see docs and the request-count test):
@@ -15,8 +15,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from adapters.dynamo.models import (
@@ -29,16 +29,23 @@ from adapters.dynamo.models import (
     SessionModel,
     SignalModel,
 )
-from csms.signals import DemandEvent, SignalRow, to_signals
-from csms.tariff import Signals
-from csms.model import BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Reading, ReviewItem, Session
-from csms.ports import AlreadyExists
+from adapters.dynamo import indexes
+from csms.charging.signals import DemandEvent, SignalRow, to_signals
+from csms.charging.tariff import Signals
+from csms.model import (BootInfo, ChargerAuth, ChargerView, ConnectorStatus, MeterSample, Preference, Reading, ReviewItem,
+                        Session)
+from csms.ocpp.connection_age import close_at as connection_close_at
+from csms.ocpp.ports import AlreadyExists, SetupClaim
+from csms.ocpp.quirks import FUTURE_TOLERANCE
 from csms.timeutil import iso, parse_ts
 
 log = logging.getLogger(__name__)
 
 TRANSACTION_COUNTER = "counter#transaction"
 START_KEY_TTL_S = 90 * 24 * 3600  # retries of a StartTransaction come within days, not months
+METER_RETENTION_DAYS = 396  # 13 months in DynamoDB (then only in the S3 archive); Settings can change it
+REVIEW_TTL = timedelta(days=180)  # a person reviews within weeks; the raw frame is kept half a year
+FIRMWARE_HISTORY_MAX = 50  # entries kept on the charger item (the oldest half is dropped when full)
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -50,6 +57,16 @@ def _boot_from(item: ChargerModel) -> BootInfo | None:
         return None
     data = item.boot.as_dict() if hasattr(item.boot, "as_dict") else dict(item.boot)
     return BootInfo(**{k: data.get(k) for k in BootInfo.__dataclass_fields__})
+
+
+def _preference_from(charge_point_id: str, stored: dict) -> Preference:
+    departure = None
+    if stored.get("departure"):
+        try:
+            departure = parse_ts(stored["departure"])
+        except ValueError:
+            log.warning("unreadable departure in %s's preference", charge_point_id)
+    return Preference(departure, stored.get("energy_kwh"), bool(stored.get("charge_now")), stored.get("carbon_price"))
 
 
 def _view(item: ChargerModel) -> ChargerView:
@@ -68,7 +85,8 @@ def _view(item: ChargerModel) -> ChargerView:
 class DynamoChargers:
     def register(self, charge_point_id: str, password_hash: str, at: datetime) -> None:
         item = ChargerModel(
-            charge_point_id, password_hash=password_hash, created_at=at, enabled=True, online=False, capabilities={}
+            charge_point_id, password_hash=password_hash, created_at=at, enabled=True, online=False, capabilities={},
+            fleet=indexes.FLEET,
         )
         try:
             item.save(condition=ChargerModel.charge_point_id.does_not_exist())
@@ -93,24 +111,19 @@ class DynamoChargers:
         try:
             item = ChargerModel.get(
                 charge_point_id,
-                attributes_to_get=["charge_point_id", "password_hash", "enabled", "auth_failures", "auth_failures_since"],
+                attributes_to_get=["charge_point_id", "password_hash", "enabled", "legacy_handshake",
+                                   "pending_password_hash"],
             )
         except DoesNotExist:
             return None
         return ChargerAuth(item.charge_point_id, item.password_hash, item.enabled is not False,
-                           int(item.auth_failures or 0), item.auth_failures_since)
+                           bool(item.legacy_handshake), item.pending_password_hash)
 
-    def record_auth_failure(self, charge_point_id: str, at: datetime, window: timedelta) -> None:
-        """Count a wrong key in the current window (one UpdateItem; a new window restarts at 1)."""
-        in_window = ChargerModel.auth_failures_since > at - window
-        try:
-            ChargerModel(charge_point_id).update(actions=[ChargerModel.auth_failures.add(1)],
-                                                 condition=ChargerModel.charge_point_id.exists() & in_window)
-            return
-        except UpdateError as exc:
-            if not _conditional_failed(exc):
-                raise
-        self._update(charge_point_id, [ChargerModel.auth_failures.set(1), ChargerModel.auth_failures_since.set(at)])
+    def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
+        """Admit (or stop admitting) the charger as OCPP 1.6 when it offers no subprotocol or a variant
+        spelling. False when the charger does not exist."""
+        action = ChargerModel.legacy_handshake.set(True) if legacy else ChargerModel.legacy_handshake.remove()
+        return self._update(charge_point_id, [action])
 
     def _update(self, charge_point_id: str, actions, condition=None) -> bool:
         exists = ChargerModel.charge_point_id.exists()
@@ -130,6 +143,9 @@ class DynamoChargers:
                 ChargerModel.online.set(True),
                 ChargerModel.connected_at.set(at),
                 ChargerModel.last_seen.set(at),
+                # online-index: counted by the gauge; closed by the sweeper at close_at (storm spreading)
+                ChargerModel.online_shard.set(indexes.shard_of(charge_point_id)),
+                ChargerModel.close_at.set(iso(connection_close_at(at))),
             ],
         )
 
@@ -138,30 +154,40 @@ class DynamoChargers:
         # $disconnect of an old socket must not hide a charger that reconnected.
         return self._update(
             charge_point_id,
-            [ChargerModel.online.set(False), ChargerModel.disconnected_at.set(at), ChargerModel.connection_id.remove()],
+            [ChargerModel.online.set(False), ChargerModel.disconnected_at.set(at), ChargerModel.connection_id.remove(),
+             ChargerModel.online_shard.remove(), ChargerModel.close_at.remove()],
             condition=ChargerModel.connection_id == connection_id,
         )
 
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> dict[str, str] | None:
+        """One UpdateItem; its ALL_NEW answer carries the learnt capabilities at no extra cost."""
         data = {k: v for k, v in boot.__dict__.items() if v is not None}
-        self._update(
-            charge_point_id,
-            [ChargerModel.boot.set(data), ChargerModel.boot_at.set(at), ChargerModel.last_seen.set(at)],
-        )
+        item = ChargerModel(charge_point_id)
+        try:
+            item.update(actions=[ChargerModel.boot.set(data), ChargerModel.boot_at.set(at), ChargerModel.last_seen.set(at)],
+                        condition=ChargerModel.charge_point_id.exists())
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        caps = item.capabilities
+        return dict(caps.as_dict() if hasattr(caps, "as_dict") else caps or {})
 
     def touch(self, charge_point_id: str, at: datetime) -> None:
         self._update(charge_point_id, [ChargerModel.last_seen.set(at)])
 
     def record_firmware_status(self, charge_point_id: str, status: str, at: datetime) -> None:
-        self._update(
-            charge_point_id,
-            [
-                ChargerModel.firmware_status.set(status),
-                ChargerModel.firmware_status_at.set(at),
-                # one UpdateItem still: the history is appended in the same write
-                ChargerModel.firmware_history.set((ChargerModel.firmware_history | []).append([f"{iso(at)} {status}"])),
-            ],
-        )
+        entry = f"{iso(at)} {status}"
+        status_actions = [ChargerModel.firmware_status.set(status), ChargerModel.firmware_status_at.set(at)]
+        # one UpdateItem still: the history is appended in the same write, while it has room
+        room = ChargerModel.firmware_history.does_not_exist() | (size(ChargerModel.firmware_history) < FIRMWARE_HISTORY_MAX)
+        if self._update(charge_point_id,
+                        status_actions + [ChargerModel.firmware_history.set((ChargerModel.firmware_history | []).append([entry]))],
+                        condition=room):
+            return
+        # Full (once every FIRMWARE_HISTORY_MAX / 2 statuses): keep the newer half and the new entry.
+        kept = self.firmware_history(charge_point_id)[-(FIRMWARE_HISTORY_MAX // 2):]
+        self._update(charge_point_id, status_actions + [ChargerModel.firmware_history.set(kept + [entry])])
 
     def record_diagnostics_status(self, charge_point_id: str, status: str, at: datetime) -> None:
         self._update(
@@ -175,9 +201,38 @@ class DynamoChargers:
             return None
 
     def list(self) -> list[ChargerView]:
-        return sorted((_view(i) for i in ChargerModel.scan()), key=lambda v: v.charge_point_id)
+        """Every charger (CLI, demo): the fleet index's pages, then the items. O(fleet): never on a
+        per-message or per-request path (the HTTP API pages with ``page``)."""
+        out, cursor = [], None
+        while True:
+            views, cursor = self.page(indexes.MAX_PAGE, cursor)
+            out.extend(views)
+            if cursor is None:
+                return out
 
-    # ChargerLink (csms.commands): what the outbound call queue needs
+    def _views(self, ids: list[str]) -> list[ChargerView]:
+        """The chargers of ``ids`` in that order (BatchGetItem, 100 keys a request)."""
+        found = {i.charge_point_id: _view(i) for i in ChargerModel.batch_get(ids)} if ids else {}
+        return [found[i] for i in ids if i in found]
+
+    def page(self, limit: int, cursor: str | None = None) -> tuple[list[ChargerView], str | None]:
+        """One page of the fleet in id order: a Query of the keys-only fleet index and one
+        BatchGetItem, whatever the fleet's size. Raises indexes.BadCursor."""
+        keys, after = indexes.query_page(lambda **kw: ChargerModel.fleet_index.query(indexes.FLEET, **kw), limit, cursor)
+        return self._views([k.charge_point_id for k in keys]), after
+
+    def page_of_driver(self, driver: str, limit: int, cursor: str | None = None) -> tuple[list[ChargerView], str | None]:
+        """One page of a driver's chargers (driver index, then one BatchGetItem)."""
+        keys, after = indexes.query_page(lambda **kw: ChargerModel.driver_index.query(driver, **kw), limit, cursor)
+        return self._views([k.charge_point_id for k in keys]), after
+
+    def due_to_close(self, now: datetime) -> list[tuple[str, str]]:
+        """(charge point id, connection id) of connections whose random close age has passed: one
+        Query per online-index shard, returning only those due."""
+        return [(i.charge_point_id, i.connection_id) for i in
+                indexes.due_before(ChargerModel.online_index, ChargerModel.close_at, now) if i.connection_id]
+
+    # ChargerLink (csms.ocpp.ports): what the outbound call queue needs
     def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
         try:
             item = ChargerModel.get(
@@ -201,9 +256,48 @@ class DynamoChargers:
     def mark_stale(self, charge_point_id: str, connection_id: str) -> None:
         self._update(
             charge_point_id,
-            [ChargerModel.online.set(False), ChargerModel.connection_id.remove()],
+            [ChargerModel.online.set(False), ChargerModel.connection_id.remove(),
+             ChargerModel.online_shard.remove(), ChargerModel.close_at.remove()],
             condition=ChargerModel.connection_id == connection_id,
         )
+
+    def claim_setup(self, charge_point_id: str, connection_id: str) -> SetupClaim | None:
+        """``csms.ocpp.ports.ChargerLink.claim_setup``: an eventually consistent GetItem of three
+        attributes (0.5 read unit: the messages after the first of a young connection stop here), then
+        one conditional UpdateItem returning the old item (ALL_OLD): the claim and the read of boot
+        time and configuration version in one request. A failed conditional write would cost a whole
+        write unit, ten times the read."""
+        try:
+            seen = ChargerModel.get(charge_point_id, attributes_to_get=["connection_id", "setup_connection_id", "setup_pump"])
+        except DoesNotExist:
+            return None
+        if seen.connection_id != connection_id or (seen.setup_connection_id == connection_id
+                                                   and seen.setup_pump != connection_id):
+            return None
+        current = ChargerModel.connection_id == connection_id
+        not_yet = (ChargerModel.setup_connection_id.does_not_exist() | (ChargerModel.setup_connection_id != connection_id)
+                   | (ChargerModel.setup_pump == connection_id))
+        try:
+            data = ChargerModel._get_connection().update_item(
+                charge_point_id, actions=[ChargerModel.setup_connection_id.set(connection_id), ChargerModel.setup_pump.remove()],
+                condition=current & not_yet, return_values="ALL_OLD")
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        old = ChargerModel.from_raw_data(data["Attributes"])
+        return SetupClaim(old.setup_pump == connection_id, old.boot_at, old.setup_version)
+
+    def boot_setup(self, charge_point_id: str, connection_id: str, version: str) -> str | None:
+        """``csms.ocpp.ports.ChargerLink.boot_setup``: one UpdateItem when the configuration changed
+        (the set-up calls are then sent by the next message), two when it is current."""
+        changed = ChargerModel.setup_version.does_not_exist() | (ChargerModel.setup_version != version)
+        if self._update(charge_point_id, [ChargerModel.setup_connection_id.set(connection_id),
+                                          ChargerModel.setup_version.set(version),
+                                          ChargerModel.setup_pump.set(connection_id)], condition=changed):
+            return None
+        self._update(charge_point_id, [ChargerModel.setup_connection_id.set(connection_id)])
+        return version
 
     def record_capabilities(self, charge_point_id: str, values: dict[str, str]) -> None:
         if not values:
@@ -226,23 +320,26 @@ class DynamoChargers:
         return self._update(charge_point_id, [action])
 
     def count_online(self) -> int:
-        """Chargers with a live connection (the ConnectedChargers metric). A scan reading only the
-        flag: about 0.5 RCU per 4 KB of the table per call; a sparse index is the step for a large fleet."""
-        return sum(1 for _ in ChargerModel.scan(ChargerModel.online == True,  # noqa: E712
-                                                 attributes_to_get=["charge_point_id"]))
+        """Chargers with a live connection (the ConnectedChargers metric): ``Select=COUNT`` on each
+        online-index shard (16 Queries; 0.5 RCU per 4 KB of index entries, ~40 B each)."""
+        return sum(ChargerModel.online_index.count(shard) for shard in indexes.all_shards())
 
     def of_driver(self, driver: str) -> list[ChargerView]:
-        """The chargers linked to a driver. A scan with a filter: fine for thousands of chargers; a
-        GSI on ``driver`` is the step for a large fleet."""
-        return [_view(i) for i in ChargerModel.scan(ChargerModel.driver == driver)]
+        """The chargers linked to a driver (driver index, all pages)."""
+        out, cursor = [], None
+        while True:
+            views, cursor = self.page_of_driver(driver, indexes.MAX_PAGE, cursor)
+            out.extend(views)
+            if cursor is None:
+                return out
 
-    def preference(self, charge_point_id: str) -> dict:
+    def preference(self, charge_point_id: str) -> Preference:
         try:
             item = ChargerModel.get(charge_point_id, attributes_to_get=["preference"])
         except DoesNotExist:
-            return {}
+            return Preference()
         pref = item.preference
-        return dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {})
+        return _preference_from(charge_point_id, dict(pref.as_dict() if hasattr(pref, "as_dict") else pref or {}))
 
     def firmware_history(self, charge_point_id: str) -> list[str]:
         try:
@@ -275,7 +372,10 @@ def _status_from(item: ConnectorModel) -> ConnectorStatus:
 
 class DynamoConnectors:
     def record_status(self, charge_point_id: str, status: ConnectorStatus) -> bool:
-        newer_or_first = ConnectorModel.status_at.does_not_exist() | (ConnectorModel.status_at <= status.timestamp)
+        # A stored stamp later than this receipt (beyond the tolerance) came from a clock that ran ahead:
+        # it never outranks a message received after it (csms.ocpp.quirks, issue 14).
+        newer_or_first = (ConnectorModel.status_at.does_not_exist() | (ConnectorModel.status_at <= status.timestamp)
+                          | (ConnectorModel.status_at > status.received_at + FUTURE_TOLERANCE))
         actions = [
             ConnectorModel.status.set(status.status),
             ConnectorModel.error_code.set(status.error_code),
@@ -352,10 +452,13 @@ class DynamoSessions:
             reservation_id=s.reservation_id,
             active=True,
             flags=list(s.flags) or None,
+            active_shard=indexes.shard_of(s.charge_point_id),
         )
         key = KeyModel(_start_pk(start_key), value=transaction_id, expires_at=timedelta(seconds=START_KEY_TTL_S))
         try:
-            with TransactWrite(connection=Connection(region=KeyModel.Meta.region, host=KeyModel.Meta.host)) as tx:
+            # The models' own connection: a new Connection per call built a new botocore client
+            # (its service model loaded again, ~100 ms of CPU) for every StartTransaction.
+            with TransactWrite(connection=KeyModel._get_connection().connection) as tx:
                 tx.save(key, condition=KeyModel.pk.does_not_exist())
                 tx.save(item, condition=SessionModel.transaction_id.does_not_exist())
         except TransactWriteError as exc:
@@ -380,10 +483,20 @@ class DynamoSessions:
     def list(self, charge_point_id: str) -> list[Session]:
         return [_session_from(i) for i in SessionModel.query(charge_point_id, consistent_read=True)]
 
+    def recent(self, charge_point_id: str, limit: int) -> list[Session]:
+        """One Query, newest transaction first, at most ``limit`` items (bounded read units)."""
+        return [_session_from(i) for i in SessionModel.query(charge_point_id, consistent_read=True,
+                                                             scan_index_forward=False, limit=limit)]
+    def page(self, charge_point_id: str, limit: int, cursor: str | None = None) -> tuple[list[Session], str | None]:
+        """One page of a charger's sessions, newest first. Raises indexes.BadCursor."""
+        items, after = indexes.query_page(
+            lambda **kw: SessionModel.query(charge_point_id, scan_index_forward=False, **kw), limit, cursor)
+        return [_session_from(i) for i in items], after
+
     def all_active(self) -> list[Session]:
-        """Every plugged-in session (the scheduler's input). A scan: a sparse GSI on active
-        sessions is the next step for large fleets."""
-        return [_session_from(i) for i in SessionModel.scan(SessionModel.active == True)]  # noqa: E712
+        """Every plugged-in session (the scheduler's input): one Query per active-index shard,
+        reading only the active sessions, whatever the number of stopped ones."""
+        return [_session_from(i) for shard in indexes.all_shards() for i in SessionModel.active_index.query(shard)]
 
     def save_plan(self, charge_point_id: str, transaction_id: int, plan_json: str, digest: str) -> None:
         try:
@@ -407,6 +520,7 @@ class DynamoSessions:
             SessionModel.stopped_at.set(session.stopped_at),
             SessionModel.stop_received_at.set(session.stop_received_at),
             SessionModel.energy_wh.set(session.energy_wh),
+            SessionModel.active_shard.remove(),  # leaves the active-index
         ]
         for attr, value in (
             (SessionModel.meter_stop_wh, session.meter_stop_wh),
@@ -431,7 +545,7 @@ def _stream(charge_point_id: str, connector_id: int) -> str:
     return f"{charge_point_id}#{connector_id}"
 
 
-def _sample_item(s: MeterSample) -> MeterSampleModel:
+def _sample_item(s: MeterSample, retention: timedelta = timedelta(days=METER_RETENTION_DAYS)) -> MeterSampleModel:
     readings = [[r.measurand, r.value, r.unit, r.phase, r.context, r.location] for r in s.readings]
     return MeterSampleModel(
         _stream(s.charge_point_id, s.connector_id),
@@ -441,6 +555,8 @@ def _sample_item(s: MeterSample) -> MeterSampleModel:
         energy_wh=s.energy_wh,
         readings=json.dumps(readings, separators=(",", ":")),
         received_at=s.received_at,
+        # TTL from the sample's own time, so a late-delivered old sample does not outlive its peers
+        expires_at=max(s.timestamp, s.received_at or s.timestamp) + retention,
     )
 
 
@@ -462,8 +578,11 @@ def _sample_from(item: MeterSampleModel) -> MeterSample:
 
 
 class DynamoMeter:
+    def __init__(self, retention_days: int = METER_RETENTION_DAYS):
+        self.retention = timedelta(days=retention_days)
+
     def put(self, samples: Iterable[MeterSample]) -> None:
-        items = [_sample_item(s) for s in samples]
+        items = [_sample_item(s, self.retention) for s in samples]
         if len(items) == 1:
             items[0].save()
         elif items:
@@ -482,11 +601,18 @@ class DynamoMeter:
             )
         ]
 
-    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int) -> list[MeterSample]:
+    def for_transaction(self, charge_point_id: str, connector_id: int, transaction_id: int,
+                        start: datetime | None = None, stop: datetime | None = None) -> list[MeterSample]:
+        """The transaction's samples. With ``start`` (and ``stop``; None = still open) only that key
+        range of the connector's stream is read: a session view costs its own samples, not the
+        connector's whole history."""
+        lower = iso(start) if start is not None else "0"  # every ISO key sorts after "0"
+        upper = iso(stop) + "#~" if stop is not None else "~"
         return [
             _sample_from(i)
             for i in MeterSampleModel.query(
                 _stream(charge_point_id, connector_id),
+                MeterSampleModel.sample_key.between(lower, upper),
                 filter_condition=MeterSampleModel.transaction_id == transaction_id,
             )
         ]
@@ -507,6 +633,8 @@ class DynamoReview:
             action=item.action,
             transaction_id=item.transaction_id,
             raw=item.raw,
+            unique_id=item.unique_id,
+            expires_at=REVIEW_TTL,
         ).save()
 
     def list(self, charge_point_id: str) -> list[ReviewItem]:
@@ -522,6 +650,7 @@ class DynamoReview:
                     action=i.action,
                     transaction_id=int(i.transaction_id) if i.transaction_id is not None else None,
                     raw=i.raw,
+                    unique_id=i.unique_id,
                 )
             )
         return out

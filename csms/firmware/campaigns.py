@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from csms.firmware import model as m
-from csms.firmware.model import Campaign, FirmwareImage, Target, Window
+from csms.firmware.model import Campaign, FirmwareImage, Target, UploadTarget, Window
 from csms.firmware.ports import FileStore, FirmwareStore, Fleet, Sender, Transactions
 from csms.operations import Conflict, Invalid, NotFound
 from csms.timeutil import iso, utcnow
@@ -90,7 +90,7 @@ class Firmware:
 
     # ------------------------------------------------------------------ images
     def add_image(self, vendor: str, model: str, version: str, size_bytes: int, sha256: str,
-                  signature: str | None = None, signing_certificate: str | None = None) -> tuple[FirmwareImage, object]:
+                  signature: str | None = None, signing_certificate: str | None = None) -> tuple[FirmwareImage, UploadTarget]:
         """Register an image and return it with where to upload it (an UploadTarget).
 
         Raises TooLarge over ``max_image_bytes``; Invalid for a bad checksum or text, or a model no
@@ -175,11 +175,11 @@ class Firmware:
                     raise NotFound(f"no charger {cp}")
                 if view.boot is None:
                     raise Invalid(f"unknown model: charger {cp} has not booted yet")
-                image = images.get((view.boot.vendor, view.boot.model))
-                if image is None:
+                matched = images.get((view.boot.vendor, view.boot.model))
+                if matched is None:
                     raise Invalid(f"unknown model: charger {cp} is a {view.boot.vendor} {view.boot.model}; "
                                   f"this campaign has images for " + ", ".join(f"{v} {mo}" for v, mo in images))
-                found[cp] = (image, view.boot.firmware_version)
+                found[cp] = (matched, view.boot.firmware_version)
         else:
             for (vendor, model_name), image in images.items():
                 for cp, version in self.store.chargers_of(vendor, model_name):

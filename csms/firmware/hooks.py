@@ -1,4 +1,4 @@
-"""The charger messages firmware management listens to (``csms.central.NotificationHook``)."""
+"""The charger messages firmware management listens to (``csms.ocpp.v16.central.NotificationHook``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What firmware management needs from outside, typed. Implemented by ``adapters.dynamo.firmware``
 (storage), ``adapters.files`` / ``adapters.local_files`` (files and pre-signed URLs), the
-charger repository (``csms.ports.ChargerRepository.get``), the session repository (``active``)
-and ``csms.commands.Commander`` (``update_firmware``, ``get_diagnostics``)."""
+charger repository (``csms.ocpp.ports.ChargerRepository.get``), the session repository (``active``)
+and ``csms.ocpp.commands.Commander`` (``update_firmware``, ``get_diagnostics``)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ class FileStore(Protocol):
 
 
 class Sender(Protocol):
-    """The outbound call queue (``csms.commands.Commander``)."""
+    """The outbound call queue (``csms.ocpp.commands.Commander``)."""
 
     def update_firmware(self, charge_point_id: str, location: str, retrieve_at: datetime, *, retries: int = 3,
                         retry_interval_s: int = 300, campaign: str | None = None) -> Any: ...

@@ -31,3 +31,13 @@ def test_fuzz_bench_small_run_lets_nothing_escape():
     from bench import fuzz_frames
 
     assert fuzz_frames.run(1500, seed=7)["escaped"] == 0
+
+
+def test_fleet_bench_shard_holds_every_cap_and_matches_the_exact_lp():
+    from bench import bench_fleet
+
+    starts, cost = bench_fleet.window_and_costs()
+    shard = bench_fleet.run_shard(200, 1, starts, cost, exact=True)
+    assert shard["vehicles"] >= 200 and shard["sites_over_limit"] == 0 and shard["event_over_kw"] <= 1e-6
+    assert shard["gap_pct"] == 0 or abs(shard["gap_pct"]) < 1e-6
+    assert shard["unmet_kwh"] <= shard["exact_unmet_kwh"] + 1e-6

@@ -129,3 +129,27 @@ def test_state_survives_a_restart_and_reset_empties_it(tmp_path):
 
     assert run(restart(tmp_path, reset=False)) is True
     assert run(restart(tmp_path, reset=True)) is False
+
+
+def test_dynamodb_endpoint_points_the_platform_at_another_store(tmp_path, monkeypatch):
+    """DYNAMODB_ENDPOINT replaces the embedded store: the platform's tables and items live there
+    (here another journaled server), and the state dir holds no DynamoDB of its own."""
+    from csms_local.dynamodb import EmbeddedDynamo
+
+    other = EmbeddedDynamo(state_dir=tmp_path / "other")
+    other.start()
+    try:
+        monkeypatch.setenv("DYNAMODB_ENDPOINT", other.endpoint)
+
+        async def body(platform):
+            assert platform.dynamodb_endpoint == other.endpoint
+            return platform.settings.chargers_table
+
+        table = asyncio.run(asyncio.wait_for(_with_platform(tmp_path, body, smart_every_s=None, api_port=None), 120))
+        client = boto3.client("dynamodb", endpoint_url=other.endpoint, region_name="eu-west-2")
+        item = client.get_item(TableName=table, Key={"charge_point_id": {"S": "CP001"}})
+        assert "Item" in item
+    finally:
+        other.stop()
+    assert not list((tmp_path / "state").glob("dynamodb*"))
+    assert list((tmp_path / "other").glob("dynamodb.snapshot"))

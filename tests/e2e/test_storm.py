@@ -44,7 +44,7 @@ def test_connect_load_then_everyone_reconnects_within_seconds(tmp_path):
         try:
             from datetime import datetime, timezone
 
-            from csms.credentials import hash_key
+            from csms.ocpp.credentials import hash_key
 
             digest = hash_key(KEY)
             ids = [f"S{i:03d}" for i in range(CHARGERS)]

@@ -6,6 +6,7 @@ appearing, and a driver seeing only their own charger. Saves docs/session-page.p
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -124,7 +125,7 @@ def test_fleet_session_and_replan_in_the_browser(tmp_path):
                 seen = await asyncio.to_thread(_browse, platform, driver_token)
                 profiles_after = sum(1 for a, _ in client.received if a == "SetChargingProfile")
                 listener.cancel()
-            preference = platform.runtime.chargers.preference("CP001")
+            preference = dataclasses.asdict(platform.runtime.chargers.preference("CP001"))  # a Preference value
             return seen, profiles_before, profiles_after, preference
         finally:
             await platform.stop()

@@ -61,7 +61,8 @@ def test_each_table_matches_its_pynamodb_model(resources, name):
             matching.append(table)
     assert len(matching) >= 1, f"no table with the key schema of {model.__name__}: {expected}"
     table = matching[0]
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    # the meter table's steady writes are provisioned with auto scaling (infra/quotas.py); the rest on demand
+    assert table.get("BillingMode", "PROVISIONED") == ("PROVISIONED" if name == "meter" else "PAY_PER_REQUEST")
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
     if name in TTL_ATTRIBUTES:
@@ -123,19 +124,39 @@ def test_no_wildcard_actions_or_resources(resources):
         assert not any(a == "*" or a.endswith(":*") for a in actions), statement
         if set(actions) <= {"cloudfront:GetInvalidation", "cloudfront:CreateInvalidation"}:
             continue  # CDK's web-page upload invalidates the distribution: no resource-level scoping exists
+        if actions == ["dynamodb:ListStreams"]:
+            continue  # the meter archive's stream poller: ListStreams has no resource-level scoping
         assert statement.get("Resource") != "*", statement
 
 
-def test_authorizer_can_only_read_the_chargers_table(resources, template):
+def test_authorizer_reads_the_chargers_and_writes_only_its_failure_counters(resources, template):
     functions = _of_type(resources, "AWS::Lambda::Function")
     (role_ref,) = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()
                    if f["Properties"]["Handler"] == "handlers.authorizer.lambda_handler"]
     policies = [p for p in _of_type(resources, "AWS::IAM::Policy").values()
                 if {"Ref": role_ref} in p["Properties"]["Roles"]]
-    actions = {a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]
-               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-    assert actions and not any(a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite"))
-                               for a in actions)
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    writes = ("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite")
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if any(a.startswith(writes) for a in actions):
+            # only items keyed authfail#..., in the keys table
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["authfail#*"]}}
+            assert statement["Resource"]["Fn::GetAtt"][0].startswith("TablesKeys")
+    assert any("dynamodb:GetItem" in s["Action"] for s in statements)
+
+
+def test_refused_handshakes_are_counted_from_the_authorizer_log_and_alarm(resources):
+    (metric_filter,) = _of_type(resources, "AWS::Logs::MetricFilter").values()
+    props = metric_filter["Properties"]
+    assert props["FilterPattern"] == '{ $.message = "connection refused" }'
+    assert props["MetricTransformations"][0]["MetricName"] == "AuthFailures"
+    log_groups = {k for k, v in resources.items() if v["Type"] == "AWS::Logs::LogGroup" and "Authorizer" in k}
+    assert props["LogGroupName"]["Ref"] in log_groups
+    (alarm,) = [a["Properties"] for a in _of_type(resources, "AWS::CloudWatch::Alarm").values()
+                if a["Properties"]["MetricName"] == "AuthFailures"]
+    assert alarm["Namespace"] == "CSMS" and alarm["Threshold"] == constants.AUTH_FAILURES_ALARM
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_cloudfront_forwards_the_handshake_and_rewrites_the_path(template, resources):
@@ -160,7 +181,7 @@ console.log(JSON.stringify(out));"""
     # Then the path is in ws-uri (percent-encoded, decoded by the authorizer) and the URI is the stage
     assert request["headers"][constants.PATH_HEADER] == {"value": "/ocpp/CP%20001"}
     assert request["uri"] == f"/{constants.STAGE_NAME}"
-    from csms.connection import PATH_HEADER, id_from_path
+    from csms.ocpp.connection import PATH_HEADER, id_from_path
 
     assert PATH_HEADER == constants.PATH_HEADER
     assert id_from_path(request["headers"][PATH_HEADER]["value"]) == "CP 001"
@@ -228,7 +249,7 @@ def test_message_and_api_functions_may_invoke_the_scheduler_and_nothing_else(res
 
 def test_firmware_and_diagnostics_buckets_are_private_encrypted_and_tls_only(resources):
     buckets = _of_type(resources, "AWS::S3::Bucket")
-    assert len(buckets) == 4  # firmware, diagnostics, the web page, their access logs
+    assert len(buckets) == 5  # firmware, diagnostics, the web page, the meter archive, their access logs
     for bucket in buckets.values():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True,
@@ -239,7 +260,7 @@ def test_firmware_and_diagnostics_buckets_are_private_encrypted_and_tls_only(res
     policies = _of_type(resources, "AWS::S3::BucketPolicy")
     denies = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
               if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}]
-    assert len(denies) == 4
+    assert len(denies) == len(buckets)  # every bucket refuses plain HTTP, the archive too
 
 
 def test_failed_re_plans_land_in_a_dead_letter_queue(resources):
@@ -317,3 +338,99 @@ def test_web_page_is_served_by_cloudfront_from_a_private_bucket_with_its_api_wri
     assert upload["Properties"]["DistributionPaths"] == ["/*"]
     config = json.dumps(upload["Properties"].get("SourceMarkers") or upload["Properties"])
     assert "CSMS_API" in config and "OperatorApi" in config  # config.js names this stack's HTTP API
+
+
+def test_a_rotating_kms_key_seals_queued_keys_api_encrypts_posting_functions_decrypt(resources):
+    (key_id, key), = _of_type(resources, "AWS::KMS::Key").items()
+    assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
+    roles = {f["Properties"]["Handler"].split(".")[1]: f["Properties"]["Role"]["Fn::GetAtt"][0]
+             for f in _of_type(resources, "AWS::Lambda::Function").values() if "Handler" in f["Properties"]}
+    kms_actions: dict[str, set] = {}
+    for policy in _of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("kms:") for a in actions):
+                assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+                assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "AuthorizationKey"}}
+                for role in policy["Properties"]["Roles"]:
+                    kms_actions.setdefault(role["Ref"], set()).update(actions)
+    assert kms_actions[roles["api"]] >= {"kms:Encrypt"}
+    for handler in ("default", "sweeper", "scheduler"):
+        assert kms_actions[roles[handler]] == {"kms:Decrypt"}
+    assert roles["authorizer"] not in kms_actions and roles["connect"] not in kms_actions
+    for function in _of_type(resources, "AWS::Lambda::Function").values():
+        if function["Properties"].get("Handler", "").startswith("handlers."):
+            assert "SECRETS_KMS_KEY_ID" in function["Properties"]["Environment"]["Variables"]
+
+
+# ------------------------------------------------------------------ quotas, indexes
+
+
+def _synth(**context):
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.stack import CsmsStack
+
+    app = cdk.App(context=context)
+    return Template.from_stack(CsmsStack(app, "Csms", env=cdk.Environment(account="123456789012", region="eu-west-2")))
+
+
+def test_every_global_secondary_index_of_the_models_is_in_the_stack(resources):
+    from infra.tables import indexes_of
+
+    tables = [t["Properties"] for t in _of_type(resources, "AWS::DynamoDB::Table").values()]
+    deployed = {(g["IndexName"], tuple((k["AttributeName"], k["KeyType"]) for k in g["KeySchema"]),
+                 g["Projection"]["ProjectionType"]) for t in tables for g in t.get("GlobalSecondaryIndexes", [])}
+    expected = set()
+    for model in MODELS.values():
+        for spec in indexes_of(model):
+            keys = ((spec["partition_key"].name, "HASH"),) + (((spec["sort_key"].name, "RANGE"),) if "sort_key" in spec else ())
+            expected.add((spec["index_name"], keys, spec["projection_type"].value))
+    assert expected and deployed == expected
+
+
+def test_quotas_follow_the_fleet_size_and_protect_the_charger_path():
+    from infra.quotas import Quotas
+
+    q = Quotas(100_000)
+    assert q.throttle_rate >= 3 * 100_000 / 60  # >= 3x the steady MeterValues rate (1,667/s)
+    assert q.reserved["Message"] >= q.throttle_rate * 0.03  # rate x duration
+    assert sum(q.reserved.values()) <= 1_000 - 100
+    assert q.meter_capacity["write"][0] >= 100_000 / 60 / 0.8  # provisioned at the 80 % target
+    assert q.meter_capacity["write"][1] >= 3 * 100_000 / 60
+    assert Quotas(1_000).throttle_rate == 500  # never below API Gateway's default
+
+
+def test_stack_takes_its_capacity_from_fleet_size():
+    from infra.quotas import Quotas
+
+    # an account with the new-connection quota raised to 2,000/s: a boot storm needs warm tables
+    template = _synth(fleetSize="100000", newConnectionsPerSecond="2000", accountConcurrency="2000")
+    q = Quotas(100_000, new_connections_per_s=2000, account_concurrency=2000)
+    assert set(q.warm_throughput) == {"chargers", "calls"}
+    template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
+        "DefaultRouteSettings": {"ThrottlingRateLimit": q.throttle_rate, "ThrottlingBurstLimit": q.throttle_burst}})
+    functions = [f["Properties"] for f in template.to_json()["Resources"].values() if f["Type"] == "AWS::Lambda::Function"
+                 and "ReservedConcurrentExecutions" in f["Properties"]]
+    reserved = sorted(f["ReservedConcurrentExecutions"] for f in functions)
+    assert reserved == sorted(q.reserved.values())
+    assert any(f["MemorySize"] == q.authorizer_memory_mb == 1024 for f in functions
+               if f["Handler"] == "handlers.authorizer.lambda_handler")
+    tables = [t["Properties"] for t in template.to_json()["Resources"].values() if t["Type"] == "AWS::DynamoDB::Table"]
+    assert {t["WarmThroughput"]["WriteUnitsPerSecond"] for t in tables if "WarmThroughput" in t} == \
+        {w for _, w in q.warm_throughput.values()}
+    meter = [t for t in tables if t.get("ProvisionedThroughput")]
+    assert [t["ProvisionedThroughput"]["WriteCapacityUnits"] for t in meter] == [q.meter_capacity["write"][0]]
+    targets = [r for r in template.to_json()["Resources"].values() if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"]
+    assert sorted(t["Properties"]["MaxCapacity"] for t in targets) == sorted(
+        [q.meter_capacity["read"][1], q.meter_capacity["write"][1]])
+
+
+def test_stack_refuses_a_fleet_its_quotas_cannot_carry():
+    from infra.quotas import QuotaError
+
+    with pytest.raises(QuotaError, match="accountRequestsPerSecond"):
+        _synth(fleetSize="1000000")
+    # with the quota raised (and passed), the same fleet synthesises
+    _synth(fleetSize="300000", accountRequestsPerSecond="20000", accountConcurrency="3000")

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from adapters.dynamo.models import create_tables
 from adapters.settings import Settings
-from csms.credentials import hash_key
+from csms.ocpp.credentials import hash_key
 from handlers import _runtime, authorizer, connect, default, disconnect
 from tests import events
 
@@ -25,6 +25,13 @@ def platform(monkeypatch):
     for key, value in Settings.with_prefix("it", region="eu-west-2").as_env().items():
         monkeypatch.setenv(key, value)
     with mock_aws():
+        import boto3
+
+        from adapters.settings import ENV_SECRETS_KMS_KEY
+
+        # The stack's KMS key that seals a rotated AuthorizationKey in the calls table (moto's KMS)
+        key = boto3.client("kms", region_name="eu-west-2").create_key(Description="csms secrets")["KeyMetadata"]
+        monkeypatch.setenv(ENV_SECRETS_KMS_KEY, key["KeyId"])
         _runtime.reset()
         rt = _runtime.runtime()
         create_tables()
@@ -55,6 +62,7 @@ class ChargerClient:
         auth_headers.update(headers)
         policy = authorizer.lambda_handler(events.authorizer_event(auth_headers, connection_id), None)
         event = events.connect_event(policy["context"]["chargePointId"], connection_id)
+        event["requestContext"]["authorizer"].update(policy["context"])  # as API Gateway passes it on
         response = connect.lambda_handler(event, None)
         if response["statusCode"] == 200:
             self.connection_id = connection_id

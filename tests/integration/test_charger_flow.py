@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from csms.state import ConnectorState, connector_state
+from csms.views.state import ConnectorState, connector_state
 
 
 def _mv(connector, tx, ts, sampled):
@@ -197,9 +197,13 @@ def test_authorize_heartbeat_and_data_transfer(charger):
 
 
 def test_fleet_overview_shows_what_the_app_needs(charger):
-    from csms.fleet import fleet_overview
+    from csms.views.fleet import charger_overview
 
     rt = charger.rt
+
+    def fleet_overview(chargers, connectors, meter):  # every charger, as GET /v1/chargers reads them
+        return [charger_overview(v.charge_point_id, chargers, connectors, meter) for v in chargers.list()]
+
     charger.handshake()
     charger.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W22"})
     charger.result("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging",

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from csms.memory import MemoryPoster
+from tests.fakes import MemoryPoster
 from csms.timeutil import utcnow
 
 
@@ -48,6 +48,12 @@ def test_configuration_sequence_after_boot(charger, poster):
     frame = _answer(charger, frame, {"status": "Accepted"})
     assert json.loads(frame)[2:] == ["ChangeConfiguration", {"key": "HeartbeatInterval", "value": "300"}]
     frame = _answer(charger, frame, {"status": "Accepted"})
+    # StopTransaction carries only the register (the samples came in MeterValues): frames stay < 32 KB
+    assert json.loads(frame)[2:] == ["ChangeConfiguration", {"key": "StopTxnSampledData",
+                                                             "value": "Energy.Active.Import.Register"}]
+    frame = _answer(charger, frame, {"status": "Accepted"})
+    assert json.loads(frame)[2:] == ["ChangeConfiguration", {"key": "StopTxnAlignedData", "value": ""}]
+    frame = _answer(charger, frame, {"status": "Accepted"})
     assert json.loads(frame)[2] == "GetConfiguration"
     assert _answer(charger, frame, {"configurationKey": [
         {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current"},
@@ -57,7 +63,45 @@ def test_configuration_sequence_after_boot(charger, poster):
     caps = rt.chargers.capabilities("CP001")
     assert caps["ChargingScheduleAllowedChargingRateUnit"] == "Current"
     assert caps["config.MeterValueSampleInterval"] == "Accepted"
-    assert [o.outcome for o in rt.calls.outcomes("CP001")] == ["answered"] * 4
+    assert [o.outcome for o in rt.calls.outcomes("CP001")] == ["answered"] * 6
+
+
+def test_a_second_boot_with_the_configuration_current_sends_no_set_up(charger, poster):
+    # Given a charger configured on an earlier connection
+    charger.handshake()
+    charger.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W"})
+    charger.result("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"})
+    frame = poster.sent[0][1]
+    while frame is not None:
+        frame = _answer(charger, frame, {"status": "Accepted"} if json.loads(frame)[2] != "GetConfiguration" else {})
+    sent = len(poster.sent)
+    # When it reboots (a new connection and a BootNotification)
+    charger.handshake()
+    charger.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W"})
+    charger.result("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"})
+    # Then nothing is configured again: what we configure has not changed
+    assert len(poster.sent) == sent
+
+
+def test_boot_less_reconnect_of_a_configured_charger_costs_one_call(charger, poster):
+    rt = charger.rt
+    # Given a charger booted and configured on an earlier connection
+    charger.handshake()
+    charger.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W"})
+    rt.commander.pump("CP001", charger.connection_id)
+    frame = poster.sent[0][1]
+    while frame is not None:
+        frame = _answer(charger, frame, {"status": "Accepted"} if json.loads(frame)[2] != "GetConfiguration" else {})
+    sent = len(poster.sent)
+    # When it reconnects without a BootNotification and sends a few messages
+    charger.handshake()
+    charger.result("Heartbeat", {})
+    charger.result("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"})
+    # Then the only CALL is TriggerMessage StatusNotification (no BootNotification, no set-up)
+    assert _calls(poster.sent[sent:]) == [("TriggerMessage", {"requestedMessage": "StatusNotification"})]
+    # And its answer is dropped without a lookup, leaving nothing outstanding or queued
+    assert charger.send(json.dumps([3, json.loads(poster.sent[-1][1])[1], {"status": "Accepted"}])) is None
+    assert rt.calls.outstanding("CP001") is None and rt.calls.queued("CP001") == []
 
 
 def test_boot_less_reconnect_asks_for_boot_and_status(charger, poster):
@@ -143,7 +187,7 @@ def test_unanswered_call_expires_and_the_next_is_sent_by_the_sweep(charger, post
 
 
 def test_invalid_commands_are_refused_before_sending(charger, poster):
-    from csms.ocpp_j import OcppError
+    from csms.ocpp.codec import OcppError
 
     with pytest.raises(OcppError):
         charger.rt.commander.send("CP001", "ChangeConfiguration", {"key": "x"})

@@ -1,39 +1,37 @@
-"""Real concurrency against a DynamoDB server (moto in server mode, over HTTP):
-the conditional writes keep the invariants when invocations race."""
+"""Real concurrency against a DynamoDB server over HTTP: the conditional writes keep the
+invariants when invocations race.
+
+The server is the local platform's embedded DynamoDB (``csms_local.dynamo_serve``: moto behind
+the write-ahead journal, in its own process), not moto's ThreadedMotoServer: moto does not apply
+a conditional UpdateItem atomically across its request threads (check and write can interleave),
+so a race could lose the newest status there although DynamoDB would not. The journal applies
+every mutating request under one lock, as DynamoDB applies each item write atomically."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from adapters.dynamo.models import create_tables
 from adapters.settings import Settings
 from adapters.wiring import build_runtime
-from csms.commands import PendingCall
-from csms.credentials import hash_key
+from csms.ocpp.commands import PendingCall
+from csms.ocpp.credentials import hash_key
 from csms.model import ConnectorStatus, Session
+from csms_local.dynamodb import EmbeddedDynamo
 
 T0 = datetime(2024, 6, 12, 18, tzinfo=timezone.utc)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_runtime():
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = EmbeddedDynamo()  # a scratch state dir, removed on stop
     server.start()
     try:
-        settings = Settings.with_prefix("race", region="eu-west-2", dynamodb_endpoint=f"http://127.0.0.1:{port}")
+        settings = Settings.with_prefix("race", region="eu-west-2", dynamodb_endpoint=server.endpoint)
         rt = build_runtime(settings)
         create_tables()
         rt.chargers.register("CP", hash_key("0123456789abcdef"), T0)

@@ -11,8 +11,9 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from adapters.smart_charging import run_scheduler
-from csms import signals, tariff
-from csms.memory import MemoryPoster
+from csms.charging import signals
+from csms.charging import tariff
+from tests.fakes import MemoryPoster
 from csms.timeutil import iso, utcnow
 from tests.integration.test_scheduler_lambda import DATA
 

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.local_files import LocalFiles, handle
 from csms.firmware import model as m
-from csms.memory import MemoryPoster
+from tests.fakes import MemoryPoster
 from handlers import api
 from tests import events
 from tests.integration.conftest import ChargerClient

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from adapters import http_api
-from csms.credentials import hash_key
-from csms.memory import MemoryPoster
-from csms.signals import SignalRow
+from adapters.settings import Settings
+from adapters.wiring import build_runtime
+from csms.ocpp.credentials import hash_key
+from tests.fakes import MemoryPoster
+from csms.charging.signals import SignalRow
 from csms.timeutil import utcnow
-from handlers import api
+from handlers import _runtime, api
 from tests import events
 from tests.integration.conftest import ChargerClient
 
@@ -49,7 +51,8 @@ def _last_sent(platform) -> list:
 def fleet(platform):
     """Two chargers: A1 linked to alice, B1 to bob; a re-plan recorder."""
     asked = []
-    platform.replanner.request = asked.append
+    platform = _runtime.install(build_runtime(Settings.from_env(), replan=asked.append,
+                                              counters=_runtime.lambda_counters()))
     assert call("POST", "/v1/chargers", body={"id": "A1", "driver": "alice"})[0] == 201
     assert call("POST", "/v1/chargers", body={"id": "B1", "driver": "bob"})[0] == 201
     yield platform, asked
@@ -168,8 +171,16 @@ def _session_with_a_tariff_change(platform) -> int:
     return tx
 
 
+def _alice_since_2024() -> None:
+    """Alice has had A1 since January 2024 (the fleet fixture links her now)."""
+    from adapters.dynamo.models import ChargerModel
+
+    ChargerModel("A1").update(actions=[ChargerModel.driver_since.set(datetime(2024, 1, 1, tzinfo=timezone.utc))])
+
+
 def test_session_energy_cost_and_co2_by_hand(fleet):
     platform, _ = fleet
+    _alice_since_2024()
     tx = _session_with_a_tariff_change(platform)
     status, s = call("GET", f"/v1/chargers/A1/sessions/{tx}", who=ALICE)
     assert status == 200
@@ -186,6 +197,22 @@ def test_session_energy_cost_and_co2_by_hand(fleet):
     listed = call("GET", "/v1/sessions", who=ALICE)[1]
     assert listed["totals"] == {"sessions": 1, "energy_kwh": 5.0, "cost_gbp": 0.9, "co2_kg": 0.8, "savings_gbp": -0.4}
     assert call("GET", "/v1/sessions", who=BOB)[1]["totals"]["sessions"] == 0
+
+
+def test_a_driver_sees_only_sessions_from_while_the_charger_was_theirs(fleet):
+    platform, _ = fleet
+    _alice_since_2024()
+    tx = _session_with_a_tariff_change(platform)  # alice's, in 2024
+    assert call("GET", "/v1/sessions", who=ALICE)[1]["totals"]["sessions"] == 1
+    call("PUT", "/v1/chargers/A1/driver", body={"driver": "bob"})  # re-linked to bob
+    bobs = call("GET", "/v1/chargers/A1/sessions", who=BOB)
+    assert bobs[0] == 200 and bobs[1]["sessions"] == [] and "TAG" not in json.dumps(bobs[1])
+    assert call("GET", f"/v1/chargers/A1/sessions/{tx}", who=BOB)[0] == 404
+    assert call("GET", "/v1/sessions", who=ALICE)[1]["totals"]["sessions"] == 0  # no longer hers
+    call("PUT", "/v1/chargers/A1/driver", body={"driver": "alice"})  # and back: her own period again
+    assert call("GET", f"/v1/chargers/A1/sessions/{tx}", who=ALICE)[0] == 200
+    assert call("GET", "/v1/sessions", who=BOB)[1]["totals"]["sessions"] == 0
+    assert call("GET", "/v1/sessions")[1]["totals"]["sessions"] == 1  # operators see everything
 
 
 def test_session_time_filters(fleet):
@@ -263,37 +290,6 @@ def test_invalid_commands_are_refused_before_sending(fleet, body, status, words)
     assert call("GET", "/v1/chargers/A1/commands/nope")[0] == 404
 
 
-def test_key_rotation_switches_only_when_the_charger_accepts(fleet):
-    platform, _ = fleet
-    old = "o" * 20
-    client = _online(platform, "A1", old)
-    status, rotation = call("POST", "/v1/chargers/A1/rotate-key")
-    assert status == 200 and len(rotation["authorization_key"]) == 40
-    frame = _last_sent(platform)
-    assert frame[3] == {"key": "AuthorizationKey", "value": rotation["authorization_key"]}
-    assert ChargerClient(platform, "A1", old).handshake()["statusCode"] == 200  # not yet switched
-    client.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
-    with pytest.raises(Exception, match="Unauthorized"):
-        ChargerClient(platform, "A1", old).handshake()
-    assert ChargerClient(platform, "A1", rotation["authorization_key"]).handshake()["statusCode"] == 200
-    # The stored outcome does not keep the key
-    outcome = call("GET", f"/v1/chargers/A1/commands/{rotation['command_id']}")[1]
-    assert outcome["status"] == "answered" and rotation["authorization_key"] not in json.dumps(
-        [o.payload for o in platform.calls.outcomes("A1")])
-
-
-def test_a_refused_rotation_keeps_the_old_key(fleet):
-    platform, _ = fleet
-    old = "p" * 20
-    client = _online(platform, "A1", old)
-    rotation = call("POST", "/v1/chargers/A1/rotate-key")[1]
-    frame = _last_sent(platform)
-    client.send(json.dumps([3, frame[1], {"status": "Rejected"}]))
-    assert ChargerClient(platform, "A1", old).handshake()["statusCode"] == 200
-    with pytest.raises(Exception, match="Unauthorized"):
-        ChargerClient(platform, "A1", rotation["authorization_key"]).handshake()
-
-
 # ------------------------------------------------------------------ events
 def test_events_create_list_cancel(fleet):
     _, asked = fleet
@@ -338,4 +334,4 @@ def test_the_committed_openapi_document_matches_the_routes():
     routes = {(r.method.lower() if isinstance(r.method, str) else r.method[0].lower(), r.openapi_path)
               for r in http_api.app._static_routes + http_api.app._dynamic_routes}
     documented = {(m, p) for p, ops in generated["paths"].items() for m in ops}
-    assert routes == documented and len(documented) == 28  # 18 + 10 for firmware and diagnostics
+    assert routes == documented and len(documented) == 32  # + review, handshake (issue 14), auth failures x2 (issue 21); + 10 firmware and diagnostics (issue 19)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from csms.memory import MemoryPoster
+from tests.fakes import MemoryPoster
 from handlers import observability, sweeper
 from handlers.observability import PeriodicCounts
 

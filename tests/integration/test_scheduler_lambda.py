@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.settings import Settings
 from adapters.signal_feeds import refresh
-from csms import signals, tariff
+from adapters.wiring import build_runtime
+from csms.charging import signals
+from csms.charging import tariff
 from csms.timeutil import iso, parse_ts, utcnow
 from handlers import _runtime
 from handlers import scheduler as scheduler_handler
@@ -95,7 +98,7 @@ def test_scheduler_lambda_plans_the_fleet_under_the_cap_and_an_event(platform, m
 
 def test_plug_in_and_unplug_ask_for_a_re_plan(charger):
     asked = []
-    charger.rt.replanner.request = asked.append
+    _runtime.install(build_runtime(Settings.from_env(), replan=asked.append, counters=_runtime.lambda_counters()))
     tx = _plug_in(charger)
     charger.result("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
         {"timestamp": iso(utcnow()), "sampledValue": [{"value": "10"}]}]})

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from adapters.smart_charging import run_scheduler
-from csms.memory import MemoryPoster
-from csms.tariff import SLOT, Signals
+from tests.fakes import MemoryPoster
+from csms.charging.tariff import SLOT, Signals
 from csms.timeutil import iso, utcnow
 
 

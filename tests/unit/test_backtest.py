@@ -119,3 +119,59 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     code, _, err = _run(capsys, "backtest", "--sessions", "x.csv", "--prices", PRICES, "--carbon", CARBON,
                         "--out", "p.csv", "--site-limit-kw", "-3")
     assert code == 2 and err.strip() == "error: --site-limit-kw must be > 0"
+
+
+def test_a_site_limit_just_above_the_smallest_feasible_one_meets_every_need(tmp_path, capsys, acn_sessions):
+    """Energy first, cost second: re-timed real sessions under the tightest limit that can meet them all."""
+    from csms.charging import backtest, tariff
+
+    signals = tariff.load(PRICES, CARBON)
+    smallest = backtest.smallest_feasible_limit_kw(backtest.load_sessions(acn_sessions), signals)
+    limit = smallest * 1.001
+    code, stdout, _ = _run(capsys, "backtest", "--sessions", acn_sessions, "--prices", PRICES, "--carbon", CARBON,
+                           "--site-limit-kw", f"{limit:.4f}", "--out", str(tmp_path / "plan.csv"))
+    result = json.loads(stdout)
+    assert code == 0 and result["method"] == "lp"
+    assert result["plan"]["sessions_meeting_need"] == result["sessions"] == 300
+    assert result["plan"]["peak_kw"] <= round(limit, 1) + 0.05
+    below, _ = backtest.run(backtest.load_sessions(acn_sessions), signals, site_limit_kw=smallest * 0.98)
+    assert below["plan"]["sessions_meeting_need"] < 300  # the limit is tight: just below it, no plan meets all
+
+
+def _with_sites(tmp_path, acn_sessions, names):
+    with open(acn_sessions) as handle:
+        rows = list(csv.DictReader(handle))
+    path = tmp_path / "sessions_sites.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(list(rows[0]) + ["site_id"])
+        for i, row in enumerate(rows):
+            writer.writerow(list(row.values()) + [names[i % len(names)]])
+    return str(path)
+
+
+def test_backtest_with_sites_holds_each_site_limit_and_an_event_over_all_sites(tmp_path, capsys, acn_sessions):
+    sessions = _with_sites(tmp_path, acn_sessions, ["house", "depot", "office"])
+    sites = tmp_path / "sites.csv"
+    sites.write_text("site_id,limit_kw\nhouse,11\ndepot,14.8\noffice,\n")
+    args = ["backtest", "--sessions", sessions, "--prices", PRICES, "--carbon", CARBON, "--sites", str(sites)]
+    code, stdout, _ = _run(capsys, *args, "--out", str(tmp_path / "a.csv"))
+    free = json.loads(stdout)
+    assert code == 0 and free["method"] == "sites" and free["sites"]["over_limit"] == []
+    assert free["gap_to_lp_optimum_pct"] == pytest.approx(0, abs=0.1)  # exact inside each site
+    assert free["plan"]["sessions_meeting_need"] == 300
+    cap = round(0.8 * free["plan"]["peak_kw"], 1)
+    code, stdout, _ = _run(capsys, *args, "--event-cap-kw", str(cap), "--out", str(tmp_path / "b.csv"))
+    held = json.loads(stdout)
+    assert code == 0 and held["method"] == "sites+event"
+    assert held["plan"]["peak_kw"] <= cap and held["sites"]["event_cap_held"] and held["sites"]["over_limit"] == []
+    assert held["sites"]["unmet_kwh"] <= held["sites"]["lp_unmet_kwh"] + 0.5  # energy first, close to the exact LP
+
+
+def test_a_session_on_an_unknown_site_is_one_line(tmp_path, capsys, acn_sessions):
+    sessions = _with_sites(tmp_path, acn_sessions, ["house", "nowhere"])
+    sites = tmp_path / "sites.csv"
+    sites.write_text("site_id,limit_kw\nhouse,11\n")
+    code, _, err = _run(capsys, "backtest", "--sessions", sessions, "--prices", PRICES, "--carbon", CARBON,
+                        "--sites", str(sites), "--out", str(tmp_path / "p.csv"))
+    assert code == 2 and "site 'nowhere' is not in the sites file" in err and err.count("\n") == 1

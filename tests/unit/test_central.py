@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from csms.central import CentralSystem
-from csms.memory import MemoryChargers, MemoryConnectors, MemoryMeter, MemoryReview, MemorySessions
+from csms.ocpp.v16.central import CentralSystem
+from tests.fakes import MemoryChargers, MemoryConnectors, MemoryMeter, MemoryReview, MemorySessions
 
 NOW = datetime(2024, 6, 12, 18, 0, tzinfo=timezone.utc)
 

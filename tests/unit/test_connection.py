@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from csms.connection import authorize, choose_subprotocol, id_from_path
-from csms.credentials import CredentialError, generate_key, hash_key, parse_basic_auth, verify_key
+from csms.ocpp.connection import authorize, choose_subprotocol, id_from_path
+from csms.ocpp.credentials import CredentialError, generate_key, hash_key, parse_basic_auth, verify_key
 from csms.model import ChargerAuth
 
 KEY = "0123456789abcdef"
@@ -81,3 +81,18 @@ def test_id_from_path(path, expected):
 def test_subprotocol(offered, chosen):
     headers = {"Sec-WebSocket-Protocol": offered} if offered else {}
     assert choose_subprotocol(headers) == chosen
+
+
+def test_generated_keys_get_a_fast_hash_and_chosen_keys_keep_scrypt():
+    generated, chosen = generate_key(), KEY
+    fast, slow = hash_key(generated), hash_key(chosen)
+    # A 160-bit random key: one salted HMAC-SHA256 (cannot be guessed, so no slow hash is needed)
+    assert fast.startswith("hmac-sha256$") and generated not in fast and hash_key(generated) != fast
+    wrong = generated[:-1] + ("1" if generated[-1] == "0" else "0")
+    assert verify_key(generated, fast) and not verify_key(wrong, fast)
+    # An operator's chosen key may be guessable: scrypt
+    assert slow.startswith("scrypt$") and verify_key(chosen, slow)
+    # Hashes stored before the change (scrypt, even of a generated key) still verify
+    legacy = hash_key(generated, slow=True)
+    assert legacy.startswith("scrypt$") and verify_key(generated, legacy)
+    assert not verify_key(generated, "hmac-sha256$not-base64$x")

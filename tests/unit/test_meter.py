@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from csms.meter import (
+from csms.ocpp.meter import (
     import_power_w,
     normalise,
     parse_meter_values,

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from csms import planner
-from csms.planner import DemandEvent, PlanError, Problem, Vehicle
-from csms.scheduler import sort_and_fill
-from csms.tariff import Signals
+from csms.charging import planner
+from csms.charging.planner import DemandEvent, PlanError, Problem, Vehicle
+from csms.charging.scheduler import sort_and_fill
+from csms.charging.tariff import Signals
 
 T0 = datetime(2024, 6, 12, tzinfo=timezone.utc)
 SLOT = timedelta(minutes=30)
@@ -163,3 +163,22 @@ def test_bad_vehicles_are_named(vehicle, message):
 def test_a_vehicle_with_its_own_carbon_price_needs_the_carbon_series():
     with pytest.raises(PlanError, match="carbon intensity"):
         Problem([T0], [10.0], [Vehicle("a", T0, T0 + timedelta(hours=1), 1.0, 7.0, carbon_delta=0.01)])
+
+
+def test_energy_comes_before_cost_however_cheap_the_slot():
+    """Lexicographic, not a penalty weight: a slot cheaper than any weight could price unmet energy
+    still cannot buy one vehicle's cheap charging with another's missing energy."""
+    # a (plugged in both slots) could take the free slot 0, which is b's only slot; slot 1 costs more
+    # than any penalty per kWh the old single-stage LP used (10^4 p/kWh).
+    vehicles = [Vehicle("a", T0, T0 + 2 * SLOT, 3.5, 7.0), Vehicle("b", T0, T0 + SLOT, 3.5, 7.0)]
+    plan = planner.plan(Problem(_starts(2), [0.0, 3e4], vehicles, site_cap_kw=7.0))
+    assert plan.unmet_kwh() == pytest.approx([0, 0], abs=1e-6)
+    assert plan.slot_power() == pytest.approx([7.0, 7.0])
+
+
+def test_the_smallest_feasible_cap_is_the_one_that_just_meets_every_need():
+    vehicles = [Vehicle("a", T0, T0 + 2 * SLOT, 7.0, 7.0), Vehicle("b", T0, T0 + 4 * SLOT, 7.0, 7.0)]
+    cap = planner.smallest_feasible_cap_kw(Problem(_starts(4), [1, 1, 1, 1], vehicles))
+    assert cap == pytest.approx(7.0)  # a needs 7 kW for its whole hour; b then fits in the next hour
+    below = planner.plan(Problem(_starts(4), [1, 1, 1, 1], vehicles, site_cap_kw=cap * 0.99))
+    assert below.unmet_kwh().sum() > 0.01

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from csms import ocpp_j
-from csms.profiles import ProfileSupport, profile_request, with_purpose
+from csms.ocpp import codec as ocpp_j
+from csms.ocpp.v16.profiles import ProfileSupport, profile_request, with_purpose
 
 
 @pytest.mark.parametrize("allowed, unit", [("Current", "A"), ("Power", "W"), ("current,power", "W"), ("Current,Power", "W"),

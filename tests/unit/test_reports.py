@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from csms.model import MeterSample, Session
-from csms.reports import session_report, spread
-from csms.tariff import Signals
+from csms.views.reports import session_report, spread
+from csms.charging.tariff import Signals
 
 T0 = datetime(2024, 6, 12, 18, 0, tzinfo=timezone.utc)
 

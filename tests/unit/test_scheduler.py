@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from csms.scheduler import Interval, PlugIn, Preference, SmartScheduler, periods, slot_cost, sort_and_fill
-from csms.tariff import Signals
+from csms.charging.scheduler import Interval, PlugIn, Preference, SmartScheduler, periods, slot_cost, sort_and_fill
+from csms.charging.tariff import Signals
 
 T0 = datetime(2024, 6, 12, 0, tzinfo=timezone.utc)
 
@@ -118,7 +118,7 @@ def test_charge_now_overrides_the_plan():
 
 
 def test_a_pause_is_the_same_plan_whenever_it_is_made():
-    from csms.scheduler import plan_hash
+    from csms.charging.scheduler import plan_hash
 
     first = [Interval(T0, T0 + timedelta(minutes=1), 0.0)]
     later = [Interval(T0 + timedelta(minutes=5), T0 + timedelta(minutes=6), 0.0)]
@@ -153,7 +153,7 @@ def _load_at(plans, at):
 
 
 def test_a_site_cap_is_shared_and_never_exceeded_while_needs_are_met():
-    from csms.planner import DemandEvent
+    from csms.charging.planner import DemandEvent
 
     signals = _signals([30, 30, 5, 5, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30])
     sink = _Sink()
@@ -204,3 +204,61 @@ def test_a_drivers_own_carbon_price_steers_their_vehicle_alone_and_in_the_fleet(
     plans = fleet.fleet_plans([PlugIn("A", 1, 1, T0, 0.0, 7400, plain), PlugIn("B", 1, 2, T0, 0.0, 7400, green)],
                               T0, signals)
     assert first(plans[0]) == T0 and first(plans[1]) == T0 + timedelta(minutes=30)
+
+
+def _previous_live_fill(now, departure, energy_wh, max_power_w, signals, carbon_price):
+    """The live path's own sort-and-fill before it became ``planner.fill`` (kept as the oracle)."""
+    from csms.charging.tariff import SLOT
+
+    pieces, unknown, at = [], [], now
+    while at < departure:
+        try:
+            i = signals.index(at)
+        except KeyError:
+            end = min(departure, at + SLOT)
+            unknown.append((at, end))
+            at = end
+            continue
+        end = min(departure, signals.starts[i] + SLOT)
+        pieces.append((slot_cost(signals.price_p_per_kwh[i], signals.carbon_g_per_kwh[i], carbon_price), at, end))
+        at = end
+    dearest = max((p[0] for p in pieces), default=0.0) + 1.0
+    pieces += [(dearest, s, e) for s, e in unknown]
+    chosen, left = {}, energy_wh
+    for cost, start, end in sorted(pieces, key=lambda p: (p[0], p[1])):
+        if left <= 1e-6:
+            break
+        hours = (end - start).total_seconds() / 3600
+        wh = min(left, max_power_w * hours)
+        chosen[start] = wh / hours
+        left -= wh
+    return [(s, e, chosen.get(s, 0.0)) for _, s, e in sorted(pieces, key=lambda p: p[1])]
+
+
+def _power_at(plan, at):
+    return next(p.power_w for p in plan if p.start <= at < p.end)
+
+
+@settings(max_examples=80, deadline=None)
+@given(prices=st.lists(st.integers(-5, 40), min_size=2, max_size=12), start_min=st.integers(0, 300),
+       stay_min=st.integers(1, 900), energy=st.floats(0, 80_000), power=st.sampled_from([3700.0, 7400.0, 11_000.0]),
+       carbon_price=st.sampled_from([0.0, 100.0]))
+def test_the_live_plan_is_the_fleet_fill_and_keeps_the_previous_live_behaviour(prices, start_min, stay_min, energy,
+                                                                               power, carbon_price):
+    """One fill algorithm: the live per-vehicle plan is ``planner.fill`` (what the fleet path and the
+    backtest run), and it plans what the previous live sort-and-fill planned, interval by interval:
+    partial slots at plug-in and departure, integer prices (exact ties: the earlier slot), time
+    beyond the signal window after every known slot."""
+    signals = _signals([float(p) for p in prices], carbon=[float(100 + 37 * (i % 3)) for i in range(len(prices))])
+    now = T0 + timedelta(minutes=start_min % (30 * len(prices)))  # inside the window (it may end before departure)
+    departure = now + timedelta(minutes=stay_min)
+    plan = sort_and_fill(now, departure, energy, power, signals, carbon_price)
+    reference = _previous_live_fill(now, departure, energy, power, signals, carbon_price)
+    if energy <= 0:
+        assert plan == []
+        return
+    assert plan[0].start == now and plan[-1].end == departure
+    assert all(a.end == b.start for a, b in zip(plan, plan[1:]))  # contiguous
+    for start, end, watts in reference:
+        assert _power_at(plan, start) == pytest.approx(watts, rel=1e-9, abs=1e-6)
+        assert _power_at(plan, end - timedelta(seconds=1)) == pytest.approx(watts, rel=1e-9, abs=1e-6)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from csms import signals
-from csms.signals import FeedError, SignalRow
+from csms.charging import signals
+from csms.charging.signals import FeedError, SignalRow
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 DAY = datetime(2024, 6, 12, tzinfo=timezone.utc)
@@ -27,7 +27,7 @@ def test_octopus_and_carbon_feeds_make_one_day_of_signals():
     assert merged.starts[0] == DAY and len(merged.starts) == 96  # newest-first answer, sorted
     assert merged.filled_carbon_slots == 0
     # the day's values, as recorded in data/
-    from csms import tariff
+    from csms.charging import tariff
 
     data = Path(__file__).resolve().parents[2] / "data"
     recorded = tariff.load(data / "gb_agile_prices.csv", data / "gb_carbon_intensity.csv")

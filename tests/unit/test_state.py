@@ -1,6 +1,6 @@
 import pytest
 
-from csms.state import ConnectorState, connector_state
+from csms.views.state import ConnectorState, connector_state
 
 
 @pytest.mark.parametrize("online, status, power, expected", [

@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from csms.tariff import SignalFileError, load
+from csms.charging.tariff import SignalFileError, load
 
 
 def _write(tmp_path, prices, carbon):
@@ -46,7 +46,7 @@ def test_the_real_june_2024_files_load():
 def test_replay_puts_recorded_days_onto_today_slot_by_slot():
     from pathlib import Path
 
-    from csms.tariff import SLOT, replayed
+    from csms.charging.tariff import SLOT, replayed
 
     data = Path(__file__).resolve().parents[2] / "data"
     recorded = load(data / "gb_agile_prices.csv", data / "gb_carbon_intensity.csv")

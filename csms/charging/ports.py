@@ -1,0 +1,56 @@
+"""What smart charging needs from the rest of the platform, one small Protocol per role.
+
+Implemented by ``adapters.dynamo`` and ``adapters.smart_charging`` (DynamoDB, the outbound call
+queue) and by ``tests.fakes`` (in memory)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+
+if TYPE_CHECKING:  # annotations only
+    from csms.charging.planner import DemandEvent
+    from csms.charging.scheduler import Interval, PlugIn
+    from csms.charging.signals import SignalRow
+    from csms.charging.tariff import Signals
+
+Replan = Callable[[str], None]
+"""Ask for a re-plan: a charge point id after a plug-in, unplug or preference change, ``"*"`` for the
+fleet (a grid-demand event). In AWS an asynchronous invoke of the scheduler; never waits for it."""
+
+
+class PlanSink(Protocol):
+    def send(self, plug: PlugIn, plan: list[Interval], now: datetime) -> bool:
+        """Send the plan to the charger; True when queued."""
+
+    def saved(self, plug: PlugIn, plan: list[Interval], digest: str) -> None:
+        """Remember the plan sent (for 'only on change' and for the app)."""
+
+
+class SignalStore(Protocol):
+    """Half-hourly price (p/kWh) and carbon intensity (gCO2/kWh) rows, by slot start (UTC)."""
+
+    def put(self, rows: Iterable[SignalRow], at: datetime) -> int:
+        """Store rows; a row's empty fields keep what is stored. Returns rows written."""
+
+    def rows(self, start: datetime, end: datetime) -> list[SignalRow]:
+        """Rows with ``start <= row.start <= end``, oldest first."""
+
+    def window(self, start: datetime, end: datetime) -> Signals | None:
+        """The gap-free run of priced slots from ``start`` (None: no price for ``start``)."""
+
+
+class EventStore(Protocol):
+    """Grid-demand (DNO) events: the site's import capped at ``cap_kw`` (kW) from start to end (UTC)."""
+
+    def add(self, start: datetime, end: datetime, cap_kw: float) -> str:
+        """Store an event; returns its id (URL-safe, sorts by start)."""
+
+    def cancel(self, event_id: str) -> bool:
+        """False when there is no such event."""
+
+    def listed(self, now: datetime) -> list[tuple[str, DemandEvent, bool]]:
+        """(id, event, cancelled) of every event that ends after ``now``, oldest first."""
+
+    def active(self, now: datetime) -> list[DemandEvent]:
+        """Events not cancelled that end after ``now``."""

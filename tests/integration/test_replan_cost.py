@@ -1,0 +1,51 @@
+"""A plug-in re-plans that vehicle alone when no shared limit binds: the DynamoDB requests of the
+re-plan are the same whatever the fleet's size (counted at the botocore client, as
+``test_request_counts.py`` does), and the vehicle's plan is sent. Sizes stay small here; the
+bench (``bench/bench_replan.py``) runs 100, 1,000 and 5,000."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from adapters.dynamo.models import SessionModel
+from csms.timeutil import utcnow
+from handlers import _runtime
+from handlers import scheduler as scheduler_handler
+from tests.integration.test_request_counts import _count, dynamodb_calls  # noqa: F401 (a fixture)
+from tests.integration.test_scheduler_lambda import _plug_in, _store_day_around_now
+
+
+def add_plugged_in_fleet(n: int, start: int = 0) -> None:
+    """``n`` other vehicles plugged in (active sessions on other chargers), written in batches."""
+    now = utcnow()
+    with SessionModel.batch_write() as batch:
+        for i in range(start, start + n):
+            batch.save(SessionModel(f"FLEET{i:06d}", 1, connector_id=1, id_tag="T", meter_start_wh=0,
+                                    started_at=now - timedelta(hours=1), start_received_at=now - timedelta(hours=1),
+                                    active=True))
+
+
+def test_a_plug_in_re_plan_costs_the_same_requests_at_any_fleet_size(platform, dynamodb_calls):
+    from tests.integration.conftest import ChargerClient
+
+    rt = _runtime.runtime()
+    _store_day_around_now(rt)
+    counts, sizes = {}, (10, 100, 400)
+    added = 0
+    for n, size in enumerate(sizes):
+        add_plugged_in_fleet(size - added, added)
+        added = size
+        charger = ChargerClient(rt, f"NEW{n}").register()
+        tx = _plug_in(charger)
+        dynamodb_calls.clear()
+        result = scheduler_handler.lambda_handler({"reason": "session-change", "chargePointId": charger.id}, None)
+        counts[size] = _count(dynamodb_calls)
+        assert result["planned"] == 1 and result["sent"] == 1  # that vehicle alone, and its plan is sent
+        assert json.loads(rt.sessions.plan_of(charger.id, tx))  # the plan is stored with the session
+    reads, writes = zip(*[(r, w) for r, w, _ in counts.values()])
+    assert "Scan" not in dynamodb_calls and all(r > 0 for r in reads)
+    assert len(set(reads)) == 1 and len(set(writes)) == 1, counts  # flat: the same requests at every size
+    # The periodic run still plans everyone (and it is what grows with the fleet).
+    dynamodb_calls.clear()
+    assert scheduler_handler.lambda_handler({}, None)["planned"] == sizes[-1] + len(sizes)
