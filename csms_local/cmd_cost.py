@@ -24,7 +24,6 @@ def register(subparsers) -> None:
     parser.add_argument("--profiles-per-session", type=float, default=4.0)
     parser.add_argument("--plugged-hours", type=float, default=10.0)
     parser.add_argument("--memory-mb", type=int, default=256, help="the $default function's memory (infra/constants.py)")
-    parser.add_argument("--boots-per-day", type=float, default=0.2, help="BootNotifications a day")
     parser.add_argument("--firmware-updates", type=float, default=4.0, help="firmware updates a year")
     parser.add_argument("--ddb-latency-ms", type=float, default=4.0)
     parser.add_argument("--counts", default=str(ROOT / "docs" / "requests.json"),
@@ -44,7 +43,7 @@ def run(args) -> int:
                                profiles_per_session=args.profiles_per_session,
                                replans_per_day=24 * 60 / args.replan_minutes, plugged_hours_per_day=args.plugged_hours,
                                lambda_memory_mb=args.memory_mb, ddb_latency_ms=args.ddb_latency_ms,
-                               boots_per_day=args.boots_per_day, firmware_updates_per_year=args.firmware_updates)
+                               firmware_updates_per_year=args.firmware_updates)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     try:
