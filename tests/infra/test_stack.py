@@ -346,13 +346,15 @@ def test_a_rotating_kms_key_seals_queued_keys_api_encrypts_posting_functions_dec
     roles = {f["Properties"]["Handler"].split(".")[1]: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for f in _of_type(resources, "AWS::Lambda::Function").values() if "Handler" in f["Properties"]}
     kms_actions: dict[str, set] = {}
-    for policy in _of_type(resources, "AWS::IAM::Policy").values():
+    # a role's statements overflow from its inline policy into managed policies (firmware grants, issue 19)
+    policies = {**_of_type(resources, "AWS::IAM::Policy"), **_of_type(resources, "AWS::IAM::ManagedPolicy")}
+    for policy in policies.values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if any(a.startswith("kms:") for a in actions):
                 assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
                 assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "AuthorizationKey"}}
-                for role in policy["Properties"]["Roles"]:
+                for role in policy["Properties"].get("Roles", []):
                     kms_actions.setdefault(role["Ref"], set()).update(actions)
     assert kms_actions[roles["api"]] >= {"kms:Encrypt"}
     for handler in ("default", "sweeper", "scheduler"):
