@@ -66,8 +66,10 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
     endpoint_file = state / "endpoint.json"
     for key, value in dynamodb.FAKE_CREDENTIALS.items():
         os.environ.setdefault(key, value)
-    if endpoint_file.exists():
-        running = json.loads(endpoint_file.read_text())
+    running = json.loads(endpoint_file.read_text()) if endpoint_file.exists() else None
+    if running is not None and not _alive(running.get("pid")):
+        running = None  # left by a csms local that was killed (SIGKILL, power cut): its state is on disk
+    if running is not None:
         settings = local_settings(running["dynamodb"], running["management_api"], str(state / SECRETS_KEY_FILE))
         if running.get("api"):  # firmware images and diagnostics behind the platform's signed links
             settings = replace(settings, local_files_dir=str(state / "files"), local_files_url=running["api"])
@@ -102,6 +104,19 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
     finally:
         server.stop()
         lock.release()
+
+
+def _alive(pid: object) -> bool:
+    """False only when ``pid`` is a process id that no longer exists (True when unsure)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _ask_local_replan(management_api: str) -> None:

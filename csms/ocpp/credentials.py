@@ -61,6 +61,11 @@ def hash_key(key: str, *, salt: bytes | None = None, slow: bool | None = None) -
     """The stored form of ``key``: ``hmac-sha256$salt$digest`` for a generated 160-bit key, else
     ``scrypt$n$r$p$salt$digest`` (``slow=True`` forces scrypt). Raises CredentialError."""
     validate_key(key)
+    if all(c in "0123456789abcdefABCDEF" for c in key):
+        # Hex text in any case is one key (OCPP-J 1.6 security profile 2: up to 20 bytes shown as hex).
+        # Hashed in lower case, the forms BasicCredentials.key_forms tries (the text in lower case, the
+        # byte form's hex) all match a key typed in mixed case.
+        key = key.lower()
     salt = salt if salt is not None else secrets.token_bytes(_SALT_BYTES)
     if not (slow if slow is not None else not _high_entropy(key)):
         digest = hmac.new(salt, key.encode(), hashlib.sha256).digest()

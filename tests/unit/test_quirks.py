@@ -87,6 +87,18 @@ def test_a_status_from_the_future_is_ordered_by_receipt_and_kept_for_review():
     assert [(i.kind, i.unique_id) for i in review.list("CP")] == [("clock_ahead", "a")]
 
 
+def test_after_a_status_from_the_future_a_charger_clock_a_little_behind_still_wins():
+    # Given a status stamped 2 h ahead, then (received later) one stamped a second before that
+    # receipt, in whole seconds: a charger whose clock was set slightly behind ours
+    central, connectors, _, _ = _central()
+    frame = lambda uid, status, at: json.dumps([2, uid, "StatusNotification", {  # noqa: E731
+        "connectorId": 1, "errorCode": "NoError", "status": status, "timestamp": at.isoformat()}])
+    central.handle_frame("CP", "c1", frame("a", "Available", NOW + timedelta(hours=2)))
+    central.handle_frame("CP", "c1", frame("b", "Preparing", (NOW - timedelta(seconds=1)).replace(microsecond=0)))
+    # Then the later status is what the connector shows
+    assert [s.status for s in connectors.list("CP")] == ["Preparing"]
+
+
 def test_a_stored_future_stamp_never_outranks_a_later_message():
     connectors = MemoryConnectors()  # as stored before this rule: a stamp 2 h ahead of its receipt
     connectors.record_status("CP", ConnectorStatus(1, "Available", "NoError", NOW + timedelta(hours=2), NOW))
@@ -140,7 +152,11 @@ def test_a_refused_trigger_sends_the_set_up_directly():
                                ({"status": "Accepted"}, "answered", None)):
         _trigger_answered(commander, trigger, CallOutcome("CP", "t1", "TriggerMessage", {}, kind, NOW, result, code))
     actions = sorted(c.action for c in queue.queued("CP"))
-    assert actions == ["ChangeConfiguration"] * 6 + ["GetConfiguration"] * 2  # twice (two refusals), not after Accepted
+    from csms.ocpp.setup_policy import _setup_list
+
+    one_set_up = sorted(action for action, _ in _setup_list(commander))
+    assert actions == sorted(one_set_up * 2)  # twice (two refusals), not after Accepted
+    assert one_set_up.count("GetConfiguration") == 1 and "ChangeConfiguration" in one_set_up
 
 
 # ------------------------------------------------------------------ limits an EV can take
@@ -175,6 +191,21 @@ def _header(user: bytes, password: bytes) -> str:
 def test_the_key_is_accepted_as_hex_text_or_as_its_bytes(password):
     credentials = parse_basic_auth(_header(b"CP", password))
     assert any(verify_key(form, hash_key(KEY)) for form in credentials.key_forms())
+
+
+MIXED = "0123456789abcdef0123456789ABCDEF01234567"  # a 40-hex key registered as an operator typed it
+
+
+@pytest.mark.parametrize("password", [MIXED.encode(), MIXED.lower().encode(), MIXED.upper().encode(),
+                                      bytes.fromhex(MIXED)])
+def test_a_hex_key_registered_in_mixed_case_is_accepted_in_every_form(password):
+    credentials = parse_basic_auth(_header(b"CP", password))
+    assert any(verify_key(form, hash_key(MIXED)) for form in credentials.key_forms())
+
+
+def test_a_wrong_key_in_byte_form_is_still_refused():
+    credentials = parse_basic_auth(_header(b"CP", bytes.fromhex(MIXED[:-1] + "8")))
+    assert not any(verify_key(form, hash_key(MIXED)) for form in credentials.key_forms())
 
 
 def test_a_longer_text_key_is_its_own_form():  # ChargeTimeEU/Java-OCA-OCPP#304: a 32-character text key

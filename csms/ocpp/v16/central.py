@@ -251,11 +251,18 @@ class CentralSystem(Transactions):
     @on("StatusNotification")
     def status_notification(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         clock: list[str] = []
+        stamp = self._time(ctx, p.get("timestamp"), clock)
+        if "clock_ahead" in clock:
+            # An untrusted stamp ranks below whatever the charger stamps up to FUTURE_TOLERANCE before
+            # this receipt: a charger whose clock is then set a little behind ours (or stamps in whole
+            # seconds) must not see its next status lose the newest-wins write (statuses are not
+            # queued offline, OCPP 1.6 section 4.9, so receipt order is the truth here).
+            stamp = ctx.received_at - quirks.FUTURE_TOLERANCE
         status = ConnectorStatus(
             connector_id=p["connectorId"],
             status=p["status"],
             error_code=p["errorCode"],
-            timestamp=self._time(ctx, p.get("timestamp"), clock),
+            timestamp=stamp,
             received_at=ctx.received_at,
             info=p.get("info"),
             vendor_id=p.get("vendorId"),
