@@ -326,10 +326,117 @@ def set_security_profile(charger_id: str, body: SecurityProfileIn) -> dict:
     return security_ops().raise_profile(caller(), charger_id, body.profile)
 
 
+# ---------------------------------------------------------- firmware management (docs/firmware.md)
+from csms.firmware.campaigns import TooLarge, Unavailable  # noqa: E402
+
+app.exception_handler(TooLarge)(lambda exc: _error(413, str(exc)))
+app.exception_handler(Unavailable)(lambda exc: _error(503, str(exc)))
+
+
+class ImageIn(Strict):
+    vendor: str = Field(min_length=1, max_length=50, description="chargePointVendor of the chargers it is for")
+    model: str = Field(min_length=1, max_length=50, description="chargePointModel of the chargers it is for")
+    version: str = Field(min_length=1, max_length=50, description="the firmwareVersion chargers boot with after it")
+    size_bytes: int = Field(gt=0, description="exact length of the image (the limit: 413 above it)")
+    sha256: str = Field(pattern="^[0-9a-fA-F]{64}$", description="SHA-256 of the image, hex")
+    signature: Optional[str] = Field(None, max_length=10_000, description="base64 signature (SignedUpdateFirmware)")
+    signing_certificate: Optional[str] = Field(None, max_length=10_000, description="PEM certificate of the signer")
+
+
+class WindowIn(Strict):
+    start: str = Field(pattern="^[0-2][0-9]:[0-5][0-9]$", description="HH:MM local time")
+    end: str = Field(pattern="^[0-2][0-9]:[0-5][0-9]$", description="HH:MM local time (before start: wraps midnight)")
+    timezone: str = Field("UTC", max_length=64, description="IANA time zone (no site concept yet: default UTC)")
+
+
+class CampaignIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    images: list[str] = Field(min_length=1, max_length=20, description="image ids: one per vendor/model")
+    chargers: Optional[list[str]] = Field(None, max_length=10_000, description="only these chargers")
+    from_versions: Optional[list[str]] = Field(None, max_length=100, description="only chargers now on these versions")
+    waves_percent: list[float] = Field([1, 10, 100], min_length=1, max_length=10,
+                                       description="share of the targets per wave, %; the last wave is the rest")
+    max_in_flight: int = Field(50, ge=1, le=10_000, description="chargers updating at once")
+    failure_threshold_percent: float = Field(10, ge=0, le=100,
+                                             description="halt when a wave's failures exceed this share of the wave")
+    silence_timeout_s: int = Field(7200, ge=1, le=604_800, description="a charger silent this long has timed out")
+    url_ttl_s: int = Field(3600, ge=1, le=21_600, description="life of each pre-signed download URL")
+    window: Optional[WindowIn] = Field(None, description="daily maintenance window; none: any time")
+    force: bool = Field(False, description="update even during an active transaction")
+
+
+class DiagnosticsIn(Strict):
+    start: Optional[AwareDatetime] = Field(None, description="oldest log time wanted")
+    stop: Optional[AwareDatetime] = Field(None, description="newest log time wanted")
+
+
+@app.post("/v1/firmware/images", summary="register a firmware image (operators); answers where to upload it")
+def add_image(body: ImageIn) -> Response[dict]:
+    created = ops().firmware.add_image(caller(), body.vendor, body.model, body.version, body.size_bytes,
+                                       body.sha256, body.signature, body.signing_certificate)
+    return Response(201, content_types.APPLICATION_JSON, created)
+
+
+@app.post("/v1/firmware/images/<image_id>/complete",
+          summary="after the upload: check its size and SHA-256 and make the image usable in campaigns")
+def complete_image(image_id: str) -> dict:
+    return ops().firmware.complete_image(caller(), image_id)
+
+
+@app.get("/v1/firmware/images", summary="firmware images (operators)")
+def list_images() -> list:
+    return ops().firmware.list_images(caller())
+
+
+@app.post("/v1/firmware/campaigns", summary="start a staged firmware campaign (operators); wave 1 is sent at once")
+def create_campaign(body: CampaignIn) -> Response[dict]:
+    created = ops().firmware.create_campaign(
+        caller(), body.name, body.images, chargers=body.chargers, from_versions=body.from_versions,
+        waves_percent=body.waves_percent, max_in_flight=body.max_in_flight,
+        failure_threshold_percent=body.failure_threshold_percent, silence_timeout_s=body.silence_timeout_s,
+        url_ttl_s=body.url_ttl_s, window=body.window.model_dump() if body.window else None, force=body.force)
+    return Response(201, content_types.APPLICATION_JSON, created)
+
+
+@app.get("/v1/firmware/campaigns", summary="campaigns with their progress (counts per state)")
+def list_campaigns() -> list:
+    return ops().firmware.list_campaigns(caller())
+
+
+@app.get("/v1/firmware/campaigns/<campaign_id>", summary="one campaign: progress and every charger's state")
+def get_campaign(campaign_id: str) -> dict:
+    return ops().firmware.get_campaign(caller(), campaign_id)
+
+
+@app.post("/v1/firmware/campaigns/<campaign_id>/retry",
+          summary="queue the failed and timed-out chargers again with new URLs; resumes a halted campaign")
+def retry_campaign(campaign_id: str) -> dict:
+    return ops().firmware.retry(caller(), campaign_id)
+
+
+@app.post("/v1/firmware/campaigns/<campaign_id>/cancel", summary="send nothing more (updates under way are tracked)")
+def cancel_campaign(campaign_id: str) -> dict:
+    return ops().firmware.cancel(caller(), campaign_id)
+
+
+@app.post("/v1/chargers/<charger_id>/diagnostics",
+          summary="ask the charger to upload its diagnostics (GetDiagnostics with a pre-signed upload URL)")
+def request_diagnostics(charger_id: str, body: DiagnosticsIn) -> Response[dict]:
+    sent = ops().firmware.request_diagnostics(caller(), charger_id, body.start, body.stop)
+    return Response(202, content_types.APPLICATION_JSON, sent)
+
+
+@app.get("/v1/chargers/<charger_id>/diagnostics",
+         summary="a charger's diagnostics requests, newest first, with download links once uploaded")
+def list_diagnostics(charger_id: str) -> list:
+    return ops().firmware.list_diagnostics(caller(), charger_id)
+
+
 def openapi_json() -> str:
     return app.get_openapi_json_schema(title=TITLE, version=VERSION,
                                        description="Chargers, sessions with energy / cost / CO2, driver "
-                                                   "preferences, commands, grid-demand events, signals.")
+                                                   "preferences, commands, grid-demand events, signals, "
+                                                   "firmware images and campaigns, diagnostics.")
 
 
 def handle(event: dict, context: Any, operations: Operations) -> dict:

@@ -22,6 +22,12 @@ ENV_REVIEW_TABLE = "REVIEW_TABLE"
 ENV_CALLS_TABLE = "CALLS_TABLE"
 ENV_SIGNALS_TABLE = "SIGNALS_TABLE"
 ENV_EVENTS_TABLE = "EVENTS_TABLE"
+ENV_FIRMWARE_TABLE = "FIRMWARE_TABLE"
+ENV_FIRMWARE_BUCKET = "FIRMWARE_BUCKET"  # optional: images (the functions that hand out firmware URLs)
+ENV_DIAGNOSTICS_BUCKET = "DIAGNOSTICS_BUCKET"  # optional: diagnostics uploads
+ENV_S3_ENDPOINT = "S3_ENDPOINT"  # optional: an S3-compatible endpoint (tests)
+ENV_LOCAL_FILES_DIR = "LOCAL_FILES_DIR"  # the local platform: files on disk ...
+ENV_LOCAL_FILES_URL = "LOCAL_FILES_URL"  # ... served by its HTTPS port with signed, expiring links
 ENV_SITE_CAP_KW = "SITE_CAP_KW"  # optional: aggregate power cap of the fleet the scheduler plans
 ENV_CARBON_PRICE = "CARBON_PRICE_GBP_PER_T"
 ENV_SCHEDULER_FUNCTION = "SCHEDULER_FUNCTION"  # optional: re-plan on plug-in / unplug (async invoke)
@@ -52,6 +58,7 @@ TABLE_ENV = {
     "calls": ENV_CALLS_TABLE,
     "signals": ENV_SIGNALS_TABLE,
     "events": ENV_EVENTS_TABLE,
+    "firmware": ENV_FIRMWARE_TABLE,
 }
 
 
@@ -70,6 +77,7 @@ class Settings:
     calls_table: str
     signals_table: str
     events_table: str
+    firmware_table: str
     region: str = "eu-west-2"
     dynamodb_endpoint: str | None = None
     management_api_endpoint: str | None = None
@@ -77,6 +85,11 @@ class Settings:
     site_cap_kw: float | None = None
     carbon_price_gbp_per_t: float = DEFAULT_CARBON_PRICE_GBP_PER_T
     scheduler_function: str | None = None
+    firmware_bucket: str | None = None
+    diagnostics_bucket: str | None = None
+    s3_endpoint: str | None = None
+    local_files_dir: str | None = None
+    local_files_url: str | None = None
     secrets_kms_key_id: str | None = None
     secrets_key_file: str | None = None
     cpo_name: str | None = None
@@ -116,6 +129,7 @@ class Settings:
             calls_table=env[ENV_CALLS_TABLE],
             signals_table=env[ENV_SIGNALS_TABLE],
             events_table=env[ENV_EVENTS_TABLE],
+            firmware_table=env[ENV_FIRMWARE_TABLE],
             region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
             dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
             management_api_endpoint=env.get(ENV_MANAGEMENT_API_ENDPOINT) or None,
@@ -123,6 +137,11 @@ class Settings:
             site_cap_kw=site_cap,
             carbon_price_gbp_per_t=carbon_price,
             scheduler_function=env.get(ENV_SCHEDULER_FUNCTION) or None,
+            firmware_bucket=env.get(ENV_FIRMWARE_BUCKET) or None,
+            diagnostics_bucket=env.get(ENV_DIAGNOSTICS_BUCKET) or None,
+            s3_endpoint=env.get(ENV_S3_ENDPOINT) or None,
+            local_files_dir=env.get(ENV_LOCAL_FILES_DIR) or None,
+            local_files_url=env.get(ENV_LOCAL_FILES_URL) or None,
             secrets_kms_key_id=env.get(ENV_SECRETS_KMS_KEY) or None,
             secrets_key_file=env.get(ENV_SECRETS_KEY_FILE) or None,
             cpo_name=env.get(ENV_CPO_NAME) or None,
@@ -146,6 +165,7 @@ class Settings:
             calls_table=f"{prefix}-calls",
             signals_table=f"{prefix}-signals",
             events_table=f"{prefix}-events",
+            firmware_table=f"{prefix}-firmware",
             **kwargs,
         )
 
@@ -160,6 +180,7 @@ class Settings:
             ENV_CALLS_TABLE: self.calls_table,
             ENV_SIGNALS_TABLE: self.signals_table,
             ENV_EVENTS_TABLE: self.events_table,
+            ENV_FIRMWARE_TABLE: self.firmware_table,
             ENV_CARBON_PRICE: str(self.carbon_price_gbp_per_t),
             ENV_REGION: self.region,
             ENV_HEARTBEAT_INTERVAL: str(self.heartbeat_interval_s),
@@ -172,6 +193,11 @@ class Settings:
             env[ENV_SITE_CAP_KW] = str(self.site_cap_kw)
         if self.scheduler_function:
             env[ENV_SCHEDULER_FUNCTION] = self.scheduler_function
+        for name, value in ((ENV_FIRMWARE_BUCKET, self.firmware_bucket), (ENV_DIAGNOSTICS_BUCKET, self.diagnostics_bucket),
+                            (ENV_S3_ENDPOINT, self.s3_endpoint), (ENV_LOCAL_FILES_DIR, self.local_files_dir),
+                            (ENV_LOCAL_FILES_URL, self.local_files_url)):
+            if value:
+                env[name] = value
         if self.secrets_kms_key_id:
             env[ENV_SECRETS_KMS_KEY] = self.secrets_kms_key_id
         if self.secrets_key_file:

@@ -20,7 +20,11 @@ from adapters.dynamo.repositories import (
     DynamoSessions,
     DynamoSignals,
 )
+from adapters.dynamo.firmware import DynamoFirmware
 from adapters.settings import Settings
+from csms.firmware.campaigns import Firmware
+from csms.firmware.diagnostics import Diagnostics
+from csms.firmware.hooks import notification_hook
 from csms.ocpp.answers import AnswerHandler
 from csms.ocpp.commands import Commander
 from csms.ocpp.ports import Clock, ConnectionPoster, SecretSealer
@@ -59,6 +63,8 @@ class Runtime:
     events: DynamoEvents
     replan: Replan | None
     failures: DynamoFailures = field(default_factory=DynamoFailures)  # handshake failures (csms.ocpp.lockout)
+    firmware: Firmware | None = None
+    diagnostics: Diagnostics | None = None
 
 
 class _FromSettings:
@@ -66,6 +72,20 @@ class _FromSettings:
 
 
 FROM_SETTINGS = _FromSettings()
+
+
+def file_store(settings: Settings):
+    """Where firmware images and diagnostics live: the local platform's disk (served by its HTTPS
+    port), the stack's S3 buckets, or nowhere (None: the firmware routes answer 503)."""
+    if settings.local_files_dir and settings.local_files_url:
+        from adapters.local_files import LocalFiles
+
+        return LocalFiles(settings.local_files_dir, settings.local_files_url)
+    if settings.firmware_bucket or settings.diagnostics_bucket:
+        from adapters.files import S3Files
+
+        return S3Files(settings.firmware_bucket, settings.diagnostics_bucket, settings.region, settings.s3_endpoint)
+    return None
 
 
 def build_sealer(settings: Settings) -> SecretSealer | None:
@@ -124,6 +144,11 @@ def build_runtime(
         replan = _settings_replan(settings)
     commander = Commander(calls, chargers, poster, clock=clock, heartbeat_interval_s=settings.heartbeat_interval_s,
                           tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys())
+    files, firmware_store = file_store(settings), DynamoFirmware()
+    firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions,
+                        clock=clock)
+    diagnostics = Diagnostics(store=firmware_store, files=files, sender=commander, fleet=chargers, clock=clock,
+                              file_names=lambda cp: chargers.capabilities(cp).get("diagnostics.file"))
     central = CentralSystem(
         chargers,
         connectors,
@@ -136,6 +161,7 @@ def build_runtime(
         after_call=ConnectionSetup(commander),
         replan=replan,
         tally=counters.frames,
+        on_notification=notification_hook(firmware, diagnostics),
     )
     # The OCPP 1.6 security extension's charger messages (SignCertificate, SecurityEventNotification, ...)
     from adapters.certificate_signer import certificate_signer
@@ -144,7 +170,8 @@ def build_runtime(
     central.extensions.update(SecurityExtension(chargers=chargers, review=review, send=commander.send,
                                                 signer=certificate_signer(settings), cpo_name=settings.cpo_name).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
-                   DynamoSignals(), DynamoEvents(), replan)
+                   DynamoSignals(), DynamoEvents(), replan,
+                   firmware=firmware, diagnostics=diagnostics)
 
 
 def _no_replan(charge_point_id: str) -> None:
@@ -153,9 +180,11 @@ def _no_replan(charge_point_id: str) -> None:
 
 def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
+    from csms.firmware.operations import FirmwareOperations
     from csms.operations import Operations
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
                       replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review,
-                      failures=rt.failures, links=DynamoDriverLinks())
+                      failures=rt.failures, links=DynamoDriverLinks(),
+                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics))

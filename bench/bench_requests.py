@@ -138,6 +138,7 @@ def measure() -> dict[str, dict]:
         record("DataTransfer", lambda: charger.call("DataTransfer", {"vendorId": "x"}))
         record("FirmwareStatusNotification", lambda: charger.result("FirmwareStatusNotification", {"status": "Idle"}))
         record("DiagnosticsStatusNotification", lambda: charger.result("DiagnosticsStatusNotification", {"status": "Idle"}))
+        _firmware_update(rt, charger, poster, record)
         # platform-initiated: a profile queued and sent, then its answer
         recorded = tariff.load(ROOT / "data" / "gb_agile_prices.csv", ROOT / "data" / "gb_carbon_intensity.csv")
         rt.signals.put(signals.rows_from_signals(tariff.replayed(recorded, utcnow())), utcnow())
@@ -164,6 +165,42 @@ def measure() -> dict[str, dict]:
                                                         "read_units": sched["read_units"] - SHARDS * 0.5}
     table["SetChargingProfile (queued and sent)"] = {**sched, "reads": 0, "read_units": 0}
     return table
+
+
+def _firmware_update(rt, charger, poster, record) -> None:
+    """One charger's firmware update, from the campaign's creation to the proof by its next boot
+    (a campaign of one: its creation, queue and wave bookkeeping are all this charger's), and a run
+    of the periodic job over an active campaign with nothing due."""
+    import tempfile
+
+    from adapters.local_files import LocalFiles
+    from csms.firmware.model import READY, FirmwareImage
+    from csms.timeutil import utcnow
+
+    rt.firmware.files = LocalFiles(tempfile.mkdtemp(prefix="bench-fw-"), "https://127.0.0.1:8444")
+    rt.firmware.store.put_image(FirmwareImage("img1", "V", "M", "2.0", 1000, "ab" * 32, "V/M/2.0/img1.bin", utcnow(),
+                                              status=READY))
+
+    def update():
+        # forced: this charger is in the transaction started above
+        campaign = rt.firmware.create_campaign("bench", ["img1"], waves_percent=[100], silence_timeout_s=3600,
+                                               force=True)
+        frame = json.loads(poster.sent[-1][1])
+        assert frame[2] == "UpdateFirmware", frame
+        charger.send(json.dumps([3, frame[1], {}]))
+        for status in ("Downloading", "Downloaded", "Installing", "Installed"):
+            charger.result("FirmwareStatusNotification", {"status": status})
+        charger.result("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M", "firmwareVersion": "2.0"})
+        return campaign
+
+    record("Firmware update (one charger: campaign, UpdateFirmware, 4 statuses, proof by boot)", update)
+    # A running campaign whose only charger is in a transaction: queued again 5 minutes later, so the
+    # job's next run finds nothing due (the common case between sends)
+    rt.firmware.store.put_image(FirmwareImage("img2", "V", "M", "3.0", 1000, "cd" * 32, "V/M/3.0/img2.bin", utcnow(),
+                                              status=READY))
+    waiting = rt.firmware.create_campaign("bench-wait", ["img2"], waves_percent=[100])
+    record("Firmware job run (per active campaign, nothing due)", rt.firmware.advance_all)
+    rt.firmware.cancel(waiting.campaign_id)
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from csms.charging.ports import EventStore, Replan, SignalStore
 from csms.charging.signals import to_signals
@@ -28,6 +28,9 @@ from csms.views.driver_links import visible_to
 from csms.views.ports import (CallRecords, ChargerDirectory, ConnectorReader, DriverLinks, MeterReader, ReviewReader,
                               SessionHistory)
 from csms.views.reports import session_report
+
+if TYPE_CHECKING:  # csms.firmware builds on the refusals below
+    from csms.firmware.operations import FirmwareOperations
 
 MAX_ENERGY_KWH = 1000.0
 MAX_CARBON_PRICE = 10_000.0  # GBP/t: far above any traded or social cost of carbon
@@ -99,18 +102,21 @@ class Operations:
     input is here, once. Seams: the ports below, ``commander`` (platform-initiated calls),
     ``replan`` (see ``csms.charging.ports.Replan``), ``clock`` (UTC), ``review`` (messages kept for
     review), ``failures`` (handshake failure counters, ``csms.ocpp.lockout``) and ``links`` (driver
-    link periods, ``csms.views.driver_links``; None: a driver sees every session of their chargers)."""
+    link periods, ``csms.views.driver_links``; None: a driver sees every session of their chargers);
+    ``firmware``: the firmware and diagnostics operations (``csms.firmware.operations.FirmwareOperations``;
+    None: the firmware routes answer 503)."""
 
     def __init__(self, *, chargers: OperatorChargers, connectors: ConnectorReader, sessions: SessionHistory,
                  meter: MeterReader, calls: CallRecords, commander: Commander, signals: SignalStore,
                  events: EventStore, replan: Replan, clock: Callable[[], datetime],
                  review: ReviewReader | None = None, failures: FailureStore | None = None,
-                 links: DriverLinks | None = None):
+                 links: DriverLinks | None = None, firmware: FirmwareOperations | None = None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
         self.review = review  # messages kept for a person (issue 14); None: nothing kept
         self.failures, self.links = failures, links
+        self.firmware = firmware
 
     # ------------------------------------------------------------ access
     @staticmethod

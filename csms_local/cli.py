@@ -12,7 +12,8 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest", "cmd_cost", "cmd_signals", "cmd_api")
+COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest", "cmd_cost", "cmd_signals", "cmd_api",
+                   "cmd_firmware")
 
 
 class UsageError(Exception):

@@ -24,6 +24,7 @@ def register(subparsers) -> None:
     parser.add_argument("--profiles-per-session", type=float, default=4.0)
     parser.add_argument("--plugged-hours", type=float, default=10.0)
     parser.add_argument("--memory-mb", type=int, default=256, help="the $default function's memory (infra/constants.py)")
+    parser.add_argument("--firmware-updates", type=float, default=4.0, help="firmware updates a year")
     parser.add_argument("--ddb-latency-ms", type=float, default=4.0)
     parser.add_argument("--counts", default=str(ROOT / "docs" / "requests.json"),
                         help="requests per message (python -m bench.bench_requests)")
@@ -41,7 +42,8 @@ def run(args) -> int:
                                heartbeat_interval_s=args.heartbeat, sessions_per_day=args.sessions_per_day,
                                profiles_per_session=args.profiles_per_session,
                                replans_per_day=24 * 60 / args.replan_minutes, plugged_hours_per_day=args.plugged_hours,
-                               lambda_memory_mb=args.memory_mb, ddb_latency_ms=args.ddb_latency_ms)
+                               lambda_memory_mb=args.memory_mb, ddb_latency_ms=args.ddb_latency_ms,
+                               firmware_updates_per_year=args.firmware_updates)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     try:

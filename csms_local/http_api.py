@@ -103,10 +103,11 @@ class LocalHttpApi:
     """
 
     def __init__(self, handler: Callable[[dict, Any], dict], state_dir: Path, host: str = "127.0.0.1",
-                 port: int = 0, ssl_context=None):
+                 port: int = 0, ssl_context=None, files_root: Path | None = None):
         import uvicorn
 
         self.handler, self.tokens_path = handler, Path(state_dir) / TOKENS_FILE
+        self.files_root = files_root  # firmware and diagnostics behind signed links (adapters.local_files)
         self._socket = socket.create_server((host, port))  # bound now: the port is known before start()
         config = uvicorn.Config(
             self.app, interface="asgi3", lifespan="off", log_config=None, access_log=False, server_header=False,
@@ -143,9 +144,12 @@ class LocalHttpApi:
         return token_subject(self.tokens_path, token) if token else None
 
     async def app(self, scope: dict, receive: Callable, send: Callable) -> None:
-        """One request: ``/v1/...`` to the API, GET/HEAD of anything else to the web page."""
+        """One request: ``/v1/...`` to the API, ``/files/...`` to the signed file links (when a files
+        root is set), GET/HEAD of anything else to the web page."""
         if scope["type"] != "http":
             return
+        if scope["path"].startswith("/files/") and self.files_root is not None:
+            return await self._files(scope, receive, send)
         if scope["path"].startswith("/v1/"):
             status, headers, body = await self._api(scope, receive)
         elif scope["method"] in ("GET", "HEAD"):
@@ -201,6 +205,61 @@ class LocalHttpApi:
         out = dict(response.get("headers") or {})
         out.setdefault("Content-Type", "application/json")
         return int(response.get("statusCode", 200)), out, (response.get("body") or "").encode()
+
+
+    async def _files(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """A signed ``/files/...`` link (``adapters.local_files.handle``, which checks the signature,
+        expiry and size limits): the body is streamed to it in a worker thread, which must have it
+        all within ``BODY_TIMEOUT_S``; a download is streamed back in chunks."""
+        from adapters.local_files import handle
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BODY_TIMEOUT_S
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        length = headers.get("content-length")
+        pending, ended = bytearray(), [False]
+
+        def read(n: int) -> bytes:  # in the worker thread: pull from the event loop until n bytes or the end
+            while len(pending) < n and not ended[0]:
+                future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(receive(), max(0.0, deadline - loop.time())),
+                                                          loop)
+                try:
+                    message = future.result()
+                except Exception:  # timed out or the client left: the upload ends early (400, nothing kept)
+                    ended[0] = True
+                    break
+                if message["type"] == "http.disconnect":
+                    ended[0] = True
+                    break
+                pending.extend(message.get("body", b""))
+                ended[0] = not message.get("more_body", False)
+            chunk = bytes(pending[:n])
+            del pending[:n]
+            return chunk
+
+        answer = await asyncio.to_thread(handle, self.files_root, scope["method"], scope["path"],
+                                         scope["query_string"].decode("latin-1"),
+                                         int(length) if length and length.isdigit() else None, read)
+        if answer.path is None:
+            status, out, body = _json(answer.status, {"message": answer.message})
+            out = {**out, "Content-Length": str(len(body)), "Cache-Control": "no-store"}
+            if answer.status >= 400:
+                out["Connection"] = "close"  # an unread body must not be taken as the next request
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(k.lower().encode(), str(v).encode()) for k, v in out.items()]})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+            return
+        size = answer.path.stat().st_size
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/octet-stream"), (b"content-length", str(size).encode()),
+                                (b"cache-control", b"no-store")]})
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        with open(answer.path, "rb") as source:
+            while chunk := await asyncio.to_thread(source.read, 1024 * 1024):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
 
 class _TooLarge(Exception):

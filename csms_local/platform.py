@@ -10,13 +10,13 @@ import os
 import secrets
 import threading
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from adapters.dynamo.models import create_tables
-from adapters.settings import ENV_DYNAMODB_ENDPOINT, Settings
+from adapters.settings import ENV_DYNAMODB_ENDPOINT, ENV_LOCAL_FILES_DIR, ENV_LOCAL_FILES_URL, Settings
 from adapters.wiring import build_runtime
 from csms.ocpp.credentials import generate_key, hash_key
 from csms_local import dynamodb, pki, tls
@@ -29,6 +29,7 @@ from csms_local.state import REGION, SECRETS_KEY_FILE, local_settings
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 60
+FIRMWARE_EVERY_S = 60  # campaigns advance on the sweeper's schedule in AWS too
 SMART_EVERY_S = 900  # EventBridge runs the scheduler every 15 minutes in AWS too
 SIGNALS_EVERY_S = 1800
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -59,6 +60,7 @@ class LocalPlatform:
         api_port: int | None = 0,
         charger_ca: str | Path | None = None,
         cpo_name: str | None = None,
+        firmware_every_s: float = FIRMWARE_EVERY_S,
     ):
         self.state_dir = Path(state_dir)
         self.host, self.port, self.mgmt_port = host, port, mgmt_port
@@ -72,6 +74,7 @@ class LocalPlatform:
         # the state dir) and the O their subjects must carry (default: that CA's O)
         self.charger_ca: Path | None = Path(charger_ca) if charger_ca else None
         self.cpo_name = cpo_name
+        self.firmware_every_s = firmware_every_s
         self._http = None
         self.ca_path: Path | None = None
         self.settings: Settings | None = None
@@ -216,12 +219,22 @@ class LocalPlatform:
             from csms_local.http_api import LocalHttpApi, operator_token
             from handlers import api
 
-            self._http = LocalHttpApi(_quiet(api.lambda_handler), self.state_dir, self.host, self.api_port, ssl_context)
+            files = self.state_dir / "files"
+            self._http = LocalHttpApi(_quiet(api.lambda_handler), self.state_dir, self.host, self.api_port, ssl_context,
+                                      files_root=files)
             self._http.start()
             operator_token(self.state_dir)
+            # Firmware images and diagnostics: on disk, behind signed links to this HTTPS port (as S3
+            # pre-signed URLs in AWS); the handlers read where from the environment, as in Lambda.
+            self.settings = replace(self.settings, local_files_dir=str(files), local_files_url=self._http.url)
+            files_env = {ENV_LOCAL_FILES_DIR: str(files), ENV_LOCAL_FILES_URL: self._http.url}
+            self._saved_env.update({k: os.environ.get(k) for k in files_env})
+            os.environ.update(files_env)
+            _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters()))
         write_private(self.endpoint_file, json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, self._sweep)
+        self.register_job("firmware", self.firmware_every_s, lambda: self.runtime.firmware.advance_all())
         if self.smart_every_s:
             await asyncio.to_thread(self._refresh_signals)
             self.register_job("signals", SIGNALS_EVERY_S, self._refresh_signals)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -70,6 +71,8 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
         running = None  # left by a csms local that was killed (SIGKILL, power cut): its state is on disk
     if running is not None:
         settings = local_settings(running["dynamodb"], running["management_api"], str(state / SECRETS_KEY_FILE))
+        if running.get("api"):  # firmware images and diagnostics behind the platform's signed links
+            settings = replace(settings, local_files_dir=str(state / "files"), local_files_url=running["api"])
         try:
             runtime = build_runtime(settings, replan=lambda _cp: _ask_local_replan(running["management_api"]))
             yield runtime

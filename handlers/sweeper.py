@@ -1,5 +1,6 @@
 """Scheduled (EventBridge, every minute): send queued platform calls, expire unanswered ones, close
-connections that reached their random age (storm spreading, ``csms.ocpp.connection_age``)."""
+connections that reached their random age (storm spreading, ``csms.ocpp.connection_age``), advance
+firmware campaigns."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     closed = close_aged(rt, now)
     metrics.add_metric(name="CallsSentBySweep", unit=MetricUnit.Count, value=sent)
     metrics.add_metric(name="ConnectionsClosedByAge", unit=MetricUnit.Count, value=closed)
+    # Firmware campaigns: time out silent chargers, fill free slots of the current wave (docs/firmware.md)
+    metrics.add_metric(name="FirmwareUpdatesSent", unit=MetricUnit.Count, value=rt.firmware.advance_all())
     if now.minute % GAUGE_EVERY_MINUTES == 0:
         metrics.add_metric(name="ConnectedChargers", unit=MetricUnit.Count, value=rt.chargers.count_online())
     logger.info("sweep done", extra={"sent": sent, "closed": closed})

@@ -36,15 +36,27 @@ FUNCTIONS = {
     "Connect": ("handlers.connect.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),
     "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers",)),
     "Message": ("handlers.default.lambda_handler", TABLES, TABLES),
-    "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),
+    # Also advances firmware campaigns (reads sessions: no update during an active transaction).
+    "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls", "sessions", "firmware"),
+                ("chargers", "calls", "firmware")),
     "Scheduler": ("handlers.scheduler.lambda_handler", ("chargers", "sessions", "meter", "signals", "events", "calls"),
                   ("chargers", "sessions", "calls")),
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
     # The meter table's stream -> S3 (infra/archive.py); stream read rights come with the event source.
     "Archive": ("handlers.archive.lambda_handler", (), ()),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
-    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events"),
-            ("chargers", "calls", "events")),
+    "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
+                                            "firmware"),
+            ("chargers", "calls", "events", "firmware")),
+}
+# What each function may do in the firmware and diagnostics buckets, and nothing else: pre-signing a
+# URL needs the action itself (the URL carries the signer's permission). Message and Sweeper hand
+# chargers download URLs; Api also takes image uploads, checks them (HeadObject is GetObject's
+# permission), hands out diagnostics upload URLs and operators' download links.
+BUCKET_ACCESS = {
+    "Message": {"firmware": ("s3:GetObject",)},
+    "Sweeper": {"firmware": ("s3:GetObject",)},
+    "Api": {"firmware": ("s3:GetObject", "s3:PutObject"), "diagnostics": ("s3:GetObject", "s3:PutObject")},
 }
 # Keys-table items the authorizer may write (csms.ocpp.lockout's failure counters)
 AUTH_FAILURE_KEYS = "authfail#*"

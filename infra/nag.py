@@ -30,7 +30,8 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, f
              "(the log group is created by the stack with a retention); no data access.")
         # L1 (latest runtime) is not acknowledged: the functions run the newest Python runtime.
         if name in ("Message", "Sweeper", "Scheduler", "Api"):
-            _ack(function.role.node.find_child("DefaultPolicy"), connections,
+            # on the role: its statements may overflow from DefaultPolicy into OverflowPolicyN
+            _ack(function.role, connections,
                  "Connection ids are created per socket at run time: posting to chargers needs "
                  "@connections/* on this API's own stage and only POST (no other API, stage or method).")
         # Table grants include the table's own global secondary indexes (<table>/index/*): the sparse
@@ -73,6 +74,15 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, f
              "The origin secret is also a CloudFront origin header: a rotation needs a deploy that sends the new "
              "version (-c originSecretVersion, docs/deploy.md), so a rotation Lambda alone would refuse chargers.")
     if files is not None:
+        from infra.constants import BUCKET_ACCESS
+
+        buckets = {"firmware": files.firmware, "diagnostics": files.diagnostics}
+        for name, grants in BUCKET_ACCESS.items():
+            for kind in grants:
+                bucket_id = stack.resolve(stack.get_logical_id(buckets[kind].node.default_child))
+                _ack(functions[name].role, f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+                     f"Object keys of the {kind} bucket are made per image / per diagnostics request at run time; "
+                     "the grant is only the named object actions (no List, Delete or bucket actions) on this bucket.")
         _ack(files.access_logs, "AwsSolutions-S1",
              "This is the server-access-log bucket of the firmware and diagnostics buckets; logging it into "
              "itself would loop.")

@@ -39,6 +39,7 @@ class CsmsStack(Stack):
                         provisioned={"meter": quotas.meter_capacity}).tables
         functions = Functions(self, "Functions", tables=tables, quotas=quotas).functions
         files = Files(self, "Files")
+        files.grant_urls(functions, constants.BUCKET_ACCESS)
         Secrets(self, "Secrets", functions=functions)
         self.archive = MeterArchive(self, "MeterArchive", table=tables["meter"], function=functions["Archive"],
                                     access_logs=files.access_logs)

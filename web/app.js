@@ -197,6 +197,49 @@ async function session(id, tx) {
   if (s.active) { bindPreference(refresh); every(3000, refresh); }
 }
 
+// ---------------------------------------------------------------- firmware (operators; docs/firmware.md)
+function progressBar(p) {
+  const pct = (n) => (p.total ? (100 * n) / p.total : 0);
+  return `<span class="bar" title="${esc(JSON.stringify(p.by_state))}"><i class="ok" style="width:${pct(p.installed)}%"></i><i class="bad" style="width:${pct(p.failed + p.timed_out)}%"></i><i class="busy" style="width:${pct(p.in_flight)}%"></i></span>`;
+}
+const counts = (p) => `installed ${p.installed} · failed ${p.failed} · timed out ${p.timed_out} · in flight ${p.in_flight} · scheduled ${p.scheduled}`;
+
+async function firmware() {
+  const [campaigns, images] = await Promise.all([api("GET", "/v1/firmware/campaigns"), api("GET", "/v1/firmware/images")]);
+  const rows = campaigns.map((c) => `<tr data-campaign="${esc(c.id)}"><td><a href="#/firmware/${encodeURIComponent(c.id)}">${esc(c.name)}</a></td>
+    <td>${esc(c.status)}${c.halted_reason ? ": " + esc(c.halted_reason) : ""}</td><td>${c.wave} / ${c.wave_sizes.length}</td>
+    <td>${progressBar(c.progress)} <span class="counts">${counts(c.progress)}</span></td><td>${when(c.created_at)}</td></tr>`).join("");
+  const imageRows = images.map((i) => `<tr><td>${esc(i.id)}</td><td>${esc(i.vendor)} ${esc(i.model)}</td><td>${esc(i.version)}</td>
+    <td class="num">${i.size_bytes.toLocaleString()}</td><td>${esc(i.status)}</td></tr>`).join("");
+  view.innerHTML = `<h1>Firmware campaigns</h1>
+    <table id="campaigns"><thead><tr><th>Campaign</th><th>Status</th><th>Wave</th><th>Progress</th><th>Started</th></tr></thead>
+    <tbody>${rows || '<tr><td colspan="5">No campaigns yet.</td></tr>'}</tbody></table>
+    <h2>Images</h2><p>Upload with <code>csms firmware upload FILE --vendor V --model M --version X</code>; start a campaign with
+    <code>csms firmware campaign create --name N --image ID --waves 1,10,100</code>.</p>
+    <table id="images"><thead><tr><th>Id</th><th>Model</th><th>Version</th><th class="num">Bytes</th><th>Status</th></tr></thead>
+    <tbody>${imageRows || '<tr><td colspan="5">No images yet.</td></tr>'}</tbody></table>`;
+}
+
+async function campaign(id) {
+  const c = await api("GET", `/v1/firmware/campaigns/${encodeURIComponent(id)}`);
+  const rows = c.chargers.map((t) => `<tr><td><a href="#/chargers/${encodeURIComponent(t.id)}">${esc(t.id)}</a></td><td>${t.wave}</td>
+    <td><span class="state fw-${esc(t.state)}">${esc(t.state)}</span></td><td>${esc(t.from_version)} → ${esc(t.target_version)}</td>
+    <td class="num">${t.attempts}</td><td>${when(t.heard_at || t.sent_at)}</td><td>${esc(t.detail)}</td></tr>`).join("");
+  const failed = c.progress.failed + c.progress.timed_out;
+  view.innerHTML = `<h1>${esc(c.name)} <small>(${esc(c.status)})</small></h1>
+    <p id="message" class="message" hidden></p>
+    <p>${progressBar(c.progress)} <span id="counts" class="counts">${counts(c.progress)}</span></p>
+    ${c.halted_reason ? `<p class="message error">Halted: ${esc(c.halted_reason)}</p>` : ""}
+    ${failed ? `<p><button id="retry">Retry ${failed} failed charger${failed > 1 ? "s" : ""} (new download URLs)</button></p>` : ""}
+    <table id="targets"><thead><tr><th>Charger</th><th>Wave</th><th>State</th><th>Version</th><th class="num">Tries</th><th>Last heard</th><th>Detail</th></tr></thead>
+    <tbody>${rows}</tbody></table>`;
+  const button = document.getElementById("retry");
+  if (button) button.addEventListener("click", async () => {
+    try { const r = await api("POST", `/v1/firmware/campaigns/${encodeURIComponent(id)}/retry`); message(`${r.retried} queued again`); }
+    catch (err) { message(err.message, true); }
+  });
+}
+
 // ---------------------------------------------------------------- routing
 async function route() {
   clearInterval(timer);
@@ -209,6 +252,8 @@ async function route() {
     if ((m = path.match(/^\/chargers\/([^/]+)\/sessions\/(\d+)$/))) await session(decodeURIComponent(m[1]), m[2]);
     else if ((m = path.match(/^\/chargers\/([^/]+)$/))) await charger(decodeURIComponent(m[1]));
     else if (path === "/sessions") await allSessions();
+    else if (path === "/firmware") { await firmware(); every(5000, () => firmware().catch(() => {})); }
+    else if ((m = path.match(/^\/firmware\/([^/]+)$/))) await campaign(decodeURIComponent(m[1]));
     else { await fleet(); every(5000, () => fleet().catch(() => {})); }
   } catch (err) {
     if (err.message !== "signed out") view.innerHTML = `<p class="message error">${esc(err.message)}</p>`;

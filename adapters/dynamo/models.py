@@ -284,6 +284,20 @@ class GridEventModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class FirmwareModel(Model):
+    """Firmware management (``adapters.dynamo.firmware`` documents the keys): images, the fleet by
+    model, campaigns, their targets, wave queues and silence deadlines, diagnostics requests."""
+
+    class Meta:
+        table_name = "unbound-firmware"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    data = UnicodeAttribute(null=True)  # JSON of the domain object
+    version = NumberAttribute(null=True)  # optimistic locking of targets
+    tally = NumberAttribute(null=True)  # failure counters
+
+
 MODELS: dict[str, type[Model]] = {
     "chargers": ChargerModel,
     "connectors": ConnectorModel,
@@ -294,6 +308,7 @@ MODELS: dict[str, type[Model]] = {
     "calls": CallModel,
     "signals": SignalModel,
     "events": GridEventModel,
+    "firmware": FirmwareModel,
 }
 
 # Attributes with DynamoDB TTL enabled, per table.
@@ -313,6 +328,7 @@ def bind(settings: Settings) -> None:
         "calls": settings.calls_table,
         "signals": settings.signals_table,
         "events": settings.events_table,
+        "firmware": settings.firmware_table,
     }
     for key, model in MODELS.items():
         model.Meta.table_name = names[key]

@@ -41,6 +41,7 @@ class Profile:
     plugged_hours_per_day: float = 10.0
     lambda_memory_mb: int = 256  # the $default function (infra/constants.py CHARGER_PATH_MEMORY_MB)
     charger_item_kb: float = 2.0
+    firmware_updates_per_year: float = 4.0  # campaigns that reach this charger
     ddb_latency_ms: float = 4.0
     fleet_size: int = 10_000  # shares the periodic jobs' fixed cost (sweeper, gauge, signal refresh)
     reconnects_per_day: float = RECONNECTS_PER_DAY
@@ -166,6 +167,7 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # boots: set-up only when the configuration changed; a current charger's boot is measured
     boot = counts["BootNotification"]
     ddb_w += profile.boots_per_month * boot["write_units"]
+    ddb_r += profile.boots_per_month * boot["read_units"]  # the campaign look-up (firmware, issue 19)
     invocations += profile.boots_per_month
     apigw_messages += 2 * profile.boots_per_month
     # periodic jobs, fixed cost per run shared by the fleet: sweeper (every minute: 32 index Queries, the
@@ -197,6 +199,20 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     bill.add("DynamoDB writes", ddb_w * PRICES["dynamodb_write_unit"], f"{ddb_w:,.0f} write units (on-demand)")
     bill.add("DynamoDB reads", ddb_r * PRICES["dynamodb_read_unit"],
              f"{ddb_r:,.0f} read units ({gauge_r:,.1f} of them the connected-chargers gauge)")
+    # Firmware updates (docs/firmware.md): one update of this charger (its share of the campaign,
+    # UpdateFirmware and its answer, 4 FirmwareStatusNotifications, the proving boot) is measured end to
+    # end; boots themselves (the model index and campaign look-up included) are priced above. The
+    # periodic job's reads are per active campaign, not per charger: docs/firmware.md.
+    updates = profile.firmware_updates_per_year / 12
+    fw_update = counts.get("Firmware update (one charger: campaign, UpdateFirmware, 4 statuses, proof by boot)")
+    if fw_update is not None:
+        fw_w, fw_r = updates * fw_update["write_units"], updates * fw_update["read_units"]
+        fw_messages = 12 * updates  # in and out: UpdateFirmware + answer, 4 statuses, boot
+        fw_usd = (fw_w * PRICES["dynamodb_write_unit"] + fw_r * PRICES["dynamodb_read_unit"]
+                  + fw_messages * PRICES["apigw_ws_message"] + 6 * updates * PRICES["lambda_request"])
+        bill.add("Firmware updates", fw_usd,
+                 f"{updates:.2f} updates ({fw_update['write_units']} WU + {fw_update['read_units']} RU each: "
+                 f"${fw_update['write_units'] * PRICES['dynamodb_write_unit'] + fw_update['read_units'] * PRICES['dynamodb_read_unit']:.6f})")
     # the meter archive (DynamoDB Streams -> the Archive function, 10,000 samples a batch, ~0.5 s at
     # 512 MB to gzip ~4 MB of JSON -> one PUT straight into Glacier Deep Archive, $0.05 per 1,000, at
     # ~20 % of the JSON's size, $0.00099 per GB-month); stream reads by a Lambda trigger are free

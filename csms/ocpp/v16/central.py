@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # (charge point id, connection id, connected at, action) after a charger's CALL was handled
 AfterCallHook = Callable[[str, "str | None", "datetime | None", str], None]
 ResponseHook = Callable[[str, "str | None", CallResult | CallError], "str | None"]
+# (charge point id, action, payload, received at) after a BootNotification, FirmwareStatusNotification
+# or DiagnosticsStatusNotification was stored (firmware management: csms.firmware)
+NotificationHook = Callable[[str, str, dict, datetime], None]
 
 
 class CentralSystem(Transactions):
@@ -59,6 +62,7 @@ class CentralSystem(Transactions):
         after_call: AfterCallHook | None = None,
         replan: Callable[[str], None] | None = None,
         tally: Callable[[str], None] | None = None,
+        on_notification: NotificationHook | None = None,
     ):
         self.chargers = chargers
         self.connectors = connectors
@@ -74,6 +78,7 @@ class CentralSystem(Transactions):
         # Handlers of further charger actions by name, (Context, payload) -> reply payload
         # (csms.ocpp.v16.security_extension.SecurityExtension.handlers)
         self.extensions: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {}
+        self.on_notification = on_notification
 
     # ------------------------------------------------------------------ frames
     def handle_frame(
@@ -167,6 +172,16 @@ class CentralSystem(Transactions):
             return ocpp_j.error_frame(call.unique_id, ocpp_j.INTERNAL_ERROR, "reply failed validation")
         return ocpp_j.result_frame(call.unique_id, payload)
 
+    def _notify(self, ctx: Context, action: str, payload: dict[str, Any]) -> None:
+        """Tell the notification hook; the charger's answer never depends on it (what it missed,
+        the periodic job catches up on)."""
+        if self.on_notification is None:
+            return
+        try:
+            self.on_notification(ctx.charge_point_id, action, payload, ctx.received_at)
+        except Exception:
+            log.exception("notification hook failed for %s from %s", action, ctx.charge_point_id)
+
     def _unmatched_response(self, charge_point_id: str, connection_id: str | None, message: CallResult | CallError) -> None:
         log.info("response %s from %s matches no pending call; dropped", message.unique_id, charge_point_id)
         return None
@@ -230,6 +245,7 @@ class CentralSystem(Transactions):
             changed = evidence.firmware_change(learnt, boot.firmware_version, ctx.received_at)
             if changed:
                 self.chargers.record_capabilities(ctx.charge_point_id, changed)
+        self._notify(ctx, "BootNotification", p)
         return {"status": "Accepted", "currentTime": iso(ctx.received_at), "interval": self.heartbeat_interval_s}
 
     @on("Heartbeat")
@@ -278,10 +294,12 @@ class CentralSystem(Transactions):
     @on("FirmwareStatusNotification")
     def firmware_status(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         self.chargers.record_firmware_status(ctx.charge_point_id, p["status"], ctx.received_at)
+        self._notify(ctx, "FirmwareStatusNotification", p)
         return {}
 
     @on("DiagnosticsStatusNotification")
     def diagnostics_status(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         self.chargers.record_diagnostics_status(ctx.charge_point_id, p["status"], ctx.received_at)
+        self._notify(ctx, "DiagnosticsStatusNotification", p)
         return {}
 
