@@ -15,6 +15,11 @@ EXPORT_PATHS: set[tuple[str, str]] = {
     ("csms_local/dynamodb.py", "snapshot"),
     # run once by hand after the upgrade that added the sparse indexes
     ("adapters/dynamo/backfill.py", "backfill"),
+    # the local store's compaction into a snapshot (at a clean stop, or once the journal passes 64 MiB):
+    # an export of the whole store, never on a message, request or schedule
+    ("csms_local/journal.py", "_dump"),
+    # the same module's list of read-only actions (a read never needs journaling): a name, not a call
+    ("csms_local/journal.py", "<module>"),
 }
 
 
