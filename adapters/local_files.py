@@ -31,7 +31,7 @@ CHUNK = 1024 * 1024
 def _secret(root: Path) -> bytes:
     path = root / ".secret"
     if not path.exists():
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state dir's rule: 0700 / 0600 (issue 21)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
@@ -135,11 +135,11 @@ def handle(root: str | Path, method: str, path: str, query: str, content_length:
         return FileResponse(400, f"the body is {content_length} bytes; this link is for {params.get('size')} bytes")
     if content_length > limit:
         return FileResponse(413, f"the body is {content_length:,} bytes; the limit is {limit:,} bytes")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
     digest, left = hashlib.sha256(), content_length
     try:
-        with open(partial, "wb") as out:
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             while left > 0:
                 chunk = read(min(CHUNK, left))
                 if not chunk:

@@ -50,6 +50,13 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _write_0600(path, data: bytes) -> None:
+    """State files are 0600 whatever they hold (docs/security.md)."""
+    from csms_local.private import write_private
+
+    write_private(path, data)
+
+
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -92,7 +99,7 @@ def ensure_rsa_server_certificate(tls_dir: Path, hosts: tuple[str, ...]) -> tupl
         .sign(ca_key, hashes.SHA256())
     )
     _write_key(key, key_path)
-    cert_path.write_bytes(_pem(cert) + _pem(ca))
+    _write_0600(cert_path, _pem(cert) + _pem(ca))
     return cert_path, key_path
 
 
@@ -116,7 +123,7 @@ def ensure_charger_ca(tls_dir: Path, cpo_name: str = DEFAULT_CPO_NAME) -> Path:
         .sign(key, hashes.SHA256())
     )
     _write_key(key, key_path)
-    cert_path.write_bytes(_pem(cert))
+    _write_0600(cert_path, _pem(cert))
     return cert_path
 
 
@@ -155,7 +162,7 @@ def issue_charger_certificate(tls_dir: Path, charge_point_id: str, out_dir: Path
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in charge_point_id)
     cert_path, key_path = out_dir / f"{safe}.pem", out_dir / f"{safe}-key.pem"
     _write_key(key, key_path)
-    cert_path.write_bytes(_pem(cert) + _pem(ca))
+    _write_0600(cert_path, _pem(cert) + _pem(ca))
     return cert_path, key_path, cert
 
 

@@ -21,7 +21,7 @@ from adapters.wiring import build_runtime
 from csms.ocpp.credentials import generate_key, hash_key
 from csms_local import dynamodb, pki, tls
 from csms_local.edge import LocalEdge
-from csms_local.private import StateLock, write_private
+from csms_local.private import StateLock, private_dir, write_private
 from csms_local.gateway import Gateway
 from csms_local.mgmt_api import ManagementApi
 from csms_local.state import REGION, SECRETS_KEY_FILE, local_settings
@@ -219,7 +219,7 @@ class LocalPlatform:
             from csms_local.http_api import LocalHttpApi, operator_token
             from handlers import api
 
-            files = self.state_dir / "files"
+            files = private_dir(self.state_dir / "files")  # firmware images and diagnostics: 0700 (issue 21)
             self._http = LocalHttpApi(_quiet(api.lambda_handler), self.state_dir, self.host, self.api_port, ssl_context,
                                       files_root=files)
             self._http.start()

@@ -104,7 +104,9 @@ def test_the_charger_ca_key_is_a_sign_only_kms_key_only_the_message_function_use
                    if f["Properties"]["Handler"] == "handlers.default.lambda_handler")
     assert message["Environment"]["Variables"]["CHARGER_CA_KMS_KEY_ID"] == {"Ref": key_id}
     signers = set()
-    for policy in _of_type(resources, "AWS::IAM::Policy").values():
+    # a role's statements spill into a managed policy once its inline policy is full (the Message role's is)
+    policies = [*_of_type(resources, "AWS::IAM::Policy").values(), *_of_type(resources, "AWS::IAM::ManagedPolicy").values()]
+    for policy in policies:
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if "kms:Sign" in actions:
