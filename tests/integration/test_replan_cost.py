@@ -12,6 +12,7 @@ from adapters.dynamo.models import SessionModel
 from csms.timeutil import utcnow
 from handlers import _runtime
 from handlers import scheduler as scheduler_handler
+from adapters.dynamo import indexes
 from tests.integration.test_request_counts import _count, dynamodb_calls  # noqa: F401 (a fixture)
 from tests.integration.test_scheduler_lambda import _plug_in, _store_day_around_now
 
@@ -23,7 +24,7 @@ def add_plugged_in_fleet(n: int, start: int = 0) -> None:
         for i in range(start, start + n):
             batch.save(SessionModel(f"FLEET{i:06d}", 1, connector_id=1, id_tag="T", meter_start_wh=0,
                                     started_at=now - timedelta(hours=1), start_received_at=now - timedelta(hours=1),
-                                    active=True))
+                                    active=True, active_shard=indexes.shard_of(f"FLEET{i:06d}")))  # on the active-index
 
 
 def test_a_plug_in_re_plan_costs_the_same_requests_at_any_fleet_size(platform, dynamodb_calls):
