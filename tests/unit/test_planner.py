@@ -81,7 +81,8 @@ def test_fleet_under_a_cap_equals_an_independent_lp(seed, n_vehicles, cap_share)
     assert np.all(plan.slot_power() <= cap + 1e-6)
     assert np.all(plan.power <= np.array([vehicles[r].max_kw for r in plan.rows]) + 1e-9)
     # as much energy as possible: the same unmet total as the independent LP
-    assert plan.unmet_kwh().sum() == pytest.approx(unmet.sum(), abs=1e-3)
+    # (at least: a penalty-weighted LP may stop short by a solver tolerance where energy-first does not)
+    assert plan.unmet_kwh().sum() <= unmet.sum() + 1e-3
 
 
 def test_needs_met_when_feasible_and_cheapest_slots_used_first():
