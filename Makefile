@@ -8,7 +8,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test typecheck test-unit test-integration test-infra test-e2e local synth layer bench clean
+.PHONY: demo test typecheck screenshots test-unit test-integration test-infra test-e2e local synth layer bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -63,6 +63,10 @@ bench: setup
 	$(PY) -m bench.bench_store
 	$(PY) -m bench.fuzz_frames --frames 100000
 	$(PY) -m bench.bench_scale --sizes 100,1000,5000
+
+# The page's screenshots in docs/ (headless Chromium); `make test` saves them to a temporary directory instead.
+screenshots: setup
+	CSMS_SCREENSHOTS=1 $(PY) -m pytest -o addopts="" -q tests/e2e -m screenshot
 
 clean:
 	rm -rf $(VENV) $(TOOLS) cdk.out cdk.out.staging layers/build layers/build-planner .pytest_cache .hypothesis

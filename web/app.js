@@ -241,6 +241,18 @@ async function campaign(id) {
 }
 
 // ---------------------------------------------------------------- routing
+// Views in their own files (web/<feature>.js, loaded after this one) register here: a path pattern
+// (its groups are passed, URL-decoded, to show) and, optionally, a link in the header.
+const VIEWS = [];
+function registerView(pattern, show, navLabel, navHash) {
+  VIEWS.push({ pattern, show });
+  if (navLabel) {
+    const a = document.createElement("a");
+    a.href = navHash; a.textContent = navLabel;
+    document.querySelector("header nav").append(" ", a);
+  }
+}
+
 async function route() {
   clearInterval(timer);
   if (!token()) return showSignIn();
@@ -249,7 +261,9 @@ async function route() {
     const me = await api("GET", "/v1/me");
     document.getElementById("who").textContent = (me.operator ? "operator " : "driver ") + me.subject;
     let m;
-    if ((m = path.match(/^\/chargers\/([^/]+)\/sessions\/(\d+)$/))) await session(decodeURIComponent(m[1]), m[2]);
+    const extra = VIEWS.find((v) => v.pattern.test(path));
+    if (extra) await extra.show(...path.match(extra.pattern).slice(1).map(decodeURIComponent));
+    else if ((m = path.match(/^\/chargers\/([^/]+)\/sessions\/(\d+)$/))) await session(decodeURIComponent(m[1]), m[2]);
     else if ((m = path.match(/^\/chargers\/([^/]+)$/))) await charger(decodeURIComponent(m[1]));
     else if (path === "/sessions") await allSessions();
     else if (path === "/firmware") { await firmware(); every(5000, () => firmware().catch(() => {})); }
@@ -262,4 +276,5 @@ async function route() {
 
 takeTokenFromFragment();
 window.addEventListener("hashchange", route);
-route();
+// After the deferred feature scripts (web/<feature>.js) have registered their views.
+window.addEventListener("DOMContentLoaded", route);

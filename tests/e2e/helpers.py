@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import tempfile
+from pathlib import Path
 
 from websockets.asyncio.client import connect
 
@@ -26,3 +29,15 @@ async def call(ws, unique_id: str, action: str, payload: dict) -> list:
         message = json.loads(await ws.recv())
         if message[0] in (3, 4) and message[1] == unique_id:
             return message
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a headless-browser test saves its screenshot ``name`` (e.g. ``session-page.png``):
+    ``docs/`` when ``CSMS_SCREENSHOTS=1`` (``make screenshots``), else a temporary directory, so
+    that ``make test`` never rewrites a tracked file (issue 22)."""
+    if os.environ.get("CSMS_SCREENSHOTS") == "1":
+        return DOCS / name
+    return Path(tempfile.mkdtemp(prefix="csms-screens-")) / name

@@ -20,7 +20,7 @@ from csms_local.sim_firmware import FirmwareSim, image_bytes, run
 from csms_local.tls import client_context
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "firmware-page.png"
+SCREENSHOT = screenshot_path("firmware-page.png")
 SILENCE_S = 8  # a charger silent this long has timed out (real campaigns: hours)
 
 
@@ -100,6 +100,7 @@ def campaign_done(platform, campaign_id):
     return campaign if p["in_flight"] == 0 and p["scheduled"] == 0 else None
 
 
+@pytest.mark.screenshot
 def test_two_models_in_waves_three_installed_one_failed_one_silent_then_diagnostics(tmp_path):
     state = tmp_path / "state"
     for version, model in (("2.0", "W22"), ("3.2", "X9")):

@@ -18,11 +18,11 @@ from ocpp.v16 import call
 
 from csms_local.http_api import add_token
 from csms_local.platform import LocalPlatform
-from tests.e2e.helpers import open_charger
+from tests.e2e.helpers import screenshot_path, open_charger
 from tests.e2e.test_session_over_wss import Client, iso
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "session-page.png"
+SCREENSHOT = screenshot_path("session-page.png")
 KEY = "0123456789abcdef0123"
 REQUESTS = "return performance.getEntriesByType('resource').map(e => e.name + ' ' + e.responseStatus)"
 
@@ -98,6 +98,7 @@ def _browse(platform, driver_token: str) -> dict:
     return seen
 
 
+@pytest.mark.screenshot
 def test_fleet_session_and_replan_in_the_browser(tmp_path):
     async def scenario():
         platform = LocalPlatform(state_dir=tmp_path / "state", port=0, smart_every_s=3600)
