@@ -129,7 +129,11 @@ async function charger(id) {
     <div class="card">power kW<b>${kw(c.power_w)}</b></div><div class="card">firmware<b>${esc(c.firmware_version || "–")}</b></div></div>
     <h2>Driver's preference</h2>${preferenceForm(c.id, pref)}<h2>Sessions</h2>${sessionTable(sessions)}`;
   bindPreference();
+  for (const section of CHARGER_SECTIONS) await section(c);
 }
+// Sections other files add to the charger page (web/<feature>.js): section(charger) appends to `view`.
+const CHARGER_SECTIONS = [];
+const registerChargerSection = (section) => CHARGER_SECTIONS.push(section);
 
 // The chart: power (kW, line), the plan (shaded), price (p/kWh, step) and carbon (g/kWh, step).
 function chart(s) {
