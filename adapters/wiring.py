@@ -165,10 +165,12 @@ def build_runtime(
     )
     # The OCPP 1.6 security extension's charger messages (SignCertificate, SecurityEventNotification, ...)
     from adapters.certificate_signer import certificate_signer
+    from adapters.dynamo.security_events import DynamoSecurityEvents
     from csms.ocpp.v16.security_extension import SecurityExtension
 
-    central.extensions.update(SecurityExtension(chargers=chargers, review=review, send=commander.send,
-                                                signer=certificate_signer(settings), cpo_name=settings.cpo_name).handlers())
+    central.extensions.update(SecurityExtension(chargers=chargers, review=review, events=DynamoSecurityEvents(),
+                                                send=commander.send, signer=certificate_signer(settings),
+                                                cpo_name=settings.cpo_name).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoEvents(), replan,
                    firmware=firmware, diagnostics=diagnostics)
@@ -180,6 +182,7 @@ def _no_replan(charge_point_id: str) -> None:
 
 def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
+    from adapters.dynamo.security_events import DynamoSecurityEvents
     from csms.firmware.operations import FirmwareOperations
     from csms.operations import Operations
 
@@ -187,4 +190,4 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
                       replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review,
                       failures=rt.failures, links=DynamoDriverLinks(),
-                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics))
+                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics), security_events=DynamoSecurityEvents())

@@ -65,7 +65,14 @@ def measure() -> dict[str, dict]:
             calls.append((operation_name, api_params))
         return original(self, operation_name, api_params)
 
+    import tempfile
+
+    from csms_local.pki import ensure_charger_ca
+
     env = Settings.with_prefix("bench", region="eu-west-2").as_env()
+    ca_dir = Path(tempfile.mkdtemp(prefix="bench-ca-"))  # the charger CA that signs CSRs (locally: the state dir's)
+    ensure_charger_ca(ca_dir, "Bench CPO")
+    env.update({"CHARGER_CA_DIR": str(ca_dir), "CPO_NAME": "Bench CPO"})
     env.update({"POWERTOOLS_LOG_LEVEL": "INFO", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-2"})
     table: dict[str, dict] = {}
     with mock.patch.dict(os.environ, env), mock_aws(), \
@@ -138,6 +145,7 @@ def measure() -> dict[str, dict]:
         record("DataTransfer", lambda: charger.call("DataTransfer", {"vendorId": "x"}))
         record("FirmwareStatusNotification", lambda: charger.result("FirmwareStatusNotification", {"status": "Idle"}))
         record("DiagnosticsStatusNotification", lambda: charger.result("DiagnosticsStatusNotification", {"status": "Idle"}))
+        _security(rt, charger, poster, record)
         _firmware_update(rt, charger, poster, record)
         # platform-initiated: a profile queued and sent, then its answer
         recorded = tariff.load(ROOT / "data" / "gb_agile_prices.csv", ROOT / "data" / "gb_carbon_intensity.csv")
@@ -201,6 +209,42 @@ def _firmware_update(rt, charger, poster, record) -> None:
     waiting = rt.firmware.create_campaign("bench-wait", ["img2"], waves_percent=[100])
     record("Firmware job run (per active campaign, nothing due)", rt.firmware.advance_all)
     rt.firmware.cancel(waiting.campaign_id)
+
+
+def _security(rt, charger, poster, record) -> None:
+    """The security extension's writes (issue 17, docs/certificates.md): a SecurityEventNotification;
+    one certificate issuance (renewal or the profile 2 -> 3 upgrade: ExtendedTriggerMessage queued and
+    sent, its answer, SignCertificate with the CSR, CertificateSigned queued and sent, its answer); an
+    operator's revocation and profile raise."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from csms.timeutil import iso, utcnow
+
+    record("SecurityEventNotification", lambda: charger.result("SecurityEventNotification", {
+        "type": "StartupOfTheDevice", "timestamp": iso(utcnow()), "techInfo": "cold boot"}))
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, "CP001"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Bench CPO")]))
+        .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
+
+    def answer(action: str, payload: dict) -> None:
+        frame = json.loads(poster.sent[-1][1])
+        assert frame[2] == action, frame
+        reply = charger.send(json.dumps([3, frame[1], payload]))
+        assert reply is None, reply  # nothing else queued
+
+    def issue():
+        rt.commander.send("CP001", "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"})
+        answer("ExtendedTriggerMessage", {"status": "Accepted"})
+        assert charger.result("SignCertificate", {"csr": csr})["status"] == "Accepted"
+        answer("CertificateSigned", {"status": "Accepted"})
+
+    record("Certificate issuance (ExtendedTriggerMessage, SignCertificate, CertificateSigned, answers)", issue)
+    record("Revocation (operator)", lambda: rt.chargers.revoke("CP001", ["serial:01ab"]))
+    record("Security profile raised (operator)", lambda: rt.chargers.set_security_profile("CP001", 3))
 
 
 def main(argv=None) -> int:

@@ -133,7 +133,6 @@ class ChargerView:
     security_profile: int = 2  # OCPP security profile the charger is held to (2 Basic auth, 3 certificate)
     security: dict | None = None  # the latest connection: method, tls_version, tls_cipher, at
     certificate: dict | None = None  # the latest client certificate: subject, issuer, serial, sha256, not_after
-    security_events: tuple[dict, ...] = ()  # the latest SecurityEventNotifications, oldest first: at, type, tech_info
 
 
 @dataclass(frozen=True)

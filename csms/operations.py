@@ -21,7 +21,7 @@ from csms.ocpp.commands import Commander
 from csms.ocpp.connection import valid_charge_point_id
 from csms.ocpp.credentials import CredentialError, generate_key, hash_key
 from csms.ocpp import lockout
-from csms.ocpp.ports import AlreadyExists, ChargerCredentials, ChargerSecurity, FailureStore
+from csms.ocpp.ports import AlreadyExists, ChargerCredentials, ChargerSecurity, FailureStore, SecurityEventLog
 from csms.timeutil import iso
 from csms.views.fleet import ChargerOverview, charger_overview
 from csms.views.driver_links import visible_to
@@ -110,13 +110,15 @@ class Operations:
                  meter: MeterReader, calls: CallRecords, commander: Commander, signals: SignalStore,
                  events: EventStore, replan: Replan, clock: Callable[[], datetime],
                  review: ReviewReader | None = None, failures: FailureStore | None = None,
-                 links: DriverLinks | None = None, firmware: FirmwareOperations | None = None):
+                 links: DriverLinks | None = None, firmware: FirmwareOperations | None = None,
+                 security_events: SecurityEventLog | None = None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
         self.review = review  # messages kept for a person (issue 14); None: nothing kept
         self.failures, self.links = failures, links
         self.firmware = firmware
+        self.security_events = security_events  # SecurityEventNotifications (csms.security_ops, issue 17)
 
     # ------------------------------------------------------------ access
     @staticmethod

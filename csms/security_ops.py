@@ -2,8 +2,9 @@
 certificate, the revocation list (behind the HTTP API routes ``/v1/chargers/<id>/security...``
 and ``csms charger security|revoke|profile``).
 
-Ports: ``chargers`` (``get``, ``get_auth``, ``revoke``, ``set_security_profile``); the caller
-checks come from :class:`csms.operations.Operations` (operators only).
+Ports: ``chargers`` (``get``, ``get_auth``, ``revoke``, ``set_security_profile``) and
+``security_events`` (``csms.ocpp.ports.SecurityEventLog``; None: no events shown), both from
+:class:`csms.operations.Operations`, whose caller checks apply (operators only).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from csms.ocpp import certificates as certs
+from csms.ocpp.v16.security_extension import LATEST_EVENTS
 from csms.operations import Conflict, Invalid, NotFound, Operations, Principal
 
 
@@ -18,6 +20,7 @@ class SecurityOperations:
     def __init__(self, operations: Operations):
         self.ops = operations
         self.chargers = operations.chargers
+        self.events = operations.security_events
 
     def _charger(self, who: Principal, charge_point_id: str):
         Operations._operator(who)
@@ -29,12 +32,18 @@ class SecurityOperations:
     def security(self, who: Principal, charge_point_id: str) -> dict[str, Any]:
         """``{"id", "security_profile", "connection": {method, profile, tls_version, tls_cipher, at} | None,
         "certificate": {subject, issuer, serial, sha256, not_before, not_after} | None, "revoked": [...],
-        "security_events": [{at, type, tech_info}, ...] (the latest 20, oldest first)}``."""
+        "security_events": [{at, type, tech_info}, ...] (the latest 20, oldest first)}``. Costs the
+        charger's item, its credentials and one bounded query of its security events."""
         view = self._charger(who, charge_point_id)
         auth = self.chargers.get_auth(charge_point_id)
+        latest = self.events.latest(charge_point_id, LATEST_EVENTS) if self.events is not None else []
+        events = []
+        for item in reversed(latest):
+            event_type, _, tech_info = item.detail.partition(": ")  # the log's "<type>: <techInfo>"
+            events.append({"at": item.at.isoformat(), "type": event_type, "tech_info": tech_info})
         return {"id": charge_point_id, "security_profile": view.security_profile, "connection": view.security,
                 "certificate": view.certificate, "revoked": sorted(auth.revoked) if auth else [],
-                "security_events": list(view.security_events)}
+                "security_events": events}
 
     def check_command(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
         """Refuse (Conflict) a ChangeConfiguration that would move a charger below its profile floor:

@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     parser.add_argument("--memory-mb", type=int, default=256, help="the $default function's memory (infra/constants.py)")
     parser.add_argument("--firmware-updates", type=float, default=4.0, help="firmware updates a year")
     parser.add_argument("--ddb-latency-ms", type=float, default=4.0)
+    parser.add_argument("--security-profile", type=int, default=2, help="2: Basic auth; 3: client certificates")
+    parser.add_argument("--security-events", type=float, default=4.0, help="SecurityEventNotifications a month")
     parser.add_argument("--counts", default=str(ROOT / "docs" / "requests.json"),
                         help="requests per message (python -m bench.bench_requests)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -43,7 +45,9 @@ def run(args) -> int:
                                profiles_per_session=args.profiles_per_session,
                                replans_per_day=24 * 60 / args.replan_minutes, plugged_hours_per_day=args.plugged_hours,
                                lambda_memory_mb=args.memory_mb, ddb_latency_ms=args.ddb_latency_ms,
-                               firmware_updates_per_year=args.firmware_updates)
+                               firmware_updates_per_year=args.firmware_updates,
+                               security_profile=args.security_profile,
+                               security_events_per_month=args.security_events)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     try:

@@ -83,11 +83,6 @@ class MemoryChargers:
         item["security_profile"] = profile
         return True
 
-    def record_security_event(self, charge_point_id: str, event: dict, keep: int) -> None:
-        item = self.items.get(charge_point_id)
-        if item is not None:
-            item["security_events"] = (list(item.get("security_events", ())) + [event])[-keep:]
-
     def revoke(self, charge_point_id: str, keys: Iterable[str]) -> bool:
         item = self.items.get(charge_point_id)
         if item is None:
@@ -128,7 +123,7 @@ class MemoryChargers:
         return ChargerView(charge_point_id, item["online"], item["connection_id"], item["last_seen"], item["boot"],
                            (), item["firmware_status"], item["diagnostics_status"], item["driver"],
                            security_profile=item.get("security_profile", 2), security=item.get("security"),
-                           certificate=item.get("certificate"), security_events=tuple(item.get("security_events", ())))
+                           certificate=item.get("certificate"))
 
     # ChargerLink: what the outbound call queue needs
     def connection(self, charge_point_id: str) -> tuple[str | None, str | None, datetime | None]:
@@ -569,3 +564,16 @@ if TYPE_CHECKING:  # mypy: every fake satisfies the ports it stands in for
     _pending_keys: PendingKeys = MemoryPendingKeys(MemoryChargers())
     _failures: FailureStore = MemoryFailures()
     _links: DriverLinks = MemoryDriverLinks(MemoryChargers())
+
+
+class MemorySecurityEvents:
+    """``csms.ocpp.ports.SecurityEventLog`` in memory (issue 17)."""
+
+    def __init__(self):
+        self.items: dict[str, list[ReviewItem]] = {}
+
+    def add(self, item: ReviewItem) -> None:
+        self.items.setdefault(item.charge_point_id, []).append(item)
+
+    def latest(self, charge_point_id: str, limit: int) -> list[ReviewItem]:
+        return sorted(self.items.get(charge_point_id, ()), key=lambda i: i.at, reverse=True)[:limit]

@@ -131,7 +131,6 @@ class ChargerModel(Model):
     revoked_certs = UnicodeSetAttribute(null=True)  # "serial:<hex>", "sha256:<hex>"
     security = MapAttribute(null=True)  # method, profile, tls_version, tls_cipher, at
     certificate = MapAttribute(null=True)  # subject, issuer, serial, sha256, not_before, not_after
-    security_events = ListAttribute(null=True)  # the latest SecurityEventNotifications: {at, type, tech_info}
 
 
 class ConnectorModel(Model):

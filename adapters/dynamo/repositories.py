@@ -82,7 +82,6 @@ def _view(item: ChargerModel) -> ChargerView:
         security_profile=int(item.security_profile or 2),
         security=_map(item.security),
         certificate=_map(item.certificate),
-        security_events=tuple(_map(e) for e in (item.security_events or ())),
     )
 
 
@@ -171,13 +170,6 @@ class DynamoChargers:
         """Raise the charger's profile floor; False when unknown or already higher (never lowers)."""
         floor = ChargerModel.security_profile.does_not_exist() | (ChargerModel.security_profile <= profile)
         return self._update(charge_point_id, [ChargerModel.security_profile.set(profile)], condition=floor)
-
-    def record_security_event(self, charge_point_id: str, event: dict, keep: int) -> None:
-        """Append to the charger's latest security events and drop the oldest beyond ``keep``: one
-        UpdateItem, and a second (conditional, on the list's size) only when the list is full."""
-        self._update(charge_point_id, [ChargerModel.security_events.set((ChargerModel.security_events | []).append([event]))])
-        self._update(charge_point_id, [ChargerModel.security_events[0].remove()],
-                     condition=size(ChargerModel.security_events) > keep)
 
     def revoke(self, charge_point_id: str, keys: Iterable[str]) -> bool:
         """Add ``serial:``/``sha256:`` entries to the charger's revocation list (one UpdateItem)."""

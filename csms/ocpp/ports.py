@@ -88,8 +88,8 @@ class ChargerReader(Protocol):
 
 
 class ChargerSecurity(Protocol):
-    """The charger store's security side (OCPP Security Whitepaper ed. 2): the profile floor, the
-    certificate revocation list and the latest security events."""
+    """The charger store's security side (OCPP Security Whitepaper ed. 2): the profile floor and the
+    certificate revocation list."""
 
     def set_security_profile(self, charge_point_id: str, profile: int) -> bool:
         """Raise the charger's profile floor to ``profile`` (2 or 3); False when the charger is
@@ -99,14 +99,22 @@ class ChargerSecurity(Protocol):
         """Add ``serial:<hex>`` / ``sha256:<hex>`` keys to the charger's revocation list (checked at
         the next handshake); False when the charger is unknown."""
 
-    def record_security_event(self, charge_point_id: str, event: dict, keep: int) -> None:
-        """Append ``event`` (``{at, type, tech_info}``) to the charger's latest security events,
-        keeping the newest ``keep``."""
 
 
 class SecurityEventChargers(ChargerPresence, ChargerSecurity, Protocol):
     """The charger store as the 1.6 security extension's handlers write it (firmware and log
-    statuses, security events)."""
+    statuses)."""
+
+
+class SecurityEventLog(Protocol):
+    """A charger's SecurityEventNotifications as review items (kind ``security_event``, detail
+    ``"<type>: <techInfo>"``, the raw frame), apart from its other review items: one write per event,
+    nothing on the charger's item; the latest read with one bounded query (operators' view)."""
+
+    def add(self, item: ReviewItem) -> None: ...
+
+    def latest(self, charge_point_id: str, limit: int) -> list[ReviewItem]:
+        """The newest ``limit`` events, newest first."""
 
 
 class CertificateSigner(Protocol):

@@ -49,6 +49,11 @@ class Profile:
     boots_per_month: float = 4.0  # real reboots: BootNotification, set-up only if the configuration changed
     meter_provisioned: bool = True  # meter table in provisioned mode with auto scaling (infra/quotas.py)
     provisioned_utilization: float = 0.8  # auto-scaling target
+    # Security (issue 17, docs/certificates.md)
+    security_profile: int = 2  # 3: the charger connects with a client certificate (renewals, the recorded certificate)
+    security_events_per_month: float = 4.0  # SecurityEventNotification (StartupOfTheDevice at each boot, resets, ...)
+    certificate_renewals_per_year: float = 1.0  # certificates are issued for 365 days (csms.ocpp.certificates)
+    revocations_per_year: float = 0.05  # an operator revokes a certificate (a stolen or replaced charger)
     # one WebSocket access-log line per message (~47 B: infra/websocket_api.py ACCESS_LOG_FORMAT without the
     # connection id, which $connect/$disconnect log), with CloudWatch's 26 B overhead per event
     access_log_bytes: int = 73
@@ -58,6 +63,8 @@ class Profile:
             raise ValueError("intervals must be > 0")
         if not 0 <= self.metering_hours_per_day <= 24 or not 0 <= self.plugged_hours_per_day <= 24:
             raise ValueError("hours per day must be in [0, 24]")
+        if self.security_profile not in (2, 3):
+            raise ValueError("security profile must be 2 (Basic auth) or 3 (client certificate)")
 
 
 @dataclass
@@ -213,6 +220,7 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
         bill.add("Firmware updates", fw_usd,
                  f"{updates:.2f} updates ({fw_update['write_units']} WU + {fw_update['read_units']} RU each: "
                  f"${fw_update['write_units'] * PRICES['dynamodb_write_unit'] + fw_update['read_units'] * PRICES['dynamodb_read_unit']:.6f})")
+    _security(bill, profile, counts, reconnects, msgs["Heartbeat"])
     # the meter archive (DynamoDB Streams -> the Archive function, 10,000 samples a batch, ~0.5 s at
     # 512 MB to gzip ~4 MB of JSON -> one PUT straight into Glacier Deep Archive, $0.05 per 1,000, at
     # ~20 % of the JSON's size, $0.00099 per GB-month); stream reads by a Lambda trigger are free
@@ -231,3 +239,49 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     bill.add("WebSocket access logs", access * PRICES["logs_gb_ingested_infrequent"],
              f"{access * 1000:,.1f} MB, one line per message (Infrequent Access log class)")
     return bill
+
+
+# What profile 3 keeps on the charger's item: the recorded client certificate (subject, issuer, serial,
+# SHA-256, validity: about 0.5 KB). Security events are not on it (adapters/dynamo/security_events.py).
+CERTIFICATE_RECORD_BYTES = 500
+KMS_ECC_SIGN = 0.15 / 10_000  # KMS asymmetric requests other than RSA 2048, per request
+CHAIN_EXTRA_WU = 2  # the ~1.5 KB certificate chain makes the queued CertificateSigned item 2 KB: its put and delete
+
+
+def _usd(wu: float, ru: float, messages: float, invocations: float) -> float:
+    return (wu * PRICES["dynamodb_write_unit"] + ru * PRICES["dynamodb_read_unit"]
+            + messages * PRICES["apigw_ws_message"] + invocations * PRICES["lambda_request"])
+
+
+def _security(bill: Bill, profile: Profile, counts: dict[str, dict], reconnects: float, heartbeats: float) -> None:
+    """The security extension's writes (docs/certificates.md "Cost"): security events (measured: one
+    PutItem each, in their own partition), and for profile 3 certificate renewals (measured) and the
+    recorded certificate on the charger's item; operators' revocations (measured).
+
+    DynamoDB bills a write by the item's size in 1 KB units (an UpdateItem by the larger of before and
+    after), so what is kept on the charger's item costs on every write to it: the connection's
+    ``$connect``, ``$disconnect`` and set-up claim, heartbeats, boots. Over item sizes spread evenly
+    within a KB, ``g`` KB more costs ``g`` write units more per write on average."""
+    event = counts.get("SecurityEventNotification")
+    if event is None:  # counts measured before issue 17
+        return
+    events = profile.security_events_per_month
+    usd = _usd(events * event["write_units"], events * event["read_units"], 2 * events, events)
+    bill.add("Security events", usd,
+             f"{events:g} SecurityEventNotification a month ({event['write_units']} WU each): ${usd:.6f}")
+    if profile.security_profile == 3:
+        item_writes = reconnects * 3 + heartbeats + profile.boots_per_month
+        growth_kb = CERTIFICATE_RECORD_BYTES / 1024
+        bill.add("Recorded certificate (charger item +0.5 KB)", _usd(item_writes * growth_kb, 0, 0, 0),
+                 f"+{growth_kb:.2f} KB on {item_writes:,.0f} charger-item writes: {item_writes * growth_kb:,.0f} WU")
+        issue = counts["Certificate issuance (ExtendedTriggerMessage, SignCertificate, CertificateSigned, answers)"]
+        renewals = profile.certificate_renewals_per_year / 12
+        wu, ru = issue["write_units"] + CHAIN_EXTRA_WU, issue["read_units"]
+        usd = _usd(renewals * wu, renewals * ru, 6 * renewals, 3 * renewals) + renewals * KMS_ECC_SIGN
+        bill.add("Certificate renewals", usd,
+                 f"{renewals:.3f} issuances ({wu} WU + {ru:g} RU, 6 messages, one KMS Sign each): ${usd:.6f}")
+    revocations = profile.revocations_per_year / 12
+    revoke = counts["Revocation (operator)"]
+    usd = _usd(revocations * revoke["write_units"], 0, 0, revocations)
+    bill.add("Revocations (operator)", usd,
+             f"{profile.revocations_per_year:g} a year, {revoke['write_units']} WU each: ${usd:.7f}")

@@ -128,11 +128,17 @@ def test_a_certificate_near_its_expiry_gets_a_renewal_request_queued(edge):
     assert (queued.action, queued.payload) == ("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"})
 
 
-def test_security_events_reach_the_charger_through_the_message_handler_and_only_the_latest_20_stay(charger):
+def test_security_events_are_kept_apart_and_operators_read_the_latest_20(charger):
+    from adapters.wiring import build_operations
+    from csms.operations import Principal
+    from csms.security_ops import SecurityOperations
+
     charger.handshake()
     for n in range(22):
         assert charger.result("SecurityEventNotification", {
             "type": "ResetOrReboot", "timestamp": f"2026-11-29T10:{n:02d}:00Z", "techInfo": f"boot {n}"}) == {}
-    events = charger.rt.chargers.get("CP001").security_events
+    ops = SecurityOperations(build_operations(charger.rt))
+    events = ops.security(Principal("op", operator=True), "CP001")["security_events"]
     assert [e["tech_info"] for e in events] == [f"boot {n}" for n in range(2, 22)]
     assert events[-1]["type"] == "ResetOrReboot" and events[-1]["at"].startswith("2026-11-29T10:21")
+    assert charger.rt.review.list("CP001") == []  # the charger's data-problem review log stays its own

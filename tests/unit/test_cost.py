@@ -48,3 +48,24 @@ def test_cli_prints_a_bill_and_rejects_bad_profiles(capsys):
     assert result["ratio_to_floor"] == pytest.approx(result["total_usd"] / result["apigw_floor_usd"], rel=0.01)
     assert main(["cost", "--metering-hours", "30"]) == 2
     assert "hours per day" in capsys.readouterr().err
+
+
+def test_the_security_extensions_writes_have_their_lines_priced_from_the_measured_counts():
+    lines = lambda profile: {line.item: line for line in cost.charger_month(profile, COUNTS, HANDLER_CPU_US).lines}  # noqa: E731
+    basic = lines(cost.Profile(security_events_per_month=10))
+    event = COUNTS["SecurityEventNotification"]
+    assert event["requests"] == {"PutItem": 1}  # one write, nothing on the charger's item
+    assert basic["Security events"].per_month == pytest.approx(
+        10 * (event["write_units"] * cost.PRICES["dynamodb_write_unit"] + 2 * cost.PRICES["apigw_ws_message"]
+              + cost.PRICES["lambda_request"]))
+    assert "Revocations (operator)" in basic and "Certificate renewals" not in basic
+    certificates = lines(cost.Profile(security_profile=3))
+    issue = COUNTS["Certificate issuance (ExtendedTriggerMessage, SignCertificate, CertificateSigned, answers)"]
+    assert issue["management_posts"] == 2  # ExtendedTriggerMessage and CertificateSigned
+    assert certificates["Certificate renewals"].per_month > 0
+    # the recorded certificate makes every write to the charger's item dearer: more than the renewals
+    assert certificates["Recorded certificate (charger item +0.5 KB)"].per_month > 10 * certificates["Certificate renewals"].per_month
+    total = lambda profile: cost.charger_month(profile, COUNTS, HANDLER_CPU_US).total  # noqa: E731
+    assert total(cost.Profile(security_profile=3)) > total(cost.Profile())
+    with pytest.raises(ValueError):
+        cost.Profile(security_profile=1)

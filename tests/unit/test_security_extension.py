@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from tests.fakes import MemoryChargers, MemoryReview
+from tests.fakes import MemoryChargers, MemoryReview, MemorySecurityEvents
 from csms.ocpp.v16.security_extension import SecurityExtension, charge_point_certificate
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
@@ -23,6 +23,7 @@ class Ctx:
     charge_point_id: str = "CP001"
     received_at: datetime = NOW
     raw: str = "[2,\"1\",\"SignCertificate\",{}]"
+    unique_id: str = "1"
 
 
 def _csr(cn="CP001", o="Example CPO", key=None) -> str:
@@ -48,7 +49,7 @@ class Signer:
 @pytest.fixture
 def extension():
     sent = []
-    ext = SecurityExtension(chargers=MemoryChargers(), review=MemoryReview(),
+    ext = SecurityExtension(chargers=MemoryChargers(), review=MemoryReview(), events=MemorySecurityEvents(),
                             send=lambda cp, action, payload, origin: sent.append((cp, action, payload)),
                             signer=Signer(), cpo_name="Example CPO")
     return ext, sent
@@ -87,7 +88,7 @@ def test_csrs_that_are_not_signed_are_rejected_and_kept_for_review(extension, cs
 
 
 def test_without_a_ca_key_every_csr_is_rejected():
-    ext = SecurityExtension(chargers=MemoryChargers(), review=MemoryReview(), send=None, signer=None, cpo_name=None)
+    ext = SecurityExtension(chargers=MemoryChargers(), review=MemoryReview(), events=MemorySecurityEvents(), send=None, signer=None, cpo_name=None)
     assert ext.sign_certificate(Ctx(), {"csr": _csr()}) == {"status": "Rejected"}
 
 
@@ -95,15 +96,25 @@ def test_security_events_are_kept_with_the_chargers_time(extension):
     ext, _ = extension
     ext.security_event(Ctx(), {"type": "TamperDetectionActivated", "timestamp": "2026-11-29T23:00:00Z",
                                "techInfo": "lid opened"})
-    [kept] = ext.review.list("CP001")
+    [kept] = ext.events.latest("CP001", 20)
     assert (kept.kind, kept.detail, kept.at) == ("security_event", "TamperDetectionActivated: lid opened",
                                                  datetime(2026, 11, 29, 23, tzinfo=timezone.utc))
+    assert kept.raw and kept.unique_id == "1"
+    assert ext.review.list("CP001") == []  # apart from the charger's data problems
 
 
-def test_the_charger_keeps_its_latest_20_security_events(extension):
+def test_operators_see_the_latest_20_security_events_oldest_first(extension):
+    from types import SimpleNamespace
+
+    from csms.operations import Principal
+    from csms.security_ops import SecurityOperations
+
     ext, _ = extension
     ext.chargers.register("CP001", "hash", NOW)
     for n in range(25):
-        ext.security_event(Ctx(), {"type": "ResetOrReboot", "timestamp": f"2026-11-29T10:{n:02d}:00Z", "techInfo": str(n)})
-    events = ext.chargers.get("CP001").security_events
-    assert [e["tech_info"] for e in events] == [str(n) for n in range(5, 25)]
+        ext.security_event(Ctx(), {"type": "ResetOrReboot", "timestamp": f"2026-11-29T10:{n:02d}:00Z", "techInfo": f"a: {n}"})
+    ext.security_event(Ctx(), {"type": "StartupOfTheDevice", "timestamp": "2026-11-29T10:30:00Z"})
+    ops = SecurityOperations(SimpleNamespace(chargers=ext.chargers, security_events=ext.events))
+    events = ops.security(Principal("op", operator=True), "CP001")["security_events"]
+    assert [e["tech_info"] for e in events] == [f"a: {n}" for n in range(6, 25)] + [""]  # a ": " in techInfo stays
+    assert events[-1] == {"at": "2026-11-29T10:30:00+00:00", "type": "StartupOfTheDevice", "tech_info": ""}

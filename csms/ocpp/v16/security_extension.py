@@ -5,8 +5,9 @@ ed. 2, section 5): the charger-initiated messages, the CSR check and the charge 
   the charge point id and its O the CPO name (whitepaper 4.1); then the platform's CA signs it
   (``csms.ocpp.ports.CertificateSigner``, a port: the local charger CA, or in AWS a KMS key, docs/certificates.md)
   and the chain goes back as a queued ``CertificateSigned`` call. Anything else: ``Rejected``.
-- ``SecurityEventNotification``: kept per charger (the review log, kind ``security_event``); the
-  whitepaper's critical events are logged at WARNING so a log-metric alarm can page.
+- ``SecurityEventNotification``: kept per charger with its raw frame (``csms.ocpp.ports.SecurityEventLog``:
+  one write per event, nothing on the charger's item); the whitepaper's critical events are logged at
+  WARNING so a log-metric alarm can page.
 - ``SignedFirmwareStatusNotification`` / ``LogStatusNotification``: the charger's firmware and log
   upload statuses, recorded like FirmwareStatusNotification / DiagnosticsStatusNotification.
 
@@ -22,14 +23,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from csms.model import ReviewItem
-from csms.ocpp.ports import CertificateSigner, ReviewLog, SecurityEventChargers
+from csms.ocpp.ports import CertificateSigner, ReviewLog, SecurityEventChargers, SecurityEventLog
 from csms.ocpp.v16.routing import Context
 from csms.timeutil import BadTimestamp, parse_ts
 
 log = logging.getLogger(__name__)
 
 SECURITY_EVENT = "security_event"
-KEEP_EVENTS = 20  # the latest security events kept on the charger's item (about 2 KB at most)
+LATEST_EVENTS = 20  # the security events an operator's view shows (csms.security_ops)
 # Whitepaper ed. 2, appendix 1 "Security events": the ones marked critical
 CRITICAL_EVENTS = frozenset({
     "FirmwareUpdated", "FailedToAuthenticateAtCentralSystem", "CentralSystemFailedToAuthenticate",
@@ -115,15 +116,14 @@ def charge_point_certificate(ca, ca_key, public_key, charge_point_id: str, cpo_n
 class SecurityExtension:
     """Handlers for the charger-initiated security-extension messages, ``handlers()`` by action.
 
-    Ports: ``chargers`` (``record_firmware_status``, ``record_diagnostics_status``,
-    ``record_security_event``), ``review``
-    (``add``), ``send`` (queue a platform call: ``Commander.send``), ``signer`` (None: every CSR is
-    rejected, e.g. no CA key configured) and the CPO name the CSR's O must carry."""
+    Ports: ``chargers`` (``record_firmware_status``, ``record_diagnostics_status``), ``review``
+    (``add``: rejected CSRs), ``events`` (the security event log), ``send`` (queue a platform call:
+    ``Commander.send``), ``signer`` (None: every CSR is rejected, e.g. no CA key configured) and the
+    CPO name the CSR's O must carry."""
 
-    def __init__(self, *, chargers: SecurityEventChargers, review: ReviewLog, send: Callable[..., Any],
-                 signer: CertificateSigner | None,
-                 cpo_name: str | None):
-        self.chargers, self.review, self.send = chargers, review, send
+    def __init__(self, *, chargers: SecurityEventChargers, review: ReviewLog, events: SecurityEventLog,
+                 send: Callable[..., Any], signer: CertificateSigner | None, cpo_name: str | None):
+        self.chargers, self.review, self.events, self.send = chargers, review, events, send
         self.signer, self.cpo_name = signer, cpo_name
 
     def handlers(self) -> dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]]:
@@ -153,13 +153,8 @@ class SecurityExtension:
             at = ctx.received_at
         event_type = str(p.get("type", ""))
         detail = event_type + (f": {p['techInfo']}" if p.get("techInfo") else "")
-        # the raw frame for review, and the latest few on the charger for operators (the API does not
-        # read the review log: it holds raw frames)
-        self.review.add(ReviewItem(ctx.charge_point_id, SECURITY_EVENT, detail, at,
-                                   action="SecurityEventNotification", raw=ctx.raw))
-        self.chargers.record_security_event(ctx.charge_point_id, {
-            "at": at.isoformat(), "type": event_type[:50], "tech_info": str(p.get("techInfo") or "")[:255]},
-            keep=KEEP_EVENTS)
+        self.events.add(ReviewItem(ctx.charge_point_id, SECURITY_EVENT, detail, at,
+                                   action="SecurityEventNotification", raw=ctx.raw, unique_id=ctx.unique_id))
         if event_type in CRITICAL_EVENTS:
             log.warning("critical security event from %s: %s", ctx.charge_point_id, detail)
         return {}
