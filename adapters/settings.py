@@ -47,6 +47,11 @@ ENV_CHARGER_CA_DIR = "CHARGER_CA_DIR"
 # ... or in AWS: the KMS key (ECC_NIST_P256, SIGN_VERIFY) and its CA certificate (PEM), adapters.kms_signer
 ENV_CHARGER_CA_KMS_KEY_ID = "CHARGER_CA_KMS_KEY_ID"
 ENV_CHARGER_CA_CERT = "CHARGER_CA_CERT"
+# The key that signs firmware images for SignedUpdateFirmware (adapters.firmware_signer): locally a
+# directory with firmware-signing.pem and its key; in AWS a KMS key and its certificate (PEM)
+ENV_FIRMWARE_SIGNING_DIR = "FIRMWARE_SIGNING_DIR"
+ENV_FIRMWARE_SIGNING_KMS_KEY_ID = "FIRMWARE_SIGNING_KMS_KEY_ID"
+ENV_FIRMWARE_SIGNING_CERT = "FIRMWARE_SIGNING_CERT"
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -98,6 +103,9 @@ class Settings:
     charger_ca_dir: str | None = None
     charger_ca_kms_key_id: str | None = None
     charger_ca_cert: str | None = None
+    firmware_signing_dir: str | None = None
+    firmware_signing_kms_key_id: str | None = None
+    firmware_signing_cert: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -150,6 +158,9 @@ class Settings:
             charger_ca_dir=env.get(ENV_CHARGER_CA_DIR) or None,
             charger_ca_kms_key_id=env.get(ENV_CHARGER_CA_KMS_KEY_ID) or None,
             charger_ca_cert=env.get(ENV_CHARGER_CA_CERT) or None,
+            firmware_signing_dir=env.get(ENV_FIRMWARE_SIGNING_DIR) or None,
+            firmware_signing_kms_key_id=env.get(ENV_FIRMWARE_SIGNING_KMS_KEY_ID) or None,
+            firmware_signing_cert=env.get(ENV_FIRMWARE_SIGNING_CERT) or None,
         )
 
     @classmethod
@@ -205,7 +216,10 @@ class Settings:
         for name, value in ((ENV_CPO_NAME, self.cpo_name), (ENV_ORIGIN_SECRET, self.origin_secret),
                             (ENV_ORIGIN_SECRET_ARN, self.origin_secret_arn), (ENV_CHARGER_CA_DIR, self.charger_ca_dir),
                             (ENV_CHARGER_CA_KMS_KEY_ID, self.charger_ca_kms_key_id),
-                            (ENV_CHARGER_CA_CERT, self.charger_ca_cert)):
+                            (ENV_CHARGER_CA_CERT, self.charger_ca_cert),
+                            (ENV_FIRMWARE_SIGNING_DIR, self.firmware_signing_dir),
+                            (ENV_FIRMWARE_SIGNING_KMS_KEY_ID, self.firmware_signing_kms_key_id),
+                            (ENV_FIRMWARE_SIGNING_CERT, self.firmware_signing_cert)):
             if value:
                 env[name] = value
         return env

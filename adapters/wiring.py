@@ -21,6 +21,7 @@ from adapters.dynamo.repositories import (
     DynamoSignals,
 )
 from adapters.dynamo.firmware import DynamoFirmware
+from adapters.firmware_signer import firmware_signer
 from adapters.settings import Settings
 from csms.firmware.campaigns import Firmware
 from csms.firmware.diagnostics import Diagnostics
@@ -146,7 +147,7 @@ def build_runtime(
                           tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys())
     files, firmware_store = file_store(settings), DynamoFirmware()
     firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions,
-                        clock=clock)
+                        clock=clock, signer=firmware_signer(settings))
     diagnostics = Diagnostics(store=firmware_store, files=files, sender=commander, fleet=chargers, clock=clock,
                               file_names=lambda cp: chargers.capabilities(cp).get("diagnostics.file"))
     central = CentralSystem(
@@ -170,7 +171,7 @@ def build_runtime(
 
     central.extensions.update(SecurityExtension(chargers=chargers, review=review, events=DynamoSecurityEvents(),
                                                 send=commander.send, signer=certificate_signer(settings),
-                                                cpo_name=settings.cpo_name).handlers())
+                                                cpo_name=settings.cpo_name, notify=central.on_notification).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoEvents(), replan,
                    firmware=firmware, diagnostics=diagnostics)

@@ -166,6 +166,26 @@ def issue_charger_certificate(tls_dir: Path, charge_point_id: str, out_dir: Path
     return cert_path, key_path, cert
 
 
+def ensure_firmware_signing(tls_dir: Path, cpo_name: str = DEFAULT_CPO_NAME) -> Path:
+    """The local firmware root (``firmware-root.pem``: what chargers install as
+    ManufacturerRootCertificate) and the firmware-signing key and certificate it issues
+    (``csms.firmware.signing``); created on first use. Returns the root's path."""
+    from adapters.firmware_signer import ROOT_CERT, ROOT_KEY, SIGNING_CERT, SIGNING_KEY
+    from csms.firmware.signing import root_certificate, signing_certificate
+
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    paths = [tls_dir / name for name in (ROOT_CERT, ROOT_KEY, SIGNING_CERT, SIGNING_KEY)]
+    if all(path.exists() for path in paths):
+        return paths[0]
+    root_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root = root_certificate(root_key.public_key(), root_key, cpo_name)
+    _write_key(root_key, paths[1])
+    _write_0600(paths[0], _pem(root))
+    _write_key(key, paths[3])
+    _write_0600(paths[2], _pem(signing_certificate(root, root_key, key.public_key(), cpo_name)))
+    return paths[0]
+
+
 def gateway_context(chains: list[tuple[Path, Path]], charger_ca: Path | None) -> ssl.SSLContext:
     """The chargers' TLS: TLS 1.2 with exactly :data:`ELB_TLS_1_2_EXT_2018_06` plus TLS 1.3 (OpenSSL's
     three suites); every chain in ``chains`` (an RSA and an ECDSA one: OpenSSL picks per client).

@@ -77,6 +77,7 @@ class LocalPlatform:
         self.firmware_every_s = firmware_every_s
         self._http = None
         self.ca_path: Path | None = None
+        self.firmware_root_path: Path | None = None  # the firmware root chargers install (SignedUpdateFirmware)
         self.settings: Settings | None = None
         self.jobs: list[Job] = []
         self._dynamo: dynamodb.EmbeddedDynamo | None = None
@@ -176,6 +177,8 @@ class LocalPlatform:
                 self.cpo_name = self.cpo_name or pki.charger_ca_cpo_name(tls_dir)
                 charger_ca_dir = str(tls_dir)  # its key signs chargers' CSRs (SignCertificate)
             gateway_context = pki.gateway_context(chains, self.charger_ca)
+        # signs firmware images for SignedUpdateFirmware; chargers install firmware-root.pem
+        self.firmware_root_path = pki.ensure_firmware_signing(tls_dir, self.cpo_name or pki.DEFAULT_CPO_NAME)
         origin_secret = secrets.token_hex(32)  # what CloudFront would add; new per start
         from handlers import _runtime, authorizer, connect, default, disconnect
 
@@ -190,7 +193,8 @@ class LocalPlatform:
         self._mgmt = ManagementApi(self._gateway, "127.0.0.1", self.mgmt_port)
         self.settings = dataclasses.replace(
             local_settings(endpoint, self._mgmt.endpoint, secrets_key_file=str(self.secrets_key_file)),
-            cpo_name=self.cpo_name, origin_secret=origin_secret, charger_ca_dir=charger_ca_dir)
+            cpo_name=self.cpo_name, origin_secret=origin_secret, charger_ca_dir=charger_ca_dir,
+            firmware_signing_dir=str(tls_dir))
         # The handlers read their settings from the environment, as in Lambda; restored on stop.
         env = dict(self.settings.as_env())
         for key, value in dynamodb.FAKE_CREDENTIALS.items():

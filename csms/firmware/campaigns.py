@@ -6,8 +6,9 @@ How a campaign advances (docs/firmware.md):
   failure, or the BootNotification that proves the new version). Its cost is the work due: one
   query of the chargers whose silence deadline passed, one count of the chargers in flight (at
   most ``max_in_flight``), one query of the wave's due chargers limited to the free slots.
-- A charger is sent UpdateFirmware with a freshly pre-signed URL (``url_ttl_s``) only inside the
-  maintenance window, only while online, and never while a transaction is active unless the
+- A charger is sent UpdateFirmware (SignedUpdateFirmware when the image is signed and the charger is
+  on security profile 3: ``csms.firmware.signing``) with a freshly pre-signed URL (``url_ttl_s``) only
+  inside the maintenance window, only while online, and never while a transaction is active unless the
   campaign is forced; otherwise it is re-queued a few minutes later.
 - The next wave starts when every charger of the current one has finished. When a wave's failures
   exceed ``failure_threshold_percent`` of the wave, the campaign halts: nothing more is sent until
@@ -27,7 +28,7 @@ from typing import Callable
 
 from csms.firmware import model as m
 from csms.firmware.model import Campaign, FirmwareImage, Target, UploadTarget, Window
-from csms.firmware.ports import FileStore, FirmwareStore, Fleet, Sender, Transactions
+from csms.firmware.ports import FileStore, FirmwareSigner, FirmwareStore, Fleet, Sender, Transactions
 from csms.operations import Conflict, Invalid, NotFound
 from csms.timeutil import iso, utcnow
 
@@ -75,13 +76,16 @@ def wave_sizes(total: int, percents: list[float]) -> tuple[int, ...]:
 class Firmware:
     """Images and campaigns. Seams: ``store`` (FirmwareStore), ``files`` (FileStore or None when
     nothing can hold files), ``sender`` (UpdateFirmware / GetDiagnostics), ``fleet`` (charger
-    views), ``transactions`` (active sessions), ``clock`` (UTC now; tests pass their own)."""
+    views), ``transactions`` (active sessions), ``clock`` (UTC now; tests pass their own), ``signer``
+    (the firmware-signing key, ``csms.firmware.signing``; None: images the operator did not sign are
+    sent with UpdateFirmware)."""
 
     def __init__(self, *, store: FirmwareStore, files: FileStore | None, sender: Sender, fleet: Fleet,
                  transactions: Transactions, clock: Callable[[], datetime] = utcnow,
-                 max_image_bytes: int = MAX_IMAGE_BYTES):
+                 max_image_bytes: int = MAX_IMAGE_BYTES, signer: FirmwareSigner | None = None):
         self.store, self.files, self.sender, self.fleet = store, files, sender, fleet
         self.transactions, self.clock, self.max_image_bytes = transactions, clock, max_image_bytes
+        self.signer = signer
 
     def _files(self) -> FileStore:
         if self.files is None:
@@ -116,7 +120,9 @@ class Firmware:
         return image, upload
 
     def complete_image(self, image_id: str) -> FirmwareImage:
-        """Mark an image ready once the stored object has the declared size and SHA-256.
+        """Mark an image ready once the stored object has the declared size and SHA-256, and sign
+        that verified digest with the platform's firmware-signing key (when one is configured and the
+        operator gave no signature): campaigns then send it with SignedUpdateFirmware.
         Raises NotFound, or Conflict when it is missing or differs."""
         image = self.get_image(image_id)
         if image.status == m.READY:
@@ -128,6 +134,9 @@ class Firmware:
             raise Conflict(f"image {image_id}: the upload is {stored.size_bytes} bytes with SHA-256 "
                            f"{stored.sha256 or 'unknown'}; expected {image.size_bytes} bytes, {image.sha256}")
         ready = replace(image, status=m.READY)
+        if ready.signature is None and self.signer is not None:
+            signature, certificate = self.signer.sign(bytes.fromhex(image.sha256))
+            ready = replace(ready, signature=signature, signing_certificate=certificate)
         self.store.put_image(ready)
         return ready
 
@@ -346,8 +355,15 @@ class Firmware:
             self.store.disarm(campaign.campaign_id, cp, deadline)
             return False  # another invocation got there first
         self.store.set_current(cp, "campaign", campaign.campaign_id)
-        self.sender.update_firmware(cp, url, now, retries=UPDATE_RETRIES, retry_interval_s=UPDATE_RETRY_INTERVAL_S,
-                                    campaign=campaign.campaign_id)
+        # Signed (OCPP 1.6 Security Whitepaper ed. 2, 5.4) to a charger on security profile 3: one that
+        # implements the whitepaper; a plain 1.6 charger knows only UpdateFirmware
+        if image.signature and image.signing_certificate and getattr(view, "security_profile", 2) >= 3:
+            self.sender.signed_update_firmware(cp, url, now, image.signing_certificate, image.signature,
+                                               retries=UPDATE_RETRIES, retry_interval_s=UPDATE_RETRY_INTERVAL_S,
+                                               campaign=campaign.campaign_id)
+        else:
+            self.sender.update_firmware(cp, url, now, retries=UPDATE_RETRIES, retry_interval_s=UPDATE_RETRY_INTERVAL_S,
+                                        campaign=campaign.campaign_id)
         self.store.unschedule(campaign.campaign_id, wave, cp, due)
         return True
 

@@ -11,14 +11,15 @@ from csms.firmware.diagnostics import Diagnostics
 
 def notification_hook(firmware: Firmware, diagnostics: Diagnostics) -> Callable[[str, str, dict, datetime], None]:
     """BootNotification -> ``Firmware.on_boot`` (the fleet index and the proof of a new version),
-    FirmwareStatusNotification -> ``Firmware.on_firmware_status``, DiagnosticsStatusNotification ->
+    FirmwareStatusNotification and SignedFirmwareStatusNotification -> ``Firmware.on_firmware_status``,
+    DiagnosticsStatusNotification ->
     ``Diagnostics.on_status``. Payloads are schema-valid (the central system validated them)."""
 
     def hook(charge_point_id: str, action: str, payload: dict[str, Any], at: datetime) -> None:
         if action == "BootNotification":
             firmware.on_boot(charge_point_id, payload["chargePointVendor"], payload["chargePointModel"],
                              payload.get("firmwareVersion"), at)
-        elif action == "FirmwareStatusNotification":
+        elif action in ("FirmwareStatusNotification", "SignedFirmwareStatusNotification"):
             firmware.on_firmware_status(charge_point_id, payload["status"], at)
         elif action == "DiagnosticsStatusNotification":
             diagnostics.on_status(charge_point_id, payload["status"], at)

@@ -27,15 +27,19 @@ DOWNLOAD_FAILED = "DownloadFailed"
 INSTALLATION_FAILED = "InstallationFailed"
 TIMED_OUT = "TimedOut"
 VERSION_MISMATCH = "VersionMismatch"
+INVALID_SIGNATURE = "InvalidSignature"  # SignedFirmwareStatusNotification: the charger refused the image
 SKIPPED = "Skipped"
 
 IN_FLIGHT = frozenset({SENT, DOWNLOADING, DOWNLOADED, INSTALLING, INSTALLED})
-FAILED = frozenset({DOWNLOAD_FAILED, INSTALLATION_FAILED, TIMED_OUT, VERSION_MISMATCH})
+FAILED = frozenset({DOWNLOAD_FAILED, INSTALLATION_FAILED, TIMED_OUT, VERSION_MISMATCH, INVALID_SIGNATURE})
 DONE = FAILED | {VERIFIED, SKIPPED}
 STATES = (SCHEDULED, SENT, DOWNLOADING, DOWNLOADED, INSTALLING, INSTALLED, VERIFIED, DOWNLOAD_FAILED,
-          INSTALLATION_FAILED, TIMED_OUT, VERSION_MISMATCH, SKIPPED)
-# FirmwareStatusNotification.status -> target state (Idle: no change)
-REPORTED = {s: s for s in (DOWNLOADING, DOWNLOADED, INSTALLING, INSTALLED, DOWNLOAD_FAILED, INSTALLATION_FAILED)}
+          INSTALLATION_FAILED, TIMED_OUT, VERSION_MISMATCH, INVALID_SIGNATURE, SKIPPED)
+# FirmwareStatusNotification / SignedFirmwareStatusNotification status -> target state (any other:
+# Idle, SignatureVerified, DownloadScheduled, DownloadPaused, InstallScheduled, InstallRebooting: alive,
+# no change)
+REPORTED = {s: s for s in (DOWNLOADING, DOWNLOADED, INSTALLING, INSTALLED, DOWNLOAD_FAILED, INSTALLATION_FAILED,
+                           INVALID_SIGNATURE)} | {"InstallVerificationFailed": INSTALLATION_FAILED}
 
 # Campaign states
 RUNNING = "running"

@@ -113,6 +113,10 @@ class Sender(Protocol):
     def update_firmware(self, charge_point_id: str, location: str, retrieve_at: datetime, *, retries: int = 3,
                         retry_interval_s: int = 300, campaign: str | None = None) -> Any: ...
 
+    def signed_update_firmware(self, charge_point_id: str, location: str, retrieve_at: datetime,
+                               signing_certificate: str, signature: str, *, retries: int = 3,
+                               retry_interval_s: int = 300, campaign: str | None = None) -> Any: ...
+
     def get_diagnostics(self, charge_point_id: str, location: str, *, start: datetime | None = None,
                         stop: datetime | None = None) -> Any: ...
 
@@ -127,3 +131,12 @@ class Transactions(Protocol):
     """``active`` of the session repository: the charger's open transactions."""
 
     def active(self, charge_point_id: str) -> list: ...
+
+
+class FirmwareSigner(Protocol):
+    """The firmware-signing key (``csms.firmware.signing``): a key file in the local state dir, or a
+    KMS key in AWS (``adapters.firmware_signer``)."""
+
+    def sign(self, sha256: bytes) -> tuple[str, str]:
+        """``(signature, signing certificate)`` for the image whose SHA-256 digest is ``sha256`` (32
+        bytes): the ECDSA P-256 / SHA-256 signature, DER, base64, and the signing certificate, PEM."""

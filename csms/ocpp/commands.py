@@ -247,6 +247,23 @@ class Commander:
                                                         "firmware.requested_at": iso(call.created_at)})
         return call
 
+    def signed_update_firmware(self, charge_point_id: str, location: str, retrieve_at: datetime,
+                               signing_certificate: str, signature: str, *, retries: int = 3,
+                               retry_interval_s: int = 300, campaign: str | None = None) -> PendingCall:
+        """SignedUpdateFirmware (OCPP 1.6 Security Whitepaper ed. 2, 5.4): the URL with the image's
+        signature (base64) and signing certificate (PEM), which the charger checks before installing.
+        ``requestId`` is a number derived from the campaign (the charger echoes it in its statuses)."""
+        import zlib
+
+        request_id = zlib.crc32((campaign or iso(retrieve_at)).encode()) & 0x7FFFFFFF
+        call = self.send(charge_point_id, "SignedUpdateFirmware", {
+            "requestId": request_id, "retries": retries, "retryInterval": retry_interval_s,
+            "firmware": {"location": location, "retrieveDateTime": iso(retrieve_at),
+                         "signingCertificate": signing_certificate, "signature": signature}}, origin="operator")
+        self.link.record_capabilities(charge_point_id, {"firmware.campaign": campaign or call.unique_id,
+                                                        "firmware.requested_at": iso(call.created_at)})
+        return call
+
     def get_diagnostics(self, charge_point_id: str, location: str, *, start: datetime | None = None,
                         stop: datetime | None = None) -> PendingCall:
         """Ask the charger to upload its diagnostics to ``location`` (a pre-signed upload URL)."""

@@ -235,3 +235,49 @@ def test_diagnostics_requested_uploaded_listed_and_downloadable(fw):
     assert got.status == 200 and got.path.read_bytes() == logs
     forged = handle(fw.tmp / "files", "GET", down.path.replace("CP1", "CP2"), down.query, None, lambda n: b"")
     assert forged.status == 403
+
+
+def test_the_platform_signs_an_image_and_a_campaign_sends_it_with_signed_update_firmware(fw):
+    """With a firmware-signing key (csms.firmware.signing), the verified upload is signed once; the
+    campaign sends SignedUpdateFirmware whose signature verifies over the image with the signing
+    certificate issued by the firmware root; SignedFirmwareStatusNotification moves the campaign, and
+    InvalidSignature fails the charger. A charger on profile 2 still gets UpdateFirmware."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from adapters.firmware_signer import FileFirmwareSigner
+    from csms_local.pki import ensure_firmware_signing
+
+    root = x509.load_pem_x509_certificate(ensure_firmware_signing(fw.tmp / "tls", "Example CPO").read_bytes())
+    fw.firmware.signer = FileFirmwareSigner(fw.tmp / "tls")
+    clients = [boot(fw, "CP1"), boot(fw, "CP2"), boot(fw, "CP3")]
+    for client in clients[:2]:  # on profile 3 (they implement the security whitepaper); CP3 is a plain 1.6 charger
+        fw.chargers.set_security_profile(client.id, 3)
+    image = upload(fw)
+    status, c = call("POST", "/v1/firmware/campaigns", {"name": "signed", "images": [image], "waves_percent": [100],
+                                                        "failure_threshold_percent": 100})
+    assert status == 201, c
+    drain(fw, clients)
+    sent = {cp: payload for cp, action, payload in SEEN if action == "SignedUpdateFirmware"}
+    assert set(sent) == {"CP1", "CP2"} and set(update_firmware_calls(fw, clients)) == {"CP3"}
+    firmware = sent["CP1"]["firmware"]
+    assert "/files/firmware/" in firmware["location"]
+    signing = x509.load_pem_x509_certificate(firmware["signingCertificate"].encode())
+    signing.verify_directly_issued_by(root)
+    assert x509.oid.ExtendedKeyUsageOID.CODE_SIGNING in signing.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    signing.public_key().verify(base64.b64decode(firmware["signature"]), IMAGE, ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(Exception):  # not over any other bytes
+        signing.public_key().verify(base64.b64decode(firmware["signature"]), IMAGE + b"!", ec.ECDSA(hashes.SHA256()))
+    request = sent["CP1"]["requestId"]
+    for name in ("Downloading", "Downloaded", "SignatureVerified", "Installing", "Installed"):
+        assert clients[0].result("SignedFirmwareStatusNotification", {"status": name, "requestId": request}) == {}
+    for name in ("Downloading", "Downloaded", "InvalidSignature"):
+        clients[1].result("SignedFirmwareStatusNotification", {"status": name, "requestId": request})
+    states = {t["id"]: t["state"] for t in progress(c["id"])["chargers"]}
+    assert states == {"CP1": "Installed", "CP2": "InvalidSignature", "CP3": "Sent"}
+    assert progress(c["id"])["progress"]["failed"] == 1
+    _, images = call("GET", "/v1/firmware/images")
+    assert [i["signed"] for i in images] == [True]

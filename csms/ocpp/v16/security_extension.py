@@ -119,12 +119,14 @@ class SecurityExtension:
     Ports: ``chargers`` (``record_firmware_status``, ``record_diagnostics_status``), ``review``
     (``add``: rejected CSRs), ``events`` (the security event log), ``send`` (queue a platform call:
     ``Commander.send``), ``signer`` (None: every CSR is rejected, e.g. no CA key configured) and the
-    CPO name the CSR's O must carry."""
+    CPO name the CSR's O must carry; ``notify`` (the central system's notification hook: firmware
+    campaigns follow SignedFirmwareStatusNotification as they follow FirmwareStatusNotification)."""
 
     def __init__(self, *, chargers: SecurityEventChargers, review: ReviewLog, events: SecurityEventLog,
-                 send: Callable[..., Any], signer: CertificateSigner | None, cpo_name: str | None):
+                 send: Callable[..., Any], signer: CertificateSigner | None, cpo_name: str | None,
+                 notify: Callable[[str, str, dict, datetime], None] | None = None):
         self.chargers, self.review, self.events, self.send = chargers, review, events, send
-        self.signer, self.cpo_name = signer, cpo_name
+        self.signer, self.cpo_name, self.notify = signer, cpo_name, notify
 
     def handlers(self) -> dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]]:
         return {"SignCertificate": self.sign_certificate, "SecurityEventNotification": self.security_event,
@@ -161,6 +163,12 @@ class SecurityExtension:
 
     def signed_firmware_status(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         self.chargers.record_firmware_status(ctx.charge_point_id, p["status"], ctx.received_at)
+        if self.notify is not None:
+            try:  # the charger's answer never depends on it (the campaign's job catches up)
+                self.notify(ctx.charge_point_id, "SignedFirmwareStatusNotification", p, ctx.received_at)
+            except Exception:
+                log.exception("notification hook failed for SignedFirmwareStatusNotification from %s",
+                              ctx.charge_point_id)
         return {}
 
     def log_status(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
