@@ -10,6 +10,9 @@
   talking to the execute-api endpoint directly. Rotation: docs/deploy.md (``-c originSecretVersion``).
 - The **edge TLS policy** (``-c edgeTlsPolicy``, default ``TLSv1.2_2021``): docs/deploy.md compares
   each option with the 18 suites of ``ELBSecurityPolicy-TLS-1-2-Ext-2018-06``.
+- The **firmware keys** (``-c firmwareSigningKms=1``): the firmware root's key (used once, by an
+  operator, to issue the signing certificate: no function may use it) and the firmware-signing key the
+  Api function signs verified uploads with (``csms.firmware.signing``, ``adapters.firmware_signer``).
 """
 
 from __future__ import annotations
@@ -48,11 +51,12 @@ class ChargerCertificates(Construct):
     intermediates); ``ca_bundle_region``: the bucket's region (default: the stack's);
     ``ca_bundle_version``: an S3 object version to pin (changing it re-reads the bundle).
     ``origin_secret_version``: the Secrets Manager version id CloudFront sends (a rotation step).
-    ``ca_key``: create the KMS key that signs chargers' CSRs (SignCertificate; adapters.kms_signer)."""
+    ``ca_key``: create the KMS key that signs chargers' CSRs (SignCertificate; adapters.kms_signer).
+    ``firmware_keys``: create the firmware root's and the firmware-signing KMS keys."""
 
     def __init__(self, scope: Construct, construct_id: str, *, ca_bundle: str | None = None,
                  ca_bundle_region: str | None = None, ca_bundle_version: str | None = None,
-                 origin_secret_version: str | None = None, ca_key: bool = False) -> None:
+                 origin_secret_version: str | None = None, ca_key: bool = False, firmware_keys: bool = False) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.origin_secret = secretsmanager.Secret(
@@ -71,6 +75,15 @@ class ChargerCertificates(Construct):
             self, "ChargerCaKey", key_spec=kms.KeySpec.ECC_NIST_P256, key_usage=kms.KeyUsage.SIGN_VERIFY,
             description="Charger CA: signs charge point certificates (OCPP SignCertificate)",
             removal_policy=RemovalPolicy.RETAIN) if ca_key else None
+        # Firmware (SignedUpdateFirmware): P-256, sign-only, retained (chargers hold the root, and every
+        # signed image's signature needs the signing certificate to stay valid)
+        self.firmware_root_key, self.firmware_signing_key = (
+            kms.Key(self, "FirmwareRootKey", key_spec=kms.KeySpec.ECC_NIST_P256, key_usage=kms.KeyUsage.SIGN_VERIFY,
+                    description="Firmware root: issues the firmware-signing certificate (an operator, once)",
+                    removal_policy=RemovalPolicy.RETAIN),
+            kms.Key(self, "FirmwareSigningKey", key_spec=kms.KeySpec.ECC_NIST_P256, key_usage=kms.KeyUsage.SIGN_VERIFY,
+                    description="Signs verified firmware images for SignedUpdateFirmware",
+                    removal_policy=RemovalPolicy.RETAIN)) if firmware_keys else (None, None)
         self.trust_store: cloudfront.CfnTrustStore | None = None
         if ca_bundle:
             bucket, key = parse_s3_uri(ca_bundle)
@@ -92,6 +105,19 @@ class ChargerCertificates(Construct):
         function.add_environment(ENV_CHARGER_CA_KMS_KEY_ID, self.ca_key.key_id)
         if ca_cert_pem:
             function.add_environment(ENV_CHARGER_CA_CERT, ca_cert_pem)
+
+    def grant_firmware_signing(self, function, certificate_pem: str | None) -> None:
+        """Let ``function`` (the Api function: it completes uploads) sign with the firmware-signing key
+        (kms:Sign on that key only), with the signing certificate once it exists (docs/deploy.md);
+        without the certificate images are not signed."""
+        from adapters.settings import ENV_FIRMWARE_SIGNING_CERT, ENV_FIRMWARE_SIGNING_KMS_KEY_ID
+
+        if self.firmware_signing_key is None:
+            return
+        self.firmware_signing_key.grant(function, "kms:Sign")
+        function.add_environment(ENV_FIRMWARE_SIGNING_KMS_KEY_ID, self.firmware_signing_key.key_id)
+        if certificate_pem:
+            function.add_environment(ENV_FIRMWARE_SIGNING_CERT, certificate_pem)
 
     def viewer_mtls_config(self) -> dict | None:
         """The distribution's ``ViewerMtlsConfig`` (CloudFormation shape), None without a trust store."""

@@ -65,10 +65,14 @@ class CsmsStack(Stack):
             self, "ChargerCertificates", ca_bundle=ca_bundle, ca_bundle_region=self.node.try_get_context("chargerCaBundleRegion"),
             ca_bundle_version=self.node.try_get_context("chargerCaBundleVersion"),
             origin_secret_version=self.node.try_get_context("originSecretVersion"),
-            ca_key=bool(self.node.try_get_context("chargerCaKms")))
+            ca_key=bool(self.node.try_get_context("chargerCaKms")),
+            firmware_keys=bool(self.node.try_get_context("firmwareSigningKms")))
         # SignCertificate in AWS: `-c chargerCaKms=1`, then `-c chargerCaCertFile=<the key's CA certificate>`
         ca_cert_file = self.node.try_get_context("chargerCaCertFile")
         certificates.grant_signing(functions["Message"], Path(ca_cert_file).read_text() if ca_cert_file else None)
+        # Signed firmware: `-c firmwareSigningKms=1`, then `-c firmwareSigningCertFile=<its certificate>`
+        fw_cert_file = self.node.try_get_context("firmwareSigningCertFile")
+        certificates.grant_firmware_signing(functions["Api"], Path(fw_cert_file).read_text() if fw_cert_file else None)
         certificates.origin_secret.grant_read(functions["Authorizer"])
         functions["Authorizer"].add_environment(ENV_ORIGIN_SECRET_ARN, certificates.origin_secret.secret_arn)
         if cpo_name:

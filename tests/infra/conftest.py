@@ -11,6 +11,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 # The stack under test has security profile 3 at the edge switched on (docs/deploy.md): the same
 # stack without these only lacks the trust store, viewer mTLS and the CPO name.
 EDGE_CONTEXT = {"chargerCaBundle": "s3://cpo-pki/chargers/ca-bundle.pem", "cpoName": "Example CPO", "chargerCaKms": "1",
+                "firmwareSigningKms": "1",
                 "edgeTlsPolicy": "TLSv1.2_2019", "domainName": "ocpp.example.com",
                 "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0d7b1c2e-5f1a-4c11-9a55-1d2c3b4a5f60"}
 

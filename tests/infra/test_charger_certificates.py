@@ -95,7 +95,7 @@ def test_critical_security_events_in_the_message_log_are_alarmed(resources):
 
 def test_the_charger_ca_key_is_a_sign_only_kms_key_only_the_message_function_uses(resources):
     keys = {k: v["Properties"] for k, v in _of_type(resources, "AWS::KMS::Key").items()
-            if v["Properties"].get("KeySpec") == "ECC_NIST_P256"}
+            if v["Properties"].get("KeySpec") == "ECC_NIST_P256" and "Charger CA" in v["Properties"]["Description"]}
     assert len(keys) == 1
     key_id, key = next(iter(keys.items()))
     assert key["KeyUsage"] == "SIGN_VERIFY"
@@ -109,7 +109,25 @@ def test_the_charger_ca_key_is_a_sign_only_kms_key_only_the_message_function_use
     for policy in policies:
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if "kms:Sign" in actions:
-                assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+            if "kms:Sign" in actions and statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}:
                 signers |= {r["Ref"] for r in policy["Properties"]["Roles"]}
     assert signers == {message["Role"]["Fn::GetAtt"][0]}
+
+
+def test_firmware_keys_sign_only_the_api_function_signs_images_and_nobody_uses_the_root(resources):
+    keys = {v["Properties"]["Description"].split(":")[0]: k for k, v in _of_type(resources, "AWS::KMS::Key").items()
+            if v["Properties"].get("KeySpec") == "ECC_NIST_P256"}
+    root, signing = keys["Firmware root"], keys["Signs verified firmware images for SignedUpdateFirmware"]
+    for key in (root, signing):
+        assert resources[key]["Properties"]["KeyUsage"] == "SIGN_VERIFY" and resources[key]["DeletionPolicy"] == "Retain"
+    api = next(f["Properties"] for f in _of_type(resources, "AWS::Lambda::Function").values()
+               if f["Properties"]["Handler"] == "handlers.api.lambda_handler")
+    assert api["Environment"]["Variables"]["FIRMWARE_SIGNING_KMS_KEY_ID"] == {"Ref": signing}
+    users: dict[str, set] = {root: set(), signing: set()}
+    policies = [*_of_type(resources, "AWS::IAM::Policy").values(), *_of_type(resources, "AWS::IAM::ManagedPolicy").values()]
+    for policy in policies:
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for key in users:
+                if statement.get("Resource") == {"Fn::GetAtt": [key, "Arn"]}:
+                    users[key] |= {r["Ref"] for r in policy["Properties"]["Roles"]}
+    assert users == {root: set(), signing: {api["Role"]["Fn::GetAtt"][0]}}
