@@ -62,6 +62,8 @@ async def _serve(args, received: list[int]) -> None:
     if platform.charger_ca:
         print(f"Charger CA (client certificates, security profile 3): {Path(platform.charger_ca).resolve()}"
               f"  CPO name: {platform.cpo_name or '(not checked)'}")
+    if platform.firmware_root_path:
+        print(f"Firmware root (install on chargers as ManufacturerRootCertificate): {platform.firmware_root_path.resolve()}")
     print(f"Connection management API: {platform.mgmt_endpoint}")
     print(f"HTTP API: {platform.api_url}/v1 (docs/openapi.json)")
     print(f"Web page (signed in as the operator): {platform.web_url}")
