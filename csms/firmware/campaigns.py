@@ -357,7 +357,7 @@ class Firmware:
         self.store.set_current(cp, "campaign", campaign.campaign_id)
         # Signed (OCPP 1.6 Security Whitepaper ed. 2, 5.4) to a charger on security profile 3: one that
         # implements the whitepaper; a plain 1.6 charger knows only UpdateFirmware
-        if image.signature and image.signing_certificate and getattr(view, "security_profile", 2) >= 3:
+        if image.signature and image.signing_certificate and view.security_profile >= 3:
             self.sender.signed_update_firmware(cp, url, now, image.signing_certificate, image.signature,
                                                retries=UPDATE_RETRIES, retry_interval_s=UPDATE_RETRY_INTERVAL_S,
                                                campaign=campaign.campaign_id)

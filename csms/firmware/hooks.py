@@ -12,8 +12,7 @@ from csms.firmware.diagnostics import Diagnostics
 def notification_hook(firmware: Firmware, diagnostics: Diagnostics) -> Callable[[str, str, dict, datetime], None]:
     """BootNotification -> ``Firmware.on_boot`` (the fleet index and the proof of a new version),
     FirmwareStatusNotification and SignedFirmwareStatusNotification -> ``Firmware.on_firmware_status``,
-    DiagnosticsStatusNotification ->
-    ``Diagnostics.on_status``. Payloads are schema-valid (the central system validated them)."""
+    DiagnosticsStatusNotification -> ``Diagnostics.on_status``. Payloads are schema-valid (the central system validated them)."""
 
     def hook(charge_point_id: str, action: str, payload: dict[str, Any], at: datetime) -> None:
         if action == "BootNotification":

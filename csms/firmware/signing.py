@@ -29,8 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-SIGNATURE_ALGORITHM = "ECDSA P-256 with SHA-256 over the image, DER, base64"
-ROOT_DAYS, SIGNING_DAYS = 3650, 3 * 365
+ROOT_DAYS, SIGNING_DAYS = 3650, 3 * 365  # a root outlives the chargers' firmware; the signing key is renewed
 
 
 def _key_usage(**on: bool) -> x509.KeyUsage:
