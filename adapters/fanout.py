@@ -102,10 +102,28 @@ def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue
             shard_queue.put([ShardTask(task.shard, task.run_at, after).body()])
         options.update(site_cap_kw=None, events=list)  # per vehicle: sort-and-fill is exact
     sink = QueuedSink(send_queue)
-    scheduler = SmartScheduler(signals or stored_signals(runtime, clock), sink, clock, **options)
+    scheduler = SmartScheduler(signals or _run_signals(runtime, task, stored_signals(runtime, clock)), sink, clock,
+                               **options)
     report = scheduler.run(plugged_in(runtime, sessions=sessions))
     sink.flush()
     return report
+
+
+_signals_of_run: dict[str, object] = {}
+
+
+def _run_signals(runtime, task: ShardTask, load: Callable):
+    """The stored signals, read once per run in this container (a planner container plans many of
+    a run's tasks one after the other): one read of the signals table per container and run, and
+    every page a container plans in a run sees the same prices."""
+    key = f"{id(runtime)}#{task.run_at.isoformat()}"
+
+    def cached():
+        if key not in _signals_of_run:
+            _signals_of_run.clear()  # only the current run's
+            _signals_of_run[key] = load()
+        return _signals_of_run[key]
+    return cached
 
 
 def send_order(runtime, body: dict, clock: Callable[[], datetime] = utcnow) -> str:
