@@ -52,7 +52,7 @@ class FleetRun(Construct):
         five = Duration.minutes(5)
         self.alarms = [
             dlq.metric_approximate_number_of_messages_visible(period=five).create_alarm(
-                self, f"{name}DeadLetters", threshold=1, evaluation_periods=1, alarm_description=description,
+                self, f"{name}DeadLettersAlarm", threshold=1, evaluation_periods=1, alarm_description=description,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
             for name, dlq, description in (
                 ("Shard", self.shard_dlq, "fleet-run shard tasks that failed every delivery (their vehicles wait for the next run)"),

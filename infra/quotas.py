@@ -40,7 +40,7 @@ DDB_WARM_DEFAULT = (12_000, 4_000)  # on-demand tables start warm at these read 
 BACKGROUND = {"Sweeper": 2, "Scheduler": 2, "SignalsRefresh": 1, "Api": 10, "Archive": 2,
               # the fanned-out periodic run (infra/fleet_run.py): these are also the SQS event sources'
               # maximum concurrency, so the pollers never invoke past them (no throttled retries)
-              "FleetDispatch": 1, "ShardPlanner": 20, "ProfileSender": 100}
+              "FleetDispatch": 1, "ShardPlanner": 50, "ProfileSender": 100}
 
 
 class QuotaError(ValueError):
