@@ -20,7 +20,15 @@ A task or order older than ``STALE_AFTER`` (one period) is dropped: the next run
 
 At-least-once: a send retried after its call was queued may queue the same profile twice; the
 charger replaces a profile of the same chargingProfileId and stackLevel (OCPP 1.6 section 3.13.2),
-so the duplicate changes nothing. Messages that fail every delivery end in a dead-letter queue.
+so the duplicate changes nothing. A shard task delivered twice queues its next page twice: the
+later planning of a page finds the plans the earlier one sent unchanged (only a race sends a profile
+twice, harmless as above). Messages that fail every delivery end in a dead-letter queue.
+
+Not bounded yet: the ``FLEET`` task (a fleet-wide ``SITE_CAP_KW`` or grid-demand event) is one LP of
+every plugged-in vehicle, as the scheduler always planned it: fine for a depot, not for 100,000
+vehicles. At that scale limits belong to sites (planned inside their shard) and an event across
+shards needs the two stages ``bench/bench_fleet.py`` measures (each shard's load, then its share of
+the event's cap); that coordination is not wired into the run yet.
 
 Bounds behind the numbers (``bench/bench_fanout.py``, docs/scale.md): a shard page of 5,000
 vehicles plans in tens of seconds and under 100 MiB; a profile order is ~0.5 KB.
