@@ -24,9 +24,9 @@ from infra.constants import PLANNER_BATCH, SENDER_BATCH, SENDER_MAX_RECEIVES, SH
 from tests.fakes import MemoryPoster
 from tests.integration.test_scheduler_lambda import DATA
 
-FLEET = 64  # vehicles, on every one of the 16 shards (moto answers a request in ~50 ms: kept small; the
-# bench, bench/bench_fanout.py, runs thousands through the same steps)
-PAGE = 3  # sessions per shard task here (5,000 in AWS): most shards take two or more pages
+FLEET = 200  # vehicles, on every one of the 16 shards (~1,400 moto requests at ~15-50 ms each; the bench,
+# bench/bench_fanout.py, runs thousands through the same steps in memory)
+PAGE = 8  # sessions per shard task here (5,000 in AWS): most shards take two or more pages
 
 
 class FlakyPoster(MemoryPoster):
