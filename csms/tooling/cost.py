@@ -32,6 +32,7 @@ PLANNER_MEMORY_GB = 2.0  # infra/constants.py FUNCTION_SIZES["ShardPlanner"]
 SENDER_MEMORY_GB = 0.25  # FUNCTION_SIZES["ProfileSender"]
 SENDER_BATCH = 10  # orders per sender invocation and per SendMessageBatch (infra/constants.py SENDER_BATCH)
 POST_MS = 25.0  # one post_to_connection (assumed, as ddb_latency_ms)
+SENDER_REQUESTS = 7  # DynamoDB requests to send one profile to an online charger (bench/bench_fanout.py, counted on moto)
 # An idle SQS event source still long-polls: ~5 pollers x 3 empty ReceiveMessage a minute per queue (AWS
 # Lambda's SQS poller), 2 queues: a fixed cost shared by the fleet
 IDLE_RECEIVES_PER_MONTH = 2 * 5 * 3 * 60 * 24 * 30
@@ -150,7 +151,7 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     scheduler_gb_s = runs * (plan["reads"] * profile.ddb_latency_ms / PLANNER_READ_WORKERS + 1) / 1000 * PLANNER_MEMORY_GB
     # the sender: each changed plan is an order on the send queue (sent in batches of 10, received and
     # deleted by Lambda's poller in batches), sent by a 256 MB function: its DynamoDB round trips and the post
-    sender_s = profiles * (send["reads"] + send["writes"]) * profile.ddb_latency_ms / 1000 + profiles * POST_MS / 1000
+    sender_s = profiles * (SENDER_REQUESTS * profile.ddb_latency_ms + POST_MS) / 1000
     sender_usd = (sender_s * SENDER_MEMORY_GB * PRICES["lambda_gb_second_arm64"]
                   + profiles / SENDER_BATCH * PRICES["lambda_request"])
     sqs_requests = 3 * profiles / SENDER_BATCH + IDLE_RECEIVES_PER_MONTH / profile.fleet_size
