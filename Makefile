@@ -63,6 +63,7 @@ bench: setup
 	$(PY) -m bench.bench_store
 	$(PY) -m bench.fuzz_frames --frames 100000
 	$(PY) -m bench.bench_scale --sizes 100,1000,5000
+	$(PY) -m bench.bench_fanout --sites
 
 # The page's screenshots in docs/ (headless Chromium); `make test` saves them to a temporary directory instead.
 screenshots: setup

@@ -260,12 +260,16 @@ class LocalPlatform:
         self.runtime.signals.put(signals.rows_from_signals(tariff.replayed(self._recorded_signals, now)), now)
 
     def _smart_schedule(self) -> None:
-        """The scheduler on the real clock, reading the stored signals (``adapters.smart_charging``)."""
-        from adapters.smart_charging import run_scheduler
+        """The periodic run on the real clock, reading the stored signals: the same fan-out as in AWS
+        (dispatch per active-index shard, shard planners, sender), in process through in-memory
+        queues (``adapters.fanout.run_in_process``)."""
+        from adapters.fanout import run_in_process
 
-        report = run_scheduler(self.runtime)
-        log.info("smart schedule: %d planned, %d profiles sent, %d unchanged", report.planned, report.sent,
-                 report.unchanged)
+        report = run_in_process(self.runtime)
+        log.info("smart schedule: %d tasks, %d planned, %d profiles sent, %d unchanged", report.tasks, report.planned,
+                 report.sent, report.unchanged)
+        if report.dead:
+            log.warning("smart schedule: %d messages failed every delivery", len(report.dead))
 
     def register_job(self, name: str, interval_s: float, func: Callable[[], object]) -> None:
         """Run ``func`` every ``interval_s`` seconds in a thread, as an EventBridge schedule would."""

@@ -1,6 +1,7 @@
-"""Scheduled (EventBridge, every 15 minutes): plan every plugged-in vehicle; on plug-in / unplug
-(async invoke with ``chargePointId``): plan that charger's vehicles alone when no shared limit binds
-(``adapters.smart_charging.run_scheduler``). Sends the chargers whose plan changed a charging profile."""
+"""On plug-in / unplug (async invoke with ``chargePointId``): plan that charger's vehicles alone when
+no shared limit binds (``adapters.smart_charging.run_scheduler``); without one (``"*"``, a grid-demand
+event) every plugged-in vehicle. Sends the chargers whose plan changed a charging profile. The
+periodic 15-minute run is no longer this function's: it fans out per shard (``handlers/fleet_run.py``)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ LOG_RETENTION_DAYS = 30
 THROTTLE_RATE = 500
 THROTTLE_BURST = 1000
 SWEEP_MINUTES = 1
-SCHEDULE_MINUTES = 15  # the smart-charging scheduler (plus a re-plan on every plug-in / unplug)
+SCHEDULE_MINUTES = 15  # the periodic smart-charging run (infra/fleet_run.py; plus a re-plan on every plug-in / unplug)
 SIGNALS_REFRESH_MINUTES = 30  # price and carbon feeds
 SCHEDULER_TIMEOUT_S = 120  # the fleet LP: 10,000 vehicles take ~6 s on a laptop core (docs/benchmarks.md)
 SCHEDULER_MEMORY_MB = 2048
@@ -48,6 +48,13 @@ FUNCTIONS = {
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
                                             "firmware"),
             ("chargers", "calls", "events", "firmware")),
+    # The fanned-out periodic run (issue 16, infra/fleet_run.py): the dispatcher reads only the events;
+    # a shard planner reads its page of sessions and their inputs and writes nothing (its orders go
+    # to the send queue); the sender queues the calls, stores the plans, marks a gone connection.
+    "FleetDispatch": ("handlers.fleet_run.dispatch", ("events",), ()),
+    "ShardPlanner": ("handlers.fleet_run.plan_shard", ("chargers", "sessions", "meter", "signals", "events"), ()),
+    "ProfileSender": ("handlers.fleet_run.send_profiles", ("chargers", "sessions", "calls"),
+                      ("chargers", "sessions", "calls")),
 }
 # What each function may do in the firmware and diagnostics buckets, and nothing else: pre-signing a
 # URL needs the action itself (the URL carries the signer's permission). Message and Sweeper hand
@@ -63,9 +70,9 @@ AUTH_FAILURE_KEYS = "authfail#*"
 # Refused handshakes (wrong key or unknown id, csms.ocpp.lockout) in 5 minutes that raise the alarm
 AUTH_FAILURES_ALARM = 50
 # Functions that post to chargers through the connection management API.
-POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api")
+POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api", "ProfileSender")
 # Extra layers per function (every function has the Dependencies layer).
-EXTRA_LAYERS = {"Scheduler": ("Planner",)}
+EXTRA_LAYERS = {"Scheduler": ("Planner",), "ShardPlanner": ("Planner",)}
 # Functions that ask the scheduler for a re-plan (plug-in, unplug).
 INVOKES_SCHEDULER = ("Message", "Api")
 
@@ -76,3 +83,18 @@ HTTP_THROTTLE_BURST = 100
 API_PATH = "/v1/{proxy+}"
 # Only what the functions import is shipped.
 SOURCE_PACKAGES = ("csms", "adapters", "handlers")
+
+# The fanned-out periodic run (infra/fleet_run.py, csms.charging.fanout; the numbers behind them: docs/scale.md).
+# name: (memory MB, timeout s). A shard task plans at most 5,000 vehicles (bench_fleet: 22-36 s and
+# under 100 MiB for a page of sites with limits and an event) plus two reads per vehicle.
+FUNCTION_SIZES = {"FleetDispatch": (256, 30), "ShardPlanner": (2048, 180), "ProfileSender": (256, 30)}
+PLANNER_BATCH = 1  # one shard task per invocation: its time and memory are bounded by the page
+SENDER_BATCH = 10  # profile orders per invocation (SQS's largest batch without a batching window)
+SHARD_MAX_RECEIVES = 2  # a shard task that fails twice goes to its dead-letter queue (the next run plans it again)
+SENDER_MAX_RECEIVES = 3  # an order is sent at most 3 times, then dead-lettered
+# Visibility timeouts: the sender's 6x its timeout (AWS's advice for SQS event sources: throttled
+# retries); the planners' 2x, so a failed task is delivered again within the period (a task older
+# than one period is dropped: csms.charging.fanout.STALE_AFTER)
+SENDER_VISIBILITY_S = 6 * FUNCTION_SIZES["ProfileSender"][1]
+PLANNER_VISIBILITY_S = 2 * FUNCTION_SIZES["ShardPlanner"][1]
+FLEET_RUN_OLDEST_ALARM_S = 600  # orders waiting this long: the run does not finish within its period

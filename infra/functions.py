@@ -74,6 +74,7 @@ class Functions(Construct):
         self.functions: dict[str, lambda_.Function] = {}
         for name, (handler, reads, writes) in constants.FUNCTIONS.items():
             is_scheduler = name == "Scheduler"
+            sized = constants.FUNCTION_SIZES.get(name)
             function = lambda_.Function(
                 self,
                 name,
@@ -82,11 +83,12 @@ class Functions(Construct):
                 handler=handler,
                 code=code,
                 layers=[self.layer] + [self.layers[extra] for extra in constants.EXTRA_LAYERS.get(name, ())],
-                memory_size=constants.SCHEDULER_MEMORY_MB if is_scheduler else (
+                memory_size=sized[0] if sized else constants.SCHEDULER_MEMORY_MB if is_scheduler else (
                     quotas.authorizer_memory_mb if quotas is not None and name == "Authorizer"
                     else constants.CHARGER_PATH_MEMORY_MB.get(name, constants.LAMBDA_MEMORY_MB)),
                 reserved_concurrent_executions=quotas.reserved.get(name) if quotas is not None else None,
-                timeout=Duration.seconds(constants.SCHEDULER_TIMEOUT_S if is_scheduler else constants.LAMBDA_TIMEOUT_S),
+                timeout=Duration.seconds(sized[1] if sized else constants.SCHEDULER_TIMEOUT_S if is_scheduler
+                                         else constants.LAMBDA_TIMEOUT_S),
                 environment=dict(environment),
                 # JSON logs; the runtime's START/END/REPORT lines only at WARN, so a normal message
                 # ingests no log bytes (log ingestion would otherwise cost more than the invocation).

@@ -6,6 +6,8 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Stack, Token, Validations
 from constructs import Construct
 
+from infra.constants import POSTS_TO_CONNECTIONS
+
 BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
@@ -29,7 +31,7 @@ def acknowledge(stack: Stack, functions: dict, api, edge, custom_domain: bool, f
              "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch Logs "
              "(the log group is created by the stack with a retention); no data access.")
         # L1 (latest runtime) is not acknowledged: the functions run the newest Python runtime.
-        if name in ("Message", "Sweeper", "Scheduler", "Api"):
+        if name in POSTS_TO_CONNECTIONS:
             # on the role: its statements may overflow from DefaultPolicy into OverflowPolicyN
             _ack(function.role, connections,
                  "Connection ids are created per socket at run time: posting to chargers needs "

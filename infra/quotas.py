@@ -37,7 +37,10 @@ HANDSHAKE_S = 0.05  # authorizer (one read + HMAC) and $connect (one write)
 UNRESERVED = 100  # Lambda keeps 100 of the account's concurrency unreserved
 DDB_WARM_DEFAULT = (12_000, 4_000)  # on-demand tables start warm at these read / write units/s
 # Background functions: capped (reserved concurrency is also a maximum)
-BACKGROUND = {"Sweeper": 2, "Scheduler": 2, "SignalsRefresh": 1, "Api": 10, "Archive": 2}
+BACKGROUND = {"Sweeper": 2, "Scheduler": 2, "SignalsRefresh": 1, "Api": 10, "Archive": 2,
+              # the fanned-out periodic run (infra/fleet_run.py): these are also the SQS event sources'
+              # maximum concurrency, so the pollers never invoke past them (no throttled retries)
+              "FleetDispatch": 1, "ShardPlanner": 50, "ProfileSender": 100}
 
 
 class QuotaError(ValueError):

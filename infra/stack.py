@@ -17,6 +17,7 @@ from infra import constants, nag
 from infra.archive import MeterArchive
 from infra.charger_certificates import DEFAULT_EDGE_TLS_POLICY, EDGE_TLS_POLICIES, ChargerCertificates
 from infra.cloudfront import ChargerEdge
+from infra.fleet_run import FleetRun
 from infra.functions import Functions
 from infra.http_api import OperatorApi
 from infra.quotas import from_context
@@ -85,12 +86,9 @@ class CsmsStack(Stack):
             schedule=events.Schedule.rate(Duration.minutes(constants.SWEEP_MINUTES)),
             targets=[targets.LambdaFunction(functions["Sweeper"])],
         )
-        events.Rule(
-            self,
-            "SmartSchedule",
-            schedule=events.Schedule.rate(Duration.minutes(constants.SCHEDULE_MINUTES)),
-            targets=[targets.LambdaFunction(functions["Scheduler"])],
-        )
+        # The periodic smart-charging run, fanned out per shard (the Scheduler function re-plans one
+        # charger on plug-in / unplug; docs/scale.md)
+        self.fleet_run = FleetRun(self, "FleetRun", functions=functions, reserved=quotas.reserved)
         events.Rule(
             self,
             "SignalsRefreshSchedule",

@@ -577,3 +577,43 @@ class MemorySecurityEvents:
 
     def latest(self, charge_point_id: str, limit: int) -> list[ReviewItem]:
         return sorted(self.items.get(charge_point_id, ()), key=lambda i: i.at, reverse=True)[:limit]
+
+
+class MemoryActiveShards:
+    """``csms.charging.ports.ActiveShards`` over ``MemorySessions``: the active sessions in 16 shards by
+    the same stable hash as the DynamoDB index (``adapters.dynamo.indexes.shard_of``), paged."""
+
+    def __init__(self, sessions: MemorySessions, shards: int = 16) -> None:
+        self.sessions, self.count = sessions, shards
+        self.pages_read = 0
+
+    def shards(self) -> list[str]:
+        return [str(i) for i in range(self.count)]
+
+    def shard_of(self, charge_point_id: str) -> str:
+        import hashlib
+
+        return str(int.from_bytes(hashlib.sha256(charge_point_id.encode()).digest()[:4], "big") % self.count)
+
+    def page(self, shard: str, limit: int, cursor: str | None = None) -> tuple[list[Session], str | None]:
+        self.pages_read += 1
+        rows = [s for s in self.sessions.all_active() if self.shard_of(s.charge_point_id) == shard]
+        return _page(rows, lambda s: f"{s.charge_point_id}#{s.transaction_id}", limit, cursor)
+
+
+class MemoryWorkQueue:
+    """``csms.charging.ports.WorkQueue`` that keeps what was put; ``fail`` makes the next puts raise
+    (a throttled SQS)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.puts = 0
+        self.fail = 0
+
+    def put(self, bodies: list[dict]) -> int:
+        self.puts += 1
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("queue unavailable")
+        self.bodies.extend(bodies)
+        return len(bodies)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 if TYPE_CHECKING:  # annotations only
+    from csms.model import Session
     from csms.charging.planner import DemandEvent
     from csms.charging.scheduler import Interval, PlugIn
     from csms.charging.signals import SignalRow
@@ -54,3 +55,25 @@ class EventStore(Protocol):
 
     def active(self, now: datetime) -> list[DemandEvent]:
         """Events not cancelled that end after ``now``."""
+
+
+class WorkQueue(Protocol):
+    """A queue of small JSON messages (the fleet run's fan-out, ``csms.charging.fanout``): shard tasks
+    for the planners, profile orders for the sender. SQS in AWS (``adapters.fanout.SqsQueue``), in
+    process locally (``adapters.fanout.InProcessQueue``). At-least-once: a consumer that fails leaves
+    the message to be delivered again, up to the queue's receive limit, then to its dead-letter queue."""
+
+    def put(self, bodies: list[dict]) -> int:
+        """Enqueue the messages (JSON-serialisable dicts, each well under 256 KB); returns how many.
+        Raises when one could not be enqueued (nothing is silently dropped)."""
+
+
+class ActiveShards(Protocol):
+    """The sparse, sharded index of active sessions, read one shard's page at a time (no Scan)."""
+
+    def shards(self) -> list[str]:
+        """Every shard of the index ("0".."15")."""
+
+    def page(self, shard: str, limit: int, cursor: str | None = None) -> tuple[list[Session], str | None]:
+        """At most ``limit`` active sessions of ``shard`` after ``cursor``, and the cursor after the
+        last one (None when the shard is done)."""

@@ -190,7 +190,14 @@ class Commander:
         call = self.claim_next(charge_point_id, connection_id)
         if call is None:
             return False
-        if self.poster.post(connection_id, self._frame(call)):
+        try:
+            posted = self.poster.post(connection_id, self._frame(call))
+        except Exception:
+            # Throttled, a 5xx: nothing reached the charger. Free the slot (the call stays queued), so
+            # a retry or the next sweep sends it now, not after the slot's 60 s deadline expired it unsent.
+            self.queue.release(charge_point_id, call.unique_id)
+            raise
+        if posted:
             log.info("sent %s %s to %s", call.action, call.unique_id, charge_point_id)
             self._sent(call)
             return True

@@ -24,7 +24,18 @@ PRICES = {
     "logs_gb_ingested_infrequent": 0.25,  # Infrequent Access log class (the WebSocket access log)
     "dynamodb_wcu_hour": 0.00065,  # provisioned write capacity unit-hour (the meter table)
     "dynamodb_rcu_hour": 0.00013,
+    "sqs_request": 0.40e-6,  # standard queue, per request (up to 10 messages, each 64 KB chunk a request)
 }
+# The fanned-out periodic run (issue 16, csms.charging.fanout; tests check these against the code):
+PLANNER_READ_WORKERS = 16  # a shard planner's reads at a time (adapters.fanout.READ_WORKERS)
+PLANNER_MEMORY_GB = 2.0  # infra/constants.py FUNCTION_SIZES["ShardPlanner"]
+SENDER_MEMORY_GB = 0.25  # FUNCTION_SIZES["ProfileSender"]
+SENDER_BATCH = 10  # orders per sender invocation and per SendMessageBatch (infra/constants.py SENDER_BATCH)
+POST_MS = 25.0  # one post_to_connection (assumed, as ddb_latency_ms)
+SENDER_REQUESTS = 7  # DynamoDB requests to send one profile to an online charger (bench/bench_fanout.py, counted on moto)
+# An idle SQS event source still long-polls: ~5 pollers x 3 empty ReceiveMessage a minute per queue (AWS
+# Lambda's SQS poller), 2 queues: a fixed cost shared by the fleet
+IDLE_RECEIVES_PER_MONTH = 2 * 5 * 3 * 60 * 24 * 30
 RECONNECTS_PER_DAY = 24 * 60 / 102.5  # the platform closes each connection at 90-115 min (csms.ocpp.connection_age)
 MINUTES_PER_MONTH = 30 * 24 * 60
 SETUP_WINDOW_S = 120  # csms.ocpp.setup_policy.SETUP_WINDOW: messages this young pay the set-up check (tested equal)
@@ -142,8 +153,15 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     runs = profile.replans_per_day * 30 * profile.plugged_hours_per_day / 24
     plan = counts["Scheduler run (per plugged-in vehicle)"]
     ddb_r += runs * plan["read_units"]
-    # this vehicle's share of a run's time: its reads plus ~1 ms of planning, in the 2 GB scheduler
-    scheduler_gb_s = runs * (plan["reads"] * profile.ddb_latency_ms + 1) / 1000 * 2.0
+    # this vehicle's share of a shard planner's time (the periodic run fans out per shard, issue 16): its
+    # reads, PLANNER_READ_WORKERS at a time, plus ~1 ms of planning, in the 2 GB planner
+    scheduler_gb_s = runs * (plan["reads"] * profile.ddb_latency_ms / PLANNER_READ_WORKERS + 1) / 1000 * PLANNER_MEMORY_GB
+    # the sender: each changed plan is an order on the send queue (sent in batches of 10, received and
+    # deleted by Lambda's poller in batches), sent by a 256 MB function: its DynamoDB round trips and the post
+    sender_s = profiles * (SENDER_REQUESTS * profile.ddb_latency_ms + POST_MS) / 1000
+    sender_usd = (sender_s * SENDER_MEMORY_GB * PRICES["lambda_gb_second_arm64"]
+                  + profiles / SENDER_BATCH * PRICES["lambda_request"])
+    sqs_requests = 3 * profiles / SENDER_BATCH + IDLE_RECEIVES_PER_MONTH / profile.fleet_size
     replan_requests = 2 * profile.sessions_per_day * 30  # plug-in and unplug
     # reconnects (csms.ocpp.connection_age; measured: $connect, $disconnect, the set-up check, the trigger's
     # answer) and the StatusNotifications the trigger brings, plus the sweeper's DeleteConnection
@@ -195,7 +213,13 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     bill.add("Lambda requests", (invocations + replan_requests) * PRICES["lambda_request"],
              f"{invocations + replan_requests:,.0f} invocations")
     bill.add("Lambda duration", (lambda_s * gb + scheduler_gb_s) * PRICES["lambda_gb_second_arm64"],
-             f"{lambda_s:,.1f} s at {profile.lambda_memory_mb} MB + scheduler share {scheduler_gb_s:,.2f} GB-s")
+             f"{lambda_s:,.1f} s at {profile.lambda_memory_mb} MB + shard planners' share {scheduler_gb_s:,.2f} GB-s")
+    bill.add("Fleet run: profile sender (Lambda)", sender_usd,
+             f"{profiles:,.0f} profiles, {sender_s:,.2f} s at {SENDER_MEMORY_GB * 1024:.0f} MB, "
+             f"{profiles / SENDER_BATCH:,.1f} invocations")
+    bill.add("Fleet run: queues (SQS)", sqs_requests * PRICES["sqs_request"],
+             f"{sqs_requests:,.1f} requests (send, receive, delete in batches of {SENDER_BATCH}; the idle pollers' "
+             f"{IDLE_RECEIVES_PER_MONTH:,} empty receives a month over {profile.fleet_size:,} chargers)")
     meter_w = msgs["MeterValues"] * counts["MeterValues"]["write_units"]
     if profile.meter_provisioned:
         # a steady write a sample: provisioned capacity at the auto-scaling target, not on-demand

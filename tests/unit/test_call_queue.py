@@ -192,3 +192,19 @@ def test_a_rejected_profile_purpose_is_remembered_and_the_next_one_tried(world):
     assert chargers.capabilities("CP1")[f"profile.{first}"] == "Rejected"
     (retry,) = queue.queued("CP1")
     assert retry.payload["csChargingProfiles"]["chargingProfilePurpose"] != first
+
+
+def test_a_post_that_fails_frees_the_slot_and_keeps_the_call_for_a_retry(world):
+    """The management API throttled or failed (not 410): the call stays queued and the charger's slot
+    is free at once, so the retry (the fleet run's sender, or the next sweep) sends it now, not after
+    the slot's 60 s deadline has expired it unsent."""
+    commander, _, queue, poster, _ = world
+
+    def throttled(connection_id, frame):
+        raise RuntimeError("LimitExceededException")
+    poster.post, real = throttled, poster.post
+    with pytest.raises(RuntimeError):
+        commander.send("CP1", "TriggerMessage", {"requestedMessage": "StatusNotification"})
+    assert queue.outstanding("CP1") is None and [c.action for c in queue.queued("CP1")] == ["TriggerMessage"]
+    poster.post = real
+    assert commander.sweep() == 1 and _sent(poster)[0][2] == "TriggerMessage"

@@ -69,3 +69,20 @@ def test_the_security_extensions_writes_have_their_lines_priced_from_the_measure
     assert total(cost.Profile(security_profile=3)) > total(cost.Profile())
     with pytest.raises(ValueError):
         cost.Profile(security_profile=1)
+
+
+def test_the_fleet_runs_queues_and_sender_are_priced_with_the_stacks_numbers():
+    from adapters.fanout import READ_WORKERS
+    from infra import constants
+
+    assert cost.PLANNER_READ_WORKERS == READ_WORKERS and cost.SENDER_BATCH == constants.SENDER_BATCH
+    assert cost.PLANNER_MEMORY_GB * 1024 == constants.FUNCTION_SIZES["ShardPlanner"][0]
+    assert cost.SENDER_MEMORY_GB * 1024 == constants.FUNCTION_SIZES["ProfileSender"][0]
+    profile = cost.Profile()
+    lines = {line.item: line.per_month for line in cost.charger_month(profile, COUNTS, HANDLER_CPU_US).lines}
+    assert lines["Fleet run: queues (SQS)"] > 0 and lines["Fleet run: profile sender (Lambda)"] > 0
+    # more profiles sent, more sender and queue cost
+    busier = {line.item: line.per_month for line in cost.charger_month(
+        cost.Profile(profiles_per_session=40), COUNTS, HANDLER_CPU_US).lines}
+    assert busier["Fleet run: queues (SQS)"] > lines["Fleet run: queues (SQS)"]
+    assert busier["Fleet run: profile sender (Lambda)"] > 5 * lines["Fleet run: profile sender (Lambda)"]

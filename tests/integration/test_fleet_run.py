@@ -1,0 +1,192 @@
+"""The fanned-out periodic run (issue 16) end to end on moto's SQS and DynamoDB, through the real
+Lambda entry points (``handlers/fleet_run.py``): dispatcher -> shard planner -> sender, with the
+queues and dead-letter queues configured as the stack configures them (``infra/fleet_run.py``).
+Lambda's SQS poller is played by ``_poll``: receive a batch, invoke, delete what succeeded, and let
+what failed become visible again (its visibility timeout, shortened to 0 here)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from adapters import fanout
+from adapters.dynamo import indexes
+from adapters.dynamo.models import SessionModel
+from adapters.settings import Settings
+from adapters.wiring import build_runtime
+from csms.timeutil import utcnow
+from handlers import _runtime
+from handlers import fleet_run
+from infra.constants import PLANNER_BATCH, SENDER_BATCH, SENDER_MAX_RECEIVES, SHARD_MAX_RECEIVES
+from tests.fakes import MemoryPoster
+from tests.integration.test_scheduler_lambda import DATA
+
+FLEET = 200  # vehicles, on every one of the 16 shards (~1,400 moto requests at ~15-50 ms each; the bench,
+# bench/bench_fanout.py, runs thousands through the same steps in memory)
+PAGE = 8  # sessions per shard task here (5,000 in AWS): most shards take two or more pages
+
+
+class FlakyPoster(MemoryPoster):
+    """The management API: ``failing`` connections answer an error (throttled, 5xx) once each."""
+
+    def __init__(self, failing=()):
+        super().__init__()
+        self.failing = set(failing)
+        self.errors = 0
+
+    def post(self, connection_id, frame):
+        if connection_id in self.failing:
+            self.failing.discard(connection_id)
+            self.errors += 1
+            raise RuntimeError("LimitExceededException: throttled")
+        return super().post(connection_id, frame)
+
+
+def _queue(sqs, name, max_receives):
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": arn, "maxReceiveCount": str(max_receives)})})["QueueUrl"]
+    return url, dlq
+
+
+@pytest.fixture
+def fleet_run_env(platform, monkeypatch):
+    sqs = boto3.client("sqs", region_name="eu-west-2")
+    shards, shards_dlq = _queue(sqs, "fleet-shards", SHARD_MAX_RECEIVES)
+    sends, sends_dlq = _queue(sqs, "fleet-sends", SENDER_MAX_RECEIVES)
+    monkeypatch.setenv(fanout.ENV_SHARD_QUEUE_URL, shards)
+    monkeypatch.setenv(fanout.ENV_SEND_QUEUE_URL, sends)
+    monkeypatch.setattr(fanout, "PAGE", PAGE)
+    monkeypatch.setattr(fleet_run, "_queues", None)
+    yield sqs, {"shards": shards, "shards_dlq": shards_dlq, "sends": sends, "sends_dlq": sends_dlq}
+
+
+def _store_signals(rt):
+    """Two days of recorded GB prices and carbon around now (the planners read them once per run)."""
+    from csms.charging import signals, tariff
+
+    now = utcnow()
+    recorded = tariff.load(DATA / "gb_agile_prices.csv", DATA / "gb_carbon_intensity.csv")
+    rt.signals.put(signals.rows_from_signals(tariff.replayed(recorded, now, days=2)), now)
+
+
+def _fleet(rt, n, online=()):
+    """``n`` plugged-in vehicles on the active-index (as StartTransaction writes them); the chargers
+    in ``online`` have a current connection (``conn-<id>``), the others are offline."""
+    now = utcnow()
+    with SessionModel.batch_write() as batch:
+        for i in range(n):
+            cp = f"FLEET{i:04d}"
+            batch.save(SessionModel(cp, i + 1, connector_id=1, id_tag="T", meter_start_wh=0,
+                                    started_at=now - timedelta(minutes=30), start_received_at=now - timedelta(minutes=30),
+                                    active=True, active_shard=indexes.shard_of(cp)))
+    for cp in online:
+        rt.chargers.register(cp, "x" * 64, now)
+        rt.chargers.connect(cp, f"conn-{cp}", now)
+
+
+def _poll(sqs, url, handler, batch):
+    """One receive-invoke-delete round of Lambda's SQS poller; returns (records, failed ids)."""
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch, AttributeNames=["ApproximateReceiveCount"])
+    messages = got.get("Messages", [])
+    if not messages:
+        return 0, []
+    event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                          "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs"} for m in messages]}
+    answer = handler(event, None)
+    failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+    for m in messages:
+        if m["MessageId"] in failed:  # visible again (the visibility timeout, here at once)
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    done = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+            if m["MessageId"] not in failed]
+    if done:
+        sqs.delete_message_batch(QueueUrl=url, Entries=done)
+    return len(messages), sorted(failed)
+
+
+def _drain(sqs, url, handler, batch):
+    records, failures = 0, []
+    while True:
+        n, failed = _poll(sqs, url, handler, batch)
+        if n == 0:
+            return records, failures
+        records += n
+        failures += failed
+
+
+def _bodies(sqs, url):
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [m["Body"] for m in got.get("Messages", [])]
+
+
+def test_the_periodic_run_fans_out_per_shard_and_a_failed_send_is_retried_without_planning_again(fleet_run_env):
+    sqs, urls = fleet_run_env
+    online = ("FLEET0003", "FLEET0050")
+    poster = FlakyPoster(failing={"conn-FLEET0003"})
+    rt = _runtime.install(build_runtime(Settings.from_env(), poster=poster, counters=_runtime.lambda_counters()))
+    _store_signals(rt)
+    _fleet(rt, FLEET, online)
+    shards_holding = {indexes.shard_of(f"FLEET{i:04d}") for i in range(FLEET)}
+    assert len(shards_holding) == 16
+
+    assert fleet_run.dispatch({}, None) == {"tasks": 16}  # one task per shard; no session read
+    planned = []
+    real_plan = fanout.plan_task
+
+    def counting_plan(*args, **kwargs):
+        report = real_plan(*args, **kwargs)
+        planned.append(report.planned)
+        return report
+
+    fanout.plan_task, saved = counting_plan, fanout.plan_task
+    try:
+        tasks, failures = _drain(sqs, urls["shards"], fleet_run.plan_shard, PLANNER_BATCH)
+    finally:
+        fanout.plan_task = saved
+    assert failures == [] and tasks > 16  # fuller shards handed their next pages on
+    assert sum(planned) == FLEET and max(planned) <= PAGE  # every vehicle planned once, in pages
+    assert all(rt.sessions.plan_of(f"FLEET{i:04d}", i + 1) is None for i in range(FLEET))  # nothing sent yet
+
+    orders, failures = _drain(sqs, urls["sends"], fleet_run.send_profiles, SENDER_BATCH)
+    assert orders == FLEET + 1  # FLEET0003's order came back once ...
+    assert len(failures) == 1 and poster.errors == 1
+    assert sum(planned) == FLEET  # ... and was sent again as it was: nothing was planned a second time
+    for i in range(FLEET):
+        cp = f"FLEET{i:04d}"
+        assert json.loads(rt.sessions.plan_of(cp, i + 1)), cp  # every plan is stored with its session
+        assert "SetChargingProfile" in [q.action for q in rt.calls.queued(cp)]
+    posted = {c: [json.loads(f) for conn, f in poster.sent if conn == f"conn-{c}"] for c in online}
+    for cp, frames in posted.items():  # the online chargers got their profile; the failed one after its retry
+        assert [f[2] for f in frames] == ["SetChargingProfile"], cp
+    assert _bodies(sqs, urls["shards_dlq"]) == [] and _bodies(sqs, urls["sends_dlq"]) == []
+
+
+def test_poisoned_messages_land_in_the_dead_letter_queues_and_old_orders_are_dropped(fleet_run_env):
+    # one test (one moto platform: its tables take seconds to create)
+    sqs, urls = fleet_run_env
+    rt = _runtime.install(build_runtime(Settings.from_env(), poster=MemoryPoster(), counters=_runtime.lambda_counters()))
+    _fleet(rt, 4)
+    now = utcnow()
+    good = [fanout.ProfileOrder(f"FLEET{i:04d}", 1, i + 1, now, ((now, now + timedelta(hours=1), 7400.0),), "d").body()
+            for i in range(3)]
+    poisoned = [{"kind": "profile", "chargePointId": "FLEET0001"}, "not an order"]
+    old = now - timedelta(minutes=20)  # from the run before last: that vehicle has been planned again since
+    stale = fanout.ProfileOrder("FLEET0003", 1, 4, old, ((old, old + timedelta(hours=1), 7400.0),), "d").body()
+    fanout.SqsQueue(urls["sends"]).put(good[:2] + poisoned + [stale] + good[2:])
+    sent, failures = _drain(sqs, urls["sends"], fleet_run.send_profiles, SENDER_BATCH)
+    # Each poisoned message is tried max_receives times, then SQS moves it to the dead-letter queue.
+    assert len(failures) == 2 * SENDER_MAX_RECEIVES and sent == 4 + 2 * SENDER_MAX_RECEIVES
+    dead = sorted(_bodies(sqs, urls["sends_dlq"]))
+    assert dead == sorted(json.dumps(p, separators=(",", ":")) for p in poisoned)
+    assert all(rt.sessions.plan_of(f"FLEET{i:04d}", i + 1) for i in range(3))  # the good ones were sent
+    assert rt.sessions.plan_of("FLEET0003", 4) is None and rt.calls.queued("FLEET0003") == []  # the old one not
+
+    fanout.SqsQueue(urls["shards"]).put([{"kind": "shard", "shard": "3", "runAt": "yesterday"}])
+    _, failures = _drain(sqs, urls["shards"], fleet_run.plan_shard, PLANNER_BATCH)
+    assert len(failures) == SHARD_MAX_RECEIVES
+    assert [json.loads(b)["runAt"] for b in _bodies(sqs, urls["shards_dlq"])] == ["yesterday"]
