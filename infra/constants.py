@@ -46,8 +46,8 @@ FUNCTIONS = {
     "Archive": ("handlers.archive.lambda_handler", (), ()),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
-                                            "firmware"),
-            ("chargers", "calls", "events", "firmware")),
+                                            "firmware", "authorization"),
+            ("chargers", "calls", "events", "firmware", "authorization")),
 }
 # What each function may do in the firmware and diagnostics buckets, and nothing else: pre-signing a
 # URL needs the action itself (the URL carries the signer's permission). Message and Sweeper hand
