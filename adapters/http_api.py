@@ -525,6 +525,36 @@ def cancel_reservation(charger_id: str, reservation_id: int) -> Response[dict]:
     return Response(202, content_types.APPLICATION_JSON, sent)
 
 
+def connector_ops():
+    from csms.connector_ops import ConnectorOperations
+
+    return ConnectorOperations(ops())
+
+
+class CompositeIn(Strict):
+    duration_s: int = Field(86_400, ge=1, le=604_800, description="how far ahead, s (GetCompositeSchedule duration)")
+    unit: Optional[str] = Field(None, pattern="^(W|A)$", description="chargingRateUnit; none: the charger's choice")
+
+
+@app.get("/v1/chargers/<charger_id>/connectors",
+         summary="each connector: status, state, power (W), the transaction on it, its plan and reservation")
+def list_connectors(charger_id: str) -> list:
+    return connector_ops().connectors(caller(), charger_id)
+
+
+@app.get("/v1/chargers/<charger_id>/connectors/<connector_id>/composite-schedule",
+         summary="the latest composite schedule the charger reported, beside the last profile sent (operators)")
+def get_composite(charger_id: str, connector_id: int) -> dict:
+    return connector_ops().composite(caller(), charger_id, connector_id)
+
+
+@app.post("/v1/chargers/<charger_id>/connectors/<connector_id>/composite-schedule",
+          summary="ask the charger for its composite schedule (GetCompositeSchedule) (operators)")
+def request_composite(charger_id: str, connector_id: int, body: CompositeIn) -> Response[dict]:
+    sent = connector_ops().request_composite(caller(), charger_id, connector_id, body.duration_s, body.unit)
+    return Response(202, content_types.APPLICATION_JSON, sent)
+
+
 def openapi_json() -> str:
     return app.get_openapi_json_schema(title=TITLE, version=VERSION,
                                        description="Chargers, sessions with energy / cost / CO2, driver "
