@@ -103,6 +103,15 @@ class ConnectorOperations:
         ops = self.ops
         ops._operator(who)
         ops._visible(who, charge_point_id)
+        pending = None
+        waiting = [q.call for q in [ops.calls.outstanding(charge_point_id)] if q is not None] + \
+            list(ops.calls.queued(charge_point_id))
+        for call in waiting:
+            if call.action == "GetCompositeSchedule" and call.payload.get("connectorId") == connector_id:
+                pending = call.unique_id
+                break
+        # Outcomes are read after the waiting calls: an answer is recorded before its slot is released,
+        # so a call that stops waiting between the two reads is found among the outcomes.
         outcomes = sorted(ops.calls.outcomes(charge_point_id), key=lambda o: o.at)
         composite = sent = None
         for o in outcomes:
@@ -112,13 +121,6 @@ class ConnectorOperations:
                 composite = o
             elif o.action == "SetChargingProfile":
                 sent = o
-        pending = None
-        waiting = [q.call for q in [ops.calls.outstanding(charge_point_id)] if q is not None] + \
-            list(ops.calls.queued(charge_point_id))
-        for call in waiting:
-            if call.action == "GetCompositeSchedule" and call.payload.get("connectorId") == connector_id:
-                pending = call.unique_id
-                break
         plan = None
         for s in self._open_sessions(charge_point_id):
             if s.connector_id == connector_id:

@@ -35,7 +35,7 @@ async function showComposite(id, connector, box) {
   for (let i = 0; i < 30; i++) {
     const s = await api("GET", path);
     draw(s);
-    if (!s.pending) return;
+    if (s.composite && !s.pending) return;  // answered (before the answer: pending, or not yet seen)
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

@@ -67,6 +67,7 @@ class Charger(Client):
 
 
 def _browse(platform) -> dict:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -74,7 +75,9 @@ def _browse(platform) -> dict:
     seen: dict = {}
     browser = _browser()
     try:
-        wait = WebDriverWait(browser, 60)  # ~10 API requests in a row, each a DynamoDB round trip on a busy CI core
+        # ~10 API requests in a row, each a DynamoDB round trip on a busy CI core; a section redraws itself
+        # after each action (a found element can go stale between finding and reading it)
+        wait = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
         browser.get(platform.web_url)
         wait.until(ec.presence_of_element_located((By.ID, "fleet")))
         browser.get(platform.api_url + "/#/chargers/CP001")
