@@ -432,6 +432,129 @@ def list_diagnostics(charger_id: str) -> list:
     return ops().firmware.list_diagnostics(caller(), charger_id)
 
 
+# ---------------------------------------------------------- issue 22: authorization, connectors, profiles, commands
+def authorization_ops():
+    """``csms.authorization.operations.AuthorizationOperations`` of the request (503 when not wired)."""
+    from csms.firmware.campaigns import Unavailable
+
+    if ops().authorization is None:
+        raise Unavailable("authorization is not configured here")
+    return ops().authorization
+
+
+IdTagText = Annotated[str, Field(min_length=1, max_length=20, description="OCPP 1.6 IdToken (CiString20)")]
+
+
+class IdTagIn(Strict):
+    blocked: bool = Field(False, description="refused everywhere (idTagInfo Blocked)")
+    expiry: Optional[AwareDatetime] = Field(None, description="refused from then on (idTagInfo Expired)")
+    parent: Optional[IdTagText] = Field(None, description="parentIdTag: groups tags (a fleet card)")
+    note: Optional[str] = Field(None, max_length=200, description="for people: whose card it is")
+
+
+class AuthorizationIn(Strict):
+    mode: str = Field(pattern="^(accept_all|id_tags|local_list)$",
+                      description="accept_all (default: unknown idTags Accepted), id_tags (only known ones), "
+                                  "local_list (id_tags, and the list pushed to the charger with SendLocalList)")
+
+
+class ReservationIn(Strict):
+    connector_id: int = Field(ge=0, le=100, description="0 reserves the charger as a whole")
+    id_tag: IdTagText
+    expires_at: AwareDatetime = Field(description="when the reservation lapses (at most 7 days ahead)")
+
+
+@app.get("/v1/id-tags", summary="idTags the platform knows, with status, expiry, parent (operators)")
+def list_id_tags() -> list:
+    return authorization_ops().list_tags(caller())
+
+
+@app.put("/v1/id-tags/<id_tag>", summary="add or change an idTag: blocked, expiry, parent (operators)")
+def put_id_tag(id_tag: str, body: IdTagIn) -> dict:
+    return authorization_ops().put_tag(caller(), id_tag, blocked=body.blocked, expiry=body.expiry,
+                                       parent=body.parent, note=body.note)
+
+
+@app.delete("/v1/id-tags/<id_tag>", summary="forget an idTag (operators)")
+def delete_id_tag(id_tag: str) -> Response[None]:
+    authorization_ops().delete_tag(caller(), id_tag)
+    return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.get("/v1/chargers/<charger_id>/authorization",
+         summary="the charger's authorization policy, local list version and answer, reservations (operators)")
+def get_authorization(charger_id: str) -> dict:
+    return authorization_ops().authorization(caller(), charger_id)
+
+
+@app.put("/v1/chargers/<charger_id>/authorization",
+         summary="set the charger's policy: accept_all, id_tags or local_list (pushes the list) (operators)")
+def set_authorization(charger_id: str, body: AuthorizationIn) -> dict:
+    return authorization_ops().set_policy(caller(), charger_id, body.mode)
+
+
+@app.post("/v1/chargers/<charger_id>/authorization/local-list",
+          summary="push every known idTag to the charger (SendLocalList Full, next version) (operators)")
+def push_local_list(charger_id: str) -> Response[dict]:
+    return Response(202, content_types.APPLICATION_JSON, authorization_ops().push_local_list(caller(), charger_id))
+
+
+@app.post("/v1/chargers/<charger_id>/authorization/local-list/version",
+          summary="ask the charger for its local list version (GetLocalListVersion) (operators)")
+def check_local_list_version(charger_id: str) -> Response[dict]:
+    return Response(202, content_types.APPLICATION_JSON,
+                    authorization_ops().check_local_list_version(caller(), charger_id))
+
+
+@app.get("/v1/chargers/<charger_id>/reservations",
+         summary="the charger's reservations, newest first, with their state (operators)")
+def list_reservations(charger_id: str) -> list:
+    return authorization_ops().reservations(caller(), charger_id)
+
+
+@app.post("/v1/chargers/<charger_id>/reservations", summary="reserve a connector for an idTag (ReserveNow) (operators)")
+def reserve(charger_id: str, body: ReservationIn) -> Response[dict]:
+    made = authorization_ops().reserve(caller(), charger_id, body.connector_id, body.id_tag, body.expires_at)
+    return Response(202, content_types.APPLICATION_JSON, made)
+
+
+@app.delete("/v1/chargers/<charger_id>/reservations/<reservation_id>",
+            summary="cancel a reservation (CancelReservation) (operators)")
+def cancel_reservation(charger_id: str, reservation_id: int) -> Response[dict]:
+    sent = authorization_ops().cancel_reservation(caller(), charger_id, reservation_id)
+    return Response(202, content_types.APPLICATION_JSON, sent)
+
+
+def connector_ops():
+    from csms.connector_ops import ConnectorOperations
+
+    return ConnectorOperations(ops())
+
+
+class CompositeIn(Strict):
+    duration_s: int = Field(86_400, ge=1, le=604_800, description="how far ahead, s (GetCompositeSchedule duration)")
+    unit: Optional[str] = Field(None, pattern="^(W|A)$", description="chargingRateUnit; none: the charger's choice")
+
+
+@app.get("/v1/chargers/<charger_id>/connectors",
+         summary="each connector: status, state, power (W), the transaction on it, its plan and reservation")
+def list_connectors(charger_id: str) -> list:
+    return connector_ops().connectors(caller(), charger_id)
+
+
+@app.get("/v1/chargers/<charger_id>/connectors/<connector_id>/composite-schedule",
+         summary="the latest composite schedule the charger reported, beside the last profile sent (operators)")
+def get_composite(charger_id: str, connector_id: int) -> dict:
+    return connector_ops().composite(caller(), charger_id, connector_id)
+
+
+@app.post("/v1/chargers/<charger_id>/connectors/<connector_id>/composite-schedule",
+          summary="ask the charger for its composite schedule (GetCompositeSchedule) (operators)")
+def request_composite(charger_id: str, connector_id: int, body: CompositeIn) -> Response[dict]:
+    sent = connector_ops().request_composite(caller(), charger_id, connector_id, body.duration_s, body.unit)
+    return Response(202, content_types.APPLICATION_JSON, sent)
+
+
 def openapi_json() -> str:
     return app.get_openapi_json_schema(title=TITLE, version=VERSION,
                                        description="Chargers, sessions with energy / cost / CO2, driver "

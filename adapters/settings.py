@@ -23,6 +23,7 @@ ENV_CALLS_TABLE = "CALLS_TABLE"
 ENV_SIGNALS_TABLE = "SIGNALS_TABLE"
 ENV_EVENTS_TABLE = "EVENTS_TABLE"
 ENV_FIRMWARE_TABLE = "FIRMWARE_TABLE"
+ENV_AUTHORIZATION_TABLE = "AUTHORIZATION_TABLE"
 ENV_FIRMWARE_BUCKET = "FIRMWARE_BUCKET"  # optional: images (the functions that hand out firmware URLs)
 ENV_DIAGNOSTICS_BUCKET = "DIAGNOSTICS_BUCKET"  # optional: diagnostics uploads
 ENV_S3_ENDPOINT = "S3_ENDPOINT"  # optional: an S3-compatible endpoint (tests)
@@ -64,6 +65,7 @@ TABLE_ENV = {
     "signals": ENV_SIGNALS_TABLE,
     "events": ENV_EVENTS_TABLE,
     "firmware": ENV_FIRMWARE_TABLE,
+    "authorization": ENV_AUTHORIZATION_TABLE,
 }
 
 
@@ -83,6 +85,7 @@ class Settings:
     signals_table: str
     events_table: str
     firmware_table: str
+    authorization_table: str  # idTags, policies, reservations (csms.authorization)
     region: str = "eu-west-2"
     dynamodb_endpoint: str | None = None
     management_api_endpoint: str | None = None
@@ -138,6 +141,7 @@ class Settings:
             signals_table=env[ENV_SIGNALS_TABLE],
             events_table=env[ENV_EVENTS_TABLE],
             firmware_table=env[ENV_FIRMWARE_TABLE],
+            authorization_table=env[ENV_AUTHORIZATION_TABLE],
             region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
             dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
             management_api_endpoint=env.get(ENV_MANAGEMENT_API_ENDPOINT) or None,
@@ -177,6 +181,7 @@ class Settings:
             signals_table=f"{prefix}-signals",
             events_table=f"{prefix}-events",
             firmware_table=f"{prefix}-firmware",
+            authorization_table=f"{prefix}-authorization",
             **kwargs,
         )
 
@@ -192,6 +197,7 @@ class Settings:
             ENV_SIGNALS_TABLE: self.signals_table,
             ENV_EVENTS_TABLE: self.events_table,
             ENV_FIRMWARE_TABLE: self.firmware_table,
+            ENV_AUTHORIZATION_TABLE: self.authorization_table,
             ENV_CARBON_PRICE: str(self.carbon_price_gbp_per_t),
             ENV_REGION: self.region,
             ENV_HEARTBEAT_INTERVAL: str(self.heartbeat_interval_s),

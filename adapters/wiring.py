@@ -22,6 +22,8 @@ from adapters.dynamo.repositories import (
 )
 from adapters.dynamo.firmware import DynamoFirmware
 from adapters.firmware_signer import firmware_signer
+from adapters.dynamo.authorization import DynamoAuthorization
+from csms.authorization.service import Authorization
 from adapters.settings import Settings
 from csms.firmware.campaigns import Firmware
 from csms.firmware.diagnostics import Diagnostics
@@ -66,6 +68,7 @@ class Runtime:
     failures: DynamoFailures = field(default_factory=DynamoFailures)  # handshake failures (csms.ocpp.lockout)
     firmware: Firmware | None = None
     diagnostics: Diagnostics | None = None
+    authorization: DynamoAuthorization = field(default_factory=DynamoAuthorization)  # idTags, policies, reservations
 
 
 class _FromSettings:
@@ -145,7 +148,7 @@ def build_runtime(
         replan = _settings_replan(settings)
     commander = Commander(calls, chargers, poster, clock=clock, heartbeat_interval_s=settings.heartbeat_interval_s,
                           tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys())
-    files, firmware_store = file_store(settings), DynamoFirmware()
+    files, firmware_store, authorization = file_store(settings), DynamoFirmware(), DynamoAuthorization()
     firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions,
                         clock=clock, signer=firmware_signer(settings))
     diagnostics = Diagnostics(store=firmware_store, files=files, sender=commander, fleet=chargers, clock=clock,
@@ -163,6 +166,7 @@ def build_runtime(
         replan=replan,
         tally=counters.frames,
         on_notification=notification_hook(firmware, diagnostics),
+        authority=Authorization(authorization),
     )
     # The OCPP 1.6 security extension's charger messages (SignCertificate, SecurityEventNotification, ...)
     from adapters.certificate_signer import certificate_signer
@@ -174,7 +178,7 @@ def build_runtime(
                                                 cpo_name=settings.cpo_name, notify=central.on_notification).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoEvents(), replan,
-                   firmware=firmware, diagnostics=diagnostics)
+                   firmware=firmware, diagnostics=diagnostics, authorization=authorization)
 
 
 def _no_replan(charge_point_id: str) -> None:
@@ -184,6 +188,7 @@ def _no_replan(charge_point_id: str) -> None:
 def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
     from adapters.dynamo.security_events import DynamoSecurityEvents
+    from csms.authorization.operations import AuthorizationOperations
     from csms.firmware.operations import FirmwareOperations
     from csms.operations import Operations
 
@@ -191,4 +196,6 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
                       replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review,
                       failures=rt.failures, links=DynamoDriverLinks(),
-                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics), security_events=DynamoSecurityEvents())
+                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics), security_events=DynamoSecurityEvents(),
+                      authorization=AuthorizationOperations(rt.authorization, rt.commander, rt.calls, rt.chargers,
+                                                            clock or rt.commander.clock))

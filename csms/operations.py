@@ -30,6 +30,7 @@ from csms.views.ports import (CallRecords, ChargerDirectory, ConnectorReader, Dr
 from csms.views.reports import session_report
 
 if TYPE_CHECKING:  # csms.firmware builds on the refusals below
+    from csms.authorization.operations import AuthorizationOperations
     from csms.firmware.operations import FirmwareOperations
 
 MAX_ENERGY_KWH = 1000.0
@@ -111,7 +112,8 @@ class Operations:
                  events: EventStore, replan: Replan, clock: Callable[[], datetime],
                  review: ReviewReader | None = None, failures: FailureStore | None = None,
                  links: DriverLinks | None = None, firmware: FirmwareOperations | None = None,
-                 security_events: SecurityEventLog | None = None):
+                 security_events: SecurityEventLog | None = None,
+                 authorization: AuthorizationOperations | None = None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
@@ -119,6 +121,7 @@ class Operations:
         self.failures, self.links = failures, links
         self.firmware = firmware
         self.security_events = security_events  # SecurityEventNotifications (csms.security_ops, issue 17)
+        self.authorization = authorization  # idTags, policies, reservations (csms.authorization.operations)
 
     # ------------------------------------------------------------ access
     @staticmethod

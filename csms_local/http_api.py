@@ -27,6 +27,17 @@ from urllib.parse import parse_qsl
 
 log = logging.getLogger(__name__)
 
+# Powertools' resolver keeps the request being resolved in one module-level ``app`` (its context):
+# as in a Lambda container, one request at a time; two threads at once wiped each other's route
+# arguments (KeyError '_route_args', a 500) when the page fetched in parallel.
+_RESOLVE = threading.Lock()
+
+
+def _one_at_a_time(handler, event):
+    with _RESOLVE:
+        return handler(event, None)
+
+
 WEB = Path(__file__).resolve().parent.parent / "web"
 TOKENS_FILE = "api-tokens.json"
 MAX_BODY_BYTES = 1024 * 1024
@@ -198,7 +209,7 @@ class LocalHttpApi:
             "body": body, "isBase64Encoded": False,
         }
         try:
-            response = await asyncio.to_thread(self.handler, event, None)
+            response = await asyncio.to_thread(_one_at_a_time, self.handler, event)
         except Exception:
             log.exception("HTTP API handler failed")
             return _json(500, {"message": "Internal Server Error"})

@@ -46,8 +46,8 @@ FUNCTIONS = {
     "Archive": ("handlers.archive.lambda_handler", (), ()),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
-                                            "firmware"),
-            ("chargers", "calls", "events", "firmware")),
+                                            "firmware", "authorization"),
+            ("chargers", "calls", "events", "firmware", "authorization")),
     # The fanned-out periodic run (issue 16, infra/fleet_run.py): the dispatcher reads only the events;
     # a shard planner reads its page of sessions and their inputs and writes nothing (its orders go
     # to the send queue); the sender queues the calls, stores the plans, marks a gone connection.

@@ -617,3 +617,59 @@ class MemoryWorkQueue:
             raise RuntimeError("queue unavailable")
         self.bodies.extend(bodies)
         return len(bodies)
+
+
+class MemoryAuthorization:
+    """``csms.authorization.ports.AuthorizationStore`` in memory; ``lookups`` counts ``lookup`` calls
+    (the one read request per answer the DynamoDB store makes)."""
+
+    def __init__(self) -> None:
+        from csms.authorization.model import IdTag, Policy, Reservation
+
+        self.policies: dict[str, Policy] = {}
+        self.id_tags: dict[str, IdTag] = {}
+        self.booked: dict[tuple[str, int], Reservation] = {}
+        self.counter = 0
+        self.lookups = 0
+
+    def lookup(self, charge_point_id: str, id_tag: str):
+        self.lookups += 1
+        return self.policies.get(charge_point_id), self.id_tags.get(id_tag)
+
+    def policy(self, charge_point_id: str):
+        return self.policies.get(charge_point_id)
+
+    def set_policy(self, charge_point_id: str, policy) -> None:
+        self.policies[charge_point_id] = policy
+
+    def get_tag(self, id_tag: str):
+        return self.id_tags.get(id_tag)
+
+    def put_tag(self, tag) -> None:
+        self.id_tags[tag.id_tag] = tag
+
+    def delete_tag(self, id_tag: str) -> bool:
+        return self.id_tags.pop(id_tag, None) is not None
+
+    def tags(self):
+        return sorted(self.id_tags.values(), key=lambda t: t.id_tag)
+
+    def next_reservation_id(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def put_reservation(self, reservation) -> None:
+        self.booked[(reservation.charge_point_id, reservation.reservation_id)] = reservation
+
+    def reservation(self, charge_point_id: str, reservation_id: int):
+        return self.booked.get((charge_point_id, reservation_id))
+
+    def reservations(self, charge_point_id: str):
+        return sorted((r for (cp, _), r in self.booked.items() if cp == charge_point_id),
+                      key=lambda r: r.reservation_id, reverse=True)
+
+
+if TYPE_CHECKING:
+    from csms.authorization.ports import AuthorizationStore
+
+    _authorization: AuthorizationStore = MemoryAuthorization()

@@ -127,13 +127,16 @@ async function charger(id) {
   view.innerHTML = `<h1>${esc(c.id)}</h1>
     <div class="cards"><div class="card">connection<b>${c.online ? "online" : "offline"}</b></div>
     <div class="card">power kW<b>${kw(c.power_w)}</b></div><div class="card">firmware<b>${esc(c.firmware_version || "–")}</b></div></div>
+    <div id="charger-sections"></div>
     <h2>Driver's preference</h2>${preferenceForm(c.id, pref)}<h2>Sessions</h2>${sessionTable(sessions)}`;
   bindPreference();
-  for (const section of CHARGER_SECTIONS) await section(c);
+  const box = document.getElementById("charger-sections");
+  for (const add of CHARGER_SECTIONS) {  // web/<feature>.js sections; one failing never hides the page
+    const el = document.createElement("section");
+    box.append(el);
+    try { await add(c, el); } catch (err) { el.innerHTML = `<p class="message error">${esc(err.message)}</p>`; }
+  }
 }
-// Sections other files add to the charger page (web/<feature>.js): section(charger) appends to `view`.
-const CHARGER_SECTIONS = [];
-const registerChargerSection = (section) => CHARGER_SECTIONS.push(section);
 
 // The chart: power (kW, line), the plan (shaded), price (p/kWh, step) and carbon (g/kWh, step).
 function chart(s) {
@@ -248,6 +251,10 @@ async function campaign(id) {
 // Views in their own files (web/<feature>.js, loaded after this one) register here: a path pattern
 // (its groups are passed, URL-decoded, to show) and, optionally, a link in the header.
 const VIEWS = [];
+// Sections of the charger page from web/<feature>.js: add(charger, element), drawn in load order.
+const CHARGER_SECTIONS = [];
+function registerChargerSection(add) { CHARGER_SECTIONS.push(add); }
+let ME = { subject: "", operator: false };  // the signed-in caller (GET /v1/me)
 function registerView(pattern, show, navLabel, navHash) {
   VIEWS.push({ pattern, show });
   if (navLabel) {
@@ -262,7 +269,7 @@ async function route() {
   if (!token()) return showSignIn();
   const path = location.hash.replace(/^#/, "") || "/";
   try {
-    const me = await api("GET", "/v1/me");
+    const me = ME = await api("GET", "/v1/me");
     document.getElementById("who").textContent = (me.operator ? "operator " : "driver ") + me.subject;
     let m;
     const extra = VIEWS.find((v) => v.pattern.test(path));

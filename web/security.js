@@ -57,13 +57,12 @@ function twoStep(button, ask, act) {
   });
 }
 
-registerChargerSection(async (c) => {
+registerChargerSection(async (c, el) => {
   const enc = encodeURIComponent(c.id);
   let s;
   try { s = await api("GET", `/v1/chargers/${enc}/security`); } catch (err) { return; }  // not an operator
-  const box = document.createElement("section");
+  const box = el;  // the section app.js made for us, in the charger page's sections
   box.id = "security";
-  view.append(box);
   const show = (data, note) => {
     box.innerHTML = securitySection(data);
     if (note) { const el = document.getElementById("security-message"); el.textContent = note; el.hidden = false; }

@@ -328,6 +328,7 @@ def bind(settings: Settings) -> None:
         "signals": settings.signals_table,
         "events": settings.events_table,
         "firmware": settings.firmware_table,
+        "authorization": settings.authorization_table,
     }
     for key, model in MODELS.items():
         model.Meta.table_name = names[key]
@@ -347,3 +348,19 @@ def create_tables(wait: bool = True) -> None:
                     TableName=model.Meta.table_name,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl},
                 )
+
+
+class AuthorizationModel(Model):
+    """Authorization (``adapters.dynamo.authorization`` documents the keys): idTags, each charger's
+    policy and its reservations."""
+
+    class Meta:
+        table_name = "unbound-authorization"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    data = UnicodeAttribute(null=True)  # JSON of the domain object
+    counter = NumberAttribute(null=True)  # the reservationId counter
+
+
+MODELS["authorization"] = AuthorizationModel

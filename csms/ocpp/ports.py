@@ -286,3 +286,15 @@ class FailureStore(Protocol):
         """Count one failure (a counter older than ``forget_after`` restarts at 1)."""
 
     def clear(self, key: str) -> None: ...
+
+
+class IdTagAuthority(Protocol):
+    """Who answers an idTag (``csms.authorization.service.Authorization``; None in ``CentralSystem``:
+    every idTag is Accepted, the platform's default policy)."""
+
+    def id_tag_info(self, charge_point_id: str, id_tag: str, at: datetime) -> dict[str, Any]:
+        """The IdTagInfo (OCPP 1.6 section 7.1): ``{"status": "Accepted"|"Blocked"|"Expired"|"Invalid",
+        "expiryDate"?, "parentIdTag"?}``."""
+
+    def reservation_used(self, charge_point_id: str, reservation_id: int, transaction_id: int, at: datetime) -> None:
+        """A StartTransaction with ``reservationId`` started ``transaction_id``: the reservation is over."""

@@ -38,6 +38,9 @@ SENDER_REQUESTS = 7  # DynamoDB requests to send one profile to an online charge
 IDLE_RECEIVES_PER_MONTH = 2 * 5 * 3 * 60 * 24 * 30
 RECONNECTS_PER_DAY = 24 * 60 / 102.5  # the platform closes each connection at 90-115 min (csms.ocpp.connection_age)
 MINUTES_PER_MONTH = 30 * 24 * 60
+# One idTag answer: the charger's policy and the idTag, two items under 4 KB read eventually consistently
+# in one BatchGetItem (adapters.dynamo.authorization): 2 x 0.5 read units
+AUTH_LOOKUP_UNITS = 1.0
 SETUP_WINDOW_S = 120  # csms.ocpp.setup_policy.SETUP_WINDOW: messages this young pay the set-up check (tested equal)
 
 
@@ -68,6 +71,8 @@ class Profile:
     # one WebSocket access-log line per message (~47 B: infra/websocket_api.py ACCESS_LOG_FORMAT without the
     # connection id, which $connect/$disconnect log), with CloudWatch's 26 B overhead per event
     access_log_bytes: int = 73
+    # Authorize messages per session (an RFID tap; 0 for a free-vend charger that starts without one)
+    authorizes_per_session: float = 1.0
 
     def __post_init__(self):
         if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
@@ -113,8 +118,10 @@ def messages_per_month(profile: Profile) -> dict[str, float]:
     sessions = profile.sessions_per_day * days
     # per session: 2 statuses in, 2 out (Preparing/Charging/Finishing/Available ~ 4), start, stop
     other = sessions * (4 + 2)
+    authorizes = sessions * profile.authorizes_per_session
     return {"MeterValues": meter, "Heartbeat": heartbeat, "StatusNotification": sessions * 4,
-            "StartTransaction": sessions, "StopTransaction": sessions, "total": meter + heartbeat + other}
+            "StartTransaction": sessions, "StopTransaction": sessions, "Authorize": authorizes,
+            "total": meter + heartbeat + other + authorizes}
 
 
 def _invocation_ms(cpu_us: float, requests: float, profile: Profile) -> int:
@@ -227,9 +234,19 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
         bill.add("DynamoDB meter writes (provisioned)", wcu * 720 * PRICES["dynamodb_wcu_hour"],
                  f"{meter_w:,.0f} writes = {wcu:.4f} WCU at {profile.provisioned_utilization:.0%} utilisation")
         ddb_w -= meter_w
+    # idTag authorization (csms.authorization, issue 22): Authorize and StartTransaction each read the
+    # charger's policy and the idTag in one BatchGetItem (AUTH_LOOKUP_UNITS); shown on its own line, out
+    # of the reads above. A StopTransaction carrying an idTag pays one more; operators' tag, policy and
+    # reservation writes (one PutItem each) and a StartTransaction's reservation (1 read + 1 write) are
+    # not per message.
+    auth_r = msgs["Authorize"] * counts["Authorize"]["read_units"] + msgs["StartTransaction"] * AUTH_LOOKUP_UNITS
+    ddb_r -= auth_r
     bill.add("DynamoDB writes", ddb_w * PRICES["dynamodb_write_unit"], f"{ddb_w:,.0f} write units (on-demand)")
     bill.add("DynamoDB reads", ddb_r * PRICES["dynamodb_read_unit"],
              f"{ddb_r:,.0f} read units ({gauge_r:,.1f} of them the connected-chargers gauge)")
+    bill.add("Authorization (idTag look-ups)", auth_r * PRICES["dynamodb_read_unit"],
+             f"{auth_r:,.0f} read units: one BatchGetItem (policy + idTag, {AUTH_LOOKUP_UNITS} unit) per Authorize "
+             f"and StartTransaction, whatever the fleet's or the list's size")
     # Firmware updates (docs/firmware.md): one update of this charger (its share of the campaign,
     # UpdateFirmware and its answer, 4 FirmwareStatusNotifications, the proving boot) is measured end to
     # end; boots themselves (the model index and campaign look-up included) are priced above. The

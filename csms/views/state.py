@@ -8,6 +8,7 @@ from enum import Enum
 class ConnectorState(str, Enum):
     OFFLINE = "offline"
     UNPLUGGED = "unplugged"
+    RESERVED = "reserved"  # StatusNotification Reserved: held for a ReserveNow's idTag (OCPP 1.6 section 5.13)
     PLUGGED_IN = "plugged_in"
     CHARGING = "charging"
     FAULTED = "faulted"
@@ -33,8 +34,10 @@ def connector_state(online: bool, status: str | None, power_w: float | None) -> 
         return ConnectorState.UNKNOWN
     if status == "Faulted":
         return ConnectorState.FAULTED
-    if status in ("Available", "Reserved"):
+    if status == "Available":
         return ConnectorState.UNPLUGGED
+    if status == "Reserved":
+        return ConnectorState.RESERVED
     if status == "Unavailable":
         return ConnectorState.UNAVAILABLE
     if status in PLUGGED_STATUSES:

@@ -328,7 +328,8 @@ def test_user_pool_has_no_self_sign_up_requires_mfa_and_an_operators_group(templ
 def test_api_function_reads_the_fleet_and_writes_only_what_operators_change(resources):
     handler, reads, writes = constants.FUNCTIONS["Api"]
     assert handler == "handlers.api.lambda_handler"
-    assert set(writes) == {"chargers", "calls", "events", "firmware"}  # firmware: images, campaigns, diagnostics
+    # firmware: images, campaigns, diagnostics; authorization: idTags, policies, reservations (issue 22)
+    assert set(writes) == {"chargers", "calls", "events", "firmware", "authorization"}
     assert "keys" not in reads and "review" not in reads
 
 

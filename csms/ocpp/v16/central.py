@@ -24,11 +24,12 @@ from csms.ocpp.ports import (
     ChargerPresence,
     Clock,
     ConnectorRepository,
+    IdTagAuthority,
     MeterRepository,
     ReviewLog,
     SessionRepository,
 )
-from csms.ocpp.v16.routing import ACCEPTED, ROUTES, TRANSACTION_ACTIONS, Context, on
+from csms.ocpp.v16.routing import ROUTES, TRANSACTION_ACTIONS, Context, on
 from csms.ocpp.v16.transactions import Transactions
 from csms.timeutil import BadTimestamp, iso, parse_ts, plausible, utcnow
 
@@ -63,6 +64,7 @@ class CentralSystem(Transactions):
         replan: Callable[[str], None] | None = None,
         tally: Callable[[str], None] | None = None,
         on_notification: NotificationHook | None = None,
+        authority: IdTagAuthority | None = None,
     ):
         self.chargers = chargers
         self.connectors = connectors
@@ -79,6 +81,7 @@ class CentralSystem(Transactions):
         # (csms.ocpp.v16.security_extension.SecurityExtension.handlers)
         self.extensions: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {}
         self.on_notification = on_notification
+        self.authority = authority  # answers idTags (csms.authorization); None: every idTag is Accepted
 
     # ------------------------------------------------------------------ frames
     def handle_frame(
@@ -283,8 +286,9 @@ class CentralSystem(Transactions):
 
     @on("Authorize")
     def authorize(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-        # No id-tag lists yet: every driver may charge; the platform steers the energy.
-        return {"idTagInfo": ACCEPTED}
+        # The charger's policy answers (csms.authorization: accept-all by default, a list of known
+        # idTags, or the local list pushed to the charger): OCPP 1.6 section 4.2.
+        return {"idTagInfo": self.id_tag_info(ctx, p["idTag"])}
 
     @on("DataTransfer")
     def data_transfer(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from csms.model import Session
 from csms.ocpp import quirks
 from csms.ocpp.meter import parse_meter_values, session_energy
-from csms.ocpp.ports import MeterRepository, SessionRepository
+from csms.ocpp.ports import IdTagAuthority, MeterRepository, SessionRepository
 from csms.ocpp.v16.routing import ACCEPTED, Context, on
 from csms.timeutil import plausible
 
@@ -59,6 +59,15 @@ class Transactions:
     sessions: SessionRepository
     meter: MeterRepository
     replan: Callable[[str], None] | None
+    authority: IdTagAuthority | None
+
+    def id_tag_info(self, ctx: Context, id_tag: Any) -> dict[str, Any]:
+        """The IdTagInfo for ``id_tag`` at this charger (one read request), or Accepted without an
+        authority (the default policy) or without a readable idTag. A store failure raises: the
+        charger gets InternalError and retries, before anything was stored."""
+        if self.authority is None or not isinstance(id_tag, str) or not id_tag:
+            return dict(ACCEPTED)
+        return self.authority.id_tag_info(ctx.charge_point_id, id_tag[:20], ctx.received_at)
 
     def _keep(self, ctx: Context, action: str, kind: str, detail: str, transaction_id: int | None = None) -> None:
         raise NotImplementedError
@@ -88,12 +97,17 @@ class Transactions:
         start_key = "|".join(
             [ctx.charge_point_id, str(connector_id), str(p.get("timestamp")), str(meter_start), _str(p.get("idTag"))]
         )
+        # Answered from the charger's authorization policy (OCPP 1.6 section 4.8): the transaction is
+        # stored whatever the answer (the charger ends a refused one with reason DeAuthorized).
+        info = self.id_tag_info(ctx, p.get("idTag"))
         existing = self.sessions.find_by_start_key(start_key)
         if existing is not None:
             log.info("StartTransaction from %s retried: transaction %s", ctx.charge_point_id, existing)
-            return {"transactionId": existing, "idTagInfo": ACCEPTED}
+            return {"transactionId": existing, "idTagInfo": info}
         if ctx.lenient:
             flags.append("schema_violation")
+        if info["status"] != "Accepted":
+            flags.append(f"id_tag_{info['status'].lower()}")
         session = Session(
             charge_point_id=ctx.charge_point_id,
             transaction_id=0,
@@ -112,7 +126,13 @@ class Transactions:
             self._close_superseded(ctx, connector_id, transaction_id, started_at)
         except Exception:  # the next StartTransaction or the review finds it; the start itself is stored
             log.exception("could not close a superseded session of %s", ctx.charge_point_id)
-        return {"transactionId": transaction_id, "idTagInfo": ACCEPTED}
+        if session.reservation_id is not None and self.authority is not None:
+            try:  # the reservation this start used is over (OCPP 1.6 section 5.13)
+                self.authority.reservation_used(ctx.charge_point_id, session.reservation_id, transaction_id,
+                                                ctx.received_at)
+            except Exception:  # shown as reserved until it expires; the start itself is stored
+                log.exception("could not close reservation %s of %s", session.reservation_id, ctx.charge_point_id)
+        return {"transactionId": transaction_id, "idTagInfo": info}
 
     def _close_superseded(self, ctx: Context, connector_id: int, transaction_id: int, started_at: datetime) -> None:
         """A connector runs one transaction at a time (OCPP 1.6 section 4.8): an open session on the
@@ -167,7 +187,14 @@ class Transactions:
 
     @on("StopTransaction")
     def stop_transaction(self, ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-        reply = {"idTagInfo": ACCEPTED}
+        # idTagInfo for the idTag that stopped it, when one was sent (OCPP 1.6 section 4.10); a store
+        # failure here must not cost the stop (a transaction message is never refused for it)
+        reply: dict[str, Any] = {"idTagInfo": dict(ACCEPTED)}
+        if isinstance(p.get("idTag"), str) and p["idTag"]:
+            try:
+                reply = {"idTagInfo": self.id_tag_info(ctx, p["idTag"])}
+            except Exception:
+                log.exception("idTag look-up failed for a StopTransaction of %s", ctx.charge_point_id)
         transaction_id = _int(p.get("transactionId"))
         if transaction_id is None:
             if not ctx.lenient:

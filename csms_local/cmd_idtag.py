@@ -1,0 +1,187 @@
+"""``csms idtag list|add|block|remove|policy|push|version`` and ``csms charger reserve|reservations|unreserve``:
+idTags, a charger's authorization policy, its local list and reservations (OCPP 1.6 sections 4.2,
+5.13, 5.15), through the HTTP API's routes (in-process on the local state, or ``--api URL --token T``)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from csms_local.cli import UsageError
+from csms_local.cmd_api import add_api_options, request
+
+
+def _charger(charge_point_id: str, *parts: str) -> str:
+    return "/".join(["/v1/chargers", quote(charge_point_id, safe=""), *parts])
+
+
+def _tag(id_tag: str) -> str:
+    return "/v1/id-tags/" + quote(id_tag, safe="")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("idtag", help="idTags, a charger's authorization policy and its local list")
+    commands = parser.add_subparsers(dest="idtag_command", metavar="SUBCOMMAND")
+    commands.required = True
+    listing = commands.add_parser("list", help="known idTags with status, expiry and parent")
+    add_api_options(listing)
+    listing.set_defaults(func=list_tags)
+    add = commands.add_parser("add", help="add or change an idTag (Accepted until --expiry)")
+    add.add_argument("id_tag")
+    add.add_argument("--expiry", help="ISO 8601 time from which it is Expired")
+    add.add_argument("--parent", help="parentIdTag (a fleet card)")
+    add.add_argument("--note", help="whose card it is")
+    add.add_argument("--blocked", action="store_true", help="Blocked everywhere")
+    add_api_options(add, json_flag=False)
+    add.set_defaults(func=add_tag)
+    block = commands.add_parser("block", help="block an idTag (answered Blocked from now on)")
+    block.add_argument("id_tag")
+    add_api_options(block, json_flag=False)
+    block.set_defaults(func=block_tag)
+    remove = commands.add_parser("remove", help="forget an idTag")
+    remove.add_argument("id_tag")
+    add_api_options(remove, json_flag=False)
+    remove.set_defaults(func=remove_tag)
+    policy = commands.add_parser("policy", help="show or set a charger's policy: accept_all | id_tags | local_list")
+    policy.add_argument("charge_point_id")
+    policy.add_argument("mode", nargs="?", choices=["accept_all", "id_tags", "local_list"])
+    add_api_options(policy)
+    policy.set_defaults(func=charger_policy)
+    push = commands.add_parser("push", help="send the charger every known idTag (SendLocalList Full, next version)")
+    push.add_argument("charge_point_id")
+    add_api_options(push, json_flag=False)
+    push.set_defaults(func=push_list)
+    version = commands.add_parser("version", help="ask the charger for its local list version (GetLocalListVersion)")
+    version.add_argument("charge_point_id")
+    add_api_options(version, json_flag=False)
+    version.set_defaults(func=check_version)
+    # `csms charger reserve|reservations|unreserve`, next to the other charger commands
+    charger = subparsers.choices["charger"]._subparsers._group_actions[0]
+    reserve = charger.add_parser("reserve", help="reserve a connector for an idTag (ReserveNow)")
+    reserve.add_argument("charge_point_id")
+    reserve.add_argument("--connector", type=int, default=1, help="connector id (0: the whole charger); default 1")
+    reserve.add_argument("--id-tag", required=True)
+    reserve.add_argument("--minutes", type=float, default=30, help="expires this many minutes from now (default 30)")
+    add_api_options(reserve, json_flag=False)
+    reserve.set_defaults(func=reserve_connector)
+    listed = charger.add_parser("reservations", help="a charger's reservations with their state")
+    listed.add_argument("charge_point_id")
+    add_api_options(listed)
+    listed.set_defaults(func=list_reservations)
+    cancel = charger.add_parser("unreserve", help="cancel a reservation (CancelReservation)")
+    cancel.add_argument("charge_point_id")
+    cancel.add_argument("reservation_id", type=int)
+    add_api_options(cancel, json_flag=False)
+    cancel.set_defaults(func=cancel_reservation)
+
+
+def _expiry(text: str | None) -> str | None:
+    from csms.timeutil import BadTimestamp, parse_ts
+
+    if text is None:
+        return None
+    try:
+        return parse_ts(text).isoformat()
+    except BadTimestamp as exc:
+        raise UsageError(f"--expiry {text!r} is not an ISO 8601 time") from exc
+
+
+def list_tags(args) -> int:
+    tags = request(args, "GET", "/v1/id-tags")
+    if args.json:
+        print(json.dumps(tags))
+        return 0
+    for t in tags:
+        print(f"{t['id_tag']:<20} {t['status']:<9} expiry={t['expiry'] or '-'}  parent={t['parent'] or '-'}  "
+              f"{t['note'] or ''}".rstrip())
+    if not tags:
+        print("no idTags: every charger without a policy accepts every idTag (accept_all)")
+    return 0
+
+
+def add_tag(args) -> int:
+    tag = request(args, "PUT", _tag(args.id_tag), {"blocked": args.blocked, "expiry": _expiry(args.expiry),
+                                                   "parent": args.parent, "note": args.note})
+    print(f"{tag['id_tag']}: {tag['status']}" + (f" until {tag['expiry']}" if tag["expiry"] else ""))
+    return 0
+
+
+def block_tag(args) -> int:
+    current = {t["id_tag"]: t for t in request(args, "GET", "/v1/id-tags")}.get(args.id_tag) or {}
+    request(args, "PUT", _tag(args.id_tag), {"blocked": True, "expiry": current.get("expiry"),
+                                             "parent": current.get("parent"), "note": current.get("note")})
+    print(f"{args.id_tag}: Blocked")
+    return 0
+
+
+def remove_tag(args) -> int:
+    request(args, "DELETE", _tag(args.id_tag))
+    print(f"{args.id_tag}: removed")
+    return 0
+
+
+def _show_policy(shown: dict) -> None:
+    ll = shown["local_list"]
+    answer = (ll["answer"] or {}).get("status") or ("not sent" if not ll["command_id"] else "awaiting answer")
+    print(f"{shown['id']}: {shown['mode']}; local list version {ll['version']} ({ll['size']} idTags): {answer}")
+    check = shown.get("local_list_version_check")
+    if check:
+        print(f"  charger reports listVersion {(check.get('result') or {}).get('listVersion', check.get('status'))}")
+
+
+def charger_policy(args) -> int:
+    path = _charger(args.charge_point_id, "authorization")
+    shown = request(args, "PUT", path, {"mode": args.mode}) if args.mode else request(args, "GET", path)
+    if args.json:
+        print(json.dumps(shown))
+    else:
+        _show_policy(shown)
+    return 0
+
+
+def push_list(args) -> int:
+    sent = request(args, "POST", _charger(args.charge_point_id, "authorization", "local-list"))
+    print(f"{args.charge_point_id}: SendLocalList version {sent['version']} ({sent['size']} idTags) {sent['status']}, "
+          f"command {sent['command_id']}")
+    return 0
+
+
+def check_version(args) -> int:
+    sent = request(args, "POST", _charger(args.charge_point_id, "authorization", "local-list", "version"))
+    print(f"{args.charge_point_id}: GetLocalListVersion {sent['status']}, command {sent['command_id']} "
+          f"(the answer: csms idtag policy {args.charge_point_id})")
+    return 0
+
+
+def reserve_connector(args) -> int:
+    from datetime import timedelta
+
+    from csms.timeutil import utcnow
+
+    if not 0 < args.minutes <= 7 * 24 * 60:
+        raise UsageError("--minutes must be in (0, 10080]")
+    expires = utcnow() + timedelta(minutes=args.minutes)
+    made = request(args, "POST", _charger(args.charge_point_id, "reservations"),
+                   {"connector_id": args.connector, "id_tag": args.id_tag, "expires_at": expires.isoformat()})
+    print(f"{args.charge_point_id}: reservation {made['reservation_id']} for {args.id_tag} on connector "
+          f"{args.connector} until {expires.isoformat(timespec='seconds')} ({made['status']})")
+    return 0
+
+
+def list_reservations(args) -> int:
+    rows = request(args, "GET", _charger(args.charge_point_id, "reservations"))
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for r in rows:
+        print(f"{r['reservation_id']:>6}  connector {r['connector_id']}  {r['id_tag']:<20} {r['state']:<10} "
+              f"until {r['expires_at']}" + (f"  transaction {r['transaction_id']}" if r["transaction_id"] else ""))
+    if not rows:
+        print(f"{args.charge_point_id}: no reservations")
+    return 0
+
+
+def cancel_reservation(args) -> int:
+    sent = request(args, "DELETE", _charger(args.charge_point_id, "reservations", str(args.reservation_id)))
+    print(f"{args.charge_point_id}: CancelReservation {args.reservation_id} {sent['status']}")
+    return 0
