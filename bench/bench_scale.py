@@ -111,7 +111,7 @@ def _populate(rt, n: int, now: datetime) -> None:
     """N chargers in a running fleet's steady state, written with BatchWriteItem."""
     from adapters.dynamo import indexes
     from adapters.dynamo.models import CallModel, ChargerModel, ConnectorModel, KeyModel, MeterSampleModel, SessionModel
-    from adapters.dynamo.repositories import TRANSACTION_COUNTER
+    from adapters.dynamo.sessions import TRANSACTION_COUNTER
     from csms.ocpp.credentials import hash_key
 
     KeyModel(TRANSACTION_COUNTER, value=10 * n + 10).save()  # new transactions after the populated ones
