@@ -171,7 +171,7 @@ def send_command(args) -> int:
     if not isinstance(payload, dict):
         raise UsageError("payload must be a JSON object")
     from adapters.wiring import build_operations
-    from csms.security_ops import SecurityOperations
+    from csms.ocpp.security_operations import SecurityOperations
 
     with open_runtime(args.state_dir, need_running=True) as runtime:
         operations = build_operations(runtime)

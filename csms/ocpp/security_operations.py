@@ -3,15 +3,18 @@ certificate, the revocation list (behind the HTTP API routes ``/v1/chargers/<id>
 and ``csms charger security|revoke|profile``).
 
 Ports: ``chargers`` (``get``, ``get_auth``, ``revoke``, ``set_security_profile``); the caller
-checks come from :class:`csms.operations.Operations` (operators only).
+checks come from ``csms.access`` (operators only).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from csms.access import Conflict, Invalid, NotFound, Principal, require_operator
 from csms.ocpp import certificates as certs
-from csms.operations import Conflict, Invalid, NotFound, Operations, Principal
+
+if TYPE_CHECKING:  # the facade, for its charger store
+    from csms.operations import Operations
 
 
 class SecurityOperations:
@@ -20,7 +23,7 @@ class SecurityOperations:
         self.chargers = operations.chargers
 
     def _charger(self, who: Principal, charge_point_id: str):
-        Operations._operator(who)
+        require_operator(who)
         view = self.chargers.get(charge_point_id)
         if view is None:
             raise NotFound(f"no charger {charge_point_id}")
