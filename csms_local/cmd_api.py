@@ -91,17 +91,14 @@ def _remote(args, method, path, body, query):
 
 def _local(args, method, path, body, query):
     from adapters import http_api
+    from adapters.http_event import http_event
     from adapters.wiring import build_operations
     from csms_local.state import open_runtime
 
     with open_runtime(args.state_dir) as rt:
-        event = {
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": urllib.parse.urlencode(query),
-            "headers": {"content-type": "application/json"}, "queryStringParameters": query or None,
-            "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}, "stage": "$default",
-                               "authorizer": {"jwt": {"claims": {"sub": "cli", "cognito:groups": "[operators]"}}}},
-            "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
-        }
+        event = http_event(method, path, query=query,
+                           body=json.dumps(body) if body is not None else None,
+                           claims={"sub": "cli", "cognito:groups": "[operators]"})
         response = http_api.handle(event, None, build_operations(rt))
     return _answer(int(response["statusCode"]), response.get("body") or "")
 
