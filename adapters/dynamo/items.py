@@ -1,4 +1,4 @@
-"""What every DynamoDB store here shares: recognising a failed condition, and the conditional
+"""What the DynamoDB stores here share: recognising a failed condition (every store), and the conditional
 UpdateItem on an existing charger item (the charger stores are split by role over several modules)."""
 
 from __future__ import annotations
