@@ -1,4 +1,4 @@
-"""The domain package stays free of AWS, has no import cycle, keeps its capabilities apart and its modules small (<= 300 lines of code)."""
+"""The domain package: free of AWS, no import cycle, capabilities apart, modules of <= 300 lines of code."""
 
 import ast
 from pathlib import Path
