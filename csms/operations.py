@@ -51,7 +51,7 @@ class Operations:
                  events: EventStore, replan: Replan, clock: Callable[[], datetime],
                  review: ReviewReader | None = None, failures: FailureStore | None = None,
                  links: DriverLinks | None = None, firmware: FirmwareOperations | None = None):
-        self.chargers, self.commander, self.clock = chargers, commander, clock
+        self.chargers = chargers  # the security operations read it (csms.ocpp.security_operations)
         self.firmware = firmware
         access = Access(chargers, links, clock)
         fleet = FleetOperations(access, chargers, connectors, meter, calls, review)
