@@ -302,7 +302,7 @@ class SecurityProfileIn(Strict):
 
 
 def security_ops():
-    from csms.security_ops import SecurityOperations
+    from csms.ocpp.security_operations import SecurityOperations
 
     return SecurityOperations(ops())
 

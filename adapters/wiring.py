@@ -11,15 +11,12 @@ from adapters.dynamo.lockout import DynamoFailures
 from adapters.dynamo.driver_links import DynamoDriverLinks
 from adapters.dynamo.rotation import DynamoPendingKeys
 from adapters.dynamo.models import bind
-from adapters.dynamo.repositories import (
-    DynamoChargers,
-    DynamoConnectors,
-    DynamoEvents,
-    DynamoMeter,
-    DynamoReview,
-    DynamoSessions,
-    DynamoSignals,
-)
+from adapters.dynamo.chargers import DynamoChargers
+from adapters.dynamo.connectors import DynamoConnectors
+from adapters.dynamo.meter import DynamoMeter
+from adapters.dynamo.review import DynamoReview
+from adapters.dynamo.sessions import DynamoSessions
+from adapters.dynamo.signals import DynamoEvents, DynamoSignals
 from adapters.dynamo.firmware import DynamoFirmware
 from adapters.firmware_signer import firmware_signer
 from adapters.dynamo.authorization import DynamoAuthorization

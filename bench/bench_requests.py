@@ -50,6 +50,7 @@ def measure() -> dict[str, dict]:
 
     from adapters.dynamo.models import create_tables
     from adapters.settings import Settings
+    from adapters.wiring import build_runtime
     from csms.charging import signals
     from csms.charging import tariff
     from tests.fakes import MemoryPoster
@@ -78,9 +79,9 @@ def measure() -> dict[str, dict]:
     with mock.patch.dict(os.environ, env), mock_aws(), \
             mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting), contextlib.ExitStack() as stack:
         _runtime.reset()
-        rt = _runtime.runtime()
+        poster = MemoryPoster()  # keeps what is sent to chargers
+        rt = _runtime.install(build_runtime(Settings.from_env(), poster=poster, counters=_runtime.lambda_counters()))
         create_tables()
-        poster = rt.commander.poster = MemoryPoster()
         charger = ChargerClient(rt, "CP001").register()
 
         from handlers.observability import logger, message_counts, profile_counts

@@ -111,7 +111,7 @@ def _populate(rt, n: int, now: datetime) -> None:
     """N chargers in a running fleet's steady state, written with BatchWriteItem."""
     from adapters.dynamo import indexes
     from adapters.dynamo.models import CallModel, ChargerModel, ConnectorModel, KeyModel, MeterSampleModel, SessionModel
-    from adapters.dynamo.repositories import TRANSACTION_COUNTER
+    from adapters.dynamo.sessions import TRANSACTION_COUNTER
     from csms.ocpp.credentials import hash_key
 
     KeyModel(TRANSACTION_COUNTER, value=10 * n + 10).save()  # new transactions after the populated ones
@@ -159,7 +159,7 @@ def measure_size(n: int, page: int = 50) -> dict[str, dict]:
 
     from adapters.dynamo.models import MODELS, create_tables
     from adapters.settings import Settings
-    from adapters.wiring import build_operations
+    from adapters.wiring import build_operations, build_runtime
     from tests.fakes import MemoryPoster
     from csms.operations import Principal
     from csms.timeutil import iso, utcnow
@@ -183,14 +183,14 @@ def measure_size(n: int, page: int = 50) -> dict[str, dict]:
             mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting), \
             contextlib.redirect_stdout(io.StringIO()):
         _runtime.reset()
-        rt = _runtime.runtime()
+        poster = MemoryPoster()  # keeps what is sent to chargers
+        rt = _runtime.install(build_runtime(Settings.from_env(), poster=poster, counters=_runtime.lambda_counters()))
         create_tables()
         index_keys = {}
         for model in MODELS.values():
             # an index's hash key attribute marks a write that changes that index (one more write unit)
             index_keys[model.Meta.table_name] = {a.attr_name for index in model._indexes.values()
                                                  for a in index.Meta.attributes.values() if a.is_hash_key}
-        poster = rt.commander.poster = MemoryPoster()
         now = utcnow()
         _populate(rt, n, now)
         ops = build_operations(rt)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import ssl
 import urllib.error
 import urllib.parse
@@ -48,11 +49,21 @@ def register(subparsers) -> None:
 
 
 # ------------------------------------------------------------------ transport
-def request(args, method: str, path: str, body: dict | None = None, query: dict | None = None):
+def request(args, method: str, path: str, body: dict | None = None, query: dict | None = None,
+            flags: dict[str, str] | None = None):
+    """One API call, remote (``--api``) or in-process: the API's checks are the only ones. A refusal
+    is a UsageError; ``flags`` maps the body's field names to the command's options, so that the
+    message names what the user typed (``cap_kw`` -> ``--cap-kw``)."""
     query = {k: v for k, v in (query or {}).items() if v is not None}
-    if getattr(args, "api", None):
-        return _remote(args, method, path, body, query)
-    return _local(args, method, path, body, query)
+    try:
+        if getattr(args, "api", None):
+            return _remote(args, method, path, body, query)
+        return _local(args, method, path, body, query)
+    except UsageError as exc:
+        if not flags:
+            raise
+        names = re.compile(r"\b(?:body\.)?(" + "|".join(map(re.escape, flags)) + r")\b")  # body.x: the schema's
+        raise UsageError(names.sub(lambda m: flags[m.group(1)], str(exc))) from None
 
 
 def _answer(status: int, text: str):
@@ -91,17 +102,14 @@ def _remote(args, method, path, body, query):
 
 def _local(args, method, path, body, query):
     from adapters import http_api
+    from adapters.http_event import http_event
     from adapters.wiring import build_operations
     from csms_local.state import open_runtime
 
     with open_runtime(args.state_dir) as rt:
-        event = {
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": urllib.parse.urlencode(query),
-            "headers": {"content-type": "application/json"}, "queryStringParameters": query or None,
-            "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}, "stage": "$default",
-                               "authorizer": {"jwt": {"claims": {"sub": "cli", "cognito:groups": "[operators]"}}}},
-            "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
-        }
+        event = http_event(method, path, query=query,
+                           body=json.dumps(body) if body is not None else None,
+                           claims={"sub": "cli", "cognito:groups": "[operators]"})
         response = http_api.handle(event, None, build_operations(rt))
     return _answer(int(response["statusCode"]), response.get("body") or "")
 

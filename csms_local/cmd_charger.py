@@ -103,12 +103,11 @@ def set_preference(args) -> int:
         except BadTimestamp as exc:
             raise UsageError(f"--departure {args.departure!r} is not an ISO 8601 time") from exc
     if args.energy_kwh is not None:
-        if not 0 < args.energy_kwh <= 1000:
-            raise UsageError("--energy-kwh must be in (0, 1000]")
         body["energy_kwh"] = args.energy_kwh
     if args.carbon_price is not None:
         body["carbon_price_gbp_per_t"] = args.carbon_price
-    request(args, "PUT", path, body)
+    request(args, "PUT", path, body, flags={"departure": "--departure", "energy_kwh": "--energy-kwh",
+                                            "carbon_price_gbp_per_t": "--carbon-price"})
     print(f"{args.charge_point_id}: preference saved; re-planning")
     return 0
 
@@ -171,7 +170,7 @@ def send_command(args) -> int:
     if not isinstance(payload, dict):
         raise UsageError("payload must be a JSON object")
     from adapters.wiring import build_operations
-    from csms.security_ops import SecurityOperations
+    from csms.ocpp.security_operations import SecurityOperations
 
     with open_runtime(args.state_dir, need_running=True) as runtime:
         operations = build_operations(runtime)

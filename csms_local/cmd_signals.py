@@ -65,12 +65,9 @@ def _time(name: str, value: str):
 # Events go through the API's routes (``--api``, or in-process): one set of checks, and the re-plan.
 def add_event(args) -> int:
     start, end = _time("start", args.start), _time("end", args.end)
-    if end <= start:
-        raise UsageError("--end must be after --start")
-    if args.cap_kw < 0:
-        raise UsageError("--cap-kw must be >= 0")
     created = request(args, "POST", "/v1/events", {"start": start.isoformat(), "end": end.isoformat(),
-                                                   "cap_kw": args.cap_kw})
+                                                   "cap_kw": args.cap_kw},
+                      flags={"start": "--start", "end": "--end", "cap_kw": "--cap-kw"})
     print(created["id"])
     return 0
 

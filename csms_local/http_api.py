@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qsl
+
+from adapters.http_event import http_event
 
 log = logging.getLogger(__name__)
 
@@ -193,21 +194,10 @@ class LocalHttpApi:
             return _json(400, {"message": "the body is not UTF-8"})
         path, query = scope["path"], scope["query_string"].decode("latin-1")
         claims = {"sub": who["sub"], **({"cognito:groups": "[operators]"} if who.get("operator") else {})}
-        event = {
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-            "headers": {k: v for k, v in headers.items() if k != "authorization"},
-            "queryStringParameters": dict(parse_qsl(query, keep_blank_values=True)) or None,
-            "requestContext": {
-                "accountId": "000000000000", "apiId": "local", "stage": "$default",
-                "domainName": headers.get("host", "localhost"), "requestId": secrets.token_hex(8),
-                "routeKey": "$default", "timeEpoch": int(time.time() * 1000),
-                "http": {"method": scope["method"], "path": path, "protocol": f"HTTP/{scope['http_version']}",
-                         "sourceIp": (scope.get("client") or ("127.0.0.1",))[0],
-                         "userAgent": headers.get("user-agent", "")},
-                "authorizer": {"jwt": {"claims": claims, "scopes": None}},
-            },
-            "body": body, "isBase64Encoded": False,
-        }
+        event = http_event(scope["method"], path, raw_query=query,
+                           headers={k: v for k, v in headers.items() if k != "authorization"}, body=body,
+                           claims=claims, source_ip=(scope.get("client") or ("127.0.0.1",))[0],
+                           protocol=f"HTTP/{scope['http_version']}", domain=headers.get("host", "localhost"))
         try:
             response = await asyncio.to_thread(_one_at_a_time, self.handler, event)
         except Exception:

@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from adapters.http_event import http_event as _http_event
+
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 _cache: dict[str, dict] = {}
 
@@ -71,28 +73,9 @@ def disconnect_event(charge_point_id: str, connection_id: str) -> dict[str, Any]
 def http_event(method: str, path: str, *, body: Any = None, query: dict[str, str] | None = None,
                claims: dict[str, Any] | None = None, iam: dict[str, str] | None = None,
                raw_body: str | None = None) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event as the JWT or IAM authorizer delivers it."""
-    authorizer: dict[str, Any] = {}
-    if claims is not None:
-        authorizer["jwt"] = {"claims": claims, "scopes": None}
-    if iam is not None:
-        authorizer["iam"] = iam
+    """An API Gateway HTTP API (payload 2.0) event as the JWT or IAM authorizer delivers it
+    (``adapters.http_event``), at a fixed time with a fixed request id."""
     text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
-    from urllib.parse import urlencode
-
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": urlencode(query or {}),
-        "headers": {"content-type": "application/json", "host": "api.example"},
-        "queryStringParameters": query,
-        "requestContext": {
-            "accountId": "000000000000", "apiId": "api", "domainName": "api.example", "stage": "$default",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
-            "requestId": "r1", "routeKey": "$default", "time": "12/Jun/2024:18:00:00 +0000", "timeEpoch": 1718215200000,
-            **({"authorizer": authorizer} if authorizer else {}),
-        },
-        "body": text,
-        "isBase64Encoded": False,
-    }
+    return _http_event(method, path, query=query, headers={"content-type": "application/json", "host": "api.example"},
+                       body=text, claims=claims, iam=iam, domain="api.example", api_id="api", request_id="r1",
+                       at_ms=1718215200000, user_agent="t")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from adapters.dynamo import indexes
 from adapters.dynamo.models import SessionModel
-from adapters.dynamo.repositories import _session_from
+from adapters.dynamo.sessions import _session_from
 from csms.model import Session
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from adapters.dynamo import indexes
+from adapters.dynamo.items import conditional_failed
 from adapters.dynamo.models import CallModel
 from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
 from csms.timeutil import iso, utcnow
@@ -21,10 +22,6 @@ QUEUED_TTL = timedelta(days=14)  # a charger offline for two weeks gets its comm
 # A queued call is normally sent at once, with the answer to the call before it, or by the first
 # messages of the next connection; the sweeper looks at it only if it is still queued this long after.
 SWEEP_GRACE = timedelta(seconds=60)
-
-
-def _failed_condition(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _call_from(item: CallModel) -> PendingCall:
@@ -59,7 +56,7 @@ class DynamoCallQueue:
             slot.save(condition=CallModel.key.does_not_exist() | (CallModel.deadline < now))
             return True
         except PutError as exc:
-            if _failed_condition(exc):
+            if conditional_failed(exc):
                 return False
             raise
 
@@ -75,7 +72,7 @@ class DynamoCallQueue:
             CallModel(charge_point_id, SLOT).delete(condition=CallModel.unique_id == unique_id)
             return True
         except DeleteError as exc:
-            if _failed_condition(exc):
+            if conditional_failed(exc):
                 return False
             raise
 
@@ -100,7 +97,7 @@ class DynamoCallQueue:
             try:
                 CallModel(call.charge_point_id, key).update(actions=[CallModel.payload.set(data)], condition=condition)
             except UpdateError as exc:
-                if not _failed_condition(exc):
+                if not conditional_failed(exc):
                     raise
 
     def chargers_with_work(self, now: datetime | None = None) -> list[str]:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from adapters.dynamo.items import conditional_failed
 from adapters.dynamo.models import ChargerModel
 from csms.views.driver_links import LinkPeriod
 from csms.timeutil import iso, parse_ts
@@ -37,7 +38,7 @@ class DynamoDriverLinks:
                 ChargerModel(charge_point_id).update(actions=actions, condition=condition)
                 return True
             except UpdateError as exc:
-                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                if not conditional_failed(exc):
                     raise
         return False
 

@@ -13,12 +13,9 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
+from adapters.dynamo.items import conditional_failed
 from adapters.dynamo.models import KeyModel
 from csms.ocpp.lockout import FORGET_AFTER, FailureCount
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 class DynamoFailures:
@@ -40,7 +37,7 @@ class DynamoFailures:
             KeyModel(key).update(actions=actions, condition=KeyModel.last_at > now - forget_after)
             return
         except UpdateError as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
         # New, or the old count is forgotten: start again at 1 (a concurrent failure may be lost)
         KeyModel(key, value=1, first_at=now, last_at=now, source=source, expires_at=now + forget_after).save()

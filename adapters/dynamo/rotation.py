@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from adapters.dynamo.items import conditional_failed
 from adapters.dynamo.models import ChargerModel
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _update(charge_point_id: str, actions, condition) -> bool:
@@ -18,7 +15,7 @@ def _update(charge_point_id: str, actions, condition) -> bool:
         ChargerModel(charge_point_id).update(actions=actions, condition=condition)
         return True
     except UpdateError as exc:
-        if _conditional_failed(exc):
+        if conditional_failed(exc):
             return False
         raise
 

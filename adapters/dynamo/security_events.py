@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 
 from adapters.dynamo.models import ReviewModel
-from adapters.dynamo.repositories import REVIEW_TTL
+from adapters.dynamo.review import REVIEW_TTL
 from csms.model import ReviewItem
 from csms.timeutil import iso
 

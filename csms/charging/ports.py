@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 if TYPE_CHECKING:  # annotations only
     from csms.model import Session
+    from csms.model import Preference
     from csms.charging.planner import DemandEvent
     from csms.charging.scheduler import Interval, PlugIn
     from csms.charging.signals import SignalRow
@@ -18,6 +19,17 @@ if TYPE_CHECKING:  # annotations only
 Replan = Callable[[str], None]
 """Ask for a re-plan: a charge point id after a plug-in, unplug or preference change, ``"*"`` for the
 fleet (a grid-demand event). In AWS an asynchronous invoke of the scheduler; never waits for it."""
+
+
+class Preferences(Protocol):
+    """The driver's preference as the charger store keeps it (departure UTC, energy kWh, carbon GBP/t)."""
+
+    def preference(self, charge_point_id: str) -> Preference:
+        """The stored preference; an empty ``Preference()`` when none is stored."""
+
+    def set_preference(self, charge_point_id: str, departure: datetime | None, energy_kwh: float | None,
+                       charge_now: bool = False, carbon_price: float | None = None) -> bool:
+        """Store the preference; False when there is no such charger."""
 
 
 class PlanSink(Protocol):

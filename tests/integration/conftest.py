@@ -12,16 +12,26 @@ from moto import mock_aws
 
 from adapters.dynamo.models import create_tables
 from adapters.settings import Settings
+from adapters.wiring import build_runtime
 from csms.ocpp.credentials import hash_key
 from handlers import _runtime, authorizer, connect, default, disconnect
 from tests import events
+from tests.fakes import MemoryPoster
 
 PASSWORD = "0123456789abcdef0123"
 
 
 @pytest.fixture
-def platform(monkeypatch):
-    """Environment as the CDK stack sets it, DynamoDB mocked by moto, tables created."""
+def poster() -> MemoryPoster:
+    """What the platform sends to chargers, kept in memory. A test (or fixture) that asks for it gets
+    a platform built with it (``build_runtime(..., poster=...)``); others keep the settings' poster."""
+    return MemoryPoster()
+
+
+@pytest.fixture
+def platform(monkeypatch, request):
+    """Environment as the CDK stack sets it, DynamoDB mocked by moto, tables created; with the
+    ``poster`` fixture when the test uses it."""
     for key, value in Settings.with_prefix("it", region="eu-west-2").as_env().items():
         monkeypatch.setenv(key, value)
     with mock_aws():
@@ -33,7 +43,11 @@ def platform(monkeypatch):
         key = boto3.client("kms", region_name="eu-west-2").create_key(Description="csms secrets")["KeyMetadata"]
         monkeypatch.setenv(ENV_SECRETS_KMS_KEY, key["KeyId"])
         _runtime.reset()
-        rt = _runtime.runtime()
+        if "poster" in request.fixturenames:
+            rt = _runtime.install(build_runtime(Settings.from_env(), poster=request.getfixturevalue("poster"),
+                                                counters=_runtime.lambda_counters()))
+        else:
+            rt = _runtime.runtime()
         create_tables()
         yield rt
         _runtime.reset()

@@ -131,7 +131,7 @@ def test_a_certificate_near_its_expiry_gets_a_renewal_request_queued(edge):
 def test_security_events_are_kept_apart_and_operators_read_the_latest_20(charger):
     from adapters.wiring import build_operations
     from csms.operations import Principal
-    from csms.security_ops import SecurityOperations
+    from csms.ocpp.security_operations import SecurityOperations
 
     charger.handshake()
     for n in range(22):

@@ -8,14 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.fakes import MemoryPoster
 from csms.timeutil import utcnow
-
-
-@pytest.fixture
-def poster(platform):
-    platform.commander.poster = MemoryPoster()
-    return platform.commander.poster
 
 
 def _calls(frames):

@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from adapters.smart_charging import run_scheduler
 from csms.charging import signals
 from csms.charging import tariff
-from tests.fakes import MemoryPoster
 from csms.timeutil import iso, utcnow
 from tests.integration.test_scheduler_lambda import DATA
 
@@ -64,12 +63,11 @@ def test_stop_transaction_storage_fault_loses_nothing(charger, monkeypatch):
     assert not stored.active and stored.energy_wh == 5000
 
 
-def test_scheduler_run_failing_halfway_sends_the_rest_and_retries_the_failed_next_run(platform, monkeypatch):
+def test_scheduler_run_failing_halfway_sends_the_rest_and_retries_the_failed_next_run(platform, poster, monkeypatch):
     from tests.integration.conftest import ChargerClient
 
     recorded = tariff.load(DATA / "gb_agile_prices.csv", DATA / "gb_carbon_intensity.csv")
     platform.signals.put(signals.rows_from_signals(tariff.replayed(recorded, utcnow())), utcnow())
-    platform.commander.poster = MemoryPoster()
     chargers = [ChargerClient(platform, f"CP{i}").register() for i in range(3)]
     for c in chargers:
         c.handshake()

@@ -15,7 +15,6 @@ import pytest
 
 from adapters.local_files import LocalFiles, handle
 from csms.firmware import model as m
-from tests.fakes import MemoryPoster
 from handlers import api
 from tests import events
 from tests.integration.conftest import ChargerClient
@@ -38,7 +37,7 @@ def call(method, path, body=None, who=OPERATOR):
 
 
 @pytest.fixture
-def fw(platform, tmp_path):
+def fw(platform, poster, tmp_path):
     """The platform with local files, an injected clock and a poster that keeps what is sent."""
     clock = Clock()
     SEEN.clear()
@@ -46,7 +45,6 @@ def fw(platform, tmp_path):
     platform.firmware.files = platform.diagnostics.files = files
     # one clock for the campaign logic, the charger messages' received times and the call queue
     platform.firmware.clock = platform.diagnostics.clock = platform.central.clock = platform.commander.clock = clock
-    platform.commander.poster = MemoryPoster()
     return _Fw(platform, tmp_path, clock)
 
 

@@ -35,8 +35,7 @@ def call(method, path, who=OPERATOR, body=None, query=None, raw_body=None, iam=N
 
 
 def _online(platform, charger_id: str, key: str) -> ChargerClient:
-    """The charger connected with ``key``; what the platform sends it is kept by a MemoryPoster."""
-    platform.commander.poster = MemoryPoster()
+    """The charger connected with ``key`` (what the platform sends it is kept by the fleet's MemoryPoster)."""
     platform.chargers.set_password_hash(charger_id, hash_key(key))
     client = ChargerClient(platform, charger_id, key)
     client.handshake()
@@ -48,10 +47,10 @@ def _last_sent(platform) -> list:
 
 
 @pytest.fixture
-def fleet(platform):
+def fleet(platform, poster):
     """Two chargers: A1 linked to alice, B1 to bob; a re-plan recorder."""
     asked = []
-    platform = _runtime.install(build_runtime(Settings.from_env(), replan=asked.append,
+    platform = _runtime.install(build_runtime(Settings.from_env(), poster=poster, replan=asked.append,
                                               counters=_runtime.lambda_counters()))
     assert call("POST", "/v1/chargers", body={"id": "A1", "driver": "alice"})[0] == 201
     assert call("POST", "/v1/chargers", body={"id": "B1", "driver": "bob"})[0] == 201

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from tests.fakes import MemoryPoster
 from handlers import observability, sweeper
 from handlers.observability import PeriodicCounts
 
@@ -50,12 +49,11 @@ def test_the_message_handler_counts_by_action(charger, monkeypatch):
     assert _records(lines) == {"Heartbeat": 1, "MeterValues": 3, "Malformed": 1, "CallResult": 1}
 
 
-def test_profile_answers_are_counted(platform, charger, monkeypatch):
+def test_profile_answers_are_counted(platform, charger, poster, monkeypatch):
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     lines = []
     monkeypatch.setattr(observability.profile_counts, "emit", lines.append)
     monkeypatch.setattr(observability.profile_counts, "counts", {})
-    platform.commander.poster = MemoryPoster()
     charger.handshake()
     charger.connected_at_ms = None  # an established connection: no set-up calls first
     charger.result("Heartbeat", {})  # the handler wires the counters

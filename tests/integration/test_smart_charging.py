@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from adapters.smart_charging import run_scheduler
-from tests.fakes import MemoryPoster
 from csms.charging.tariff import SLOT, Signals
 from csms.timeutil import iso, utcnow
 
@@ -20,9 +19,8 @@ def _signals(now, prices):
     return Signals(starts, tuple(prices), tuple([150.0] * len(prices)), tuple([150.0] * len(prices)))
 
 
-def test_plugged_in_vehicle_gets_a_profile_once_and_its_plan_is_kept(charger):
+def test_plugged_in_vehicle_gets_a_profile_once_and_its_plan_is_kept(charger, poster):
     rt = charger.rt
-    rt.commander.poster = poster = MemoryPoster()
     charger.handshake()
     charger.result("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W"})
     now = utcnow()

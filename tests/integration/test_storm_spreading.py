@@ -6,15 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from csms.ocpp.connection_age import MAX_AGE, MIN_AGE
-from tests.fakes import MemoryPoster
 from csms.timeutil import utcnow
 from handlers import sweeper
 from tests.integration.conftest import ChargerClient
 
 
-def test_connections_are_closed_at_a_random_age_between_90_and_115_minutes(platform):
+def test_connections_are_closed_at_a_random_age_between_90_and_115_minutes(platform, poster):
     rt = platform
-    poster = rt.commander.poster = MemoryPoster()
     chargers = [ChargerClient(rt, f"CP{i:03d}").register() for i in range(30)]
     for c in chargers:
         c.handshake()

@@ -107,7 +107,7 @@ def test_operators_see_the_latest_20_security_events_oldest_first(extension):
     from types import SimpleNamespace
 
     from csms.operations import Principal
-    from csms.security_ops import SecurityOperations
+    from csms.ocpp.security_operations import SecurityOperations
 
     ext, _ = extension
     ext.chargers.register("CP001", "hash", NOW)

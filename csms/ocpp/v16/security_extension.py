@@ -30,7 +30,7 @@ from csms.timeutil import BadTimestamp, parse_ts
 log = logging.getLogger(__name__)
 
 SECURITY_EVENT = "security_event"
-LATEST_EVENTS = 20  # the security events an operator's view shows (csms.security_ops)
+LATEST_EVENTS = 20  # the security events an operator's view shows (csms.ocpp.security_operations)
 # Whitepaper ed. 2, appendix 1 "Security events": the ones marked critical
 CRITICAL_EVENTS = frozenset({
     "FirmwareUpdated", "FailedToAuthenticateAtCentralSystem", "CentralSystemFailedToAuthenticate",

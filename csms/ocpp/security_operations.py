@@ -4,16 +4,19 @@ and ``csms charger security|revoke|profile``).
 
 Ports: ``chargers`` (``get``, ``get_auth``, ``revoke``, ``set_security_profile``) and
 ``security_events`` (``csms.ocpp.ports.SecurityEventLog``; None: no events shown), both from
-:class:`csms.operations.Operations`, whose caller checks apply (operators only).
+:class:`csms.operations.Operations`; the caller checks come from ``csms.access`` (operators only).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from csms.access import Conflict, Invalid, NotFound, Principal, require_operator
 from csms.ocpp import certificates as certs
 from csms.ocpp.v16.security_extension import LATEST_EVENTS
-from csms.operations import Conflict, Invalid, NotFound, Operations, Principal
+
+if TYPE_CHECKING:  # the facade, for its charger store
+    from csms.operations import Operations
 
 
 class SecurityOperations:
@@ -23,7 +26,7 @@ class SecurityOperations:
         self.events = operations.security_events
 
     def _charger(self, who: Principal, charge_point_id: str):
-        Operations._operator(who)
+        require_operator(who)
         view = self.chargers.get(charge_point_id)
         if view is None:
             raise NotFound(f"no charger {charge_point_id}")

@@ -1,0 +1,1 @@
+"""In-memory implementations of the ports, by role (imported through ``tests.fakes``)."""
