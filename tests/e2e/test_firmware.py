@@ -14,10 +14,13 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from csms_local.http_api import operator_token
 from csms_local.platform import LocalPlatform
 from csms_local.sim_firmware import FirmwareSim, image_bytes, run
 from csms_local.tls import client_context
+from tests.e2e.helpers import screenshot_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = screenshot_path("firmware-page.png")
