@@ -77,6 +77,28 @@ def _request(platform, method: str, path: str, body: bytes = b"", headers: dict 
     return _exchange(platform, f"{method} {path} HTTP/1.1\r\n{lines}\r\n".encode() + body)
 
 
+# Tests with a platform of their own come first: the module's shared platform starts at its first use, and two
+# platforms in one process would share the table models' binding (adapters.dynamo.models.bind).
+def test_a_request_head_that_never_ends_is_closed(tmp_path, monkeypatch):
+    monkeypatch.setattr(http_api, "REQUEST_HEAD_S", 1)
+
+    async def scenario():
+        platform = await _started(tmp_path)
+        try:
+            def slow() -> bytes:
+                with closing(_tls(platform)) as tls:
+                    tls.sendall(b"GET /v1/me HTTP/1.1\r\nHost: localhost\r\n")  # ...and no end of head
+                    try:
+                        return tls.recv(1024)
+                    except (ConnectionError, ssl.SSLError):
+                        return b""
+            return await asyncio.to_thread(slow)
+        finally:
+            await platform.stop()
+
+    assert asyncio.run(scenario()) == b""  # closed by the server, long before the socket's own 20 s
+
+
 def test_an_idle_socket_does_not_freeze_the_api_or_the_page(platform):
     async def scenario():
         host, port = platform.api_url.removeprefix("https://").rsplit(":", 1)
@@ -135,26 +157,6 @@ def test_head_and_body_sizes_are_bounded(platform):
     assert big_head[0] == 400
     assert big_body[0] == 413 and json.loads(big_body[2])["message"]
     assert json.loads(events[2]) == []  # nothing was created
-
-
-def test_a_request_head_that_never_ends_is_closed(tmp_path, monkeypatch):
-    monkeypatch.setattr(http_api, "REQUEST_HEAD_S", 1)
-
-    async def scenario():
-        platform = await _started(tmp_path)
-        try:
-            def slow() -> bytes:
-                with closing(_tls(platform)) as tls:
-                    tls.sendall(b"GET /v1/me HTTP/1.1\r\nHost: localhost\r\n")  # ...and no end of head
-                    try:
-                        return tls.recv(1024)
-                    except (ConnectionError, ssl.SSLError):
-                        return b""
-            return await asyncio.to_thread(slow)
-        finally:
-            await platform.stop()
-
-    assert asyncio.run(scenario()) == b""  # closed by the server, long before the socket's own 20 s
 
 
 def test_an_idle_socket_does_not_block_a_chargers_handshake(platform):
