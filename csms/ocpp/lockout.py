@@ -72,7 +72,7 @@ def viewer_ip(value: str | None) -> str | None:
         address, colon, port = text.rpartition(":")
         if not colon:
             return None
-    if not (port.isascii() and port.isdigit() and 0 <= int(port) <= 65535):
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535):
         return None
     try:
         ip = ipaddress.ip_address(address)

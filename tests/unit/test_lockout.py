@@ -75,6 +75,7 @@ def test_the_viewer_ip_is_read_from_cloudfront_viewer_address_without_its_port(v
     None, "", "198.51.100.10", "198.51.100.10:", "198.51.100.10:x", "198.51.100.10:70000", "198.51.100.10:-1",
     "198.51.100.10:٣", "198.51.100.999:1", "[2001:db8::8]", "[2001:db8::8]46532", "[2001:db8::8:46532",
     "2001:db8::8", "::1", "attacker:1", "1.2.3.4:5, 6.7.8.9:10", "[]:1",
+    "198.51.100.10:" + "9" * 5000,  # past int()'s digit limit: no ValueError escapes
 ])
 def test_an_unreadable_viewer_address_gives_no_ip(value):
     assert lockout.viewer_ip(value) is None
