@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 import boto3
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from csms_local.platform import LocalPlatform
-from tests.e2e.helpers import call, open_charger
+from tests.e2e.helpers import call, open_charger, running_in_a_thread
 
 KEY = "0123456789abcdef0123"
 
@@ -22,20 +21,11 @@ def run(coro):
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    """One platform (with CP001) for the tests that need nothing of their own: its event loop in a
-    thread, each test's charger in the test's own loop. Restarts and another store start their own."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="platform-loop", daemon=True)
-    thread.start()
-    local = LocalPlatform(state_dir=tmp_path_factory.mktemp("gateway") / "state", port=0)
-    asyncio.run_coroutine_threadsafe(local.start(), loop).result(120)
-    try:
+    """One platform (with CP001) for the tests that need nothing of their own, its event loop in a
+    thread. Restarts and another store start their own."""
+    with running_in_a_thread(LocalPlatform(state_dir=tmp_path_factory.mktemp("gateway") / "state", port=0)) as local:
         local.add_charger("CP001", KEY)
         yield local
-    finally:
-        asyncio.run_coroutine_threadsafe(local.stop(), loop).result(120)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
 
 
 async def _with_platform(tmp_path, body, **kwargs):

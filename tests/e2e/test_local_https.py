@@ -8,7 +8,6 @@ import asyncio
 import json
 import socket
 import ssl
-import threading
 from contextlib import closing
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from csms_local import http_api
 from csms_local.platform import LocalPlatform
 from csms_local.tls import client_context
-from tests.e2e.helpers import call, open_charger
+from tests.e2e.helpers import call, open_charger, running_in_a_thread
 
 
 async def _started(tmp_path) -> LocalPlatform:
@@ -27,17 +26,10 @@ async def _started(tmp_path) -> LocalPlatform:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     """One platform for the tests that need nothing of their own (a test that changes a server limit
-    starts its own): its event loop in a thread, so each test's clients run in the test's own loop."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="platform-loop", daemon=True)
-    thread.start()
-    local = asyncio.run_coroutine_threadsafe(_started(tmp_path_factory.mktemp("https")), loop).result(120)
-    try:
+    starts its own), its event loop in a thread."""
+    with running_in_a_thread(LocalPlatform(state_dir=tmp_path_factory.mktemp("https") / "state", port=0,
+                                           smart_every_s=None)) as local:
         yield local
-    finally:
-        asyncio.run_coroutine_threadsafe(local.stop(), loop).result(120)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
 
 
 def _tls(platform) -> ssl.SSLSocket:
