@@ -150,7 +150,10 @@ def test_oversized_frame_closes_with_1009_and_management_api_posts_then_410(plat
         client = boto3.client("apigatewaymanagementapi", endpoint_url=platform.mgmt_endpoint, region_name="eu-west-2")
         before = set(platform._gateway.connections)  # the module's earlier chargers may still be closing
         async with open_charger(platform, "CP001", KEY) as ws:
-            (connection_id,) = set(platform._gateway.connections) - before
+            # the gateway lists a connection once it serves it, just after the handshake's 101
+            while not (opened := set(platform._gateway.connections) - before):
+                await asyncio.sleep(0.05)
+            (connection_id,) = opened
             await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id, Data=b'[2,"x","Reset",{}]')
             assert json.loads(await ws.recv()) == [2, "x", "Reset", {}]
             info = await asyncio.to_thread(client.get_connection, ConnectionId=connection_id)
