@@ -14,7 +14,7 @@ from adapters.origin_secret import origin_secret
 from csms.ocpp.admission import admit
 from csms.ocpp.certificates import ORIGIN_SECRET_HEADER
 from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize, header
-from csms.ocpp.lockout import Attempt
+from csms.ocpp.lockout import VIEWER_ADDRESS, Attempt, handshake_source
 from handlers._runtime import runtime
 from handlers.observability import logger
 
@@ -46,13 +46,16 @@ def _policy(charge_point_id: str, method_arn: str, legacy_handshake: bool = Fals
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     headers = event.get("headers") or {}
-    # API Gateway sets the source from the TCP connection (the local gateway: the peer address)
-    source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
+    # API Gateway sets the source from the TCP connection (the local gateway: the peer address); behind
+    # CloudFront that is the edge's, so the viewer's own address counts when the edge vouches for it
+    peer_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
     rt = runtime()
+    trusted_edge = _origin_secret(rt.settings).matches(header(headers, ORIGIN_SECRET_HEADER))
+    source_ip = handshake_source(peer_ip, header(headers, VIEWER_ADDRESS), trusted_edge)
+    where = {"source_ip": source_ip, **({"edge_ip": peer_ip} if peer_ip != source_ip else {})}
     attempt = Attempt(rt.failures, source_ip, now)
     admission = admit(headers, rt.chargers.get_auth, basic=lambda h, lookup: authorize(h, lookup, attempt.gate),
-                      trusted_edge=_origin_secret(rt.settings).matches(header(headers, ORIGIN_SECRET_HEADER)),
-                      cpo_name=rt.settings.cpo_name, now=now)
+                      trusted_edge=trusted_edge, cpo_name=rt.settings.cpo_name, now=now)
     decision = admission.decision
     if not decision.allowed:
         if decision.reason in (WRONG_KEY, UNKNOWN):
@@ -60,10 +63,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # The metric filter AuthFailures (infra/monitoring.py) counts these lines
         logger.warning(
             "connection refused",
-            extra={"charge_point_id": decision.charge_point_id, "reason": decision.reason, "source_ip": source_ip},
+            extra={"charge_point_id": decision.charge_point_id, "reason": decision.reason, **where},
         )
         raise Exception("Unauthorized")  # API Gateway answers 401
     attempt.succeeded(decision.charge_point_id)
-    logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, "source_ip": source_ip})
+    logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, **where})
     return _policy(decision.charge_point_id, event.get("methodArn", "*"), decision.legacy_handshake, decision.new_key,
                    admission.security.as_context())

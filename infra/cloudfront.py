@@ -16,6 +16,7 @@ from aws_cdk import aws_cloudfront_origins as origins
 from constructs import Construct
 
 from csms.ocpp import certificates as certs
+from csms.ocpp import lockout
 from infra import constants
 from infra.charger_certificates import ChargerCertificates
 
@@ -74,6 +75,9 @@ class ChargerEdge(Construct):
                 constants.PATH_HEADER,
                 # the negotiated TLS version and cipher, recorded per connection; the validity (origin only)
                 certs.VIEWER_TLS,
+                # the viewer's ip:port: the authorizer's brute-force source behind the shared edge address
+                # (csms.ocpp.lockout.handshake_source; trusted only with the origin secret)
+                lockout.VIEWER_ADDRESS,
                 *((certs.CERT_VALIDITY,) if mtls else ()),
             ),
             query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.all(),

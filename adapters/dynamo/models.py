@@ -331,6 +331,9 @@ def bind(settings: Settings) -> None:
         "authorization": settings.authorization_table,
     }
     for key, model in MODELS.items():
+        if (model.Meta.table_name, getattr(model.Meta, "region", None), getattr(model.Meta, "host", None)) == (
+                names[key], settings.region, settings.dynamodb_endpoint):
+            continue  # bound to these already: keep its connection (a botocore session and client per table)
         model.Meta.table_name = names[key]
         model.Meta.region = settings.region
         model.Meta.host = settings.dynamodb_endpoint

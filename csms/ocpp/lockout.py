@@ -19,10 +19,18 @@ gateway's two handshake threads) bounds it. Counters expire ``FORGET_AFTER`` aft
 failure. The policy follows OWASP's authentication cheat sheet ("account lockout" by source and
 account with exponential back-off, never a hard lock an attacker can trigger) and NIST SP 800-63B
 section 5.2.2 (rate limiting that does not let an attacker deny a legitimate subscriber).
+
+Behind CloudFront the ``sourceIp`` API Gateway sees is the edge's address, shared by every viewer
+that edge serves: keyed by it, an attacker could make a charger on the same edge wait.
+:func:`handshake_source` therefore keys by the viewer's own address (``CloudFront-Viewer-Address``,
+which CloudFront sets from the viewer's TCP connection) -- but only on a request that carries the
+secret origin header (``csms.ocpp.certificates.ORIGIN_SECRET_HEADER``), since a client calling the
+API Gateway endpoint directly can send any header it likes.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +43,55 @@ MAX_DELAY = timedelta(minutes=15)
 FORGET_AFTER = timedelta(hours=1)
 
 THROTTLED = "throttled: too many failures from this source, try again later"
+
+# Added by CloudFront when the origin request policy lists it (infra/cloudfront.py): "<ip>:<port>"
+VIEWER_ADDRESS = "CloudFront-Viewer-Address"
+
+
+def viewer_ip(value: str | None) -> str | None:
+    """The viewer's IP address (canonical text) in a ``CloudFront-Viewer-Address`` value, or None
+    when it is missing or unreadable.
+
+    CloudFront sends ``<ip>:<port>``: ``198.51.100.10:46532`` for IPv4 and, for IPv6, the address
+    unbracketed with the port after its last colon (``2001:db8::8:46532``); the bracketed socket
+    form (``[2001:db8::8]:46532``) is read too. The port (the viewer's source port, different on
+    every connection) is dropped: a source is an address. IPv6 addresses come back compressed
+    (``2001:db8::8``), so one viewer has one text whatever zeros the edge writes. Source: AWS
+    CloudFront Developer Guide, "Add CloudFront request headers" (headers to determine the
+    viewer's location).
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.startswith("["):
+        address, bracket, port = text[1:].partition("]")
+        if not bracket or not port.startswith(":"):
+            return None
+        port = port[1:]
+    else:
+        address, colon, port = text.rpartition(":")
+        if not colon:
+            return None
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535):
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return ip.compressed
+
+
+def handshake_source(source_ip: str | None, viewer_address: str | None, trusted_edge: bool) -> str | None:
+    """The source a handshake's failures are counted under: the viewer's IP from
+    ``CloudFront-Viewer-Address`` when the request came through the edge (``trusted_edge``: it
+    carries the secret origin header) and the value is readable, else ``source_ip`` (API Gateway's
+    ``requestContext.identity.sourceIp``; locally the socket's peer). A direct caller's own
+    ``CloudFront-Viewer-Address`` is never believed: it could name anyone's address."""
+    if trusted_edge:
+        viewer = viewer_ip(viewer_address)
+        if viewer is not None:
+            return viewer
+    return source_ip
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from websockets.asyncio.client import connect
@@ -41,3 +44,22 @@ def screenshot_path(name: str) -> Path:
     if os.environ.get("CSMS_SCREENSHOTS") == "1":
         return DOCS / name
     return Path(tempfile.mkdtemp(prefix="csms-screens-")) / name
+
+
+@contextmanager
+def running_in_a_thread(platform):
+    """Start ``platform`` (a ``LocalPlatform``) with its event loop in a thread and yield it, stopped
+    on exit: one platform shared by a module's tests, each test's clients in the test's own loop.
+    Only one platform may run in a process at a time (they share the table models' binding)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="platform-loop", daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(platform.start(), loop).result(120)
+        try:
+            yield platform
+        finally:
+            asyncio.run_coroutine_threadsafe(platform.stop(), loop).result(120)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

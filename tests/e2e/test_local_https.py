@@ -15,12 +15,21 @@ import pytest
 from csms_local import http_api
 from csms_local.platform import LocalPlatform
 from csms_local.tls import client_context
-from tests.e2e.helpers import call, open_charger
+from tests.e2e.helpers import call, open_charger, running_in_a_thread
 
 
 async def _started(tmp_path) -> LocalPlatform:
     platform = LocalPlatform(state_dir=tmp_path / "state", port=0, smart_every_s=None)
     return await platform.start()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    """One platform for the tests that need nothing of their own (a test that changes a server limit
+    starts its own), its event loop in a thread."""
+    with running_in_a_thread(LocalPlatform(state_dir=tmp_path_factory.mktemp("https") / "state", port=0,
+                                           smart_every_s=None)) as local:
+        yield local
 
 
 def _tls(platform) -> ssl.SSLSocket:
@@ -60,76 +69,8 @@ def _request(platform, method: str, path: str, body: bytes = b"", headers: dict 
     return _exchange(platform, f"{method} {path} HTTP/1.1\r\n{lines}\r\n".encode() + body)
 
 
-def test_an_idle_socket_does_not_freeze_the_api_or_the_page(tmp_path):
-    async def scenario():
-        platform = await _started(tmp_path)
-        host, port = platform.api_url.removeprefix("https://").rsplit(":", 1)
-        idle = socket.create_connection((host, int(port)))  # no ClientHello, ever
-        try:
-            me = await asyncio.wait_for(asyncio.to_thread(_request, platform, "GET", "/v1/me"), 30)
-            page = await asyncio.wait_for(asyncio.to_thread(_request, platform, "GET", "/"), 30)
-        finally:
-            idle.close()
-            await platform.stop()
-        return me, page
-
-    me, page = asyncio.run(scenario())
-    assert me[0] == 200 and json.loads(me[2]) == {"subject": "operator", "operator": True}
-    assert page[0] == 200 and b"<html" in page[2].lower()
-
-
-def test_broken_requests_get_clear_json_answers(tmp_path):
-    async def scenario():
-        platform = await _started(tmp_path)
-        try:
-            return {
-                "bad length": await asyncio.to_thread(_request, platform, "POST", "/v1/events", b"{}",
-                                                      {"Content-Length": "abc"}),
-                "patch api": await asyncio.to_thread(_request, platform, "PATCH", "/v1/chargers", b"{}"),
-                "options api": await asyncio.to_thread(_request, platform, "OPTIONS", "/v1/chargers/CP1/driver"),
-                "patch page": await asyncio.to_thread(_request, platform, "PATCH", "/index.html"),
-                "not json": await asyncio.to_thread(_request, platform, "POST", "/v1/events", b"cap=1",
-                                                    {"Content-Type": "text/plain"}),
-                "after": await asyncio.to_thread(_request, platform, "GET", "/v1/me"),
-            }
-        finally:
-            await platform.stop()
-
-    answers = asyncio.run(scenario())
-    assert answers["bad length"][0] == 400  # an answer, not a dropped connection
-    for name, allow in (("patch api", "GET, POST"), ("options api", "PUT"), ("patch page", "GET, HEAD")):
-        status, headers, body = answers[name]
-        assert (status, headers.get("allow")) == (405, allow), name
-        assert headers["content-type"].startswith("application/json") and json.loads(body)["message"], name
-    status, headers, body = answers["not json"]
-    assert status == 415 and "JSON" in json.loads(body)["message"]
-    assert answers["after"][0] == 200
-
-
-def test_head_and_body_sizes_are_bounded(tmp_path):
-    async def scenario():
-        platform = await _started(tmp_path)
-        try:
-            # 1 MB of headers, each line short: the head as a whole is bounded, not only its lines
-            padding = {f"X-Padding-{i}": "a" * http_api.HEAD_MAX_BYTES for i in range(64)}
-            big_head = await asyncio.to_thread(_request, platform, "GET", "/v1/me", b"", padding)
-            # A chunked body declares no length: it is counted as it arrives
-            chunk = b"x" * 65536
-            chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk)
-                               for _ in range(http_api.MAX_BODY_BYTES // len(chunk) + 2)) + b"0\r\n\r\n"
-            big_body = await asyncio.to_thread(_request, platform, "POST", "/v1/events", chunked,
-                                               {"Content-Length": None, "Transfer-Encoding": "chunked"})
-            events = await asyncio.to_thread(_request, platform, "GET", "/v1/events")
-            return big_head, big_body, events
-        finally:
-            await platform.stop()
-
-    big_head, big_body, events = asyncio.run(scenario())
-    assert big_head[0] == 400
-    assert big_body[0] == 413 and json.loads(big_body[2])["message"]
-    assert json.loads(events[2]) == []  # nothing was created
-
-
+# Tests with a platform of their own come first: the module's shared platform starts at its first use, and two
+# platforms in one process would share the table models' binding (adapters.dynamo.models.bind).
 def test_a_request_head_that_never_ends_is_closed(tmp_path, monkeypatch):
     monkeypatch.setattr(http_api, "REQUEST_HEAD_S", 1)
 
@@ -150,9 +91,68 @@ def test_a_request_head_that_never_ends_is_closed(tmp_path, monkeypatch):
     assert asyncio.run(scenario()) == b""  # closed by the server, long before the socket's own 20 s
 
 
-def test_an_idle_socket_does_not_block_a_chargers_handshake(tmp_path):
+def test_an_idle_socket_does_not_freeze_the_api_or_the_page(platform):
     async def scenario():
-        platform = await _started(tmp_path)
+        host, port = platform.api_url.removeprefix("https://").rsplit(":", 1)
+        idle = socket.create_connection((host, int(port)))  # no ClientHello, ever
+        try:
+            me = await asyncio.wait_for(asyncio.to_thread(_request, platform, "GET", "/v1/me"), 30)
+            page = await asyncio.wait_for(asyncio.to_thread(_request, platform, "GET", "/"), 30)
+        finally:
+            idle.close()
+        return me, page
+
+    me, page = asyncio.run(scenario())
+    assert me[0] == 200 and json.loads(me[2]) == {"subject": "operator", "operator": True}
+    assert page[0] == 200 and b"<html" in page[2].lower()
+
+
+def test_broken_requests_get_clear_json_answers(platform):
+    async def scenario():
+        return {
+            "bad length": await asyncio.to_thread(_request, platform, "POST", "/v1/events", b"{}",
+                                                  {"Content-Length": "abc"}),
+            "patch api": await asyncio.to_thread(_request, platform, "PATCH", "/v1/chargers", b"{}"),
+            "options api": await asyncio.to_thread(_request, platform, "OPTIONS", "/v1/chargers/CP1/driver"),
+            "patch page": await asyncio.to_thread(_request, platform, "PATCH", "/index.html"),
+            "not json": await asyncio.to_thread(_request, platform, "POST", "/v1/events", b"cap=1",
+                                                {"Content-Type": "text/plain"}),
+            "after": await asyncio.to_thread(_request, platform, "GET", "/v1/me"),
+        }
+
+    answers = asyncio.run(scenario())
+    assert answers["bad length"][0] == 400  # an answer, not a dropped connection
+    for name, allow in (("patch api", "GET, POST"), ("options api", "PUT"), ("patch page", "GET, HEAD")):
+        status, headers, body = answers[name]
+        assert (status, headers.get("allow")) == (405, allow), name
+        assert headers["content-type"].startswith("application/json") and json.loads(body)["message"], name
+    status, headers, body = answers["not json"]
+    assert status == 415 and "JSON" in json.loads(body)["message"]
+    assert answers["after"][0] == 200
+
+
+def test_head_and_body_sizes_are_bounded(platform):
+    async def scenario():
+        # 1 MB of headers, each line short: the head as a whole is bounded, not only its lines
+        padding = {f"X-Padding-{i}": "a" * http_api.HEAD_MAX_BYTES for i in range(64)}
+        big_head = await asyncio.to_thread(_request, platform, "GET", "/v1/me", b"", padding)
+        # A chunked body declares no length: it is counted as it arrives
+        chunk = b"x" * 65536
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk)
+                           for _ in range(http_api.MAX_BODY_BYTES // len(chunk) + 2)) + b"0\r\n\r\n"
+        big_body = await asyncio.to_thread(_request, platform, "POST", "/v1/events", chunked,
+                                           {"Content-Length": None, "Transfer-Encoding": "chunked"})
+        events = await asyncio.to_thread(_request, platform, "GET", "/v1/events")
+        return big_head, big_body, events
+
+    big_head, big_body, events = asyncio.run(scenario())
+    assert big_head[0] == 400
+    assert big_body[0] == 413 and json.loads(big_body[2])["message"]
+    assert json.loads(events[2]) == []  # nothing was created
+
+
+def test_an_idle_socket_does_not_block_a_chargers_handshake(platform):
+    async def scenario():
         key = platform.add_charger("CP001")
         host, port = platform.url.removeprefix("wss://").removesuffix("/ocpp").rsplit(":", 1)
         idle = socket.create_connection((host, int(port)))  # no ClientHello, ever
@@ -161,21 +161,16 @@ def test_an_idle_socket_does_not_block_a_chargers_handshake(tmp_path):
                 return await call(ws, "1", "Heartbeat", {})
         finally:
             idle.close()
-            await platform.stop()
 
     answer = asyncio.run(scenario())
     assert answer[0] == 3 and "currentTime" in answer[2]
 
 
 @pytest.mark.parametrize("method", ["HEAD", "GET"])
-def test_the_page_and_its_files_are_served(tmp_path, method):
+def test_the_page_and_its_files_are_served(platform, method):
     async def scenario():
-        platform = await _started(tmp_path)
-        try:
-            return (await asyncio.to_thread(_request, platform, method, "/"),
-                    await asyncio.to_thread(_request, platform, method, "/../pyproject.toml"))
-        finally:
-            await platform.stop()
+        return (await asyncio.to_thread(_request, platform, method, "/"),
+                await asyncio.to_thread(_request, platform, method, "/../pyproject.toml"))
 
     page, escape = asyncio.run(scenario())
     assert page[0] == 200 and page[1]["content-type"].startswith("text/html")

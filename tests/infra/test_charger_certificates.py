@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from csms.ocpp import certificates as certs
+from csms.ocpp import lockout
 from infra.charger_certificates import parse_s3_uri
 from tests.infra.conftest import EDGE_CONTEXT
 
@@ -48,6 +49,16 @@ def test_certificate_and_tls_headers_reach_the_origin(resources):
               certs.CERT_VALIDITY, certs.VIEWER_TLS, "Authorization"}
     assert needed <= forwarded | keyed
     assert len(forwarded) <= 10 and len(keyed) <= 10  # CloudFront's per-policy header quota
+
+
+def test_the_viewer_address_reaches_the_authorizer_outside_the_cache_key(resources):
+    # The authorizer's brute-force source behind the shared edge address (csms.ocpp.lockout.handshake_source)
+    behavior = _charger_distribution(resources)["DefaultCacheBehavior"]
+    policy = _of_type(resources, "AWS::CloudFront::OriginRequestPolicy")[behavior["OriginRequestPolicyId"]["Ref"]]
+    assert lockout.VIEWER_ADDRESS in policy["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
+    cache = _of_type(resources, "AWS::CloudFront::CachePolicy")[behavior["CachePolicyId"]["Ref"]]
+    keyed = cache["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]
+    assert lockout.VIEWER_ADDRESS not in keyed["Headers"]  # a per-connection value: never a cache key
 
 
 def test_cloudfront_adds_the_origin_secret_and_the_authorizer_checks_it(resources):

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import csms.ocpp.connection
+from csms.ocpp import certificates as certs
 from csms.ocpp import lockout
 from handlers import authorizer
 from tests import events
@@ -25,10 +26,10 @@ def _authorize(headers, source_ip=None):
     return authorizer.lambda_handler(events.authorizer_event(headers, source_ip=source_ip), None)
 
 
-def _attempt(password, source_ip=CHARGER_IP, charge_point_id="CP001"):
+def _attempt(password, source_ip=CHARGER_IP, charge_point_id="CP001", **edge_headers):
     try:
-        _authorize({"Authorization": events.basic(charge_point_id, password), "ws-uri": f"/ocpp/{charge_point_id}"},
-                   source_ip)
+        _authorize({"Authorization": events.basic(charge_point_id, password), "ws-uri": f"/ocpp/{charge_point_id}",
+                    **edge_headers}, source_ip)
         return True
     except Exception as exc:
         assert str(exc) == "Unauthorized"
@@ -181,3 +182,65 @@ def test_operators_read_failures_through_the_api_and_drivers_cannot(charger, pla
     assert status == 200 and body["failures"] == 2 and body["refused_until"] is None
     assert get("/v1/auth-failures/not-an-ip", operator)[0] == 400
     assert get("/v1/chargers/CP001/auth-failures", {"sub": "alice"})[0] == 403
+
+
+# Behind CloudFront every viewer of an edge arrives from the edge's address
+
+EDGE_IP = "130.176.0.1"
+ORIGIN_SECRET = "origin-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def edge(platform, monkeypatch, charger):
+    """The runtime as the stack configures it: CloudFront adds the origin secret the authorizer checks."""
+    from handlers import _runtime
+
+    monkeypatch.setenv("ORIGIN_SECRET", ORIGIN_SECRET)
+    _runtime.reset()
+    return _runtime.runtime()
+
+
+def _via_edge(password, viewer_address, secret=ORIGIN_SECRET):
+    """A handshake CloudFront forwards: from the edge's address, with the viewer's ip:port."""
+    return _attempt(password, EDGE_IP, **{lockout.VIEWER_ADDRESS: viewer_address,
+                                          certs.ORIGIN_SECRET_HEADER: secret})
+
+
+def test_an_attacker_on_the_charger_s_edge_never_refuses_the_charger(edge, clock, caplog):
+    # Given an attacker hammering CP001 through the same CloudFront edge as the charger
+    for i in range(lockout.SOURCE_FREE + 5):
+        assert _via_edge(f"guess-{i:016d}", f"{ATTACKER_IP}:{40000 + i}") is False
+    assert lockout.THROTTLED in " ".join(str(r.__dict__) for r in caplog.records)
+    # Then the attacker's viewer address is refused, even with the right key (it is waiting)
+    assert _via_edge(PASSWORD, f"{ATTACKER_IP}:41000") is False
+    # And the charger, arriving from the same edge IP but its own viewer address, gets in
+    assert _via_edge(PASSWORD, "[2001:db8::10]:50000") is True
+    assert _via_edge(PASSWORD, f"{CHARGER_IP}:50001") is True
+    # The failures were counted under the viewer's address, not the edge's (a waiting source's tries are not)
+    now = clock[0]
+    assert lockout.source_failures(edge.failures, ATTACKER_IP, now)["failures"] == lockout.PAIR_FREE
+    assert lockout.source_failures(edge.failures, EDGE_IP, now)["failures"] == 0
+    assert lockout.charger_failures(edge.failures, "CP001", now)["last_source"] == ATTACKER_IP
+
+
+def test_a_forged_viewer_address_without_the_origin_secret_is_ignored(edge, clock):
+    # Given an attacker calling the API Gateway endpoint directly, naming the charger's address as its viewer
+    forged = {lockout.VIEWER_ADDRESS: f"{CHARGER_IP}:443"}
+    for secret in (None, "wrong-secret-0000000000000000"):
+        headers = forged if secret is None else {**forged, certs.ORIGIN_SECRET_HEADER: secret}
+        for i in range(lockout.PAIR_FREE):
+            assert _attempt(f"guess-{i:016d}", ATTACKER_IP, **headers) is False
+    # Then its failures are its own TCP source's: that is what waits (after the free ones, unhashed)
+    now = clock[0]
+    assert lockout.source_failures(edge.failures, ATTACKER_IP, now)["failures"] == lockout.PAIR_FREE
+    assert lockout.source_failures(edge.failures, CHARGER_IP, now)["failures"] == 0
+    assert _attempt(PASSWORD, ATTACKER_IP, **forged) is False
+    # And the charger, whose address was named, is admitted at once, directly and through the edge
+    assert _attempt(PASSWORD, CHARGER_IP) is True
+    assert _via_edge(PASSWORD, f"{CHARGER_IP}:50000") is True
+
+
+def test_an_unreadable_viewer_address_from_the_edge_counts_under_the_edge_address(edge, clock):
+    for value in ("not-an-address", "198.51.100.7", ""):
+        assert _via_edge(f"guess-{value or 'empty'}-0000000", value) is False
+    assert lockout.source_failures(edge.failures, EDGE_IP, clock[0])["failures"] == 3

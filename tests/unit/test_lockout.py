@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from csms.ocpp import lockout
 from csms.ocpp.lockout import Attempt
 from tests.fakes import MemoryFailures
@@ -53,3 +55,49 @@ def test_counts_are_forgotten_an_hour_after_the_last_failure_and_cleared_by_the_
     assert store.read([lockout.pair_key("CP001", "198.51.100.7")], T0) == {}
     # the charger-wide count (operators' view) is kept
     assert lockout.charger_failures(store, "CP001", T0)["failures"] == 3
+
+
+# Behind CloudFront: the viewer's address (CloudFront-Viewer-Address), trusted only with the origin secret
+
+@pytest.mark.parametrize("value, ip", [
+    ("198.51.100.10:46532", "198.51.100.10"),
+    (" 198.51.100.10:443 ", "198.51.100.10"),
+    ("2001:db8::8:46532", "2001:db8::8"),  # CloudFront's IPv6 form: unbracketed, the port after the last colon
+    ("2001:0db8:0000:0000:0000:0000:0000:0008:443", "2001:db8::8"),  # one viewer, one text
+    ("[2001:db8::8]:46532", "2001:db8::8"),
+    ("[2001:DB8::8]:1", "2001:db8::8"),
+])
+def test_the_viewer_ip_is_read_from_cloudfront_viewer_address_without_its_port(value, ip):
+    assert lockout.viewer_ip(value) == ip
+
+
+@pytest.mark.parametrize("value", [
+    None, "", "198.51.100.10", "198.51.100.10:", "198.51.100.10:x", "198.51.100.10:70000", "198.51.100.10:-1",
+    "198.51.100.10:٣", "198.51.100.999:1", "[2001:db8::8]", "[2001:db8::8]46532", "[2001:db8::8:46532",
+    "2001:db8::8", "::1", "attacker:1", "1.2.3.4:5, 6.7.8.9:10", "[]:1",
+    "198.51.100.10:" + "9" * 5000,  # past int()'s digit limit: no ValueError escapes
+])
+def test_an_unreadable_viewer_address_gives_no_ip(value):
+    assert lockout.viewer_ip(value) is None
+
+
+EDGE_IP = "130.176.0.1"  # a CloudFront edge's address: what API Gateway sees as sourceIp
+
+
+def test_the_viewer_address_is_the_source_only_on_a_request_from_the_edge():
+    assert lockout.handshake_source(EDGE_IP, "198.51.100.7:5000", trusted_edge=True) == "198.51.100.7"
+    # a direct caller (no origin secret) cannot pick the address its failures are counted under
+    assert lockout.handshake_source("198.51.100.7", "203.0.113.10:5000", trusted_edge=False) == "198.51.100.7"
+    # from the edge, an unreadable or missing value falls back to the TCP source
+    assert lockout.handshake_source(EDGE_IP, "garbage", trusted_edge=True) == EDGE_IP
+    assert lockout.handshake_source(EDGE_IP, None, trusted_edge=True) == EDGE_IP
+
+
+def test_viewers_sharing_an_edge_are_throttled_apart():
+    store = MemoryFailures()
+    attacker = lockout.handshake_source(EDGE_IP, "198.51.100.7:40001", trusted_edge=True)
+    _fail(store, attacker, "CP001", T0, lockout.PAIR_FREE)
+    assert Attempt(store, lockout.handshake_source(EDGE_IP, "198.51.100.7:40002", True), T0).gate("CP001") \
+        == lockout.THROTTLED  # the attacker's next connection: another port, the same viewer
+    charger = lockout.handshake_source(EDGE_IP, "203.0.113.10:50000", trusted_edge=True)
+    assert Attempt(store, charger, T0).gate("CP001") is None
