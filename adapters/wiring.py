@@ -180,11 +180,18 @@ def _no_replan(charge_point_id: str) -> None:
 
 def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
+    from adapters.dynamo.onboarding import DynamoOnboarding
     from csms.firmware.operations import FirmwareOperations
+    from csms.onboarding.operations import OnboardingOperations
     from csms.operations import Operations
+
+    onboarding_store = DynamoOnboarding(rt.settings.heartbeat_interval_s)
+    onboarding = OnboardingOperations(facts=onboarding_store, checks=onboarding_store, verdicts=onboarding_store,
+                                      fleet=DynamoFirmware(), commander=rt.commander, plan_of=rt.sessions.plan_of,
+                                      replan=rt.replan or _no_replan, clock=clock or rt.commander.clock)
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
                       replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review,
                       failures=rt.failures, links=DynamoDriverLinks(),
-                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics))
+                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics), onboarding=onboarding)
