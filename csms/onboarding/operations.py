@@ -53,12 +53,12 @@ class OnboardingOperations:
     def report(self, who: Principal, charge_point_id: str, fmt: str = "json") -> Any:
         """``fmt``: json (a dict), markdown or html (text)."""
         self._operator(who)
-        report = self.evaluate(charge_point_id)
+        data = reports.report_json(self.evaluate(charge_point_id))
         if fmt == "markdown":
-            return reports.markdown(report)
+            return reports.markdown(data)
         if fmt == "html":
-            return reports.html_page(report)
-        return reports.report_json(report)
+            return reports.html_page(data)
+        return data
 
     def requirements(self, who: Principal) -> list[dict]:
         self._operator(who)

@@ -114,51 +114,52 @@ def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(report: Report) -> str:
-    """The one-page report a manufacturer can be sent."""
-    f, c = report.facts, report.counts()
-    boot = f.boot
-    who = f"{boot.vendor} {boot.model}, firmware {boot.firmware_version or '?'}" if boot else "model not yet known"
-    out = [f"# Integration report: {f.charge_point_id}", "",
-           f"{who}. Generated {iso(f.now)}: **{c[PASS]} pass, {c[FAIL]} fail, {c[NOT_SEEN]} not yet seen**.", ""]
-    if f.check:
-        out += [f"Active check {f.check.get('id')}: {f.check.get('state')} "
-                f"({f.check.get('started_at')} to {f.check.get('finished_at') or '…'}).", ""]
+def _who(data: dict[str, Any]) -> str:
+    if not data.get("vendor"):
+        return "model not yet known"
+    return f"{data['vendor']} {data['model']}, firmware {data.get('firmware_version') or '?'}"
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The one-page report a manufacturer can be sent, from a report's JSON (``report_json``)."""
+    c = data["counts"]
+    out = [f"# Integration report: {data['charger']}", "",
+           f"{_who(data)}. Generated {data['generated_at']}: **{c[PASS]} pass, {c[FAIL]} fail, "
+           f"{c[NOT_SEEN]} not yet seen**.", ""]
+    check = data.get("check")
+    if check:
+        out += [f"Active check {check.get('id')}: {check.get('state')} "
+                f"({check.get('started_at')} to {check.get('finished_at') or '…'}).", ""]
     out += ["| requirement | level | verdict | why |", "|---|---|---|---|"]
-    for line in report.lines:
-        out.append(f"| {_md(line.requirement.title)} | {line.requirement.level} | **{MARK[line.verdict.state]}** | "
-                   f"{_md(line.verdict.detail)} |")
+    for r in data["requirements"]:
+        out.append(f"| {_md(r['title'])} | {r['level']} | **{MARK[r['state']]}** | {_md(r['detail'])} |")
     out += ["", "## Evidence", ""]
-    for line in report.lines:
-        if line.verdict.state == NOT_SEEN and not line.verdict.evidence:
+    for r in data["requirements"]:
+        if r["state"] == NOT_SEEN and not r["evidence"]:
             continue
-        out.append(f"**{_md(line.requirement.title)}** ({MARK[line.verdict.state]}, {line.verdict.source}). "
-                   f"Requirement: {line.requirement.guide}")
-        for e in line.verdict.evidence[:4]:
-            out.append(f"- {iso(e.at) + ': ' if e.at else ''}{_md(e.what)}")
+        out.append(f"**{_md(r['title'])}** ({MARK[r['state']]}, {r['source']}). Requirement: {r['guide']}")
+        for e in r["evidence"][:4]:
+            out.append(f"- {e['at'] + ': ' if e.get('at') else ''}{_md(e['what'])}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
-def html_page(report: Report) -> str:
-    """The same page as HTML (self-contained: print it to PDF from a browser)."""
-    f, c = report.facts, report.counts()
+def html_page(data: dict[str, Any]) -> str:
+    """The same page as self-contained HTML (print it to PDF from a browser), from a report's JSON."""
     e = html.escape
-    boot = f.boot
-    who = f"{boot.vendor} {boot.model}, firmware {boot.firmware_version or '?'}" if boot else "model not yet known"
+    c = data["counts"]
     rows = "".join(
-        f"<tr class='{line.verdict.state}'><td>{e(line.requirement.title)}<br><small>{e(line.requirement.guide)}</small>"
-        f"</td><td>{e(line.requirement.level)}</td><td><b>{e(MARK[line.verdict.state])}</b></td>"
-        f"<td>{e(line.verdict.detail)}<ul>"
-        + "".join(f"<li>{e(iso(ev.at)) + ': ' if ev.at else ''}{e(ev.what)}</li>" for ev in line.verdict.evidence[:4])
-        + "</ul></td></tr>" for line in report.lines)
+        f"<tr class='{r['state']}'><td>{e(r['title'])}<br><small>{e(r['guide'])}</small></td>"
+        f"<td>{e(r['level'])}</td><td><b>{e(MARK[r['state']])}</b></td><td>{e(r['detail'])}<ul>"
+        + "".join(f"<li>{e(ev['at']) + ': ' if ev.get('at') else ''}{e(ev['what'])}</li>" for ev in r["evidence"][:4])
+        + "</ul></td></tr>" for r in data["requirements"])
     return ("<!doctype html><html><head><meta charset='utf-8'>"
-            f"<title>Integration report {e(f.charge_point_id)}</title><style>"
+            f"<title>Integration report {e(data['charger'])}</title><style>"
             "body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
             "td,th{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}"
             "tr.pass b{color:#070}tr.fail b{color:#b00}tr.not_seen b{color:#777}small{color:#555}"
             "</style></head><body>"
-            f"<h1>Integration report: {e(f.charge_point_id)}</h1><p>{e(who)}. Generated {e(iso(f.now))}: "
-            f"<b>{c[PASS]} pass, {c[FAIL]} fail, {c[NOT_SEEN]} not yet seen</b>.</p>"
+            f"<h1>Integration report: {e(data['charger'])}</h1><p>{e(_who(data))}. Generated "
+            f"{e(data['generated_at'])}: <b>{c[PASS]} pass, {c[FAIL]} fail, {c[NOT_SEEN]} not yet seen</b>.</p>"
             "<table><tr><th>requirement</th><th>level</th><th>verdict</th><th>why</th></tr>"
             f"{rows}</table></body></html>")
