@@ -33,6 +33,10 @@ class SimClock:
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
 
+    def restart(self, start: datetime) -> None:
+        """Run on from ``start`` (e.g. real now, once a platform sharing this clock has started)."""
+        self.start, self._t0 = start, time.monotonic()
+
     async def sleep(self, sim_seconds: float) -> None:
         await asyncio.sleep(max(0.0, sim_seconds / self.speed))
 
@@ -256,7 +260,8 @@ async def run_charger(url: str, ssl, charge_point_id: str, key: str, visits: lis
             if on_ready is not None:
                 on_ready(cp)
             pending = sorted(visits, key=lambda v: v.arrive)
-            last_status, last_sample = "Available", clock.now()
+            # the first sample goes out at plug-in, the next ones at the interval
+            last_status, last_sample = "Available", clock.now() - timedelta(days=1)
             last_tick = clock.now()
             while clock.now() < end:
                 now = clock.now()

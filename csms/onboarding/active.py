@@ -43,14 +43,18 @@ FULL_POWER_W = 22_080.0  # 32 A x 230 V x 3: "no limit" for any AC EV
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds of the check, in platform seconds. The whole check (``total_s``) stays within 5 minutes:
-    each step's answer within ``answer_s``, a triggered message within ``arrive_s``, the pause and the
-    resume within ``follow_s`` of their answer. ``zero_w``: what counts as "power ≈ 0"."""
+    """Bounds of the check, in platform seconds. The whole check, restore included, ends within
+    ``total_s`` (5 minutes): the steps before the restore stop at ``total_s - restore_s`` and the
+    restore's answer is awaited ``restore_s`` at most (the pause's own ``duration`` lifts it on the
+    charger by then anyway). Each answer within ``answer_s`` (after the queue's own answer timeout),
+    a triggered message within ``arrive_s``, the pause and the resume within ``follow_s`` of their
+    answer (the guide's "within 2 minutes"). ``zero_w``: what counts as "power ≈ 0"."""
 
     answer_s: float = 30
     arrive_s: float = 30
     follow_s: float = 120
-    total_s: float = 290
+    total_s: float = 300
+    restore_s: float = 45
     zero_w: float = 200
 
 
@@ -127,7 +131,7 @@ class ActiveCheck:
             if check["state"] != "running":
                 break
             step = check["step"]
-            if now > _ts(check["deadline"]) and step != "restore":
+            if now > _ts(check["deadline"]) - timedelta(seconds=self.limits.restore_s) and step != "restore":
                 check["steps"][step] = _step(FAIL, f"not done within the check's {self.limits.total_s:.0f} s")
                 self._say(check, now, f"{step}: timed out")
                 self._goto(check, "restore", now)
@@ -195,7 +199,8 @@ class ActiveCheck:
             if o.action == action and o.origin == ORIGIN and o.at >= sent - timedelta(seconds=1):
                 if check.get("pending") in (None, o.unique_id) or o.unique_id == check.get("pending"):
                     return o
-        if now - sent > timedelta(seconds=self.limits.answer_s + self.commander.answer_timeout.total_seconds()):
+        bound = self.limits.answer_s + self.commander.answer_timeout.total_seconds()
+        if now - sent > timedelta(seconds=self.limits.restore_s if check["step"] == "restore" else bound):
             return "late"
         return None
 
@@ -283,8 +288,8 @@ class ActiveCheck:
     def _send_pause(self, check: dict, now: datetime) -> str:
         facts = self.facts.facts(check["charger"], now)
         check["power_before_w"] = self._power_before(facts, check) if facts else None
-        # Bounded on the charger itself too: after the duration the profile no longer limits.
-        return self._profile(check, 0.0, now, int(self.limits.total_s))
+        # Bounded on the charger itself too: when the check's time is up the profile no longer limits.
+        return self._profile(check, 0.0, now, max(1, int((_ts(check["deadline"]) - now).total_seconds())))
 
     def _follow(self, check: dict, facts: ChargerFacts, now: datetime, pause: bool) -> dict | None:
         o = self._answer(check, facts, "SetChargingProfile", now)
@@ -294,6 +299,9 @@ class ActiveCheck:
             return _step(FAIL, "SetChargingProfile not answered")
         ev = [Evidence(f"SetChargingProfile {'0 W (pause)' if pause else 'full power (resume)'}: {self._status(o)}",
                        o.at, outcome_frame(o))]
+        if pause:  # the answer alone decides "accepted" (profile-accepted), whatever the power does
+            check["steps"]["pause:answer"] = _step(PASS if self._status(o) == "Accepted" else FAIL,
+                                                   f"TxProfile answered {self._status(o)}", ev)
         if self._status(o) != "Accepted":
             return _step(FAIL, f"answered {self._status(o)}", ev)
         after = [s for s in facts.samples if s.connector_id == check["connector_id"] and s.source == "mv"
@@ -341,7 +349,7 @@ class ActiveCheck:
         return self._follow(check, facts, now, pause=True)
 
     def _send_resume(self, check: dict, now: datetime) -> str:
-        return self._profile(check, FULL_POWER_W, now, int(self.limits.follow_s))
+        return self._profile(check, FULL_POWER_W, now, max(1, int((_ts(check["deadline"]) - now).total_seconds())))
 
     def _judge_resume(self, check: dict, facts: ChargerFacts, now: datetime) -> dict | None:
         return self._follow(check, facts, now, pause=False)

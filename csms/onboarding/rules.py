@@ -309,8 +309,10 @@ def statuses(facts: ChargerFacts, p: dict[str, Any]) -> Verdict:
 def meter_consistency(facts: ChargerFacts, p: dict[str, Any]) -> Verdict:
     """Within the newest session with readings: the register never decreases, StartTransaction's
     meterStart <= the readings <= meterStop, and (with power) the register's energy agrees with
-    the integral of power (trapezoid) within ``energy_tolerance`` once ``min_wh`` is drawn."""
+    the integral of power (trapezoid, over intervals where the power held steady) within
+    ``energy_tolerance`` once ``min_wh`` is drawn."""
     tol, min_wh = float(p.get("energy_tolerance", 0.15)), float(p.get("min_wh", 500))
+    zero = float(p.get("zero_w", 200))
     for session in facts.sessions:
         group = [s for s in facts.samples if s.transaction_id == session.transaction_id and s.energy_wh is not None]
         if len(group) < 2:
@@ -334,15 +336,23 @@ def meter_consistency(facts: ChargerFacts, p: dict[str, Any]) -> Verdict:
                 Evidence(f"{last.energy_wh:.0f} Wh > meterStop {session.meter_stop_wh} Wh", last.timestamp,
                          frame_of(last))]))
         register = last.energy_wh - first.energy_wh
-        powered = [(s.timestamp, sample_power_w(s)) for s in group]
-        if register >= min_wh and all(w is not None for _, w in powered):
-            integral = sum((b[0] - a[0]).total_seconds() / 3600 * ((a[1] or 0) + (b[1] or 0)) / 2
-                           for a, b in zip(powered, powered[1:]))
-            ev.append(Evidence(f"register {register:.0f} Wh, ∫power dt {integral:.0f} Wh", last.timestamp, frame_of(last)))
-            if abs(integral - register) > tol * register:
-                return Verdict(FAIL, f"energy {register:.0f} Wh but ∫power dt {integral:.0f} Wh", tuple(ev))
+        # energy against power only where the power held steady between two readings (both ends within
+        # 10 % or zero_w): a limit changing between samples is not the meter's error
+        steady_wh = steady_integral = 0.0
+        for a, b in zip(group, group[1:]):
+            pa, pb = sample_power_w(a), sample_power_w(b)
+            if pa is None or pb is None or abs(pa - pb) > max(zero, 0.1 * max(pa, pb)):
+                continue
+            assert a.energy_wh is not None and b.energy_wh is not None
+            steady_integral += (b.timestamp - a.timestamp).total_seconds() / 3600 * (pa + pb) / 2
+            steady_wh += b.energy_wh - a.energy_wh
+        if steady_wh >= min_wh or steady_integral >= min_wh:
+            ev.append(Evidence(f"steady intervals: register {steady_wh:.0f} Wh, ∫power dt {steady_integral:.0f} Wh",
+                               last.timestamp, frame_of(last)))
+            if abs(steady_integral - steady_wh) > tol * max(steady_wh, steady_integral):
+                return Verdict(FAIL, f"energy {steady_wh:.0f} Wh but ∫power dt {steady_integral:.0f} Wh", tuple(ev))
             return Verdict(PASS, f"monotonic; energy agrees with power within {tol:.0%}", tuple(ev),
-                           facts={"register_wh": round(register), "integral_wh": round(integral)})
+                           facts={"register_wh": round(steady_wh), "integral_wh": round(steady_integral)})
         ev.append(Evidence(f"register rose {register:.0f} Wh over {len(group)} readings", last.timestamp, frame_of(last)))
         return Verdict(PASS, "register monotonic within the session", tuple(ev))
     return Verdict(NOT_SEEN, "no session with two register readings yet")

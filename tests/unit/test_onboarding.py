@@ -275,7 +275,7 @@ def test_the_active_check_passes_a_compliant_charger_and_leaves_the_drivers_plan
     states = {k: v["state"] for k, v in check["steps"].items()}
     assert states == {"trigger_boot": "pass", "trigger_status": "pass", "configuration": "pass",
                       "config:MeterValuesSampledData": "pass", "config:MeterValueSampleInterval": "pass",
-                      "pause": "pass", "resume": "pass", "restore": "pass"}
+                      "pause:answer": "pass", "pause": "pass", "resume": "pass", "restore": "pass"}
     assert check["restored"] == "plan" and c.replans == ["CP1"]
     # The charger's TxProfile is the driver's 7 kW again, and it charges at it
     assert c.ev.limit_w(c.now) == 7000 and c.ev.power_w(c.now) == 7000
@@ -291,6 +291,8 @@ def test_the_active_check_fails_a_charger_that_ignores_the_pause_and_still_resto
     assert check["state"] == "done" and check["elapsed_s"] <= 300
     assert check["steps"]["pause"]["state"] == "fail" and check["steps"]["resume"]["state"] == "not_seen"
     assert check["steps"]["restore"]["state"] == "pass"
+    by_id = {r["id"]: r for r in c.ops.report(OPERATOR, "CP1")["requirements"]}
+    assert by_id["profile-accepted"]["state"] == "pass" and by_id["profile-effective"]["state"] == "fail"
     assert "SetChargingProfile" == c.received[-1][0]  # the plan went out again
     model = c.ops.models_report(OPERATOR)
     (row,) = model
@@ -333,3 +335,22 @@ def test_markdown_and_html_one_pagers_name_every_requirement():
     assert "| Actually samples every ~60 s | required | **FAIL** | observed every 300 s" in text
     page = reports.html_page(reports.report_json(report))
     assert "<table>" in page and page.count("<tr class=") == len(report.lines)
+
+
+def test_a_register_that_disagrees_with_the_power_fails_consistency():
+    # Given a charger whose Power.Active.Import reads 30 % high (its register is right)
+    c = _session("compliant", minutes=2)
+    physics = c.ev.power_w
+    honest_sample = c.sample
+
+    def inflated() -> None:
+        c.ev.power_w = lambda at: physics(at) * 1.3  # type: ignore[method-assign]
+        try:
+            honest_sample()
+        finally:
+            c.ev.power_w = physics  # type: ignore[method-assign]
+
+    c.sample = inflated  # type: ignore[method-assign]
+    c.run(600)
+    line = next(r for r in c.ops.report(OPERATOR, "CP1")["requirements"] if r["id"] == "meter-consistency")
+    assert line["state"] == "fail" and "∫power dt" in line["detail"]
