@@ -587,14 +587,15 @@ class MemoryOnboarding:
         self.checks: dict[str, dict] = {}
         self.verdicts: dict[tuple[str, str], dict[str, dict]] = {}
 
-    def facts(self, charge_point_id: str, now: datetime):
+    def facts(self, charge_point_id: str, now: datetime, since: datetime | None = None):
         from csms.onboarding.facts import ChargerFacts
 
         item = self.charger_items.items.get(charge_point_id)
         if item is None:
             return None
         connectors = tuple(self.connectors.list(charge_point_id))
-        samples = [s for (cp, _, _, _), s in self.meter.items.items() if cp == charge_point_id]
+        samples = [s for (cp, _, _, _), s in self.meter.items.items() if cp == charge_point_id
+                   and (since is None or s.timestamp >= since)]
         samples.sort(key=lambda s: (s.timestamp, s.source))
         sessions = sorted((s for (cp, _), s in self.sessions.items.items() if cp == charge_point_id),
                           key=lambda s: -s.transaction_id)[:5]
@@ -604,8 +605,10 @@ class MemoryOnboarding:
             security_profile=int(item.get("security_profile", 2)), capabilities=dict(item["capabilities"]),
             firmware_status=item["firmware_status"], firmware_history=tuple(item["firmware_history"]),
             heartbeat_interval_s=self.heartbeat_interval_s, connectors=connectors, sessions=tuple(sessions),
-            samples=tuple(samples[-240:]), outcomes=tuple(self.calls.outcomes(charge_point_id)[-200:]),
-            review=tuple(self.review.list(charge_point_id)[-50:]), check=self.load_check(charge_point_id))
+            samples=tuple(samples[-240:]), outcomes=tuple(o for o in self.calls.outcomes(charge_point_id)[-200:]
+                                                          if since is None or o.at >= since),
+            review=tuple(self.review.list(charge_point_id)[-50:]) if since is None else (),
+            check=self.load_check(charge_point_id))
 
     def load_check(self, charge_point_id: str) -> dict | None:
         stored = self.checks.get(charge_point_id)

@@ -9,7 +9,8 @@
 A report reads a fixed number of items whatever the charger's age: the charger item, its
 connectors, its 5 newest sessions, the newest ``SAMPLES`` meter samples per connector, the newest
 ``OUTCOMES`` call outcomes, the newest ``REVIEWS`` review items and the check: 6 + one Query per
-connector. Nothing here scans."""
+connector. The active check's looks read only what came since it started (and no review items).
+Nothing here scans."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from adapters.dynamo.repositories import (DynamoSessions, _boot_from, _condition
 from csms.model import ReviewItem
 from csms.ocpp.commands import CallOutcome
 from csms.onboarding.facts import ChargerFacts
+from csms.timeutil import iso
 
 CHECK = "check"
 CHECK_TTL = timedelta(days=90)
@@ -43,7 +45,7 @@ class DynamoOnboarding:
         self.heartbeat_interval_s = heartbeat_interval_s
 
     # ------------------------------------------------------------- facts
-    def facts(self, charge_point_id: str, now: datetime) -> ChargerFacts | None:
+    def facts(self, charge_point_id: str, now: datetime, since: datetime | None = None) -> ChargerFacts | None:
         try:
             item = ChargerModel.get(charge_point_id, consistent_read=True)
         except DoesNotExist:
@@ -51,17 +53,20 @@ class DynamoOnboarding:
         connectors = tuple(_status_from(i) for i in ConnectorModel.query(charge_point_id, consistent_read=True))
         samples = []
         for connector_id in sorted({c.connector_id for c in connectors if c.connector_id > 0} or {1}):
-            newest = MeterSampleModel.query(f"{charge_point_id}#{connector_id}", scan_index_forward=False,
-                                            limit=SAMPLES, consistent_read=True)
+            newest = MeterSampleModel.query(f"{charge_point_id}#{connector_id}",
+                                            MeterSampleModel.sample_key >= iso(since) if since else None,
+                                            scan_index_forward=False, limit=SAMPLES, consistent_read=True)
             samples.extend(_sample_from(i) for i in newest)
         samples.sort(key=lambda s: (s.timestamp, s.source))
         outcomes = [CallOutcome(i.charge_point_id, i.unique_id, i.action, json.loads(i.payload), i.outcome, i.created_at,
                                 json.loads(i.result) if i.result else None, i.error_code, i.origin or "platform")
-                    for i in CallModel.query(charge_point_id, CallModel.key.startswith(OUTCOME), scan_index_forward=False,
-                                             limit=OUTCOMES, consistent_read=True)]
+                    for i in CallModel.query(charge_point_id, CallModel.key.between(OUTCOME + iso(since), OUTCOME + "~")
+                                             if since else CallModel.key.startswith(OUTCOME),
+                                             scan_index_forward=False, limit=OUTCOMES, consistent_read=True)]
         outcomes.reverse()
         review = []
-        for i in ReviewModel.query(charge_point_id, scan_index_forward=False, limit=REVIEWS):
+        kept = ReviewModel.query(charge_point_id, scan_index_forward=False, limit=REVIEWS) if since is None else ()
+        for i in kept:
             stamp = i.review_key.partition("#")[0]
             review.append(ReviewItem(i.charge_point_id, i.kind, i.detail,
                                      datetime.fromisoformat(stamp.replace("Z", "+00:00")), i.action,

@@ -38,7 +38,8 @@ ORIGIN = "onboarding"
 STEPS = ("trigger_boot", "trigger_status", "configuration", "pause", "resume", "restore")
 CONFIG_KEYS = {"MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import",
                "MeterValueSampleInterval": "60"}
-FULL_POWER_W = 22_080.0  # 32 A x 230 V x 3: "no limit" for any AC EV
+FULL_POWER_W = 22_080.0
+LOOK_BACK = timedelta(minutes=5)  # the readings before the check that show the power it paused  # 32 A x 230 V x 3: "no limit" for any AC EV
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,13 @@ class ActiveCheck:
                 break
             step = check["step"]
             if now > _ts(check["deadline"]) - timedelta(seconds=self.limits.restore_s) and step != "restore":
-                check["steps"][step] = _step(FAIL, f"not done within the check's {self.limits.total_s:.0f} s")
+                check["steps"][step] = self._timed_out(check, step, now)
                 self._say(check, now, f"{step}: timed out")
                 self._goto(check, "restore", now)
                 continue
             if check["sent_at"] is None:
                 break  # the step's call goes out once the state is stored
-            facts = self.facts.facts(charge_point_id, now)
+            facts = self._look(check, now)
             if facts is None:
                 break
             result = getattr(self, "_judge_" + step)(check, facts, now)
@@ -148,6 +149,21 @@ class ActiveCheck:
         return self._save_and_send(charge_point_id, check, version)
 
     # --------------------------------------------------------------- plumbing
+    def _look(self, check: dict, now: datetime) -> ChargerFacts | None:
+        """What the check judges from: the readings and answers since shortly before it started."""
+        return self.facts.facts(check["charger"], now, _ts(check["started_at"]) - LOOK_BACK)
+
+    def _timed_out(self, check: dict, step: str, now: datetime) -> dict:
+        """A step the check's time ran out on: failed, with what was seen so far."""
+        result = _step(FAIL, f"not done within the check's {self.limits.total_s:.0f} s")
+        facts = self._look(check, now) if check["sent_at"] is not None else None
+        if facts is not None and step in ("pause", "resume"):
+            final = self._follow(check, facts, now, pause=step == "pause", final=True)
+            if final is not None:
+                result["evidence"] = final["evidence"]
+                result["detail"] += f": {final['detail']}"
+        return result
+
     def _say(self, check: dict, now: datetime, text: str) -> None:
         check["progress"].append(f"{iso(now)} {text}")
 
@@ -170,7 +186,10 @@ class ActiveCheck:
             self._goto(check, following, now)
 
     def _goto(self, check: dict, step: str, now: datetime) -> None:
+        queued = check.get("queued", {}).pop(step, None)  # sent already with the first step
         check["step"], check["sent_at"], check["pending"] = step, None, None
+        if queued is not None and step != "restore":
+            check["sent_at"], check["pending"] = queued["sent_at"], queued["unique_id"]
 
     def _save_and_send(self, charge_point_id: str, check: dict, version: int) -> dict:
         """Store the state first (a racing poller loses and sends nothing), then send the current
@@ -195,10 +214,10 @@ class ActiveCheck:
     def _answer(self, check: dict, facts: ChargerFacts, action: str, now: datetime) -> CallOutcome | None | str:
         """The outcome of the step's call, None while unanswered, "late" past the answer bound."""
         sent = _ts(check["sent_at"])
+        pending = check.get("pending")  # the step's call (its unique id)
         for o in reversed(facts.outcomes):
-            if o.action == action and o.origin == ORIGIN and o.at >= sent - timedelta(seconds=1):
-                if check.get("pending") in (None, o.unique_id) or o.unique_id == check.get("pending"):
-                    return o
+            if o.action == action and o.origin == ORIGIN and (o.unique_id == pending if pending else o.at >= sent):
+                return o
         bound = self.limits.answer_s + self.commander.answer_timeout.total_seconds()
         if now - sent > timedelta(seconds=self.limits.restore_s if check["step"] == "restore" else bound):
             return "late"
@@ -210,8 +229,13 @@ class ActiveCheck:
 
     # ------------------------------------------------------------------ steps
     def _send_trigger_boot(self, check: dict, now: datetime) -> str:
-        return self.commander.send(check["charger"], "TriggerMessage", {"requestedMessage": "BootNotification"},
-                                   origin=ORIGIN).unique_id
+        """The two triggers and the configuration read are queued at once: the queue sends them one
+        at a time anyway, each with the answer to the one before (no look in between)."""
+        first = self.commander.send(check["charger"], "TriggerMessage", {"requestedMessage": "BootNotification"},
+                                    origin=ORIGIN).unique_id
+        check["queued"] = {step: {"sent_at": iso(now), "unique_id": getattr(self, "_send_" + step)(check, now)}
+                           for step in ("trigger_status", "configuration")}
+        return first
 
     def _send_trigger_status(self, check: dict, now: datetime) -> str:
         return self.commander.send(check["charger"], "TriggerMessage",
@@ -235,10 +259,11 @@ class ActiveCheck:
             mine = [c for c in facts.connectors if c.connector_id == check["connector_id"]]
             arrived = mine[0].received_at if mine else None
             frame = {"connectorId": mine[0].connector_id, "status": mine[0].status} if mine else None
-        if arrived is not None and arrived >= o.at - timedelta(seconds=2):
+        sent = _ts(check["sent_at"])
+        if arrived is not None and arrived >= sent:  # (it may be handled before the answer: both in flight)
             ev.append(Evidence(f"{message} received", arrived, frame))
             return _step(PASS, f"Accepted and the {message} arrived "
-                         f"{max(0.0, (arrived - o.at).total_seconds()):.0f} s later", ev)
+                         f"{max(0.0, (arrived - sent).total_seconds()):.0f} s after the trigger", ev)
         if now - o.at > timedelta(seconds=self.limits.arrive_s):
             return _step(FAIL, f"Accepted, but no {message} within {self.limits.arrive_s:.0f} s", ev)
         return None
@@ -286,13 +311,15 @@ class ActiveCheck:
         return None
 
     def _send_pause(self, check: dict, now: datetime) -> str:
-        facts = self.facts.facts(check["charger"], now)
+        facts = self._look(check, now)
         check["power_before_w"] = self._power_before(facts, check) if facts else None
         # Bounded on the charger itself too: when the check's time is up the profile no longer limits.
         return self._profile(check, 0.0, now, max(1, int((_ts(check["deadline"]) - now).total_seconds())))
 
-    def _follow(self, check: dict, facts: ChargerFacts, now: datetime, pause: bool) -> dict | None:
+    def _follow(self, check: dict, facts: ChargerFacts, now: datetime, pause: bool, final: bool = False) -> dict | None:
         o = self._answer(check, facts, "SetChargingProfile", now)
+        if o is None and final:
+            return _step(FAIL, "SetChargingProfile not answered")
         if o is None:
             return None
         if o == "late" or not isinstance(o, CallOutcome):
@@ -304,19 +331,20 @@ class ActiveCheck:
                                                    f"TxProfile answered {self._status(o)}", ev)
         if self._status(o) != "Accepted":
             return _step(FAIL, f"answered {self._status(o)}", ev)
+        sent = _ts(check["sent_at"])  # a reading or status may be handled before the answer (both in flight)
         after = [s for s in facts.samples if s.connector_id == check["connector_id"] and s.source == "mv"
-                 and s.received_at is not None and s.received_at >= o.at]
+                 and s.received_at is not None and s.received_at >= sent]
         powered = [(s, sample_power_w(s)) for s in after]
         before = check.get("power_before_w") or 0.0
         if pause:
             hit = next(((s, w) for s, w in powered if w is not None and w <= self.limits.zero_w), None)
             mine = [c for c in facts.connectors if c.connector_id == check["connector_id"]]
             status = mine[0] if mine else None
-            suspended = status is not None and status.status == "SuspendedEVSE" and status.received_at >= o.at - timedelta(seconds=2)
+            suspended = status is not None and status.status == "SuspendedEVSE" and status.received_at >= sent
             if hit is not None and suspended:
                 assert hit[0].received_at is not None and status is not None
-                latency = (hit[0].received_at - o.at).total_seconds()
-                ev += [Evidence(f"power {hit[1]:.0f} W {latency:.0f} s after the answer", hit[0].timestamp, frame_of(hit[0])),
+                latency = (hit[0].received_at - sent).total_seconds()
+                ev += [Evidence(f"power {hit[1]:.0f} W {latency:.0f} s after the limit was sent", hit[0].timestamp, frame_of(hit[0])),
                        Evidence("status SuspendedEVSE", status.received_at, {"status": status.status})]
                 return _step(PASS, f"power ≈ 0 and SuspendedEVSE {latency:.0f} s after the limit", ev, latency_s=round(latency, 1))
         else:
@@ -324,12 +352,12 @@ class ActiveCheck:
             hit = next(((s, w) for s, w in powered if w is not None and w >= want), None)
             if hit is not None:
                 assert hit[0].received_at is not None
-                latency = (hit[0].received_at - o.at).total_seconds()
-                ev.append(Evidence(f"power back to {hit[1]:.0f} W {latency:.0f} s after the answer", hit[0].timestamp,
+                latency = (hit[0].received_at - sent).total_seconds()
+                ev.append(Evidence(f"power back to {hit[1]:.0f} W {latency:.0f} s after the resume was sent", hit[0].timestamp,
                                    frame_of(hit[0])))
                 return _step(PASS, f"power back ({hit[1]:.0f} W) {latency:.0f} s after the resume", ev,
                              resume_latency_s=round(latency, 1))
-        if now - o.at <= timedelta(seconds=self.limits.follow_s):
+        if now - sent <= timedelta(seconds=self.limits.follow_s) and not final:
             return None
         if powered:
             last, watts = powered[-1]

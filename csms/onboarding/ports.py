@@ -10,9 +10,10 @@ from csms.onboarding.facts import ChargerFacts
 
 
 class FactSource(Protocol):
-    def facts(self, charge_point_id: str, now: datetime) -> ChargerFacts | None:
+    def facts(self, charge_point_id: str, now: datetime, since: datetime | None = None) -> ChargerFacts | None:
         """One charger's stored state, bounded (newest samples, outcomes, review items) and its
-        latest active check; None for an unknown charger. A fixed number of reads per call."""
+        latest active check; None for an unknown charger. A fixed number of reads per call.
+        ``since``: only meter samples and call outcomes from then on (the active check's cheap look)."""
         ...
 
 

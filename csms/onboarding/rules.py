@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from csms.model import MeterSample
+from csms.ocpp.commands import ANSWER_TIMEOUT
 from csms.onboarding.facts import (FAIL, NOT_SEEN, PASS, ChargerFacts, Evidence, Verdict, frame_of, outcome_frame,
                                    sample_power_w)
 from csms.timeutil import parse_ts
@@ -180,7 +181,8 @@ def trigger(facts: ChargerFacts, p: dict[str, Any]) -> Verdict:
         arrived = facts.boot_at
     else:
         arrived = max((c.received_at for c in facts.connectors), default=None)
-    if arrived is not None and last.at - timedelta(seconds=2) <= arrived:
+    # the trigger went out at most the queue's answer timeout before its answer was recorded
+    if arrived is not None and last.at - ANSWER_TIMEOUT <= arrived:
         ev.append(Evidence(f"{message} received {(arrived - last.at).total_seconds():.0f} s after the answer", arrived))
         return Verdict(PASS, "Accepted and received", tuple(ev))
     if facts.now - last.at < within:
