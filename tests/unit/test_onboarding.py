@@ -354,3 +354,10 @@ def test_a_register_that_disagrees_with_the_power_fails_consistency():
     c.run(600)
     line = next(r for r in c.ops.report(OPERATOR, "CP1")["requirements"] if r["id"] == "meter-consistency")
     assert line["state"] == "fail" and "∫power dt" in line["detail"]
+
+
+def test_docs_list_every_requirement_of_the_table():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "onboarding.md").read_text()
+    assert all(f"| `{r.id}` | {r.title} |" in text for r in load())
