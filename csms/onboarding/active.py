@@ -94,9 +94,10 @@ class ActiveCheck:
             raise CheckRefused(f"no charger {charge_point_id}")
         if not facts.online:
             raise CheckRefused(f"{charge_point_id} is offline: the check needs it connected")
-        current = self.store.load_check(charge_point_id)
-        if current is not None and current.get("state") == "running" and now < _ts(current["deadline"]) + timedelta(seconds=60):
-            raise CheckRefused(f"a check of {charge_point_id} is already running ({current['id']})")
+        current = self.advance(charge_point_id)  # one nobody looked at for a while finishes (restores) first
+        if current is not None and current.get("state") == "running":
+            raise CheckRefused(f"a check of {charge_point_id} is already running ({current['id']}, "
+                               f"until {current['deadline']} at the latest)")
         session = next((s for s in facts.sessions if s.active), None)
         check = {"id": uuid.uuid4().hex[:12], "charger": charge_point_id, "state": "running", "version": 0,
                  "started_at": iso(now), "deadline": iso(now + timedelta(seconds=self.limits.total_s)),

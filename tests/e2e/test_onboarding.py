@@ -302,3 +302,22 @@ def test_the_web_page_shows_the_report(world, checks):
     assert "pause" in steps and "Run active check" in buttons
     assert "fails on 1 of 2 chargers" in models
     assert shot.stat().st_size > 10_000
+
+
+def test_the_cli_prints_the_report_the_one_pager_and_the_models(world, checks, capsys, tmp_path):
+    from csms_local.cli import main
+
+    remote = ["--api", world.platform.api_url, "--token", operator_token(world.platform.state_dir),
+              "--ca", str(world.platform.ca_path)]
+    assert main(["charger", "report", DEAF, *remote]) == 0
+    out = capsys.readouterr().out
+    assert f"{DEAF} (Acme W22 firmware 2.1)" in out
+    assert any(line.strip().startswith("FAIL  Smart Charging: the limit is effective") for line in out.splitlines())
+    page = tmp_path / "deaf.html"
+    assert main(["charger", "report", DEAF, "--html", str(page), *remote]) == 0
+    assert "Integration report: OB-DEAF" in page.read_text()
+    assert main(["models", *remote]) == 0
+    assert "Smart Charging: the limit is effective: fails on 1 of 2 chargers" in capsys.readouterr().out
+    # a mistake gets one line, never a traceback
+    assert main(["charger", "check", "NOPE", *remote]) == 2
+    assert capsys.readouterr().err.strip() == "error: 404: no charger NOPE"

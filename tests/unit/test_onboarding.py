@@ -361,3 +361,25 @@ def test_docs_list_every_requirement_of_the_table():
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "onboarding.md").read_text()
     assert all(f"| `{r.id}` | {r.title} |" in text for r in load())
+
+
+def test_a_check_nobody_looks_at_is_finished_and_restored_by_the_next_start():
+    # Given a check whose poller went away during the pause
+    c = _session("compliant", minutes=3)
+    c.sessions.save_plan("CP1", c.tx, json.dumps([[iso(c.now), iso(c.now + timedelta(hours=3)), 6000]]), "p")
+    first = c.ops.start_check(OPERATOR, "CP1")
+    c.pump()
+    while c.ops.check(OPERATOR, "CP1")["step"] != "pause":
+        c.run(10, check=c.ops)
+    c.run(10, check=c.ops)
+    assert c.ev.limit_w(c.now) == 0  # paused ...
+    c.run(400)  # ... and nobody looks for 400 s: the pause's duration has lifted it on the charger
+    assert c.ev.limit_w(c.now) != 0
+    # When an operator starts a new check, the old one is finished first: the plan goes out again
+    with pytest.raises(Exception, match="already running"):
+        c.ops.start_check(OPERATOR, "CP1")
+    c.pump()
+    c.run(10)
+    assert c.ops.check(OPERATOR, "CP1")["id"] == first["id"]
+    assert c.ops.check(OPERATOR, "CP1")["state"] == "done" and c.ev.limit_w(c.now) == 6000
+    assert c.ops.start_check(OPERATOR, "CP1")["id"] != first["id"]
