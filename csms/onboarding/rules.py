@@ -379,13 +379,17 @@ def connectivity(facts: ChargerFacts, p: dict[str, Any]) -> Verdict:
     answered = [o for o in facts.outcomes if o.outcome in ("answered", "error", "invalid_answer")]
     timeouts = [o for o in facts.outcomes if o.outcome == "timeout"]
     ev = []
-    if facts.last_seen is not None:
-        ev.append(Evidence(f"last message {(facts.now - facts.last_seen).total_seconds():.0f} s ago", facts.last_seen))
+    # heard from: a Heartbeat or Boot (last_seen), or any stored reading or status (no write of its own)
+    heard = [t for t in [facts.last_seen, *(s.received_at for s in facts.samples[-1:]),
+                         *(c.received_at for c in facts.connectors)] if t is not None]
+    last = max(heard) if heard else None
+    if last is not None:
+        ev.append(Evidence(f"last message {(facts.now - last).total_seconds():.0f} s ago", last))
     if facts.outcomes:
         ev.append(Evidence(f"{len(answered)} platform call(s) answered, {len(timeouts)} unanswered"))
-    if not facts.online and facts.last_seen is None:
+    if not facts.online and last is None:
         return Verdict(NOT_SEEN, "never connected")
-    silent = facts.last_seen is None or (facts.now - facts.last_seen).total_seconds() > (
+    silent = last is None or (facts.now - last).total_seconds() > (
         float(p.get("heartbeat_slack", 2.5)) * facts.heartbeat_interval_s)
     if not facts.online or silent:
         return Verdict(FAIL, "offline or silent beyond the heartbeat interval", tuple(ev))
