@@ -102,19 +102,11 @@ class LocalHttpApi:
     handler (a payload-2.0 event), anything else to the static web page.
     """
 
-    def _serialised(self, event: dict) -> dict:
-        with self._handler_lock:
-            return self.handler(event, None)
-
     def __init__(self, handler: Callable[[dict, Any], dict], state_dir: Path, host: str = "127.0.0.1",
                  port: int = 0, ssl_context=None, files_root: Path | None = None):
         import uvicorn
 
         self.handler, self.tokens_path = handler, Path(state_dir) / TOKENS_FILE
-        # One request at a time through the handler, as one Lambda container serves one: the Powertools
-        # resolver keeps the current event and its route arguments in module state, so two requests
-        # at once could answer one with the other's charger (found by issue 18's concurrent checks).
-        self._handler_lock = threading.Lock()
         self.files_root = files_root  # firmware and diagnostics behind signed links (adapters.local_files)
         self._socket = socket.create_server((host, port))  # bound now: the port is known before start()
         config = uvicorn.Config(
@@ -206,7 +198,7 @@ class LocalHttpApi:
             "body": body, "isBase64Encoded": False,
         }
         try:
-            response = await asyncio.to_thread(self._serialised, event)
+            response = await asyncio.to_thread(self.handler, event, None)
         except Exception:
             log.exception("HTTP API handler failed")
             return _json(500, {"message": "Internal Server Error"})
