@@ -163,27 +163,23 @@ def _seconds(a: str, b: str) -> float:
 
 @pytest.fixture(scope="module")
 def checks(world):
-    """The active check on OB-GOOD and OB-DEAF, at the same time (each its own poller), while OB-SLOW
-    keeps sampling."""
-    results: dict[str, dict] = {}
-    failures: list[BaseException] = []
-
-    def one(cp: str) -> None:
-        try:
-            results[cp] = run_check(world, cp)
-        except BaseException as exc:  # said below, with the simulators' state
-            failures.append(exc)
-
-    threads = [threading.Thread(target=one, args=(cp,)) for cp in (GOOD, DEAF)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(90)
-    if failures:
-        raise AssertionError(f"{failures}; simulators: {[t.exception() if t.done() else 'running' for t in world.tasks]}")
+    """The active check on OB-GOOD and OB-DEAF at the same time, while OB-SLOW keeps sampling. One
+    thread makes every request (the local HTTP API answers concurrent requests unreliably: the
+    Powertools resolver keeps the current event in module state; see the report of issue 18)."""
+    checks = {}
+    for cp in (GOOD, DEAF):
+        code, checks[cp] = api(world.platform, "POST", f"/v1/chargers/{cp}/check")
+        assert code == 202, checks[cp]
+    deadline = time.monotonic() + 120
+    while any(c["state"] == "running" for c in checks.values()) and time.monotonic() < deadline:
+        time.sleep(12 / SPEED)
+        for cp in (GOOD, DEAF):
+            if checks[cp]["state"] == "running":
+                code, checks[cp] = api(world.platform, "GET", f"/v1/chargers/{cp}/check")
+                assert code == 200, checks[cp]
     world.wait_for_samples(SLOW, 3)  # at plug-in, 5 and 10 minutes after
     world.wait_until((world.clock.now() - world.clock.start).total_seconds() / 60 + 1)  # the restored plan's answer
-    return results
+    return checks
 
 
 def test_a_compliant_charger_passes_every_requirement_the_platform_can_judge(world, checks):
