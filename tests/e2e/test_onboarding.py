@@ -139,18 +139,6 @@ def world(tmp_path_factory):
         w.stop()
 
 
-def run_check(world: World, cp: str) -> dict:
-    """POST the check, then look every 12 platform seconds until it is done (a poller's life)."""
-    code, check = api(world.platform, "POST", f"/v1/chargers/{cp}/check")
-    assert code == 202, check
-    deadline = time.monotonic() + 60
-    while check["state"] == "running" and time.monotonic() < deadline:
-        time.sleep(12 / SPEED)
-        code, check = api(world.platform, "GET", f"/v1/chargers/{cp}/check")
-        assert code == 200, check
-    return check
-
-
 def states(world: World, cp: str) -> dict[str, str]:
     code, report = api(world.platform, "GET", f"/v1/chargers/{cp}/report")
     assert code == 200, report
