@@ -576,6 +576,57 @@ def handle(event: dict, context: Any, operations: Operations) -> dict:
     return app.resolve(event, context)
 
 
+# ------------------------------------------- onboarding: integration reports (issue 18, docs/onboarding.md)
+from csms.onboarding.operations import OnboardingOperations  # noqa: E402
+
+REPORT_TYPES = {"json": content_types.APPLICATION_JSON, "markdown": "text/markdown; charset=utf-8",
+                "html": "text/html; charset=utf-8"}
+
+
+def _onboarding() -> OnboardingOperations:
+    onboarding = ops().onboarding
+    if onboarding is None:
+        raise NotFound("integration reports are not served here")
+    return onboarding
+
+
+@app.get("/v1/chargers/<charger_id>/report",
+         summary="the charger's integration report: every requirement pass / fail / not yet seen, with evidence "
+                 "(operators); format=markdown or html gives the one-pager a manufacturer can be sent")
+def charger_report(charger_id: str,
+                   format: Annotated[str, Query(pattern="^(json|markdown|html)$")] = "json") -> Response[Any]:  # noqa: A002
+    body = _onboarding().report(caller(), charger_id, format)
+    return Response(200, REPORT_TYPES[format], body if format != "json" else json.dumps(body))
+
+
+@app.post("/v1/chargers/<charger_id>/check",
+          summary="start the active check during a live session (triggers, configuration, a bounded pause and "
+                  "resume; the driver's plan is restored); 409 when offline or already running")
+def start_check(charger_id: str) -> Response[dict]:
+    return Response(202, content_types.APPLICATION_JSON, _onboarding().start_check(caller(), charger_id))
+
+
+@app.get("/v1/chargers/<charger_id>/check",
+         summary="the latest active check with its progress, advanced to now (poll it while it runs)")
+def get_check(charger_id: str) -> dict:
+    return _onboarding().check(caller(), charger_id)
+
+
+@app.delete("/v1/chargers/<charger_id>/check", summary="abort the running check: the driver's plan is restored at once")
+def abort_check(charger_id: str) -> dict:
+    return _onboarding().abort_check(caller(), charger_id)
+
+
+@app.get("/v1/models/report",
+         summary="verdicts per vendor / model / firmware: per requirement how many chargers pass, fail or were "
+                 "not yet seen (as of each charger's latest report)")
+def models_report() -> list:
+    return _onboarding().models_report(caller())
+
+
+@app.get("/v1/onboarding/requirements", summary="the integration requirements table (operators)")
+def onboarding_requirements() -> list:
+    return _onboarding().requirements(caller())
 
 
 

@@ -186,8 +186,15 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
     from adapters.dynamo.security_events import DynamoSecurityEvents
     from csms.authorization.operations import AuthorizationOperations
+    from adapters.dynamo.onboarding import DynamoOnboarding
     from csms.firmware.operations import FirmwareOperations
+    from csms.onboarding.operations import OnboardingOperations
     from csms.operations import Operations
+
+    onboarding_store = DynamoOnboarding(rt.settings.heartbeat_interval_s)
+    onboarding = OnboardingOperations(facts=onboarding_store, checks=onboarding_store, verdicts=onboarding_store,
+                                      fleet=DynamoFirmware(), commander=rt.commander, plan_of=rt.sessions.plan_of,
+                                      replan=rt.replan or _no_replan, clock=clock or rt.commander.clock)
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
@@ -195,4 +202,5 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       failures=rt.failures, links=DynamoDriverLinks(),
                       firmware=FirmwareOperations(rt.firmware, rt.diagnostics), security_events=DynamoSecurityEvents(),
                       authorization=AuthorizationOperations(rt.authorization, rt.commander, rt.calls, rt.chargers,
-                                                            clock or rt.commander.clock))
+                                                            clock or rt.commander.clock),
+                      onboarding=onboarding)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from csms_local.cli import UsageError
+from csms_local.cmd_onboarding import register_charger as register_onboarding
 from csms_local.cmd_api import add_api_options, request
 from csms_local.state import cli_principal, open_runtime
 
@@ -28,6 +29,7 @@ def register(subparsers) -> None:
     listing = commands.add_parser("list", help="chargers with online state, connectors and power")
     add_api_options(listing)
     listing.set_defaults(func=list_chargers)
+    register_onboarding(commands)  # charger report, charger check (issue 18)
     prefer = commands.add_parser("prefer", help="the driver's preference: departure time and energy; re-plans")
     prefer.add_argument("charge_point_id")
     prefer.add_argument("--departure", help="ISO 8601 time the vehicle leaves (default: 8 h after plug-in)")

@@ -80,8 +80,12 @@ class Gateway:
         idle_timeout_s: float = 600,
         max_connection_s: float = 7200,
         edge: Callable[[Any], dict[str, str]] | None = None,
+        connected_at_ms: Callable[[], int] = _now_ms,
     ):
         self.handlers = handlers  # authorizer, connect, default, disconnect
+        # requestContext.connectedAt: API Gateway's clock, which the platform's clock seam stands for
+        # (the set-up window is measured from it); idle and age limits stay on real time
+        self.connected_at_ms = connected_at_ms
         # CloudFront's part (csms_local.edge.LocalEdge): certificate, TLS and origin-secret headers
         # built from the TLS socket; a client's own are dropped
         self.edge = edge
@@ -151,7 +155,7 @@ class Gateway:
             headers.update(added)
             multi.update({name: [value] for name, value in added.items()})
         source_ip = socket.remote_address[0] if socket.remote_address else "127.0.0.1"
-        connection_id, connected_at = _new_connection_id(), _now_ms()
+        connection_id, connected_at = _new_connection_id(), self.connected_at_ms()
         auth_event = {
             "type": "REQUEST",
             "methodArn": f"arn:aws:execute-api:local:000000000000:{API_ID}/{STAGE}/$connect",

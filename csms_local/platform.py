@@ -61,6 +61,7 @@ class LocalPlatform:
         charger_ca: str | Path | None = None,
         cpo_name: str | None = None,
         firmware_every_s: float = FIRMWARE_EVERY_S,
+        clock: Callable[[], datetime] | None = None,
     ):
         self.state_dir = Path(state_dir)
         self.host, self.port, self.mgmt_port = host, port, mgmt_port
@@ -75,6 +76,9 @@ class LocalPlatform:
         self.charger_ca: Path | None = Path(charger_ca) if charger_ca else None
         self.cpo_name = cpo_name
         self.firmware_every_s = firmware_every_s
+        # The platform's clock seam (csms.ocpp.ports.Clock): the handlers, the jobs and the connections'
+        # connectedAt read it; a test passes a simulated clock so minutes of platform time take seconds
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(timezone.utc))
         self._http = None
         self.ca_path: Path | None = None
         self.firmware_root_path: Path | None = None  # the firmware root chargers install (SignedUpdateFirmware)
@@ -142,7 +146,7 @@ class LocalPlatform:
         from handlers.sweeper import close_aged
 
         self.runtime.commander.sweep()
-        close_aged(self.runtime, datetime.now(timezone.utc))
+        close_aged(self.runtime, datetime.now(timezone.utc))  # close_at is stamped by $connect on real time
 
     async def start(self) -> "LocalPlatform":
         """Raises ``csms_local.private.StateDirBusy`` when another platform uses the state dir."""
@@ -187,6 +191,7 @@ class LocalPlatform:
              "default": _quiet(default.lambda_handler), "disconnect": _quiet(disconnect.lambda_handler)},
             host=self.host, port=self.port, ssl_context=gateway_context,
             idle_timeout_s=self.idle_timeout_s, max_connection_s=self.max_connection_s, edge=LocalEdge(origin_secret),
+            connected_at_ms=lambda: int(self.clock().timestamp() * 1000),
         )
         # Loopback whatever --host says: API Gateway's management API needs IAM; this one has no
         # authentication, so only this machine may reach it (issue 21)
@@ -207,7 +212,8 @@ class LocalPlatform:
         # The runtime is built (and the models bound) before the tables are created, so every
         # model's botocore client is made here, once: otherwise the first burst of messages made
         # one per frame thread at once (~100 ms of CPU each).
-        _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters()))
+        _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters(),
+                                           clock=self.clock))
         await asyncio.to_thread(create_tables)
         legacy = self.state_dir / dynamodb.LEGACY_SNAPSHOT
         if self._dynamo is not None and legacy.exists():
@@ -234,7 +240,8 @@ class LocalPlatform:
             files_env = {ENV_LOCAL_FILES_DIR: str(files), ENV_LOCAL_FILES_URL: self._http.url}
             self._saved_env.update({k: os.environ.get(k) for k in files_env})
             os.environ.update(files_env)
-            _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters()))
+            _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters(),
+                                           clock=self.clock))
         write_private(self.endpoint_file, json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, self._sweep)
@@ -252,20 +259,18 @@ class LocalPlatform:
         refresh Lambda stores the feeds in AWS."""
         from csms.charging import signals
         from csms.charging import tariff
-        from csms.timeutil import utcnow
-
         if self._recorded_signals is None:
             self._recorded_signals = tariff.load(DATA / "gb_agile_prices.csv", DATA / "gb_carbon_intensity.csv")
-        now = utcnow()
+        now = self.clock()
         self.runtime.signals.put(signals.rows_from_signals(tariff.replayed(self._recorded_signals, now)), now)
 
     def _smart_schedule(self) -> None:
-        """The periodic run on the real clock, reading the stored signals: the same fan-out as in AWS
+        """The periodic run on the platform clock, reading the stored signals: the same fan-out as in AWS
         (dispatch per active-index shard, shard planners, sender), in process through in-memory
         queues (``adapters.fanout.run_in_process``)."""
         from adapters.fanout import run_in_process
 
-        report = run_in_process(self.runtime)
+        report = run_in_process(self.runtime, clock=self.clock)
         log.info("smart schedule: %d tasks, %d planned, %d profiles sent, %d unchanged", report.tasks, report.planned,
                  report.sent, report.unchanged)
         if report.dead:

@@ -33,6 +33,10 @@ class SimClock:
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
 
+    def restart(self, start: datetime) -> None:
+        """Run on from ``start`` (e.g. real now, once a platform sharing this clock has started)."""
+        self.start, self._t0 = start, time.monotonic()
+
     async def sleep(self, sim_seconds: float) -> None:
         await asyncio.sleep(max(0.0, sim_seconds / self.speed))
 
@@ -62,10 +66,13 @@ class EvCharger:
     register_wh: float = 0.0
     visit: EvVisit | None = None
     drawn_wh: float = 0.0
-    limits: dict = field(default_factory=dict)  # purpose -> (start, periods [(offset_s, limit W)])
+    limits: dict = field(default_factory=dict)  # purpose -> (start, periods [(offset_s, limit W)], duration s or None)
 
-    def set_profile(self, purpose: str, start: datetime, periods_w: list[tuple[int, float]]) -> None:
-        self.limits[purpose] = (start, sorted(periods_w))
+    def set_profile(self, purpose: str, start: datetime, periods_w: list[tuple[int, float]],
+                    duration_s: float | None = None) -> None:
+        """A schedule from ``start``; past its ``duration`` (OCPP 1.6 ChargingSchedule.duration) it no
+        longer limits."""
+        self.limits[purpose] = (start, sorted(periods_w), duration_s)
 
     def clear_profiles(self) -> None:
         self.limits.clear()
@@ -74,8 +81,10 @@ class EvCharger:
         def current(purpose):
             if purpose not in self.limits:
                 return None
-            start, periods = self.limits[purpose]
+            start, periods, duration = self.limits[purpose]
             offset = (at - start).total_seconds()
+            if duration is not None and offset >= duration:
+                return None
             value = None
             for begin, limit in periods:
                 if begin <= offset:
@@ -124,9 +133,13 @@ def _periods_w(schedule: dict, phases: int, voltage: float) -> list[tuple[int, f
 class SimChargePoint(ChargePoint):
     """The OCPP side of a simulated charger."""
 
-    def __init__(self, charge_point_id, connection, model: EvCharger, clock: SimClock, rate_unit: str):
+    def __init__(self, charge_point_id, connection, model: EvCharger, clock: SimClock, rate_unit: str, *,
+                 ignore_profiles: bool = False, current_only: bool = False):
         super().__init__(charge_point_id, connection, response_timeout=60)
         self.model, self.clock = model, clock
+        # Misbehaviours seen in chargers being onboarded (issue 18): a profile Accepted and then not
+        # applied; MeterValues with Current.Import only (no Voltage, no power) whatever was configured.
+        self.ignore_profiles, self.current_only = ignore_profiles, current_only
         self.config = {"MeterValueSampleInterval": "300", "HeartbeatInterval": "300",
                        "MeterValuesSampledData": "Energy.Active.Import.Register",
                        "ChargingScheduleAllowedChargingRateUnit": rate_unit, "ChargeProfileMaxStackLevel": "3",
@@ -170,8 +183,11 @@ class SimChargePoint(ChargePoint):
         schedule = profile["charging_schedule"]
         start = schedule.get("start_schedule")
         start_at = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else self.clock.now()
-        self.model.set_profile(purpose, start_at, _periods_w(schedule, self.model.phases, self.model.voltage_v))
         self.profiles_received += 1
+        if self.ignore_profiles:
+            return call_result.SetChargingProfile(status="Accepted")  # ... and nothing changes
+        self.model.set_profile(purpose, start_at, _periods_w(schedule, self.model.phases, self.model.voltage_v),
+                               schedule.get("duration"))
         return call_result.SetChargingProfile(status="Accepted")
 
     @on(Action.clear_charging_profile)
@@ -187,22 +203,29 @@ class SimChargePoint(ChargePoint):
     def on_reset(self, type, **_):  # noqa: A002
         return call_result.Reset(status="Rejected")
 
+    boot_info = ("CSMS-Sim", "EV-Sim-1", "1.0.0")  # vendor, model, firmware version
+
     async def boot(self):
-        return await self.call(call.BootNotification(charge_point_vendor="CSMS-Sim", charge_point_model="EV-Sim-1",
-                                                     firmware_version="1.0.0"))
+        vendor, model, firmware = self.boot_info
+        return await self.call(call.BootNotification(charge_point_vendor=vendor, charge_point_model=model,
+                                                     firmware_version=firmware))
 
     async def status(self, status: str):
         await self.call(call.StatusNotification(connector_id=1, error_code="NoError", status=status,
                                                 timestamp=iso(self.clock.now())))
 
     async def meter(self, power_w: float):
+        register = {"value": f"{self.model.register_wh:.0f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh",
+                    "context": "Sample.Periodic"}
+        if self.current_only:
+            amps = power_w / (self.model.voltage_v * self.model.phases)
+            power = [{"value": f"{amps:.1f}", "measurand": "Current.Import", "unit": "A", "phase": phase,
+                      "context": "Sample.Periodic"} for phase in ("L1", "L2", "L3")[:self.model.phases]]
+        else:
+            power = [{"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W",
+                      "context": "Sample.Periodic"}]
         await self.call(call.MeterValues(connector_id=1, transaction_id=self.transaction_id, meter_value=[{
-            "timestamp": iso(self.clock.now()),
-            "sampledValue": [
-                {"value": f"{self.model.register_wh:.0f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh",
-                 "context": "Sample.Periodic"},
-                {"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W", "context": "Sample.Periodic"},
-            ]}]))
+            "timestamp": iso(self.clock.now()), "sampledValue": [register, *power]}]))
 
 
 @dataclass
@@ -215,20 +238,30 @@ class SimResult:
 
 async def run_charger(url: str, ssl, charge_point_id: str, key: str, visits: list[EvVisit], clock: SimClock,
                       end: datetime, *, max_power_w: float, rate_unit: str = "Power", phases: int = 3,
-                      tick_s: float = 60.0, min_sample_interval_s: float = 300.0) -> SimResult:
-    """Run one simulated charger until ``end`` (simulated time)."""
+                      tick_s: float = 60.0, min_sample_interval_s: float = 300.0, ignore_profiles: bool = False,
+                      current_only: bool = False, vendor: str = "CSMS-Sim", model_name: str = "EV-Sim-1",
+                      firmware: str = "1.0.0", on_ready=None) -> SimResult:
+    """Run one simulated charger until ``end`` (simulated time). ``min_sample_interval_s``: it samples
+    no more often than this whatever MeterValueSampleInterval says; ``ignore_profiles``: accepts
+    charging profiles and ignores them; ``current_only``: reports Current.Import without Voltage or
+    power; ``on_ready(cp)`` is called once booted (tests reach the ``SimChargePoint``)."""
     auth = "Basic " + base64.b64encode(f"{charge_point_id}:{key}".encode()).decode()
     model = EvCharger(max_power_w=max_power_w, phases=phases, register_wh=1_000_000.0)
     result = SimResult(charge_point_id)
     async with connect(f"{url}/{charge_point_id}", ssl=ssl, subprotocols=["ocpp1.6"],
                        additional_headers={"Authorization": auth}, open_timeout=30) as ws:
-        cp = SimChargePoint(charge_point_id, ws, model, clock, rate_unit)
+        cp = SimChargePoint(charge_point_id, ws, model, clock, rate_unit, ignore_profiles=ignore_profiles,
+                            current_only=current_only)
+        cp.boot_info = (vendor, model_name, firmware)
         listener = asyncio.create_task(cp.start())
         try:
             await cp.boot()
             await cp.status("Available")
+            if on_ready is not None:
+                on_ready(cp)
             pending = sorted(visits, key=lambda v: v.arrive)
-            last_status, last_sample = "Available", clock.now()
+            # the first sample goes out at plug-in, the next ones at the interval
+            last_status, last_sample = "Available", clock.now() - timedelta(days=1)
             last_tick = clock.now()
             while clock.now() < end:
                 now = clock.now()

@@ -6,6 +6,7 @@ that each fake satisfies its ports (the ``TYPE_CHECKING`` block at the end)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from csms.model import ReviewItem, Session
@@ -155,3 +156,65 @@ if TYPE_CHECKING:
     from csms.authorization.ports import AuthorizationStore
 
     _authorization: AuthorizationStore = MemoryAuthorization()
+
+
+import json  # noqa: E402  (issue 18's fake; kept beside it so parallel branches merge cheaply)
+
+
+class MemoryOnboarding:
+    """In-memory ``csms.onboarding.ports`` FactSource, CheckStore and ModelVerdicts over the other
+    fakes (issue 18)."""
+
+    def __init__(self, chargers: MemoryChargers, connectors: MemoryConnectors, sessions: MemorySessions,
+                 meter: MemoryMeter, calls: MemoryCallQueue, review: MemoryReview,
+                 heartbeat_interval_s: int = 300) -> None:
+        self.charger_items, self.connectors, self.sessions = chargers, connectors, sessions
+        self.meter, self.calls, self.review = meter, calls, review
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.checks: dict[str, dict] = {}
+        self.verdicts: dict[tuple[str, str], dict[str, dict]] = {}
+
+    def facts(self, charge_point_id: str, now: datetime, since: datetime | None = None):
+        from csms.onboarding.facts import ChargerFacts
+
+        item = self.charger_items.items.get(charge_point_id)
+        if item is None:
+            return None
+        connectors = tuple(self.connectors.list(charge_point_id))
+        samples = [s for (cp, _, _, _), s in self.meter.items.items() if cp == charge_point_id
+                   and (since is None or s.timestamp >= since)]
+        samples.sort(key=lambda s: (s.timestamp, s.source))
+        sessions = sorted((s for (cp, _), s in self.sessions.items.items() if cp == charge_point_id),
+                          key=lambda s: -s.transaction_id)[:5]
+        return ChargerFacts(
+            charge_point_id=charge_point_id, now=now, online=bool(item["online"]), last_seen=item["last_seen"],
+            boot=item["boot"], boot_at=item["boot_at"], security=item.get("security"),
+            security_profile=int(item.get("security_profile", 2)), capabilities=dict(item["capabilities"]),
+            firmware_status=item["firmware_status"], firmware_history=tuple(item["firmware_history"]),
+            heartbeat_interval_s=self.heartbeat_interval_s, connectors=connectors, sessions=tuple(sessions),
+            samples=tuple(samples[-240:]), outcomes=tuple(o for o in self.calls.outcomes(charge_point_id)[-200:]
+                                                          if since is None or o.at >= since),
+            review=tuple(self.review.list(charge_point_id)[-50:]) if since is None else (),
+            check=self.load_check(charge_point_id))
+
+    def load_check(self, charge_point_id: str) -> dict | None:
+        stored = self.checks.get(charge_point_id)
+        return json.loads(json.dumps(stored)) if stored is not None else None
+
+    def save_check(self, charge_point_id: str, check: dict, expected_version: int | None) -> bool:
+        current = self.checks.get(charge_point_id)
+        if (current is None) != (expected_version is None) or (current is not None and current["version"] != expected_version):
+            return False
+        self.checks[charge_point_id] = json.loads(json.dumps(check))
+        return True
+
+    def record(self, vendor: str, model: str, firmware: str | None, charge_point_id: str,
+               summary: dict[str, str], at: datetime) -> None:
+        self.verdicts.setdefault((vendor, model), {})[charge_point_id] = {
+            "charger": charge_point_id, "firmware": firmware, "summary": dict(summary), "at": at.isoformat()}
+
+    def models(self) -> list[tuple[str, str]]:
+        return sorted(self.verdicts)
+
+    def chargers(self, vendor: str, model: str) -> list[dict]:
+        return list(self.verdicts.get((vendor, model), {}).values())

@@ -41,6 +41,11 @@ MINUTES_PER_MONTH = 30 * 24 * 60
 # One idTag answer: the charger's policy and the idTag, two items under 4 KB read eventually consistently
 # in one BatchGetItem (adapters.dynamo.authorization): 2 x 0.5 read units
 AUTH_LOOKUP_UNITS = 1.0
+# A report's reads (adapters/dynamo/onboarding.py, consistent unless noted): the charger item (1 RU), its
+# connectors (1), 5 sessions (1), 240 meter samples of ~300 B (18), 200 call outcomes of ~500 B (25), 50
+# review items (eventually consistent, ~2 KB each: 13), the check item (2)
+ONBOARDING_REPORT_RU = 61
+ONBOARDING_CHECK_POLLS = 150  # a check of up to 5 minutes polled every 2 s
 SETUP_WINDOW_S = 120  # csms.ocpp.setup_policy.SETUP_WINDOW: messages this young pay the set-up check (tested equal)
 
 
@@ -73,6 +78,8 @@ class Profile:
     access_log_bytes: int = 73
     # Authorize messages per session (an RFID tap; 0 for a free-vend charger that starts without one)
     authorizes_per_session: float = 1.0
+    onboarding_reports_per_month: float = 1.0  # an operator opens the charger's integration report (issue 18)
+    onboarding_checks_per_year: float = 1.0  # active checks run on this charger
 
     def __post_init__(self):
         if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
@@ -273,6 +280,19 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
              f"{batches:,.1f} batches, {archive_gb * 1000:,.1f} MB a month archived")
     bill.add("Periodic jobs (share of fixed cost)", jobs_usd,
              f"sweeper every minute, gauge every 5 min, signal refresh every 30 min, over {profile.fleet_size:,} chargers")
+    # Onboarding (issue 18, docs/onboarding.md): no write per charger message (clock offsets, sample
+    # intervals and limit-to-power latencies are derived from stored readings when a report is made).
+    # A report reads ONBOARDING_REPORT_RU and writes 2 items (the charger's verdicts under its model, the
+    # model's entry); an active check is polled ~ONBOARDING_CHECK_POLLS times, each poll a report's reads,
+    # and writes its ~7 calls (queue, slot, outcome: ~5 WU each) and ~14 versions of its state (~4 KB).
+    reports = profile.onboarding_reports_per_month
+    checks = profile.onboarding_checks_per_year / 12
+    ob_r = (reports + checks * ONBOARDING_CHECK_POLLS) * ONBOARDING_REPORT_RU
+    ob_w = reports * 2 + checks * (7 * 5 + 14 * 4 + 2)
+    bill.add("Onboarding reports and checks", ob_r * PRICES["dynamodb_read_unit"] + ob_w * PRICES["dynamodb_write_unit"]
+             + checks * 14 * PRICES["apigw_ws_message"],
+             f"{reports:g} report(s) and {checks:.2f} active check(s) a month: {ob_r:,.0f} RU, {ob_w:,.0f} WU; "
+             "nothing per charger message")
     # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)
     log_gb = log_bytes / 1e9
     bill.add("CloudWatch Logs", log_gb * PRICES["logs_gb_ingested"], f"{log_gb * 1000:,.1f} MB")
