@@ -14,13 +14,13 @@ from adapters.dynamo.models import bind
 from adapters.dynamo.repositories import (
     DynamoChargers,
     DynamoConnectors,
-    DynamoEvents,
     DynamoMeter,
     DynamoReview,
     DynamoSessions,
     DynamoSignals,
 )
 from adapters.dynamo.firmware import DynamoFirmware
+from adapters.dynamo.sites import DynamoGridEvents, DynamoSites
 from adapters.settings import Settings
 from csms.firmware.campaigns import Firmware
 from csms.firmware.diagnostics import Diagnostics
@@ -60,11 +60,12 @@ class Runtime:
     commander: Commander
     central: CentralSystem
     signals: DynamoSignals
-    events: DynamoEvents
+    events: DynamoGridEvents
     replan: Replan | None
     failures: DynamoFailures = field(default_factory=DynamoFailures)  # handshake failures (csms.ocpp.lockout)
     firmware: Firmware | None = None
     diagnostics: Diagnostics | None = None
+    sites: DynamoSites = field(default_factory=DynamoSites)  # sites and their chargers (issue 16)
 
 
 class _FromSettings:
@@ -170,7 +171,7 @@ def build_runtime(
     central.extensions.update(SecurityExtension(chargers=chargers, review=review, send=commander.send,
                                                 signer=certificate_signer(settings), cpo_name=settings.cpo_name).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
-                   DynamoSignals(), DynamoEvents(), replan,
+                   DynamoSignals(), DynamoGridEvents(), replan,
                    firmware=firmware, diagnostics=diagnostics)
 
 
@@ -182,9 +183,12 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
     from csms.firmware.operations import FirmwareOperations
     from csms.operations import Operations
+    from csms.site_ops import SiteOperations
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
                       replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review,
                       failures=rt.failures, links=DynamoDriverLinks(),
-                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics))
+                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics),
+                      sites=SiteOperations(sites=rt.sites, events=rt.events, chargers=rt.chargers,
+                                           replan=rt.replan or _no_replan, clock=clock or rt.commander.clock))
