@@ -1,6 +1,6 @@
 """Scheduled (EventBridge, every 15 minutes): plan every plugged-in vehicle; on plug-in / unplug
-(async invoke with ``chargePointId``): plan that charger's vehicles alone when no shared limit binds
-(``adapters.smart_charging.run_scheduler``). Sends the chargers whose plan changed a charging profile."""
+(async invoke with ``chargePointId``): plan that charger's vehicles alone when no shared limit binds,
+else its site or event group, a burst coalesced (``adapters.site_replan``). Sends the chargers whose plan changed a charging profile."""
 
 from __future__ import annotations
 
@@ -21,5 +21,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if report.skipped:
         metrics.add_metric(name="SchedulerSkipped", unit=MetricUnit.Count, value=len(report.skipped))
     logger.info("scheduler run", extra={"planned": report.planned, "sent": report.sent, "unchanged": report.unchanged,
-                                        "skipped": report.skipped, "reason": (event or {}).get("reason", "schedule")})
-    return {"planned": report.planned, "sent": report.sent, "unchanged": report.unchanged, "skipped": report.skipped}
+                                        "skipped": report.skipped, "reason": (event or {}).get("reason", "schedule"),
+                                        "group": report.group, "coalesced": report.coalesced})
+    return {"planned": report.planned, "sent": report.sent, "unchanged": report.unchanged, "skipped": report.skipped,
+            "group": report.group, "coalesced": report.coalesced}

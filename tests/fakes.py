@@ -583,6 +583,7 @@ class MemorySites:
         self.sites: dict[str, Site] = {}
         self.site_of_charger: dict[str, str] = {}
         self.claims: dict[str, datetime] = {}
+        self.again: set[str] = set()
 
     def put(self, site: Site) -> bool:
         created = site.site_id not in self.sites
@@ -625,9 +626,18 @@ class MemorySites:
     def claim_replan(self, key: str, until: datetime, now: datetime) -> bool:
         held = self.claims.get(key)
         if held is not None and held > now:
+            self.again.add(key)
             return False
         self.claims[key] = until
+        self.again.discard(key)
         return True
+
+    def release_replan(self, key: str) -> bool:
+        if key in self.again:
+            self.again.discard(key)
+            return True
+        self.claims.pop(key, None)
+        return False
 
 
 class MemoryGridEvents(MemoryEvents):

@@ -7,7 +7,7 @@
 | a region's site | ``region#<region>`` | site id | (keys only: the sites of a region are one Query) |
 | a site's charger | ``site#<site id>`` | charge point id | (keys only: a site's chargers are one Query) |
 | a charger's site | ``cp#<charge point id>`` | ``site`` | ``data``: the site id |
-| re-plan claim | ``replan`` | group key (``site:<id>``, ...) | ``until``: a run is pending until then (TTL a day) |
+| re-plan claim | ``replan`` | group key (``site:<id>``, ...) | ``until``: a run holds it until then (its lease; TTL a day); ``cancelled``: requested again meanwhile |
 | targeted event | the area (``GB``) | event id | as the fleet-wide events, plus ``target_kind``, ``targets``, ``reduction_kw`` |
 
 Writes that keep two items in step (a site and its region item; a charger and its site's member
@@ -21,7 +21,7 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from adapters.dynamo.models import GridItemModel
@@ -53,7 +53,7 @@ class DynamoSites:
     """``csms.charging.ports.SiteStore`` on DynamoDB."""
 
     def _conn(self):
-        return GridItemModel._get_connection()
+        return GridItemModel._get_connection().connection
 
     def put(self, site: Site) -> bool:
         old = self.get(site.site_id)
@@ -135,9 +135,25 @@ class DynamoSites:
                 condition=GridItemModel.area.does_not_exist() | (GridItemModel.until <= now))
             return True
         except PutError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+            if not _conditional_failed(exc):
+                raise
+        try:  # a run is under way: mark the claim so that it plans once more when it ends
+            GridItemModel(CLAIMS, key).update(actions=[GridItemModel.cancelled.set(True)],
+                                              condition=GridItemModel.area.exists())
+        except UpdateError as exc:  # released in between: this request's change may be missed until
+            if not _conditional_failed(exc):  # the next periodic run (never lost for longer)
+                raise
+        return False
+
+    def release_replan(self, key: str) -> bool:
+        try:  # ``cancelled`` on a claim item: "requested again while the run was under way"
+            GridItemModel(CLAIMS, key).delete(condition=GridItemModel.cancelled.does_not_exist())
+            return False
+        except DeleteError as exc:
+            if not _conditional_failed(exc):
+                raise
+        GridItemModel(CLAIMS, key).update(actions=[GridItemModel.cancelled.remove()])
+        return True
 
 
 class DynamoGridEvents(DynamoEvents):

@@ -91,9 +91,15 @@ class SiteStore(Protocol):
     def in_region(self, region: str) -> list[Site]: ...
 
     def claim_replan(self, key: str, until: datetime, now: datetime) -> bool:
-        """Coalescing a burst: True for the first claim of ``key`` (a site or event group) since the
-        last one ran out (its ``until`` <= ``now``); the winner plans the group at ``until``, every
-        later request before then is already covered by that run."""
+        """Coalescing a burst: True for the first claim of ``key`` (a site or event group) while no
+        run of it is under way (none claimed, or its lease ``until`` <= ``now``); the winner plans the
+        group. A request that loses the claim
+        marks it (``release_replan`` then says so). ``until`` is a lease: a claim whose run died
+        frees itself then."""
+
+    def release_replan(self, key: str) -> bool:
+        """After the claimed run: True when requests came in meanwhile (the claim is kept: plan
+        again, then release again); False when none did (the claim is gone)."""
 
 
 class TargetedEvents(Protocol):
