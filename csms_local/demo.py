@@ -30,6 +30,21 @@ ATTRIBUTION = [
 ]
 
 
+# The demo's sites (issue 16): (site id, share of the chargers, connection limit in kW or None). The
+# depot's limit binds: its chargers together could draw 7.4 kW each.
+DEMO_SITES = (("depot", 0.4, 15.0), ("office", 0.3, 30.0), ("homes", 0.3, None))
+
+
+def site_plan(charger_ids: list[str]) -> dict[str, tuple[float | None, list[str]]]:
+    """The chargers split over ``DEMO_SITES`` in order: site id -> (limit kW, chargers)."""
+    out, at = {}, 0
+    for n, (site_id, share, limit) in enumerate(DEMO_SITES):
+        count = len(charger_ids) - at if n == len(DEMO_SITES) - 1 else round(share * len(charger_ids))
+        out[site_id] = (limit, charger_ids[at:at + count])
+        at += count
+    return out
+
+
 @dataclass
 class SessionReport:
     session_id: str
@@ -172,6 +187,13 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
         plan = {cp: [v] for cp, v in zip(keys, visits)}
         for cp, visit in zip(keys, visits):  # what each driver tells the app: when they leave, what they need
             platform.runtime.chargers.set_preference(cp, visit.depart, visit.energy_wh / 1000)
+        sites = site_plan(list(keys))
+        from csms.charging.groups import check_site
+
+        for site_id, (limit, members) in sites.items():  # as an operator would: csms site add / assign
+            platform.runtime.sites.put(check_site(site_id, limit_kw=limit, region="demo"))
+            for cp in members:
+                platform.runtime.sites.assign(site_id, cp)
         clock = SimClock(day_start, speed)
         ssl = client_context(platform.ca_path)
         if smart:
@@ -201,6 +223,14 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
         ])
         ticker.cancel()
         rows, fleet_power = await asyncio.to_thread(build_report, platform.runtime, signals, plan, max_power_w)
+        site_rows = []
+        for site_id, (limit, members) in sites.items():
+            _, power = await asyncio.to_thread(build_report, platform.runtime, signals,
+                                               {cp: plan[cp] for cp in members}, max_power_w)
+            peak = max(power.values(), default=0.0)
+            site_rows.append({"site": site_id, "chargers": len(members), "limit_kw": limit, "peak_kw": round(peak, 2),
+                              "held": limit is None or peak <= limit + 0.05,
+                              "minutes_at_limit": 5 * sum(1 for v in power.values() if limit and v >= 0.9 * limit)})
     wall = time.monotonic() - started
     drawn = {sid: wh for r in results for sid, wh in r.drawn_wh.items()}
     totals = {
@@ -219,10 +249,15 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
     png = out_dir / "fleet.png"
     plot(png, fleet_power, signals, day_start, day_end)
     report = {"day": day.isoformat(), "chargers": len(keys), "speed": speed, "smart": smart, "totals": totals,
+              "sites": site_rows,
               "sessions": [asdict(r) for r in rows], "plot": str(png), "attribution": ATTRIBUTION}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "report.md").write_text(format_report(report))
     return report
+
+
+def _kw(limit: float | None) -> str:
+    return "none" if limit is None else f"{limit:g}"
 
 
 def format_report(report: dict) -> str:
@@ -247,6 +282,11 @@ def format_report(report: dict) -> str:
         f"Sessions that met their target: {t['met_target']} of {t['sessions']}; on/off switches: {t['switches']}; "
         f"charging profiles applied by chargers: {t['profiles_received']}.",
         f"Wall time: {t['wall_seconds']:.0f} s. Plot: {report['plot']}",
+        "",
+        "| site | chargers | limit kW | peak kW (5-min mean, metered) | limit held | minutes at >= 90 % of it |",
+        "|---|---|---|---|---|---|",
+        *[f"| {r['site']} | {r['chargers']} | {_kw(r['limit_kw'])} | "
+          f"{r['peak_kw']:.1f} | {'yes' if r['held'] else 'NO'} | {r['minutes_at_limit']} |" for r in report.get("sites", [])],
         "",
         *report["attribution"],
     ]
