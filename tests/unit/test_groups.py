@@ -146,3 +146,35 @@ def test_bad_site_input_and_unknown_names_get_one_clear_refusal(ops):
     with pytest.raises(NotFound):
         sites.cancel_event(OPERATOR, "nope")
     assert sites.list_sites(OPERATOR)[0]["limit_kw"] == 10  # nothing changed by the refusals
+
+
+def test_an_event_group_holds_every_site_limit_and_the_event_cap_and_meets_every_need():
+    """Two sites under one event, planned together (``SmartScheduler.site_caps``): each site's limit
+    and the event's cap hold at every moment, a vehicle charging regardless included, and every need
+    that the limits can meet is met before its target."""
+    from csms.charging.planner import DemandEvent
+    from csms.charging.scheduler import PlugIn, Preference, SmartScheduler
+    from tests.unit.test_scheduler import T0, _Sink, _load_at, _signals
+
+    signals = _signals([30, 30, 5, 5, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30])
+    sink = _Sink()
+    event = DemandEvent(T0 + timedelta(hours=2), T0 + timedelta(hours=3), 6.0)
+    sites = [(8.0, frozenset({"A0", "A1"})), (10.0, frozenset({"B0", "B1", "B2"}))]
+    scheduler = SmartScheduler(lambda: signals, sink, lambda: T0, carbon_price=0, events=lambda: [event], site_caps=sites)
+    departure = T0 + timedelta(hours=8)
+    plugs = [PlugIn(cp, 1, n, T0, 0.0, 7400, Preference(departure, 6, charge_now=(cp == "B2")))
+             for n, cp in enumerate(["A0", "A1", "B0", "B1", "B2"])]
+    assert scheduler.run(plugs).sent == 5
+    plans = {plugs[tx].charge_point_id: plan for tx, plan in sink.sent}
+    at = T0
+    while at < departure:
+        for limit, members in sites:
+            assert _load_at([plans[cp] for cp in members], at) <= limit * 1000 + 1e-6, (at, members)
+        if event.start <= at < event.end:
+            assert _load_at(list(plans.values()), at) <= 6000 + 1e-6, at
+        at += timedelta(minutes=5)
+    target = departure - timedelta(minutes=30)
+    for cp in ("A0", "A1", "B0", "B1"):  # each steered vehicle's 6 kWh before its target
+        assert sum(p.power_w * (min(p.end, target) - p.start).total_seconds() / 3600
+                   for p in plans[cp] if p.start < target) == pytest.approx(6000, rel=1e-6), cp
+    assert plans["B2"][0].power_w == pytest.approx(10000 / 3)  # charge now: its equal share of its site
