@@ -27,9 +27,10 @@ CLAIM_LEASE = timedelta(minutes=2)  # the scheduler's timeout (120 s): a claim o
 MAX_ROUNDS = 5  # runs of one group per request: a burst longer than this is left to the periodic run
 
 
-def lookup(sites) -> SiteLookup:
-    """The store's reads, memoised for one run (a site is read once however many plugs it has)."""
-    site_of, site, members, region = {}, {}, {}, {}
+def lookup(sites, known: dict | None = None) -> SiteLookup:
+    """The store's reads, memoised for one run (a site is read once however many plugs it has);
+    ``known``: chargers' sites read already (``SiteStore.sites_of``)."""
+    site_of, site, members, region = dict(known or {}), {}, {}, {}
 
     def memo(cache, read):
         def get(key):
@@ -71,6 +72,41 @@ def plan_group(group: Group, plugs: list[PlugIn], scheduler: Callable[..., Smart
     return report
 
 
+# A charger on a limited site gets a TxDefaultProfile of its equal share of the site's limit, so a
+# vehicle that plugs in draws no more than that before its own plan (a TxProfile, which takes
+# precedence, OCPP 1.6 section 3.13.2) arrives: the limit holds in the seconds a re-plan takes too.
+# A share below what an EV can take (6 A x 230 V x 3 phases) is 0: the vehicle waits for its plan.
+MIN_SHARE_W = 6 * 230.0 * 3
+
+
+def default_share_w(limit_kw: float, chargers: int) -> float:
+    """A site charger's default limit (W): its equal share of ``limit_kw``, or 0 below ``MIN_SHARE_W``."""
+    share = limit_kw * 1000 / max(1, chargers)
+    return share if share >= MIN_SHARE_W else 0.0
+
+
+def site_defaults(runtime, group: Group) -> int:
+    """Send each charger of the group's limited sites its default share where it changed (one Query
+    per site for what was sent before; a SetChargingProfile only on change). Returns profiles queued."""
+    sent = 0
+    for site, _ in group.sites.values():
+        limit = site.connection_kw()
+        if limit is None:
+            continue
+        marks = runtime.sites.defaults(site.site_id)
+        watts = default_share_w(limit, len(marks))
+        for cp, mark in marks.items():
+            if mark == f"{watts:.0f}":
+                continue
+            try:
+                if runtime.commander.set_limit(cp, [(0, watts)], connector_id=0, origin="site") is not None:
+                    runtime.sites.mark_default(site.site_id, cp, f"{watts:.0f}")
+                    sent += 1
+            except Exception:  # the next run tries again
+                log.exception("site default for %s failed", cp)
+    return sent
+
+
 def replan_group(runtime, charge_point_id: str, clock: Callable[[], datetime],
                  scheduler: Callable[..., SmartScheduler], plugged: Callable[[list], list[PlugIn]],
                  max_power_kw: float) -> RunReport | None:
@@ -94,6 +130,7 @@ def replan_group(runtime, charge_point_id: str, clock: Callable[[], datetime],
         try:
             sessions = [s for cp in group.chargers for s in runtime.sessions.active(cp)]
             _merge(total, plan_group(group, plugged(sessions), scheduler, max_power_kw))
+            site_defaults(runtime, group)
         except Exception:
             runtime.sites.release_replan(group.key)
             raise
@@ -109,7 +146,7 @@ def plan_by_group(runtime, plugs: list[PlugIn], now: datetime, scheduler: Callab
     events = active_events(runtime, now)
     if any(e.target.kind == FLEET for e in events):
         return None
-    seen = lookup(runtime.sites)
+    seen = lookup(runtime.sites, runtime.sites.sites_of([p.charge_point_id for p in plugs]))
     groups: dict[str, Group] = {}
     members: dict[str, list[PlugIn]] = defaultdict(list)
     for plug in plugs:
@@ -121,6 +158,8 @@ def plan_by_group(runtime, plugs: list[PlugIn], now: datetime, scheduler: Callab
         try:
             _merge(report, scheduler().run(grouped) if not key else
                    plan_group(groups[key], grouped, scheduler, max_power_kw))
+            if key:
+                site_defaults(runtime, groups[key])
         except Exception:
             log.exception("planning group %s failed", key or "unlimited")
             report.skipped += [p.charge_point_id for p in grouped]

@@ -183,6 +183,7 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
     from csms.firmware.operations import FirmwareOperations
     from csms.operations import Operations
+    from csms.ocpp.v16.profiles import PROFILE_ID, TX_DEFAULT
     from csms.site_ops import SiteOperations
 
     return Operations(chargers=rt.chargers, connectors=rt.connectors, sessions=rt.sessions, meter=rt.meter,
@@ -191,4 +192,6 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       failures=rt.failures, links=DynamoDriverLinks(),
                       firmware=FirmwareOperations(rt.firmware, rt.diagnostics),
                       sites=SiteOperations(sites=rt.sites, events=rt.events, chargers=rt.chargers,
-                                           replan=rt.replan or _no_replan, clock=clock or rt.commander.clock))
+                                           replan=rt.replan or _no_replan, clock=clock or rt.commander.clock,
+                                           clear_default=lambda cp: rt.commander.send(
+                                               cp, "ClearChargingProfile", {"id": PROFILE_ID[TX_DEFAULT]}, origin="site")))

@@ -41,8 +41,18 @@ def event_json(e: GridEvent) -> dict[str, Any]:
 
 class SiteOperations:
     def __init__(self, *, sites: SiteStore, events: TargetedEvents, chargers: ChargerExists, replan: Replan,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], clear_default: Callable[[str], object] | None = None):
         self.sites, self.events, self.chargers, self.replan, self.clock = sites, events, chargers, replan, clock
+        # lifts the site's default limit from a charger that left it (a ClearChargingProfile in the platform)
+        self.clear_default = clear_default
+
+    def _left(self, charge_point_id: str) -> None:
+        if self.clear_default is not None:
+            try:
+                self.clear_default(charge_point_id)
+            except Exception:  # queued calls survive; a charger that refuses keeps a limit its plans override
+                pass
+        self._ask(charge_point_id)
 
     @staticmethod
     def _operator(who: Principal) -> None:
@@ -87,7 +97,7 @@ class SiteOperations:
         if not self.sites.delete(site_id):
             raise NotFound(f"no site {site_id}")
         for charge_point_id in members:  # each charger is on its own again
-            self._ask(charge_point_id)
+            self._left(charge_point_id)
 
     def assign(self, who: Principal, site_id: str, charge_point_id: str) -> dict:
         """Put a charger on a site (off any other); both sites are re-planned."""
@@ -98,6 +108,10 @@ class SiteOperations:
             previous = self.sites.assign(site_id, charge_point_id)
         except LookupError as exc:
             raise NotFound(f"no site {site_id}") from exc
+        if previous and previous != site_id:
+            members = self.sites.members(previous)
+            if members:
+                self._ask(members[0])  # the site it left: its shares change
         self._ask(charge_point_id)
         return {"id": charge_point_id, "site": site_id, "previous_site": previous}
 
@@ -106,7 +120,7 @@ class SiteOperations:
         if self.sites.site_of(charge_point_id) is None or charge_point_id not in self.sites.members(site_id):
             raise NotFound(f"{charge_point_id} is not on site {site_id}")
         self.sites.unassign(charge_point_id)
-        self._ask(charge_point_id)
+        self._left(charge_point_id)
 
     # ------------------------------------------------------------ events
     def list_events(self, who: Principal) -> list[dict]:

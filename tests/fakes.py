@@ -584,6 +584,7 @@ class MemorySites:
         self.site_of_charger: dict[str, str] = {}
         self.claims: dict[str, datetime] = {}
         self.again: set[str] = set()
+        self.marks: dict[str, str] = {}
 
     def put(self, site: Site) -> bool:
         created = site.site_id not in self.sites
@@ -607,10 +608,13 @@ class MemorySites:
         if site_id not in self.sites:
             raise LookupError(f"no site {site_id}")
         previous = self.site_of_charger.get(charge_point_id)
+        if previous != site_id:
+            self.marks.pop(charge_point_id, None)
         self.site_of_charger[charge_point_id] = site_id
         return previous
 
     def unassign(self, charge_point_id: str) -> str | None:
+        self.marks.pop(charge_point_id, None)
         return self.site_of_charger.pop(charge_point_id, None)
 
     def members(self, site_id: str) -> list[str]:
@@ -619,6 +623,16 @@ class MemorySites:
     def site_of(self, charge_point_id: str) -> Site | None:
         site_id = self.site_of_charger.get(charge_point_id)
         return self.sites.get(site_id) if site_id else None
+
+    def defaults(self, site_id: str) -> dict[str, str | None]:
+        return {cp: self.marks.get(cp) for cp in self.members(site_id)}
+
+    def mark_default(self, site_id: str, charge_point_id: str, value: str) -> None:
+        if self.site_of_charger.get(charge_point_id) == site_id:
+            self.marks[charge_point_id] = value
+
+    def sites_of(self, charge_point_ids: list[str]) -> dict[str, Site | None]:
+        return {cp: self.site_of(cp) for cp in charge_point_ids}
 
     def in_region(self, region: str) -> list[Site]:
         return [s for s in self.listed() if s.region == region]

@@ -5,7 +5,7 @@
 |---|---|---|---|
 | site | ``site`` | site id | ``data``: the site's JSON (limits, region, name) |
 | a region's site | ``region#<region>`` | site id | (keys only: the sites of a region are one Query) |
-| a site's charger | ``site#<site id>`` | charge point id | (keys only: a site's chargers are one Query) |
+| a site's charger | ``site#<site id>`` | charge point id | ``data``: the default limit it was sent (a site's chargers are one Query) |
 | a charger's site | ``cp#<charge point id>`` | ``site`` | ``data``: the site id |
 | re-plan claim | ``replan`` | group key (``site:<id>``, ...) | ``until``: a run holds it until then (its lease; TTL a day); ``cancelled``: requested again meanwhile |
 | targeted event | the area (``GB``) | event id | as the fleet-wide events, plus ``target_kind``, ``targets``, ``reduction_kw`` |
@@ -121,9 +121,29 @@ class DynamoSites:
     def members(self, site_id: str) -> list[str]:
         return sorted(i.event_id for i in GridItemModel.query(f"site#{site_id}"))
 
+    def defaults(self, site_id: str) -> dict[str, str | None]:
+        """The site's chargers with the default limit each was last sent (``mark_default``): one Query."""
+        return {i.event_id: i.data for i in GridItemModel.query(f"site#{site_id}")}
+
+    def mark_default(self, site_id: str, charge_point_id: str, value: str) -> None:
+        try:
+            GridItemModel(f"site#{site_id}", charge_point_id).update(actions=[GridItemModel.data.set(value)],
+                                                                     condition=GridItemModel.area.exists())
+        except UpdateError as exc:  # taken off the site meanwhile
+            if not _conditional_failed(exc):
+                raise
+
     def site_of(self, charge_point_id: str) -> Site | None:
         site_id = self._current(charge_point_id)
         return self.get(site_id) if site_id else None
+
+    def sites_of(self, charge_point_ids: list[str]) -> dict[str, Site | None]:
+        """Every charger's site in two BatchGetItems per 100 chargers (the periodic run)."""
+        ids = sorted(set(charge_point_ids))
+        site_ids = {i.area[3:]: i.data for i in GridItemModel.batch_get([(f"cp#{cp}", SITES) for cp in ids])} if ids else {}
+        wanted = sorted({s for s in site_ids.values() if s})
+        sites = {i.event_id: _site(i.data) for i in GridItemModel.batch_get([(SITES, s) for s in wanted])} if wanted else {}
+        return {cp: sites.get(site_ids[cp] or "") if cp in site_ids else None for cp in ids}
 
     def in_region(self, region: str) -> list[Site]:
         ids = [i.event_id for i in GridItemModel.query(f"region#{region}")]

@@ -86,7 +86,16 @@ class SiteStore(Protocol):
     def members(self, site_id: str) -> list[str]:
         """The site's charge point ids, sorted."""
 
+    def defaults(self, site_id: str) -> dict[str, str | None]:
+        """The site's chargers with the default limit each was last sent (None: none yet)."""
+
+    def mark_default(self, site_id: str, charge_point_id: str, value: str) -> None:
+        """Remember the default limit sent to a charger of the site (nothing if it left the site)."""
+
     def site_of(self, charge_point_id: str) -> Site | None: ...
+
+    def sites_of(self, charge_point_ids: list[str]) -> dict[str, Site | None]:
+        """Many chargers' sites at once (batched reads: the periodic run)."""
 
     def in_region(self, region: str) -> list[Site]: ...
 

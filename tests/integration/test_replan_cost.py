@@ -88,6 +88,9 @@ def test_a_plug_in_on_a_site_whose_limit_binds_re_plans_that_site_alone_at_any_f
         for a, b in zip(edges, edges[1:]):
             load = sum(w for plan in plans for s, e, w in plan if s <= a and b <= e)
             assert load <= 8000 + 1, (a, load)
+        # each of the site's chargers holds a default of its share of the limit before its plan arrives:
+        # 8 kW / 3 is below what an EV can take on three phases (4.14 kW), so 0 (wait for the plan)
+        assert set(rt.sites.defaults(f"DEPOT{n}").values()) == {"0"}
     assert "Scan" not in dynamodb_calls
     assert len({(r, w) for r, w, _ in counts.values()}) == 1, counts  # flat: the same requests at every size
 
