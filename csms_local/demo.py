@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import logging
 import random
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -227,7 +225,6 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
                 platform.runtime.sites.assign(site_id, cp)
         clock = SimClock(day_start, speed)
         run_seconds: list[float] = []  # real seconds per scheduler run
-        replans: ThreadPoolExecutor | None = None
         ssl = client_context(platform.ca_path)
         if smart:
             # EventBridge runs the scheduler every 15 minutes in AWS; here every 5 simulated minutes,
@@ -237,16 +234,6 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
                 run_scheduler(platform.runtime, lambda: signals, clock.now)
                 run_seconds.append(time.monotonic() - began)
             platform.register_job("smart-schedule", 300 / speed, scheduled)
-            # A plug-in or unplug re-plans its charger's group at once (its site when the limit binds,
-            # a burst coalesced), off the frame's thread, as the scheduler's async invoke does in AWS.
-            replans = ThreadPoolExecutor(max_workers=2, thread_name_prefix="replan")
-
-            def replan(cp: str) -> None:
-                try:
-                    run_scheduler(platform.runtime, lambda: signals, clock.now, charge_point_id=cp)
-                except Exception:  # the periodic run plans it anyway
-                    logging.getLogger(__name__).exception("re-plan of %s failed", cp)
-            platform.on_replan = lambda cp: replans.submit(replan, cp)
 
         async def progress_loop():
             hour = -1
@@ -268,9 +255,6 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
             for i, cp in enumerate(keys)
         ])
         ticker.cancel()
-        platform.on_replan = None
-        if replans is not None:
-            replans.shutdown(wait=True, cancel_futures=True)
         rows, fleet_power = await asyncio.to_thread(build_report, platform.runtime, signals, plan, max_power_w)
         site_rows = [await asyncio.to_thread(site_load, platform.runtime, site_id, limit, members, day_start, day_end)
                      for site_id, (limit, members) in sites.items()]

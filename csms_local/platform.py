@@ -69,9 +69,6 @@ class LocalPlatform:
         self.tls_cert, self.tls_key = tls_cert, tls_key
         self.idle_timeout_s, self.max_connection_s = idle_timeout_s, max_connection_s
         self.smart_every_s = smart_every_s
-        # A plug-in's, unplug's or preference change's re-plan (the scheduler's async invoke in AWS):
-        # None wakes the "smart-schedule" job; a demo on a simulated clock plans the charger's group.
-        self.on_replan: Callable[[str], object] | None = None
         self.api_port = api_port  # the HTTP API and web page; None: not served
         # Security profile 3: the trust store for client certificates (default: a charger CA made in
         # the state dir) and the O their subjects must carry (default: that CA's O)
@@ -203,11 +200,7 @@ class LocalPlatform:
         # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
         # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
         # Whatever runs as "smart-schedule" (this platform's job, or a demo's on its simulated clock).
-        def replan(charge_point_id: str) -> None:
-            if self.on_replan is not None:
-                self.on_replan(charge_point_id)
-            else:
-                self.wake("smart-schedule")
+        replan = lambda charge_point_id: self.wake("smart-schedule")  # noqa: E731
         # The runtime is built (and the models bound) before the tables are created, so every
         # model's botocore client is made here, once: otherwise the first burst of messages made
         # one per frame thread at once (~100 ms of CPU each).
