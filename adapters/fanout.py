@@ -73,7 +73,11 @@ def dispatch_run(runtime, shard_queue: WorkQueue, clock: Callable[[], datetime] 
                  active: ActiveShards | None = None) -> int:
     """Queue this period's shard tasks (one events Query; no session read). Returns tasks queued."""
     now = clock()
-    shared = runtime.settings.site_cap_kw is not None or bool(runtime.events.active(now))
+    # A shared limit (the fleet-wide SITE_CAP_KW, a grid-demand event, a site with its own limit) binds
+    # vehicles of different shards together: one FLEET task plans them by site and event group
+    # (``adapters.site_replan.plan_by_group``). One Query each for the events and the sites.
+    shared = (runtime.settings.site_cap_kw is not None or bool(runtime.events.active(now))
+              or any(site.connection_kw() is not None for site in runtime.sites.listed()))
     return dispatch((active or _active_shards()).shards(), shard_queue, now, shared_limit=shared)
 
 
@@ -102,9 +106,20 @@ def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue
             shard_queue.put([ShardTask(task.shard, task.run_at, after).body()])
         options.update(site_cap_kw=None, events=list)  # per vehicle: sort-and-fill is exact
     sink = QueuedSink(send_queue)
-    scheduler = SmartScheduler(signals or _run_signals(runtime, task, stored_signals(runtime, clock)), sink, clock,
-                               **options)
-    report = scheduler.run(_plugged_in(runtime, sessions, plugged_in))
+    read_signals = signals or _run_signals(runtime, task, stored_signals(runtime, clock))
+    plugs = _plugged_in(runtime, sessions, plugged_in)
+    report = None
+    if task.shard == FLEET and settings.site_cap_kw is None:  # sites and event groups, each on its own
+        from adapters.site_replan import plan_by_group
+        from csms.charging.defaults import DEFAULT_MAX_POWER_W
+
+        def group_scheduler(**overrides) -> SmartScheduler:
+            return SmartScheduler(read_signals, sink, clock, **{**options, "site_cap_kw": None, "events": list,
+                                                                  **overrides})
+
+        report = plan_by_group(runtime, plugs, clock(), group_scheduler, DEFAULT_MAX_POWER_W / 1000)
+    if report is None:
+        report = SmartScheduler(read_signals, sink, clock, **options).run(plugs)
     sink.flush()
     return report
 

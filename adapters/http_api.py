@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
@@ -142,10 +142,19 @@ class CommandIn(Strict):
     payload: dict[str, Any] = Field(default_factory=dict, description="its payload (validated against the schema)")
 
 
+class TargetIn(Strict):
+    kind: Literal["fleet", "region", "sites", "chargers"] = Field("fleet", description="what the event covers")
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=500, description="the region (one), site ids or charge point ids")
+
+
 class EventIn(Strict):
     start: AwareDatetime
     end: AwareDatetime
-    cap_kw: float = Field(ge=0, le=1_000_000, description="aggregate fleet power in the window")
+    cap_kw: Optional[float] = Field(None, ge=0, le=1_000_000, description="aggregate power of the target in the window (kW)")
+    reduction_kw: Optional[float] = Field(None, gt=0, le=1_000_000,
+                                          description="or: power below the target's capacity (its sites' limits), kW")
+    target: TargetIn = Field(default_factory=TargetIn, description="the fleet (default), a region, sites or chargers")
 
 
 # ------------------------------------------------------------------ routes
@@ -270,20 +279,24 @@ def sessions(
     return ops().list_sessions(caller(), None, since, until, limit, cursor)
 
 
-@app.get("/v1/events", summary="grid-demand events that have not ended")
+@app.get("/v1/events", summary="grid-demand events that have not ended, with their targets")
 def list_events() -> list:
-    return ops().list_events(caller())
+    return site_ops().list_events(caller())
 
 
-@app.post("/v1/events", summary="cap the fleet's power in a window (operators); re-plans")
+@app.post("/v1/events", summary="cap or reduce the power of the fleet, a region, sites or chargers in a window "
+                                "(operators); re-plans what it covers")
 def create_event(body: EventIn) -> Response[dict]:
-    created = ops().create_event(caller(), body.start, body.end, body.cap_kw)
+    from csms.charging.groups import EventTarget
+
+    created = site_ops().create_event(caller(), body.start, body.end, cap_kw=body.cap_kw, reduction_kw=body.reduction_kw,
+                                      target=EventTarget(body.target.kind, tuple(body.target.ids)))
     return Response(201, content_types.APPLICATION_JSON, created)
 
 
 @app.delete("/v1/events/<event_id>", summary="cancel an event (operators); re-plans")
 def cancel_event(event_id: str) -> Response[None]:
-    ops().cancel_event(caller(), event_id)
+    site_ops().cancel_event(caller(), event_id)
     return Response(204, content_types.APPLICATION_JSON, None)
 
 
@@ -627,6 +640,56 @@ def models_report() -> list:
 @app.get("/v1/onboarding/requirements", summary="the integration requirements table (operators)")
 def onboarding_requirements() -> list:
     return _onboarding().requirements(caller())
+# ------------------------------------------------------------------ sites (issue 16)
+class SiteIn(Strict):
+    name: str = Field("", max_length=80, description="what operators call it")
+    region: str = Field("", max_length=64, description="DNO area / region a grid-demand event may target")
+    limit_kw: Optional[float] = Field(None, gt=0, le=100_000, description="connection limit on the sum of its chargers (kW)")
+    phase_limit_a: Optional[float] = Field(None, gt=0, le=5_000, description="or/and a per-phase limit (A)")
+    phases: Literal[1, 3] = 3
+    voltage_v: float = Field(230.0, ge=100, le=480, description="phase-to-neutral voltage (V)")
+
+
+def site_ops():
+    """The sites' operations of the request (503 where none are wired)."""
+    from csms.firmware.campaigns import Unavailable
+
+    if ops().sites is None:
+        raise Unavailable("sites are not available here")
+    return ops().sites
+
+
+@app.get("/v1/sites", summary="sites with their connection limits (operators)")
+def list_sites() -> list:
+    return site_ops().list_sites(caller())
+
+
+@app.get("/v1/sites/<site_id>", summary="one site with its chargers")
+def get_site(site_id: str) -> dict:
+    return site_ops().get_site(caller(), site_id)
+
+
+@app.put("/v1/sites/<site_id>", summary="create or replace a site (operators); its chargers are re-planned")
+def put_site(site_id: str, body: SiteIn) -> Response[dict]:
+    site, created = site_ops().put_site(caller(), site_id, **body.model_dump())
+    return Response(201 if created else 200, content_types.APPLICATION_JSON, site)
+
+
+@app.delete("/v1/sites/<site_id>", summary="remove a site; its chargers are on no site any more")
+def delete_site(site_id: str) -> Response[None]:
+    site_ops().delete_site(caller(), site_id)
+    return Response(204, content_types.APPLICATION_JSON, None)
+
+
+@app.put("/v1/sites/<site_id>/chargers/<charger_id>", summary="put a charger on a site (off any other); re-plans")
+def assign_charger(site_id: str, charger_id: str) -> dict:
+    return site_ops().assign(caller(), site_id, charger_id)
+
+
+@app.delete("/v1/sites/<site_id>/chargers/<charger_id>", summary="take a charger off a site; re-plans")
+def unassign_charger(site_id: str, charger_id: str) -> Response[None]:
+    site_ops().unassign(caller(), site_id, charger_id)
+    return Response(204, content_types.APPLICATION_JSON, None)
 
 
 

@@ -63,26 +63,45 @@ def stored_signals(runtime, clock: Callable[[], datetime]) -> Callable[[], Signa
 
 def run_scheduler(runtime, signals: Callable[[], Signals] | None = None,
                   clock: Callable[[], datetime] = utcnow, *, charge_point_id: str | None = None, **options):
-    """One scheduler run: stored signals and grid-demand events, the site cap and carbon price from
-    the settings, unless given.
+    """One scheduler run: stored signals and grid-demand events, the carbon price from the settings,
+    unless given.
 
-    Without ``charge_point_id``: every plugged-in vehicle (the periodic run). With it (a plug-in,
-    unplug or preference change of that charger): when no shared limit binds (no site cap, no
-    active grid-demand event), sort-and-fill per vehicle is exact and the others' plans cannot
-    change, so only that charger's active sessions are planned: one Query on its partition, two
-    reads per session, the events and signals reads, and the sends: a cost independent of the
-    fleet's size. Under a shared limit its group is re-planned, which is the whole fleet while the
-    site cap is one fleet-wide setting."""
+    With ``charge_point_id`` (a plug-in, unplug or preference change of that charger): that vehicle
+    alone when no shared limit binds, else its site or event group (``adapters.site_replan``): a cost
+    independent of the fleet's size. Without it (the periodic run): every site and event group on
+    its own, every other vehicle alone. The whole fleet is one LP only under a fleet-wide limit: the
+    ``SITE_CAP_KW`` setting or a fleet-wide grid-demand event."""
+    from adapters import site_replan
+
     settings = runtime.settings
     options.setdefault("site_cap_kw", settings.site_cap_kw)
     options.setdefault("carbon_price", settings.carbon_price_gbp_per_t)
-    active_events = options.pop("events", None)
-    events = list(active_events()) if active_events is not None else list(runtime.events.active(clock()))
-    options["events"] = lambda: events  # read once per run
-    scheduler = SmartScheduler(signals or stored_signals(runtime, clock), CommanderSink(runtime.commander, runtime.sessions),
-                               clock, **options)
+    given_events = options.pop("events", None)
+    sink = CommanderSink(runtime.commander, runtime.sessions)
+    load = signals or stored_signals(runtime, clock)
+    signals_once: list[Signals] = []
+
+    def read_signals() -> Signals:  # one read per run, however many groups it plans
+        if not signals_once:
+            signals_once.append(load())
+        return signals_once[0]
+
+    def scheduler(**overrides) -> SmartScheduler:
+        return SmartScheduler(read_signals, sink, clock, **{**options, "site_cap_kw": None, "events": list, **overrides})
+
+    max_kw = DEFAULT_MAX_POWER_W / 1000
     if charge_point_id == "*":  # a fleet-wide request (``csms.charging.ports.Replan``)
         charge_point_id = None
-    alone = charge_point_id is not None and options["site_cap_kw"] is None and not events
-    sessions = runtime.sessions.active(charge_point_id) if alone else None
-    return scheduler.run(plugged_in(runtime, sessions=sessions))
+    if options["site_cap_kw"] is None and given_events is None:
+        if charge_point_id is not None:
+            report = site_replan.replan_group(runtime, charge_point_id, clock, scheduler,
+                                              lambda sessions: plugged_in(runtime, sessions=sessions), max_kw)
+        else:
+            report = site_replan.plan_by_group(runtime, plugged_in(runtime), clock(), scheduler, max_kw)
+        if report is not None:
+            return report
+    events = list(given_events()) if given_events is not None else list(runtime.events.active(clock()))
+    fleet = SmartScheduler(read_signals, sink, clock, **{**options, "events": lambda: events})
+    report = fleet.run(plugged_in(runtime))
+    report.group = "fleet"
+    return report

@@ -16,8 +16,9 @@ from adapters.dynamo.connectors import DynamoConnectors
 from adapters.dynamo.meter import DynamoMeter
 from adapters.dynamo.review import DynamoReview
 from adapters.dynamo.sessions import DynamoSessions
-from adapters.dynamo.signals import DynamoEvents, DynamoSignals
+from adapters.dynamo.signals import DynamoSignals
 from adapters.dynamo.firmware import DynamoFirmware
+from adapters.dynamo.sites import DynamoGridEvents, DynamoSites
 from adapters.firmware_signer import firmware_signer
 from adapters.dynamo.authorization import DynamoAuthorization
 from csms.authorization.service import Authorization
@@ -60,12 +61,13 @@ class Runtime:
     commander: Commander
     central: CentralSystem
     signals: DynamoSignals
-    events: DynamoEvents
+    events: DynamoGridEvents
     replan: Replan | None
     failures: DynamoFailures = field(default_factory=DynamoFailures)  # handshake failures (csms.ocpp.lockout)
     firmware: Firmware | None = None
     diagnostics: Diagnostics | None = None
     authorization: DynamoAuthorization = field(default_factory=DynamoAuthorization)  # idTags, policies, reservations
+    sites: DynamoSites = field(default_factory=DynamoSites)  # sites and their chargers (issue 16)
 
 
 class _FromSettings:
@@ -174,7 +176,7 @@ def build_runtime(
                                                 send=commander.send, signer=certificate_signer(settings),
                                                 cpo_name=settings.cpo_name, notify=central.on_notification).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
-                   DynamoSignals(), DynamoEvents(), replan,
+                   DynamoSignals(), DynamoGridEvents(), replan,
                    firmware=firmware, diagnostics=diagnostics, authorization=authorization)
 
 
@@ -190,6 +192,8 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     from csms.firmware.operations import FirmwareOperations
     from csms.onboarding.operations import OnboardingOperations
     from csms.operations import Operations
+    from csms.ocpp.v16.profiles import PROFILE_ID, TX_DEFAULT
+    from csms.site_ops import SiteOperations
 
     onboarding_store = DynamoOnboarding(rt.settings.heartbeat_interval_s)
     onboarding = OnboardingOperations(facts=onboarding_store, checks=onboarding_store, verdicts=onboarding_store,
@@ -203,4 +207,8 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       firmware=FirmwareOperations(rt.firmware, rt.diagnostics), security_events=DynamoSecurityEvents(),
                       authorization=AuthorizationOperations(rt.authorization, rt.commander, rt.calls, rt.chargers,
                                                             clock or rt.commander.clock),
-                      onboarding=onboarding)
+                      onboarding=onboarding,
+                      sites=SiteOperations(sites=rt.sites, events=rt.events, chargers=rt.chargers,
+                                           replan=rt.replan or _no_replan, clock=clock or rt.commander.clock,
+                                           clear_default=lambda cp: rt.commander.send(
+                                               cp, "ClearChargingProfile", {"id": PROFILE_ID[TX_DEFAULT]}, origin="site")))

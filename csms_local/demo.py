@@ -30,6 +30,22 @@ ATTRIBUTION = [
 ]
 
 
+# The demo's sites (issue 16): (site id, share of the chargers, connection limit in kW or None). The
+# depot's limit binds: up to six of its eight vehicles are plugged in at once (44 kW at full power).
+# Its default share (15 / 8 kW) is below an EV's 6 A x 3 phases, so a vehicle waits for its plan.
+DEMO_SITES = (("depot", 0.4, 15.0), ("office", 0.3, 30.0), ("homes", 0.3, None))
+
+
+def site_plan(charger_ids: list[str]) -> dict[str, tuple[float | None, list[str]]]:
+    """The chargers split over ``DEMO_SITES`` in order: site id -> (limit kW, chargers)."""
+    out, at = {}, 0
+    for n, (site_id, share, limit) in enumerate(DEMO_SITES):
+        count = len(charger_ids) - at if n == len(DEMO_SITES) - 1 else round(share * len(charger_ids))
+        out[site_id] = (limit, charger_ids[at:at + count])
+        at += count
+    return out
+
+
 @dataclass
 class SessionReport:
     session_id: str
@@ -130,6 +146,34 @@ def build_report(runtime, signals, visits_by_charger, max_power_w):
     return rows, fleet_power
 
 
+def site_load(runtime, site_id: str, limit_kw: float | None, members: list[str], start: datetime,
+              end: datetime) -> dict:
+    """A site's metered load: the sum over its chargers of each one's latest Power.Active.Import
+    reading (0 once its session stopped), at every reading; its peak (kW) and the minutes it spent
+    above the limit (each reading holds until the next one of that charger)."""
+    events: list[tuple[datetime, str, float]] = []
+    for cp in members:
+        for session in runtime.sessions.list(cp):
+            for sample in runtime.meter.between(cp, session.connector_id, session.started_at, session.stopped_at or end):
+                if sample.power_w is not None:
+                    events.append((sample.timestamp, cp, sample.power_w / 1000))
+            if session.stopped_at is not None:
+                events.append((session.stopped_at, cp, 0.0))
+    events.sort()
+    latest: dict[str, float] = {}
+    peak, over_s, near_s, previous = 0.0, 0.0, 0.0, None
+    for at, cp, kw in events:
+        load = sum(latest.values())
+        if previous is not None and limit_kw is not None:
+            over_s += (at - previous).total_seconds() if load > limit_kw + 0.05 else 0.0
+            near_s += (at - previous).total_seconds() if load >= 0.9 * limit_kw else 0.0
+        latest[cp] = kw
+        peak, previous = max(peak, sum(latest.values())), at
+    return {"site": site_id, "chargers": len(members), "limit_kw": limit_kw, "peak_kw": round(peak, 2),
+            "held": limit_kw is None or peak <= limit_kw + 0.05, "minutes_over": round(over_s / 60, 1),
+            "minutes_near": round(near_s / 60, 1)}
+
+
 def plot(path: Path, fleet_power: dict, signals: tariff.Signals, day_start: datetime, day_end: datetime) -> None:
     import matplotlib
 
@@ -172,13 +216,24 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
         plan = {cp: [v] for cp, v in zip(keys, visits)}
         for cp, visit in zip(keys, visits):  # what each driver tells the app: when they leave, what they need
             platform.runtime.chargers.set_preference(cp, visit.depart, visit.energy_wh / 1000)
+        sites = site_plan(list(keys))
+        from csms.charging.groups import check_site
+
+        for site_id, (limit, members) in sites.items():  # as an operator would: csms site add / assign
+            platform.runtime.sites.put(check_site(site_id, limit_kw=limit, region="demo"))
+            for cp in members:
+                platform.runtime.sites.assign(site_id, cp)
         clock = SimClock(day_start, speed)
+        run_seconds: list[float] = []  # real seconds per scheduler run
         ssl = client_context(platform.ca_path)
         if smart:
             # EventBridge runs the scheduler every 15 minutes in AWS; here every 5 simulated minutes,
             # on the simulated clock, so plug-ins are picked up quickly.
-            platform.register_job("smart-schedule", 300 / speed,
-                                  lambda: run_scheduler(platform.runtime, lambda: signals, clock.now))
+            def scheduled() -> None:
+                began = time.monotonic()
+                run_scheduler(platform.runtime, lambda: signals, clock.now)
+                run_seconds.append(time.monotonic() - began)
+            platform.register_job("smart-schedule", 300 / speed, scheduled)
 
         async def progress_loop():
             hour = -1
@@ -201,6 +256,8 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
         ])
         ticker.cancel()
         rows, fleet_power = await asyncio.to_thread(build_report, platform.runtime, signals, plan, max_power_w)
+        site_rows = [await asyncio.to_thread(site_load, platform.runtime, site_id, limit, members, day_start, day_end)
+                     for site_id, (limit, members) in sites.items()]
     wall = time.monotonic() - started
     drawn = {sid: wh for r in results for sid, wh in r.drawn_wh.items()}
     totals = {
@@ -215,14 +272,22 @@ async def run_demo(chargers: int, day: date, speed: float, out_dir: Path, seed: 
         "switches": sum(r.switches for r in rows),
         "profiles_received": sum(r.profiles_received for r in results),
         "wall_seconds": round(wall, 1),
+        "scheduler_runs": len(run_seconds),
+        "scheduler_run_s_median": round(sorted(run_seconds)[len(run_seconds) // 2], 2) if run_seconds else None,
+        "scheduler_run_s_max": round(max(run_seconds), 2) if run_seconds else None,
     }
     png = out_dir / "fleet.png"
     plot(png, fleet_power, signals, day_start, day_end)
     report = {"day": day.isoformat(), "chargers": len(keys), "speed": speed, "smart": smart, "totals": totals,
+              "sites": site_rows,
               "sessions": [asdict(r) for r in rows], "plot": str(png), "attribution": ATTRIBUTION}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "report.md").write_text(format_report(report))
     return report
+
+
+def _kw(limit: float | None) -> str:
+    return "none" if limit is None else f"{limit:g}"
 
 
 def format_report(report: dict) -> str:
@@ -247,6 +312,16 @@ def format_report(report: dict) -> str:
         f"Sessions that met their target: {t['met_target']} of {t['sessions']}; on/off switches: {t['switches']}; "
         f"charging profiles applied by chargers: {t['profiles_received']}.",
         f"Wall time: {t['wall_seconds']:.0f} s. Plot: {report['plot']}",
+        f"Scheduler runs: {t.get('scheduler_runs', 0)}, median {t.get('scheduler_run_s_median')} s, "
+        f"max {t.get('scheduler_run_s_max')} s real each (x{report['speed']:.0f}: a real second is "
+        f"{report['speed'] / 60:.0f} simulated minutes).",
+        "",
+        "| site | chargers | limit kW | metered peak kW (sum of latest readings) | limit held | minutes above it "
+        "| minutes at >= 90 % of it |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {r['site']} | {r['chargers']} | {_kw(r['limit_kw'])} | "
+          f"{r['peak_kw']:.1f} | {'yes' if r['held'] else 'NO'} | {r['minutes_over']:g} | {r['minutes_near']:g} |"
+          for r in report.get("sites", [])],
         "",
         *report["attribution"],
     ]

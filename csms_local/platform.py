@@ -208,7 +208,8 @@ class LocalPlatform:
         os.environ.update(env)
         # Plug-in, unplug and preference changes re-plan at once, as the async invoke of the
         # scheduler does in AWS (the CLI, in another process, asks through POST /@replan).
-        replan = (lambda charge_point_id: self.wake("smart-schedule")) if self.smart_every_s else None
+        # Whatever runs as "smart-schedule" (this platform's job, or a demo's on its simulated clock).
+        replan = lambda charge_point_id: self.wake("smart-schedule")  # noqa: E731
         # The runtime is built (and the models bound) before the tables are created, so every
         # model's botocore client is made here, once: otherwise the first burst of messages made
         # one per frame thread at once (~100 ms of CPU each).

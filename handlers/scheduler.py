@@ -1,7 +1,8 @@
 """On plug-in / unplug (async invoke with ``chargePointId``): plan that charger's vehicles alone when
-no shared limit binds (``adapters.smart_charging.run_scheduler``); without one (``"*"``, a grid-demand
-event) every plugged-in vehicle. Sends the chargers whose plan changed a charging profile. The
-periodic 15-minute run is no longer this function's: it fans out per shard (``handlers/fleet_run.py``)."""
+no shared limit binds, else its site or event group, a burst coalesced (``adapters.site_replan``);
+``"*"`` (a grid-demand event) every plugged-in vehicle. Sends the chargers whose plan changed a
+charging profile. The periodic 15-minute run is no longer this function's: it fans out per shard
+(``handlers/fleet_run.py``)."""
 
 from __future__ import annotations
 
@@ -22,5 +23,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if report.skipped:
         metrics.add_metric(name="SchedulerSkipped", unit=MetricUnit.Count, value=len(report.skipped))
     logger.info("scheduler run", extra={"planned": report.planned, "sent": report.sent, "unchanged": report.unchanged,
-                                        "skipped": report.skipped, "reason": (event or {}).get("reason", "schedule")})
-    return {"planned": report.planned, "sent": report.sent, "unchanged": report.unchanged, "skipped": report.skipped}
+                                        "skipped": report.skipped, "reason": (event or {}).get("reason", "schedule"),
+                                        "group": report.group, "coalesced": report.coalesced})
+    return {"planned": report.planned, "sent": report.sent, "unchanged": report.unchanged, "skipped": report.skipped,
+            "group": report.group, "coalesced": report.coalesced}

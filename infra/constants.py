@@ -40,7 +40,7 @@ FUNCTIONS = {
     "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls", "sessions", "firmware"),
                 ("chargers", "calls", "firmware")),
     "Scheduler": ("handlers.scheduler.lambda_handler", ("chargers", "sessions", "meter", "signals", "events", "calls"),
-                  ("chargers", "sessions", "calls")),
+                  ("chargers", "sessions", "calls", "events")),  # events: the sites' re-plan claims (issue 16)
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
     # The meter table's stream -> S3 (infra/archive.py); stream read rights come with the event source.
     "Archive": ("handlers.archive.lambda_handler", (), ()),

@@ -6,9 +6,11 @@ that each fake satisfies its ports (the ``TYPE_CHECKING`` block at the end)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from csms.charging.planner import DemandEvent
 from csms.model import ReviewItem, Session
 
 # The fakes live in tests/memory/ by role; every test imports them from here.
@@ -218,3 +220,120 @@ class MemoryOnboarding:
 
     def chargers(self, vendor: str, model: str) -> list[dict]:
         return list(self.verdicts.get((vendor, model), {}).values())
+
+
+# ----------------------------------------------------------------- sites and targeted events (issue 16)
+from csms.charging.groups import FLEET, EventTarget, GridEvent  # noqa: E402
+from csms.charging.sites import Site  # noqa: E402
+
+
+class MemorySites:
+    """In-memory ``csms.charging.ports.SiteStore``."""
+
+    def __init__(self) -> None:
+        self.sites: dict[str, Site] = {}
+        self.site_of_charger: dict[str, str] = {}
+        self.claims: dict[str, datetime] = {}
+        self.again: set[str] = set()
+        self.marks: dict[str, str] = {}
+
+    def put(self, site: Site) -> bool:
+        created = site.site_id not in self.sites
+        self.sites[site.site_id] = site
+        return created
+
+    def get(self, site_id: str) -> Site | None:
+        return self.sites.get(site_id)
+
+    def listed(self) -> list[Site]:
+        return [self.sites[k] for k in sorted(self.sites)]
+
+    def delete(self, site_id: str) -> bool:
+        if self.sites.pop(site_id, None) is None:
+            return False
+        for cp in self.members(site_id):
+            del self.site_of_charger[cp]
+        return True
+
+    def assign(self, site_id: str, charge_point_id: str) -> str | None:
+        if site_id not in self.sites:
+            raise LookupError(f"no site {site_id}")
+        previous = self.site_of_charger.get(charge_point_id)
+        if previous != site_id:
+            self.marks.pop(charge_point_id, None)
+        self.site_of_charger[charge_point_id] = site_id
+        return previous
+
+    def unassign(self, charge_point_id: str) -> str | None:
+        self.marks.pop(charge_point_id, None)
+        return self.site_of_charger.pop(charge_point_id, None)
+
+    def members(self, site_id: str) -> list[str]:
+        return sorted(cp for cp, s in self.site_of_charger.items() if s == site_id)
+
+    def site_of(self, charge_point_id: str) -> Site | None:
+        site_id = self.site_of_charger.get(charge_point_id)
+        return self.sites.get(site_id) if site_id else None
+
+    def defaults(self, site_id: str) -> dict[str, str | None]:
+        return {cp: self.marks.get(cp) for cp in self.members(site_id)}
+
+    def mark_default(self, site_id: str, charge_point_id: str, value: str) -> None:
+        if self.site_of_charger.get(charge_point_id) == site_id:
+            self.marks[charge_point_id] = value
+
+    def sites_of(self, charge_point_ids: list[str]) -> dict[str, Site | None]:
+        return {cp: self.site_of(cp) for cp in charge_point_ids}
+
+    def in_region(self, region: str) -> list[Site]:
+        return [s for s in self.listed() if s.region == region]
+
+    def claim_replan(self, key: str, until: datetime, now: datetime) -> bool:
+        held = self.claims.get(key)
+        if held is not None and held > now:
+            self.again.add(key)
+            return False
+        self.claims[key] = until
+        self.again.discard(key)
+        return True
+
+    def release_replan(self, key: str) -> bool:
+        if key in self.again:
+            self.again.discard(key)
+            return True
+        self.claims.pop(key, None)
+        return False
+
+
+class MemoryGridEvents(MemoryEvents):
+    """In-memory ``EventStore`` + ``TargetedEvents``: ``active`` is the fleet-wide events only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targeted: dict[str, GridEvent] = {}
+
+    def add_targeted(self, start: datetime, end: datetime, *, cap_kw: float | None, reduction_kw: float | None,
+                     target: EventTarget) -> str:
+        event_id = f"{start:%Y%m%dT%H%MZ}-{next(self._ids):08d}"
+        self.targeted[event_id] = GridEvent(event_id, start, end, cap_kw, reduction_kw, target)
+        return event_id
+
+    def cancel(self, event_id: str) -> bool:
+        if event_id in self.targeted:
+            self.targeted[event_id] = replace(self.targeted[event_id], cancelled=True)
+            return True
+        return super().cancel(event_id)
+
+    def grid_events(self, now: datetime) -> list[GridEvent]:
+        return [e for _, e in sorted(self.targeted.items()) if e.end > now]
+
+    def active(self, now: datetime) -> list[DemandEvent]:
+        return super().active(now) + [DemandEvent(e.start, e.end, float(e.cap_kw)) for e in self.grid_events(now)
+                                      if not e.cancelled and e.target.kind == FLEET and e.cap_kw is not None]
+
+
+if TYPE_CHECKING:
+    from csms.charging.ports import SiteStore, TargetedEvents
+
+    _site_store: SiteStore = MemorySites()
+    _targeted: TargetedEvents = MemoryGridEvents()

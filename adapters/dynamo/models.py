@@ -338,6 +338,9 @@ def bind(settings: Settings) -> None:
         model.Meta.region = settings.region
         model.Meta.host = settings.dynamodb_endpoint
         model._connection = None  # drop a connection bound to earlier settings
+    for model, key in SHARED_TABLE_MODELS.items():  # models that live in another's table
+        model.Meta.table_name, model.Meta.region, model.Meta.host = names[key], settings.region, settings.dynamodb_endpoint
+        model._connection = None
 
 
 def create_tables(wait: bool = True) -> None:
@@ -367,3 +370,28 @@ class AuthorizationModel(Model):
 
 
 MODELS["authorization"] = AuthorizationModel
+
+
+class GridItemModel(Model):
+    """Sites, their chargers, targeted grid-demand events and re-plan claims, in the events table
+    (same keys as ``GridEventModel``; ``adapters.dynamo.sites`` documents the items)."""
+
+    class Meta:
+        table_name = "unbound-events"
+
+    area = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)
+    start = UTCDateTimeAttribute(null=True)
+    end = UTCDateTimeAttribute(null=True)
+    cap_kw = NumberAttribute(null=True)
+    cancelled = BooleanAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    reduction_kw = NumberAttribute(null=True)
+    target_kind = UnicodeAttribute(null=True)
+    targets = ListAttribute(of=UnicodeAttribute, null=True)
+    data = UnicodeAttribute(null=True)  # a site's JSON; a charger's site id
+    until = UTCDateTimeAttribute(null=True)  # a re-plan claim: pending until then
+
+
+# Models bound to another model's table (``bind``): not in MODELS, which lists the tables.
+SHARED_TABLE_MODELS: dict[type[Model], str] = {GridItemModel: "events"}

@@ -89,3 +89,72 @@ class ActiveShards(Protocol):
     def page(self, shard: str, limit: int, cursor: str | None = None) -> tuple[list[Session], str | None]:
         """At most ``limit`` active sessions of ``shard`` after ``cursor``, and the cursor after the
         last one (None when the shard is done)."""
+
+
+if TYPE_CHECKING:  # annotations only
+    from csms.charging.groups import EventTarget, GridEvent
+    from csms.charging.sites import Site
+
+
+class SiteStore(Protocol):
+    """Sites (``csms.charging.sites.Site``) and which charger is on which (one site per charger).
+    Every read is by key: a site's chargers are one Query on the site, never a Scan."""
+
+    def put(self, site: Site) -> bool:
+        """Create or replace a site (its chargers stay); True when it is new."""
+
+    def get(self, site_id: str) -> Site | None: ...
+
+    def listed(self) -> list[Site]:
+        """Every site, by id."""
+
+    def delete(self, site_id: str) -> bool:
+        """Remove a site and unassign its chargers; False when there is no such site."""
+
+    def assign(self, site_id: str, charge_point_id: str) -> str | None:
+        """Put a charger on a site (off any other); returns the site it was on. Raises LookupError
+        when the site does not exist."""
+
+    def unassign(self, charge_point_id: str) -> str | None:
+        """Take a charger off its site; returns that site (None: it was on none)."""
+
+    def members(self, site_id: str) -> list[str]:
+        """The site's charge point ids, sorted."""
+
+    def defaults(self, site_id: str) -> dict[str, str | None]:
+        """The site's chargers with the default limit each was last sent (None: none yet)."""
+
+    def mark_default(self, site_id: str, charge_point_id: str, value: str) -> None:
+        """Remember the default limit sent to a charger of the site (nothing if it left the site)."""
+
+    def site_of(self, charge_point_id: str) -> Site | None: ...
+
+    def sites_of(self, charge_point_ids: list[str]) -> dict[str, Site | None]:
+        """Many chargers' sites at once (batched reads: the periodic run)."""
+
+    def in_region(self, region: str) -> list[Site]: ...
+
+    def claim_replan(self, key: str, until: datetime, now: datetime) -> bool:
+        """Coalescing a burst: True for the first claim of ``key`` (a site or event group) while no
+        run of it is under way (none claimed, or its lease ``until`` <= ``now``); the winner plans the
+        group. A request that loses the claim
+        marks it (``release_replan`` then says so). ``until`` is a lease: a claim whose run died
+        frees itself then."""
+
+    def release_replan(self, key: str) -> bool:
+        """After the claimed run: True when requests came in meanwhile (the claim is kept: plan
+        again, then release again); False when none did (the claim is gone)."""
+
+
+class TargetedEvents(Protocol):
+    """Grid-demand events with a target and a cap or a reduction (``csms.charging.groups``)."""
+
+    def add_targeted(self, start: datetime, end: datetime, *, cap_kw: float | None, reduction_kw: float | None,
+                     target: EventTarget) -> str:
+        """Store an event (checked by ``groups.check_event``); returns its id."""
+
+    def cancel(self, event_id: str) -> bool:
+        """False when there is no such event."""
+
+    def grid_events(self, now: datetime) -> list[GridEvent]:
+        """Every event that ends after ``now`` (cancelled ones flagged), oldest first."""

@@ -124,6 +124,8 @@ class RunReport:
     sent: int = 0
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)
+    group: str = ""  # what a re-plan planned: "charger:<id>", "site:<id>", "event:<id>", "fleet"
+    coalesced: bool = False  # a run of the same group was under way: it plans this change too
 
 
 @dataclass
@@ -138,6 +140,9 @@ class SmartScheduler:
     power_share: float = PLANNING_POWER_SHARE
     site_cap_kw: float | None = None
     events: Callable[[], list[DemandEvent]] = list
+    # Several sites planned together (an event group): each site's limit (kW) on its chargers (charge
+    # point ids), on top of ``site_cap_kw`` and the events, which cap all the vehicles of the run.
+    site_caps: list[tuple[float, frozenset[str]]] = field(default_factory=list)
 
     def _need(self, plug: PlugIn) -> tuple[datetime, datetime, float]:
         """(target, departure, remaining Wh) from the driver's preference or the defaults."""
@@ -184,8 +189,17 @@ class SmartScheduler:
             else:
                 steered.append((i, target, departure, remaining))
         share_w = None if cap_w is None else cap_w / max(1, len(plugs))
+        site_share = {}  # charge point id -> its equal share of its site's limit (W)
+        for limit_kw, members in self.site_caps:
+            on_site = sum(1 for p in plugs if p.charge_point_id in members)
+            for cp in members:
+                site_share[cp] = limit_kw * 1000 / max(1, on_site)
+
+        def share_of(plug: PlugIn) -> float:
+            shares = [x for x in (share_w, site_share.get(plug.charge_point_id)) if x is not None]
+            return min([plug.max_power_w, *shares])
         for i in fixed:
-            power = plugs[i].max_power_w if share_w is None else min(plugs[i].max_power_w, share_w)
+            power = share_of(plugs[i])
             remaining = self._need(plugs[i])[2]
             plans[i] = [Interval(now, now + timedelta(hours=remaining / power), power)]
         if steered:
@@ -195,27 +209,51 @@ class SmartScheduler:
             def carbon_delta(plug: PlugIn) -> float:  # a driver's own carbon price, in p/kWh per g/kWh
                 own = plug.preference.carbon_price
                 return 0.0 if own is None else (own - self.carbon_price) / 1e4
-            fixed_events = [DemandEvent(now, plans[i][0].end, -plans[i][0].power_w / 1000) for i in fixed]
+            # Power held outside the LP (charge-now vehicles; each steered vehicle's safety net after its
+            # target) is taken off every cap it falls under, so the caps hold with it too.
+            held = [(plans[i][0].start, plans[i][0].end, plans[i][0].power_w, plugs[i].charge_point_id) for i in fixed]
+            held += [(target, departure, share_of(plugs[i]), plugs[i].charge_point_id)
+                     for i, target, departure, _ in steered if target < departure]
+            fixed_events = [DemandEvent(a, b, -w / 1000) for a, b, w, _ in held]
             problem = Problem(starts, np.asarray(costs, dtype=float), [
                 Vehicle(str(i), now, target, remaining / 1000, plugs[i].max_power_w * self.power_share / 1000,
                         carbon_delta(plugs[i]))
                 for i, target, _, remaining in steered], site_cap_kw=self.site_cap_kw,
-                events=events + _reserve(fixed_events, self.site_cap_kw, events), carbon=np.asarray(carbon, dtype=float))
+                events=events + _reserve(fixed_events, self.site_cap_kw, events), carbon=np.asarray(carbon, dtype=float),
+                group_caps=self._site_groups(plugs, steered, held, starts))
             result = fleet_plan(problem)
             for k, (i, target, departure, _) in enumerate(steered):
                 intervals = [Interval(a, b, kw * 1000) for a, b, kw in result.intervals(k)]
-                safety = plugs[i].max_power_w if share_w is None else min(plugs[i].max_power_w, share_w)
+                safety = share_of(plugs[i])
                 if target < departure:
                     intervals.append(Interval(target, departure, safety))
                 plans[i] = intervals
         return plans
+
+    def _site_groups(self, plugs: list[PlugIn], steered, held, starts: list[datetime]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``site_caps`` as the LP's group caps: (indices among the steered vehicles, kW per slot), each
+        site's limit less the power its vehicles hold outside the LP (``held``: start, end, W, charge
+        point id) in each slot."""
+        out = []
+        for limit_kw, members in self.site_caps:
+            rows = [k for k, (i, _, _, _) in enumerate(steered) if plugs[i].charge_point_id in members]
+            if not rows:
+                continue
+            cap = np.full(len(starts), float(limit_kw))
+            for start, end, power_w, cp in held:
+                if cp in members:
+                    for t, at in enumerate(starts):
+                        if at < end and start < at + SLOT:
+                            cap[t] -= power_w / 1000
+            out.append((np.asarray(rows, int), np.maximum(cap, 0.0)))
+        return out
 
     def run(self, plugs: list[PlugIn]) -> RunReport:
         now, signals = self.clock(), self.signals()
         report = RunReport()
         fleet = None
         events = list(self.events())  # read once per run (a DynamoDB query in the platform)
-        if self.site_cap_kw is not None or events:
+        if self.site_cap_kw is not None or events or self.site_caps:
             try:
                 fleet = self.fleet_plans(plugs, now, signals, events)
             except Exception:
@@ -248,11 +286,15 @@ class SmartScheduler:
 
 
 def _reserve(fixed: list[DemandEvent], site_cap_kw: float | None, events: list[DemandEvent]) -> list[DemandEvent]:
-    """What vehicles charging regardless take off the cap, as demand events (cap minus their power)."""
-    if site_cap_kw is None:
-        return []
+    """What power held outside the LP takes off the caps, as demand events: within each held interval,
+    the site cap (and each event overlapping it) minus every held power overlapping that interval
+    (``f.cap_kw`` holds minus the held power)."""
     out = []
-    for f in fixed:  # f.cap_kw holds minus the vehicle's power
-        out.append(DemandEvent(f.start, f.end, max(0.0, site_cap_kw + sum(g.cap_kw for g in fixed
-                                                                         if g.start < f.end and f.start < g.end))))
+    for f in fixed:
+        taken = sum(g.cap_kw for g in fixed if g.start < f.end and f.start < g.end)  # <= 0
+        if site_cap_kw is not None:
+            out.append(DemandEvent(f.start, f.end, max(0.0, site_cap_kw + taken)))
+        for e in events:
+            if e.start < f.end and f.start < e.end:
+                out.append(DemandEvent(max(e.start, f.start), min(e.end, f.end), max(0.0, e.cap_kw + taken)))
     return out

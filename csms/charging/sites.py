@@ -33,11 +33,27 @@ from csms.charging.tariff import SLOT
 
 @dataclass(frozen=True)
 class Site:
-    """A connection point: ``limit_kw`` on the sum of its chargers' power (None: no limit)."""
+    """A connection point: ``limit_kw`` on the sum of its chargers' power (None: no limit), and
+    optionally a per-phase limit ``phase_limit_a`` (A on each of ``phases`` phases at ``voltage_v``
+    V phase to neutral, e.g. a 100 A three-phase house fuse). ``region`` groups sites for grid-demand
+    events (a DNO area). Checked once by ``csms.charging.groups.check_site``."""
 
     site_id: str
     limit_kw: float | None = None
     region: str = ""
+    name: str = ""
+    phase_limit_a: float | None = None
+    phases: int = 3
+    voltage_v: float = 230.0
+
+    def connection_kw(self) -> float | None:
+        """The limit the planner holds (kW): the smaller of ``limit_kw`` and the per-phase limit over
+        all phases (phases x A x V / 1000). The planner does not know which phase a single-phase
+        charger is on, so a per-phase limit is held as balanced load (None: no limit)."""
+        limits = [float(self.limit_kw)] if self.limit_kw is not None else []
+        if self.phase_limit_a is not None:
+            limits.append(self.phases * self.phase_limit_a * self.voltage_v / 1000)
+        return min(limits) if limits else None
 
 
 @dataclass
@@ -64,7 +80,7 @@ class SitePlans:
 
 
 def _site_problem(starts, cost, site: Site, vehicles, slot, slot_cap=None) -> planner.Problem:
-    problem = planner.Problem(starts, cost, vehicles, site_cap_kw=site.limit_kw, slot=slot)
+    problem = planner.Problem(starts, cost, vehicles, site_cap_kw=site.connection_kw(), slot=slot)
     if slot_cap is not None:
         problem.group_caps = [(np.arange(len(vehicles)), np.asarray(slot_cap, float))]
     return problem
@@ -137,7 +153,8 @@ def exact(starts: list[datetime], cost: np.ndarray, sites: list[tuple[Site, list
     for site, vs in sites:
         members = np.arange(len(vehicles), len(vehicles) + len(vs))
         vehicles.extend(vs)
-        if site.limit_kw is not None:
-            groups.append((members, np.full(len(starts), float(site.limit_kw))))
+        limit = site.connection_kw()
+        if limit is not None:
+            groups.append((members, np.full(len(starts), float(limit))))
     groups.append((np.arange(len(vehicles)), np.asarray(event_cap_kw, float)))
     return planner.solve_lp(planner.Problem(starts, cost, vehicles, slot=slot, group_caps=groups))

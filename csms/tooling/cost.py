@@ -62,6 +62,7 @@ class Profile:
     charger_item_kb: float = 2.0
     firmware_updates_per_year: float = 4.0  # campaigns that reach this charger
     ddb_latency_ms: float = 4.0
+    site_chargers: int = 10  # chargers on this charger's site (issue 16); 0: on no limited site
     fleet_size: int = 10_000  # shares the periodic jobs' fixed cost (sweeper, gauge, signal refresh)
     reconnects_per_day: float = RECONNECTS_PER_DAY
     connectors: int = 2  # StatusNotifications a reconnect's trigger brings (connector 0 and 1)
@@ -269,6 +270,23 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
                  f"{updates:.2f} updates ({fw_update['write_units']} WU + {fw_update['read_units']} RU each: "
                  f"${fw_update['write_units'] * PRICES['dynamodb_write_unit'] + fw_update['read_units'] * PRICES['dynamodb_read_unit']:.6f})")
     _security(bill, profile, counts, reconnects, msgs["Heartbeat"])
+    # Sites (issue 16, adapters/dynamo/sites.py): a plug-in / unplug on a limited site re-plans the site,
+    # not the fleet: the burst claim (a conditional put, then an update and a delete releasing it: 3 WU),
+    # the charger's site (2 consistent reads), the site's chargers (1 Query), each charger's active
+    # sessions (0.5 RU each) and each plugged-in neighbour's meter and preference (2 x 0.5 RU); the
+    # site's LP ~50 ms at the scheduler's 2 GB. The assignment (a transaction of 3 items, 6 WU) is once
+    # in a charger's life (36 months). Site and event items themselves are operator writes (per site).
+    if profile.site_chargers:
+        site_runs = 2 * profile.sessions_per_day * 30
+        plugged = profile.site_chargers * profile.plugged_hours_per_day / 24
+        site_r = site_runs * (2 + 1 + 0.5 * profile.site_chargers + 2 * 0.5 * plugged)
+        site_w = site_runs * 3 + 6 / 36
+        site_gb_s = site_runs * 0.05 * 2.0
+        bill.add("Site re-plans (claim, site reads)",
+                 site_w * PRICES["dynamodb_write_unit"] + site_r * PRICES["dynamodb_read_unit"]
+                 + site_gb_s * PRICES["lambda_gb_second_arm64"],
+                 f"{site_runs:,.0f} re-plans of a {profile.site_chargers}-charger site: {site_w:,.0f} WU, "
+                 f"{site_r:,.0f} RU, {site_gb_s:,.1f} GB-s")
     # the meter archive (DynamoDB Streams -> the Archive function, 10,000 samples a batch, ~0.5 s at
     # 512 MB to gzip ~4 MB of JSON -> one PUT straight into Glacier Deep Archive, $0.05 per 1,000, at
     # ~20 % of the JSON's size, $0.00099 per GB-month); stream reads by a Lambda trigger are free

@@ -1,0 +1,92 @@
+"""``csms site add|list|show|assign|remove``: sites with their own connection limits and the chargers
+on them (issue 16), through the API's routes (``--api``, or in-process): one set of checks (the
+domain's, ``csms.charging.groups``) and the re-plan of what changed."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from csms_local.cmd_api import add_api_options, request
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("site", help="sites: connection limits and the chargers on them")
+    commands = parser.add_subparsers(dest="site_command", metavar="SUBCOMMAND")
+    commands.required = True
+    add = commands.add_parser("add", help="create or replace a site")
+    add.add_argument("site_id")
+    add.add_argument("--limit-kw", type=float, help="connection limit on the sum of its chargers (kW)")
+    add.add_argument("--phase-limit-a", type=float, help="per-phase limit (A)")
+    add.add_argument("--phases", type=int, default=3, help="1 or 3 (default 3)")
+    add.add_argument("--voltage-v", type=float, default=230.0, help="phase-to-neutral voltage (default 230 V)")
+    add.add_argument("--region", default="", help="region / DNO area an event may target")
+    add.add_argument("--name", default="")
+    add_api_options(add, json_flag=False)
+    add.set_defaults(func=add_site)
+    listing = commands.add_parser("list", help="every site with its limit")
+    add_api_options(listing, json_flag=False)
+    listing.set_defaults(func=list_sites)
+    show = commands.add_parser("show", help="one site and its chargers")
+    show.add_argument("site_id")
+    add_api_options(show, json_flag=False)
+    show.set_defaults(func=show_site)
+    assign = commands.add_parser("assign", help="put chargers on a site (off any other)")
+    assign.add_argument("site_id")
+    assign.add_argument("chargers", nargs="+")
+    add_api_options(assign, json_flag=False)
+    assign.set_defaults(func=assign_chargers)
+    remove = commands.add_parser("remove", help="remove a site, or with --charger take chargers off it")
+    remove.add_argument("site_id")
+    remove.add_argument("--charger", action="append", default=[], help="only take this charger off (repeatable)")
+    add_api_options(remove, json_flag=False)
+    remove.set_defaults(func=remove_site)
+
+
+def _path(site_id: str) -> str:
+    return f"/v1/sites/{quote(site_id, safe='')}"
+
+
+def _line(site: dict) -> str:
+    limit = f"{site['connection_kw']:g} kW" if site.get("connection_kw") is not None else "no limit"
+    extra = f"  region {site['region']}" if site.get("region") else ""
+    return f"{site['id']}  {limit}{extra}{'  ' + site['name'] if site.get('name') else ''}"
+
+
+def add_site(args) -> int:
+    body = {"name": args.name, "region": args.region, "phases": args.phases, "voltage_v": args.voltage_v,
+            "limit_kw": args.limit_kw, "phase_limit_a": args.phase_limit_a}
+    print(_line(request(args, "PUT", _path(args.site_id), body)))
+    return 0
+
+
+def list_sites(args) -> int:
+    for site in request(args, "GET", "/v1/sites"):
+        print(_line(site))
+    return 0
+
+
+def show_site(args) -> int:
+    site = request(args, "GET", _path(args.site_id))
+    print(_line(site))
+    for charger in site["chargers"]:
+        print(f"  {charger}")
+    return 0
+
+
+def assign_chargers(args) -> int:
+    for charger in args.chargers:
+        moved = request(args, "PUT", f"{_path(args.site_id)}/chargers/{quote(charger, safe='')}")
+        was = f" (was on {moved['previous_site']})" if moved.get("previous_site") else ""
+        print(f"{charger} -> {args.site_id}{was}")
+    return 0
+
+
+def remove_site(args) -> int:
+    if args.charger:
+        for charger in args.charger:
+            request(args, "DELETE", f"{_path(args.site_id)}/chargers/{quote(charger, safe='')}")
+            print(f"{charger} is on no site")
+        return 0
+    request(args, "DELETE", _path(args.site_id))
+    print(f"removed {args.site_id}")
+    return 0

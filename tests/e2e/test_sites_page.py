@@ -1,0 +1,80 @@
+"""The Sites view in headless Chromium against the local platform (issue 16): an operator adds a site
+with its limit through the page's form, puts a charger on it, sees it listed with the limit the
+planner holds, and sees a grid-demand event with its target. Saves docs/sites-page.png under
+``make screenshots``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from csms.charging.groups import EventTarget
+from csms_local.platform import LocalPlatform
+from tests.e2e.helpers import screenshot_path
+from tests.e2e.test_web import KEY, REQUESTS, _browser
+
+SCREENSHOT = screenshot_path("sites-page.png")
+
+
+def _browse(platform) -> dict:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen: dict = {}
+    browser = _browser()
+    try:
+        wait = WebDriverWait(browser, 30)
+        browser.get(platform.web_url)
+        wait.until(ec.presence_of_element_located((By.ID, "fleet")))
+        browser.find_element(By.LINK_TEXT, "Sites").click()
+        wait.until(ec.presence_of_element_located((By.ID, "site-form")))
+        for name, value in (("id", "depot"), ("name", "Bus depot"), ("region", "north"), ("limit_kw", "15")):
+            browser.find_element(By.CSS_SELECTOR, f"#site-form [name={name}]").send_keys(value)
+        browser.find_element(By.CSS_SELECTOR, "#site-form button").click()
+        wait.until(lambda b: "Saved depot" in b.find_element(By.ID, "message").text)
+        seen["sites"] = browser.find_element(By.ID, "sites").text
+        seen["events"] = browser.find_element(By.ID, "events").text
+        browser.find_element(By.LINK_TEXT, "depot").click()
+        wait.until(ec.presence_of_element_located((By.ID, "assign-form")))
+        browser.find_element(By.CSS_SELECTOR, "#assign-form [name=charger]").send_keys("CP001")
+        browser.find_element(By.CSS_SELECTOR, "#assign-form button").click()
+        wait.until(lambda b: "CP001 is on depot" in b.find_element(By.ID, "message").text)
+        seen["chargers"] = browser.find_element(By.ID, "site-chargers").text
+        seen["limit"] = browser.find_element(By.ID, "site-limit").text
+        browser.find_element(By.CSS_SELECTOR, "#assign-form [name=charger]").send_keys("NOPE")
+        browser.find_element(By.CSS_SELECTOR, "#assign-form button").click()
+        wait.until(lambda b: "no charger NOPE" in b.find_element(By.ID, "message").text)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOT))
+    except Exception as exc:  # say what the page showed
+        raise AssertionError(f"page at {browser.current_url}: {browser.find_element(By.TAG_NAME, 'body').text[:2000]}"
+                             f"\nrequests: {browser.execute_script(REQUESTS)}") from exc
+    finally:
+        browser.quit()
+    return seen
+
+
+@pytest.mark.screenshot
+def test_an_operator_adds_a_site_and_puts_a_charger_on_it_in_the_browser(tmp_path):
+    async def scenario():
+        platform = LocalPlatform(state_dir=tmp_path / "state", port=0, smart_every_s=None)
+        await platform.start()
+        try:
+            platform.add_charger("CP001", KEY)
+            now = datetime.now(timezone.utc)
+            platform.runtime.events.add_targeted(now, now + timedelta(hours=2), cap_kw=None, reduction_kw=5.0,
+                                                 target=EventTarget("region", ("north",)))
+            seen = await asyncio.to_thread(_browse, platform)
+            return seen, platform.runtime.sites.site_of("CP001")
+        finally:
+            await platform.stop()
+
+    seen, site = asyncio.run(scenario())
+    assert "depot" in seen["sites"] and "15.0 kW" in seen["sites"] and "north" in seen["sites"]
+    assert "region: north" in seen["events"] and "−5 kW" in seen["events"]
+    assert "CP001" in seen["chargers"] and "15.0 kW" in seen["limit"]
+    assert site is not None and site.site_id == "depot" and site.connection_kw() == 15.0  # stored, not just shown
+    assert SCREENSHOT.stat().st_size > 10_000
