@@ -453,6 +453,39 @@ def handle(event: dict, context: Any, operations: Operations) -> dict:
     return app.resolve(event, context)
 
 
+# ------------------------------------------------- operator console (issue 22: frame log, alerts, session
+# tools, unknown chargers; csms.console.operations)
+def console():
+    """The console's operations; 503 where the runtime has none."""
+    found = ops().console
+    if found is None:
+        raise Unavailable("the operator console is not configured here")
+    return found
+
+
+class FrameLogSwitchIn(Strict):
+    hours: float = Field(ge=0, le=72, description="log every frame for this many hours from now (0: stop); "
+                                                 "in AWS from the charger's next connection (within a minute)")
+
+
+@app.get("/v1/chargers/<charger_id>/log",
+         summary="the charger's OCPP frames in both directions, newest first (operators); the next page's "
+                 "cursor is in next_cursor")
+def frame_log(
+    charger_id: str,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    q: Annotated[Optional[str], Query(max_length=200, description="only frames whose text contains this")] = None,
+    direction: Annotated[Optional[str], Query(pattern="^(in|out)$", description="in: from the charger; out: to it")] = None,
+    after: Annotated[Optional[AwareDatetime], Query(description="only frames after this time (a live tail)")] = None,
+) -> dict:
+    return console().frame_log(caller(), charger_id, limit, cursor, q, direction, after)
+
+
+@app.put("/v1/chargers/<charger_id>/log",
+         summary="switch the charger's frame log on for N hours, or off (operators; always on locally)")
+def switch_frame_log(charger_id: str, body: FrameLogSwitchIn) -> dict:
+    return console().switch_frame_log(caller(), charger_id, body.hours)
 
 
 

@@ -23,6 +23,7 @@ ENV_CALLS_TABLE = "CALLS_TABLE"
 ENV_SIGNALS_TABLE = "SIGNALS_TABLE"
 ENV_EVENTS_TABLE = "EVENTS_TABLE"
 ENV_FIRMWARE_TABLE = "FIRMWARE_TABLE"
+ENV_CONSOLE_TABLE = "CONSOLE_TABLE"  # issue 22: frame log, alerts, offline checks, unknown chargers
 ENV_FIRMWARE_BUCKET = "FIRMWARE_BUCKET"  # optional: images (the functions that hand out firmware URLs)
 ENV_DIAGNOSTICS_BUCKET = "DIAGNOSTICS_BUCKET"  # optional: diagnostics uploads
 ENV_S3_ENDPOINT = "S3_ENDPOINT"  # optional: an S3-compatible endpoint (tests)
@@ -47,6 +48,12 @@ ENV_CHARGER_CA_DIR = "CHARGER_CA_DIR"
 # ... or in AWS: the KMS key (ECC_NIST_P256, SIGN_VERIFY) and its CA certificate (PEM), adapters.kms_signer
 ENV_CHARGER_CA_KMS_KEY_ID = "CHARGER_CA_KMS_KEY_ID"
 ENV_CHARGER_CA_CERT = "CHARGER_CA_CERT"
+# Operator console (issue 22): the frame log always on (the local platform; in AWS it is switched on per
+# charger for a bounded window), the EventBridge bus alerts go to, and the alert thresholds
+ENV_FRAME_LOG_ALWAYS = "FRAME_LOG_ALWAYS"
+ENV_ALERT_EVENT_BUS = "ALERT_EVENT_BUS"
+ENV_OFFLINE_ALERT_MINUTES = "OFFLINE_ALERT_MINUTES"
+ENV_OPEN_TRANSACTION_ALERT_HOURS = "OPEN_TRANSACTION_ALERT_HOURS"
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -59,6 +66,7 @@ TABLE_ENV = {
     "signals": ENV_SIGNALS_TABLE,
     "events": ENV_EVENTS_TABLE,
     "firmware": ENV_FIRMWARE_TABLE,
+    "console": ENV_CONSOLE_TABLE,
 }
 
 
@@ -78,6 +86,7 @@ class Settings:
     signals_table: str
     events_table: str
     firmware_table: str
+    console_table: str
     region: str = "eu-west-2"
     dynamodb_endpoint: str | None = None
     management_api_endpoint: str | None = None
@@ -98,6 +107,10 @@ class Settings:
     charger_ca_dir: str | None = None
     charger_ca_kms_key_id: str | None = None
     charger_ca_cert: str | None = None
+    frame_log_always: bool = False
+    alert_event_bus: str | None = None
+    offline_alert_minutes: int = 15
+    open_transaction_alert_hours: int = 24
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -130,6 +143,7 @@ class Settings:
             signals_table=env[ENV_SIGNALS_TABLE],
             events_table=env[ENV_EVENTS_TABLE],
             firmware_table=env[ENV_FIRMWARE_TABLE],
+            console_table=env[ENV_CONSOLE_TABLE],
             region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
             dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
             management_api_endpoint=env.get(ENV_MANAGEMENT_API_ENDPOINT) or None,
@@ -150,6 +164,10 @@ class Settings:
             charger_ca_dir=env.get(ENV_CHARGER_CA_DIR) or None,
             charger_ca_kms_key_id=env.get(ENV_CHARGER_CA_KMS_KEY_ID) or None,
             charger_ca_cert=env.get(ENV_CHARGER_CA_CERT) or None,
+            frame_log_always=env.get(ENV_FRAME_LOG_ALWAYS) == "1",
+            alert_event_bus=env.get(ENV_ALERT_EVENT_BUS) or None,
+            offline_alert_minutes=_positive_int(env, ENV_OFFLINE_ALERT_MINUTES, 15),
+            open_transaction_alert_hours=_positive_int(env, ENV_OPEN_TRANSACTION_ALERT_HOURS, 24),
         )
 
     @classmethod
@@ -166,6 +184,7 @@ class Settings:
             signals_table=f"{prefix}-signals",
             events_table=f"{prefix}-events",
             firmware_table=f"{prefix}-firmware",
+            console_table=f"{prefix}-console",
             **kwargs,
         )
 
@@ -181,6 +200,7 @@ class Settings:
             ENV_SIGNALS_TABLE: self.signals_table,
             ENV_EVENTS_TABLE: self.events_table,
             ENV_FIRMWARE_TABLE: self.firmware_table,
+            ENV_CONSOLE_TABLE: self.console_table,
             ENV_CARBON_PRICE: str(self.carbon_price_gbp_per_t),
             ENV_REGION: self.region,
             ENV_HEARTBEAT_INTERVAL: str(self.heartbeat_interval_s),
@@ -208,4 +228,20 @@ class Settings:
                             (ENV_CHARGER_CA_CERT, self.charger_ca_cert)):
             if value:
                 env[name] = value
+        if self.frame_log_always:
+            env[ENV_FRAME_LOG_ALWAYS] = "1"
+        if self.alert_event_bus:
+            env[ENV_ALERT_EVENT_BUS] = self.alert_event_bus
+        env[ENV_OFFLINE_ALERT_MINUTES] = str(self.offline_alert_minutes)
+        env[ENV_OPEN_TRANSACTION_ALERT_HOURS] = str(self.open_transaction_alert_hours)
         return env
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        value = int(env.get(name) or default)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be > 0")
+    return value

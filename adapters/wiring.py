@@ -21,12 +21,14 @@ from adapters.dynamo.repositories import (
     DynamoSignals,
 )
 from adapters.dynamo.firmware import DynamoFirmware
+from adapters.dynamo.frame_log import DynamoFrameLog
 from adapters.settings import Settings
 from csms.firmware.campaigns import Firmware
 from csms.firmware.diagnostics import Diagnostics
 from csms.firmware.hooks import notification_hook
 from csms.ocpp.answers import AnswerHandler
 from csms.ocpp.commands import Commander
+from csms.ocpp.frame_log import FrameLog
 from csms.ocpp.ports import Clock, ConnectionPoster, SecretSealer
 from csms.ocpp.setup_policy import ConnectionSetup
 from csms.ocpp.v16.central import CentralSystem
@@ -65,6 +67,7 @@ class Runtime:
     failures: DynamoFailures = field(default_factory=DynamoFailures)  # handshake failures (csms.ocpp.lockout)
     firmware: Firmware | None = None
     diagnostics: Diagnostics | None = None
+    frame_log: FrameLog | None = None  # issue 22: every frame, when on (csms.ocpp.frame_log)
 
 
 class _FromSettings:
@@ -142,8 +145,10 @@ def build_runtime(
         poster = _settings_poster(settings)
     if isinstance(replan, _FromSettings):
         replan = _settings_replan(settings)
+    frame_log = FrameLog(DynamoFrameLog(), always=settings.frame_log_always)
     commander = Commander(calls, chargers, poster, clock=clock, heartbeat_interval_s=settings.heartbeat_interval_s,
-                          tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys())
+                          tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys(),
+                          frame_log=frame_log)
     files, firmware_store = file_store(settings), DynamoFirmware()
     firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions,
                         clock=clock)
@@ -162,6 +167,7 @@ def build_runtime(
         replan=replan,
         tally=counters.frames,
         on_notification=notification_hook(firmware, diagnostics),
+        frame_log=frame_log,
     )
     # The OCPP 1.6 security extension's charger messages (SignCertificate, SecurityEventNotification, ...)
     from adapters.certificate_signer import certificate_signer
@@ -171,7 +177,7 @@ def build_runtime(
                                                 signer=certificate_signer(settings), cpo_name=settings.cpo_name).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoEvents(), replan,
-                   firmware=firmware, diagnostics=diagnostics)
+                   firmware=firmware, diagnostics=diagnostics, frame_log=frame_log)
 
 
 def _no_replan(charge_point_id: str) -> None:
@@ -180,6 +186,7 @@ def _no_replan(charge_point_id: str) -> None:
 
 def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     """The operator / driver operations (HTTP API, CLI) over the same runtime."""
+    from csms.console.operations import ConsoleOperations
     from csms.firmware.operations import FirmwareOperations
     from csms.operations import Operations
 
@@ -187,4 +194,7 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       calls=rt.calls, commander=rt.commander, signals=rt.signals, events=rt.events,
                       replan=rt.replan or _no_replan, clock=clock or rt.commander.clock, review=rt.review,
                       failures=rt.failures, links=DynamoDriverLinks(),
-                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics))
+                      firmware=FirmwareOperations(rt.firmware, rt.diagnostics),
+                      console=ConsoleOperations(frames=rt.frame_log.store, always=rt.frame_log.always,
+                                                chargers=rt.chargers, clock=clock or rt.commander.clock)
+                      if rt.frame_log is not None else None)

@@ -31,6 +31,7 @@ from csms.views.reports import session_report
 
 if TYPE_CHECKING:  # csms.firmware builds on the refusals below
     from csms.firmware.operations import FirmwareOperations
+    from csms.console.operations import ConsoleOperations
 
 MAX_ENERGY_KWH = 1000.0
 MAX_CARBON_PRICE = 10_000.0  # GBP/t: far above any traded or social cost of carbon
@@ -110,13 +111,15 @@ class Operations:
                  meter: MeterReader, calls: CallRecords, commander: Commander, signals: SignalStore,
                  events: EventStore, replan: Replan, clock: Callable[[], datetime],
                  review: ReviewReader | None = None, failures: FailureStore | None = None,
-                 links: DriverLinks | None = None, firmware: FirmwareOperations | None = None):
+                 links: DriverLinks | None = None, firmware: FirmwareOperations | None = None,
+                 console: ConsoleOperations | None = None):
         self.chargers, self.connectors, self.sessions, self.meter = chargers, connectors, sessions, meter
         self.calls, self.commander, self.signals, self.events = calls, commander, signals, events
         self.replan, self.clock = replan, clock
         self.review = review  # messages kept for a person (issue 14); None: nothing kept
         self.failures, self.links = failures, links
         self.firmware = firmware
+        self.console = console  # the operator console (issue 22): frame log, alerts, session tools, unknown chargers
 
     # ------------------------------------------------------------ access
     @staticmethod

@@ -74,6 +74,17 @@ async def _serve(args, received: list[int]) -> None:
         print("stopped; state saved.")
 
 
+def show_frames() -> None:
+    """Print every OCPP frame, both ways (``csms.ocpp.frame_log``: the ``csms.frames`` logger, under
+    Powertools' "csms" logger, which prints JSON at WARNING here): one plain line per frame."""
+    frames = logging.getLogger("csms.frames")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s frame %(message)s"))
+    frames.addHandler(handler)
+    frames.setLevel(logging.INFO)
+    frames.propagate = False
+
+
 def run(args) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
@@ -84,6 +95,11 @@ def run(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)} is not a port number")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # every botocore client says "Found credentials in environment variables" at INFO: noise here
+    # (the local store's fake credentials); --verbose is for frames (csms.frames) and the platform
+    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
+    if args.verbose:
+        show_frames()
     received: list[int] = []  # a stop signal before the event loop takes over
     previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in STOP_SIGNALS}
     try:

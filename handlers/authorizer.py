@@ -15,8 +15,12 @@ from csms.ocpp.admission import admit
 from csms.ocpp.certificates import ORIGIN_SECRET_HEADER
 from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize, header
 from csms.ocpp.lockout import Attempt
+from csms.timeutil import iso
 from handlers._runtime import runtime
 from handlers.observability import logger
+
+
+FRAME_LOG_CONTEXT = "frameLogUntil"  # the authorizer context key $default reads
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +54,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
     rt = runtime()
     attempt = Attempt(rt.failures, source_ip, now)
-    admission = admit(headers, rt.chargers.get_auth, basic=lambda h, lookup: authorize(h, lookup, attempt.gate),
+    seen: list = []  # the charger item the admission read: its frame-log switch rides along (issue 22)
+
+    def get_auth(charge_point_id: str):
+        auth = rt.chargers.get_auth(charge_point_id)
+        seen.append(auth)
+        return auth
+
+    admission = admit(headers, get_auth, basic=lambda h, lookup: authorize(h, lookup, attempt.gate),
                       trusted_edge=_origin_secret(rt.settings).matches(header(headers, ORIGIN_SECRET_HEADER)),
                       cpo_name=rt.settings.cpo_name, now=now)
     decision = admission.decision
@@ -65,5 +76,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise Exception("Unauthorized")  # API Gateway answers 401
     attempt.succeeded(decision.charge_point_id)
     logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, "source_ip": source_ip})
+    extra = dict(admission.security.as_context())
+    until = next((a.frame_log_until for a in seen if a is not None and a.charge_point_id == decision.charge_point_id),
+                 None)
+    if until is not None and until > now:  # $default logs this connection's frames until then (csms.ocpp.frame_log)
+        extra[FRAME_LOG_CONTEXT] = iso(until)
     return _policy(decision.charge_point_id, event.get("methodArn", "*"), decision.legacy_handshake, decision.new_key,
-                   admission.security.as_context())
+                   extra)

@@ -45,9 +45,10 @@ FUNCTIONS = {
     # The meter table's stream -> S3 (infra/archive.py); stream read rights come with the event source.
     "Archive": ("handlers.archive.lambda_handler", (), ()),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
+    # console (issue 22): the frame log, alerts, unknown chargers; the log switch is on the charger item
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
-                                            "firmware"),
-            ("chargers", "calls", "events", "firmware")),
+                                            "firmware", "console"),
+            ("chargers", "calls", "events", "firmware", "console")),
 }
 # What each function may do in the firmware and diagnostics buckets, and nothing else: pre-signing a
 # URL needs the action itself (the URL carries the signer's permission). Message and Sweeper hand

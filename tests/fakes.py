@@ -569,3 +569,45 @@ if TYPE_CHECKING:  # mypy: every fake satisfies the ports it stands in for
     _pending_keys: PendingKeys = MemoryPendingKeys(MemoryChargers())
     _failures: FailureStore = MemoryFailures()
     _links: DriverLinks = MemoryDriverLinks(MemoryChargers())
+
+
+# ------------------------------------------------------------------ operator console (issue 22)
+class MemoryFrameLog:
+    """``csms.ocpp.ports.FrameStore`` in memory."""
+
+    def __init__(self):
+        from csms.ocpp.frame_log import LoggedFrame
+
+        self.frames: list[LoggedFrame] = []
+        self.until: dict[str, datetime] = {}
+        self.closed: list[str] = []  # chargers whose connection was due to close at a switch
+
+    def add(self, frame) -> None:
+        self.frames.append(frame)
+
+    def page(self, charge_point_id, limit, cursor=None, search=None, direction=None, after=None):
+        rows = [f for f in reversed(self.frames) if f.charge_point_id == charge_point_id
+                and (search is None or search in f.text) and (direction is None or f.direction == direction)
+                and (after is None or f.at > after)]
+        start = int(cursor or 0)
+        if cursor is not None and not cursor.isdigit():
+            raise ValueError("cursor is not valid")
+        page = rows[start:start + limit]
+        return page, str(start + limit) if start + limit < len(rows) else None
+
+    def switch(self, charge_point_id, until, now) -> bool:
+        if until is None:
+            self.until.pop(charge_point_id, None)
+        else:
+            self.until[charge_point_id] = until
+            self.closed.append(charge_point_id)
+        return True
+
+    def switched_until(self, charge_point_id):
+        return self.until.get(charge_point_id)
+
+
+if TYPE_CHECKING:
+    from csms.ocpp.ports import FrameStore
+
+    _frames: FrameStore = MemoryFrameLog()

@@ -132,6 +132,7 @@ class ChargerModel(Model):
     security = MapAttribute(null=True)  # method, profile, tls_version, tls_cipher, at
     certificate = MapAttribute(null=True)  # subject, issuer, serial, sha256, not_before, not_after
     security_events = ListAttribute(null=True)  # the latest SecurityEventNotifications: {at, type, tech_info}
+    frame_log_until = UTCDateTimeAttribute(null=True)  # issue 22: the frame log is on until then (AWS opt-in)
 
 
 class ConnectorModel(Model):
@@ -309,7 +310,7 @@ MODELS: dict[str, type[Model]] = {
     "signals": SignalModel,
     "events": GridEventModel,
     "firmware": FirmwareModel,
-}
+}  # + "console": ConsoleModel (issue 22), added at the end of this module
 
 # Attributes with DynamoDB TTL enabled, per table.
 TTL_ATTRIBUTES = {"keys": "expires_at", "calls": "expires_at", "signals": "expires_at", "events": "expires_at",
@@ -329,6 +330,7 @@ def bind(settings: Settings) -> None:
         "signals": settings.signals_table,
         "events": settings.events_table,
         "firmware": settings.firmware_table,
+        "console": settings.console_table,
     }
     for key, model in MODELS.items():
         model.Meta.table_name = names[key]
@@ -348,3 +350,39 @@ def create_tables(wait: bool = True) -> None:
                     TableName=model.Meta.table_name,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl},
                 )
+
+
+# ------------------------------------------------------------------ operator console (issue 22)
+class ConsoleDueIndex(GlobalSecondaryIndex):
+    """Checks due at a time (a charger offline since a disconnect: alert when still offline then),
+    sharded by charger (``adapters.dynamo.indexes.shard_of``); only check items carry ``due_shard``."""
+
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
+class ConsoleModel(Model):
+    """The operator console's items (``adapters.dynamo.frame_log``, ``alerts``, ``unknown_chargers``
+    document the keys): frames per charger, alerts per day, offline checks, unknown chargers per day.
+    Every item expires (TTL ``expires_at``)."""
+
+    class Meta:
+        table_name = "unbound-console"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    data = UnicodeAttribute(null=True)  # JSON of the record
+    text = UnicodeAttribute(null=True)  # a logged frame (searchable with contains())
+    count = NumberAttribute(null=True)  # unknown chargers: attempts; caps: items made
+    expires_at = TTLAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    due_index = ConsoleDueIndex()
+
+
+MODELS["console"] = ConsoleModel
+TTL_ATTRIBUTES["console"] = "expires_at"

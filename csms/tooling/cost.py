@@ -52,6 +52,8 @@ class Profile:
     # one WebSocket access-log line per message (~47 B: infra/websocket_api.py ACCESS_LOG_FORMAT without the
     # connection id, which $connect/$disconnect log), with CloudWatch's 26 B overhead per event
     access_log_bytes: int = 73
+    # the frame log (issue 22, csms.ocpp.frame_log): opt-in per charger in AWS, hours a month it is on
+    frame_log_hours_per_month: float = 0.0
 
     def __post_init__(self):
         if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
@@ -227,7 +229,26 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)
     log_gb = log_bytes / 1e9
     bill.add("CloudWatch Logs", log_gb * PRICES["logs_gb_ingested"], f"{log_gb * 1000:,.1f} MB")
+    if profile.frame_log_hours_per_month:
+        hours = profile.frame_log_hours_per_month
+        bill.add("Frame log (opt-in)", hours * frame_log_hour(profile),
+                 f"{hours:g} h switched on: {frames_per_hour(profile):,.0f} frames an hour, a write each")
     access = (2 * msgs["total"] / 2 + reconnects * (3 + profile.connectors)) * profile.access_log_bytes / 1e9
     bill.add("WebSocket access logs", access * PRICES["logs_gb_ingested_infrequent"],
              f"{access * 1000:,.1f} MB, one line per message (Infrequent Access log class)")
     return bill
+
+
+def frames_per_hour(profile: Profile) -> float:
+    """Frames crossing a charger's socket in an hour, both ways: its messages and their replies."""
+    return 2 * messages_per_month(profile)["total"] / MINUTES_PER_MONTH * 60
+
+
+def frame_log_hour(profile: Profile, frame_kb: float = 1.0) -> float:
+    """$ for one charger-hour of the frame log switched on (issue 22): a PutItem per frame (one write
+    unit up to 1 KB: a MeterValues frame is ~0.5 KB; ``frame_kb`` rounds up per KB) and its round
+    trip in the $default function. No read: the switch rides on the authorizer's GetItem."""
+    frames = frames_per_hour(profile)
+    write_units = frames * math.ceil(frame_kb)
+    lambda_gb_s = frames * profile.ddb_latency_ms / 1000 * profile.lambda_memory_mb / 1024
+    return write_units * PRICES["dynamodb_write_unit"] + lambda_gb_s * PRICES["lambda_gb_second_arm64"]

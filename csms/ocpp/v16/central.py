@@ -20,6 +20,7 @@ from csms.model import BootInfo, ConnectorStatus, ReviewItem
 from csms.ocpp import codec as ocpp_j
 from csms.ocpp import evidence, quirks
 from csms.ocpp.codec import Call, CallError, CallResult, FrameError, Ignored, OcppError
+from csms.ocpp.frame_log import IN, OUT, FrameLog
 from csms.ocpp.ports import (
     ChargerPresence,
     Clock,
@@ -63,6 +64,7 @@ class CentralSystem(Transactions):
         replan: Callable[[str], None] | None = None,
         tally: Callable[[str], None] | None = None,
         on_notification: NotificationHook | None = None,
+        frame_log: FrameLog | None = None,
     ):
         self.chargers = chargers
         self.connectors = connectors
@@ -79,6 +81,7 @@ class CentralSystem(Transactions):
         # (csms.ocpp.v16.security_extension.SecurityExtension.handlers)
         self.extensions: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {}
         self.on_notification = on_notification
+        self.frame_log = frame_log  # every frame in and out, when on for the charger (issue 22)
 
     # ------------------------------------------------------------------ frames
     def handle_frame(
@@ -87,11 +90,25 @@ class CentralSystem(Transactions):
         connection_id: str | None,
         text: str | bytes,
         connected_at: datetime | None = None,
+        frame_log_until: datetime | None = None,
     ) -> str | None:
         """Handle one frame; return the reply frame, or None when there is none.
 
         ``connected_at`` (when the connection opened) lets the ``after_call`` hook
-        set up young connections without a storage read on every message."""
+        set up young connections without a storage read on every message. ``frame_log_until``:
+        the charger's frame-log switch as the connection's authorizer read it (``csms.ocpp.frame_log``;
+        deciding costs no read, and nothing is written while it is off)."""
+        frames = self.frame_log
+        if frames is None or not frames.on(frame_log_until, self.clock()):
+            return self._frame(charge_point_id, connection_id, text, connected_at)
+        frames.record(charge_point_id, IN, text, self.clock(), connection_id)
+        reply = self._frame(charge_point_id, connection_id, text, connected_at)
+        if reply is not None:
+            frames.record(charge_point_id, OUT, reply, self.clock(), connection_id)
+        return reply
+
+    def _frame(self, charge_point_id: str, connection_id: str | None, text: str | bytes,
+               connected_at: datetime | None) -> str | None:
         try:
             message = ocpp_j.parse_frame(text)
         except FrameError as exc:
