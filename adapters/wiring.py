@@ -4,6 +4,7 @@ nothing is assigned into a runtime after it is built."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from adapters.dynamo.calls import DynamoCallQueue
@@ -22,6 +23,7 @@ from adapters.dynamo.repositories import (
 )
 from adapters.dynamo.firmware import DynamoFirmware
 from adapters.dynamo.frame_log import DynamoFrameLog
+from adapters.dynamo.alerts import DynamoAlerts
 from adapters.settings import Settings
 from csms.firmware.campaigns import Firmware
 from csms.firmware.diagnostics import Diagnostics
@@ -31,7 +33,8 @@ from csms.ocpp.commands import Commander
 from csms.ocpp.frame_log import FrameLog
 from csms.ocpp.ports import Clock, ConnectionPoster, SecretSealer
 from csms.ocpp.setup_policy import ConnectionSetup
-from csms.ocpp.v16.central import CentralSystem
+from csms.ocpp.v16.central import CentralSystem, NotificationHook
+from csms.console.alerts import Alerts
 from csms.timeutil import utcnow
 
 if TYPE_CHECKING:  # imported when first used: the OCPP handlers never need it (cold start)
@@ -68,6 +71,7 @@ class Runtime:
     firmware: Firmware | None = None
     diagnostics: Diagnostics | None = None
     frame_log: FrameLog | None = None  # issue 22: every frame, when on (csms.ocpp.frame_log)
+    alerts: Alerts | None = None  # issue 22: offline, faulted, open too long, profiles refused, auth failures
 
 
 class _FromSettings:
@@ -124,6 +128,24 @@ def _settings_replan(settings: Settings) -> Replan | None:
     return lambda_replan(settings.scheduler_function, settings.region)
 
 
+def _settings_publisher(settings: Settings):
+    """Where alerts go besides their table: an EventBridge bus in AWS (SNS and alarms hang off it,
+    infra/alerts.py); None locally (csms local prints them)."""
+    if not settings.alert_event_bus:
+        return None
+    from adapters.alert_events import EventBridgeAlerts
+
+    return EventBridgeAlerts(settings.alert_event_bus, settings.region)
+
+
+def _both(first: NotificationHook, second: NotificationHook) -> NotificationHook:
+    def hook(charge_point_id: str, action: str, payload: dict, at: datetime) -> None:
+        first(charge_point_id, action, payload, at)
+        second(charge_point_id, action, payload, at)
+
+    return hook
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -146,9 +168,12 @@ def build_runtime(
     if isinstance(replan, _FromSettings):
         replan = _settings_replan(settings)
     frame_log = FrameLog(DynamoFrameLog(), always=settings.frame_log_always)
+    alerts = Alerts(store=DynamoAlerts(), chargers=chargers, sessions=sessions, clock=clock,
+                    publish=_settings_publisher(settings), offline_after=timedelta(minutes=settings.offline_alert_minutes),
+                    open_after=timedelta(hours=settings.open_transaction_alert_hours))
     commander = Commander(calls, chargers, poster, clock=clock, heartbeat_interval_s=settings.heartbeat_interval_s,
                           tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys(),
-                          frame_log=frame_log)
+                          frame_log=frame_log, on_profile_refused=alerts.on_profile_answer)
     files, firmware_store = file_store(settings), DynamoFirmware()
     firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions,
                         clock=clock)
@@ -166,7 +191,7 @@ def build_runtime(
         after_call=ConnectionSetup(commander),
         replan=replan,
         tally=counters.frames,
-        on_notification=notification_hook(firmware, diagnostics),
+        on_notification=_both(notification_hook(firmware, diagnostics), alerts.on_message),
         frame_log=frame_log,
     )
     # The OCPP 1.6 security extension's charger messages (SignCertificate, SecurityEventNotification, ...)
@@ -177,7 +202,7 @@ def build_runtime(
                                                 signer=certificate_signer(settings), cpo_name=settings.cpo_name).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoEvents(), replan,
-                   firmware=firmware, diagnostics=diagnostics, frame_log=frame_log)
+                   firmware=firmware, diagnostics=diagnostics, frame_log=frame_log, alerts=alerts)
 
 
 def _no_replan(charge_point_id: str) -> None:
@@ -196,5 +221,7 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       failures=rt.failures, links=DynamoDriverLinks(),
                       firmware=FirmwareOperations(rt.firmware, rt.diagnostics),
                       console=ConsoleOperations(frames=rt.frame_log.store, always=rt.frame_log.always,
-                                                chargers=rt.chargers, clock=clock or rt.commander.clock)
+                                                chargers=rt.chargers, clock=clock or rt.commander.clock,
+                                                alerts=rt.alerts, sessions=rt.sessions, connectors=rt.connectors,
+                                                meter=rt.meter, replan=rt.replan)
                       if rt.frame_log is not None else None)

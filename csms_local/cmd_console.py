@@ -17,10 +17,18 @@ FOLLOW_EVERY_S = 1.0
 
 def register(subparsers) -> None:
     """Top-level commands of the console (``csms alerts``, ``csms unknown-chargers``)."""
+    alerts = subparsers.add_parser("alerts", help="alerts: offline too long, faulted, transaction open too long, "
+                                                  "profiles refused, repeated authentication failures")
+    alerts.add_argument("--hours", type=float, default=24, help="of the last hours (default 24, at most 720)")
+    alerts.add_argument("--kind", choices=("offline", "faulted", "long_transaction", "profiles_refused",
+                                           "auth_failures"))
+    alerts.add_argument("--charger", help="one charger's")
+    add_api_options(alerts)
+    alerts.set_defaults(func=show_alerts)
 
 
-def register_charger_log(commands) -> None:
-    """``csms charger log``: a sub-command of ``csms charger``."""
+def register_charger_commands(commands) -> None:
+    """``csms charger log`` and ``csms charger close-session``: sub-commands of ``csms charger``."""
     log = commands.add_parser("log", help="the charger's OCPP frames in both directions (--follow: live tail)")
     log.add_argument("charge_point_id")
     log.add_argument("--follow", "-f", action="store_true", help="keep printing new frames until Ctrl-C")
@@ -33,6 +41,12 @@ def register_charger_log(commands) -> None:
     switch.add_argument("--off", action="store_true", help="switch the log off")
     add_api_options(log)
     log.set_defaults(func=show_log)
+    close = commands.add_parser("close-session", help="close a stuck transaction as an operator (flagged "
+                                                      "operator_closed, energy so far, connector released)")
+    close.add_argument("charge_point_id")
+    close.add_argument("transaction_id", type=int)
+    add_api_options(close)
+    close.set_defaults(func=close_session)
 
 
 def _log_path(charge_point_id: str) -> str:
@@ -80,3 +94,28 @@ def show_log(args) -> int:
                 newest = fresh[-1]["at"]
     except KeyboardInterrupt:
         return 0
+
+
+def show_alerts(args) -> int:
+    rows = request(args, "GET", "/v1/alerts", query={"hours": str(args.hours), "kind": args.kind,
+                                                     "charger": args.charger})
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for alert in rows:
+        detail = ", ".join(f"{k}={v}" for k, v in alert["detail"].items())
+        print(f"{alert['at']}  {alert['kind']:<17} {alert['charger']:<20} {detail}")
+    if not rows:
+        print(f"no alerts in the last {args.hours:g} h")
+    return 0
+
+
+def close_session(args) -> int:
+    closed = request(args, "POST", f"/v1/chargers/{quote(args.charge_point_id, safe='')}/sessions/"
+                                   f"{args.transaction_id}/close")
+    if args.json:
+        print(json.dumps(closed))
+        return 0
+    print(f"{closed['charger']} transaction {closed['transaction_id']} closed at {closed['stopped_at']} with "
+          f"{closed['energy_kwh']:.3f} kWh (flagged operator_closed); connector {closed['connector_id']} released")
+    return 0

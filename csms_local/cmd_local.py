@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from pathlib import Path
 
 from csms_local.cli import UsageError
@@ -74,15 +75,16 @@ async def _serve(args, received: list[int]) -> None:
         print("stopped; state saved.")
 
 
-def show_frames() -> None:
-    """Print every OCPP frame, both ways (``csms.ocpp.frame_log``: the ``csms.frames`` logger, under
-    Powertools' "csms" logger, which prints JSON at WARNING here): one plain line per frame."""
-    frames = logging.getLogger("csms.frames")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s frame %(message)s"))
-    frames.addHandler(handler)
-    frames.setLevel(logging.INFO)
-    frames.propagate = False
+def plain(name: str, label: str) -> None:
+    """Print a logger's lines plainly, one a line: ``csms.frames`` (every OCPP frame both ways,
+    ``csms.ocpp.frame_log``) and ``csms.alerts`` (``csms.console.alerts``) sit under Powertools'
+    "csms" logger, which prints JSON at WARNING here."""
+    logger = logging.getLogger(name)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {label} %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def run(args) -> int:
@@ -98,8 +100,9 @@ def run(args) -> int:
     # every botocore client says "Found credentials in environment variables" at INFO: noise here
     # (the local store's fake credentials); --verbose is for frames (csms.frames) and the platform
     logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
+    plain("csms.alerts", "alert")  # alerts are printed always (issue 22: csms.console.alerts)
     if args.verbose:
-        show_frames()
+        plain("csms.frames", "frame")
     received: list[int] = []  # a stop signal before the event loop takes over
     previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in STOP_SIGNALS}
     try:

@@ -67,7 +67,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     decision = admission.decision
     if not decision.allowed:
         if decision.reason in (WRONG_KEY, UNKNOWN):
-            attempt.failed(decision.charge_point_id, known_charger=decision.reason == WRONG_KEY)
+            known = decision.reason == WRONG_KEY
+            attempt.failed(decision.charge_point_id, known_charger=known)
+            if rt.alerts is not None:  # repeated failures: one alert at the threshold (csms.console.alerts)
+                rt.alerts.on_auth_failures(decision.charge_point_id, source_ip, attempt.count_after_failure(known),
+                                           now, known)
         # The metric filter AuthFailures (infra/monitoring.py) counts these lines
         logger.warning(
             "connection refused",

@@ -15,7 +15,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     connection_id = request.get("connectionId")
     logger.set_correlation_id(charge_point_id)
     if charge_point_id and connection_id:
-        marked = runtime().chargers.disconnect(charge_point_id, connection_id, utcnow())
+        rt, now = runtime(), utcnow()
+        marked = rt.chargers.disconnect(charge_point_id, connection_id, now)
+        if marked and rt.alerts is not None:  # is it still offline in N minutes? (csms.console.alerts)
+            rt.alerts.on_disconnect(charge_point_id, connection_id, now)
         logger.info(
             "disconnected" if marked else "stale disconnect ignored",
             extra={"charge_point_id": charge_point_id, "connection_id": connection_id},

@@ -31,14 +31,17 @@ TABLE_TTL = dict(TTL_ATTRIBUTES)
 
 FUNCTIONS = {
     # name: (handler, tables it reads, tables it writes)
-    "Authorizer": ("handlers.authorizer.lambda_handler", ("chargers",), ()),
+    # console (issue 22): unknown chargers, repeated-failure alerts
+    "Authorizer": ("handlers.authorizer.lambda_handler", ("chargers",), ("console",)),
     # calls: a certificate near its expiry queues a renewal request (csms.ocpp.certificates.needs_renewal)
     "Connect": ("handlers.connect.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),
-    "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers",)),
+    # console: the check "still offline in N minutes?" (issue 22)
+    "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers", "console")),
     "Message": ("handlers.default.lambda_handler", TABLES, TABLES),
     # Also advances firmware campaigns (reads sessions: no update during an active transaction).
-    "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls", "sessions", "firmware"),
-                ("chargers", "calls", "firmware")),
+    # and makes the console's due checks (offline, open too long: issue 22)
+    "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls", "sessions", "firmware", "console"),
+                ("chargers", "calls", "firmware", "console")),
     "Scheduler": ("handlers.scheduler.lambda_handler", ("chargers", "sessions", "meter", "signals", "events", "calls"),
                   ("chargers", "sessions", "calls")),
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),

@@ -60,3 +60,83 @@ afterView(async (path, me) => {
   const h1 = view.querySelector("h1");
   if (h1) h1.insertAdjacentHTML("beforeend", ` <small><a id="log-link" href="#/chargers/${m[1]}/log">OCPP frames</a></small>`);
 });
+
+// ---------------------------------------------------------------- alerts
+const ALERT_TEXT = {
+  offline: (d) => `offline since ${when(d.since)} (${d.minutes} min)`,
+  faulted: (d) => `connector ${d.connector_id ?? "?"} ${d.status || ""}: ${d.error_code || ""}${d.info ? " — " + d.info : ""}${d.vendor_error_code ? " (vendor " + d.vendor_error_code + ")" : ""}`,
+  long_transaction: (d) => `transaction ${d.transaction_id} on connector ${d.connector_id} open ${d.hours} h (since ${when(d.started_at)})`,
+  profiles_refused: (d) => `${d.purpose} refused: ${d.status}`,
+  auth_failures: (d) => `${d.failures} failed handshakes from ${d.source} (${d.reason})`,
+};
+const alertRows = (alerts) => alerts.map((a) => `<tr class="alert ${esc(a.kind)}" data-kind="${esc(a.kind)}"><td>${when(a.at)}</td>
+  <td><span class="state alert-${esc(a.kind)}">${esc(a.kind.replace("_", " "))}</span></td>
+  <td><a href="#/chargers/${encodeURIComponent(a.charger)}">${esc(a.charger)}</a></td>
+  <td>${esc((ALERT_TEXT[a.kind] || ((d) => JSON.stringify(d)))(a.detail))}</td></tr>`).join("");
+const alertTable = (alerts) => `<table id="alerts"><thead><tr><th>When</th><th>Alert</th><th>Charger</th><th>What</th></tr></thead>
+  <tbody>${alertRows(alerts) || '<tr><td colspan="4">No alerts.</td></tr>'}</tbody></table>`;
+
+async function consoleView() {
+  const show = async () => {
+    const alerts = await api("GET", "/v1/alerts?hours=168");
+    const parts = [`<h1>Console</h1><h2>Alerts (last 7 days)</h2>${alertTable(alerts)}`];
+    for (const section of CONSOLE_SECTIONS) parts.push(await section());
+    view.innerHTML = parts.join("");
+    for (const bind of CONSOLE_BINDINGS) bind();
+  };
+  await show();
+  every(5000, () => show().catch(() => {}));
+}
+// further console sections: () => html, and what they bind afterwards
+const CONSOLE_SECTIONS = [];
+const CONSOLE_BINDINGS = [];
+registerView(/^\/console$/, consoleView, "Console", "#/console");
+
+// A charger's own alerts on its page (operators)
+afterView(async (path, me) => {
+  const m = path.match(/^\/chargers\/([^/]+)$/);
+  if (!m || !me.operator) return;
+  const alerts = await api("GET", `/v1/alerts?hours=168&charger=${m[1]}`);
+  if (alerts.length) view.insertAdjacentHTML("beforeend", `<h2>Alerts</h2>${alertTable(alerts)}`);
+});
+
+// ---------------------------------------------------------------- session tools (operators)
+async function downloadCsv() {
+  let cursor = null, body = "";
+  do {  // every page; the header once
+    const response = await fetch(API + "/v1/sessions?format=csv&limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""),
+      { headers: { "Authorization": "Bearer " + token() } });
+    if (!response.ok) throw new Error(response.statusText);
+    const text = await response.text();
+    body += body ? text.slice(text.indexOf("\n") + 1) : text;
+    cursor = response.headers.get("X-Next-Cursor");
+  } while (cursor);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([body], { type: "text/csv" }));
+  link.download = "sessions.csv";
+  document.body.append(link); link.click(); link.remove();
+}
+
+afterView(async (path, me) => {
+  if (!me.operator || !(path === "/sessions" || /^\/chargers\/[^/]+$/.test(path))) return;
+  const table = document.getElementById("sessions");
+  if (!table) return;
+  if (path === "/sessions") {
+    table.insertAdjacentHTML("beforebegin", '<p><button id="csv">Download CSV</button></p>');
+    document.getElementById("csv").addEventListener("click", () => downloadCsv().catch((err) => message(err.message, true)));
+  }
+  if (!document.getElementById("message")) table.insertAdjacentHTML("beforebegin", '<p id="message" class="message" hidden></p>');
+  for (const row of table.querySelectorAll("tbody tr[data-session]")) {
+    if (row.cells[3].textContent !== "plugged in") continue;
+    const charger = row.cells[1].textContent, tx = row.dataset.session;
+    row.cells[3].insertAdjacentHTML("beforeend", ` <button class="close-session" title="close this stuck transaction: stopped now with the energy so far">Close</button>`);
+    row.querySelector("button.close-session").addEventListener("click", async () => {
+      if (!confirm(`Close transaction ${tx} on ${charger}? Use it when its StopTransaction never came.`)) return;
+      try {
+        const closed = await api("POST", `/v1/chargers/${encodeURIComponent(charger)}/sessions/${tx}/close`);
+        message(`Transaction ${tx} closed with ${closed.energy_kwh.toFixed(3)} kWh (flagged operator_closed); connector released.`);
+        row.cells[3].textContent = "closed by an operator";
+      } catch (err) { message(err.message, true); }
+    });
+  }
+});

@@ -7,9 +7,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
+from csms.console.alerts import KINDS, Alerts
 from csms.ocpp.frame_log import IN, MAX_WINDOW, OUT, LoggedFrame, stamp
-from csms.ocpp.ports import FrameStore
-from csms.operations import MAX_PAGE, Forbidden, Invalid, NotFound, Principal
+from csms.model import ConnectorStatus
+from csms.ocpp.meter import session_energy
+from csms.ocpp.ports import ConnectorRepository, FrameStore, MeterRepository, SessionRepository
+from csms.operations import MAX_PAGE, Conflict, Forbidden, Invalid, NotFound, Principal
 from csms.timeutil import iso
 from csms.views.ports import ChargerDirectory
 
@@ -26,8 +29,13 @@ class ConsoleOperations:
     platform), ``chargers`` (who exists), ``clock`` (UTC)."""
 
     def __init__(self, *, frames: FrameStore, always: bool, chargers: ChargerDirectory,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], alerts: Alerts | None = None, sessions: SessionRepository | None = None,
+                 connectors: ConnectorRepository | None = None, meter: MeterRepository | None = None,
+                 replan: Callable[[str], None] | None = None):
         self.frames, self.always, self.chargers, self.clock = frames, always, chargers, clock
+        self.alerts = alerts
+        # session tools: the transaction store, connector states, meter readings, the re-plan request
+        self.sessions, self.connectors, self.meter, self.replan = sessions, connectors, meter, replan
 
     @staticmethod
     def _operator(who: Principal) -> None:
@@ -79,3 +87,60 @@ class ConsoleOperations:
         if not self.frames.switch(charge_point_id, until, now):
             raise NotFound(f"no charger {charge_point_id}")
         return self._logging(charge_point_id)
+
+    # ---------------------------------------------------------------- alerts
+    def list_alerts(self, who: Principal, hours: float = 24, kind: str | None = None,
+                    charge_point_id: str | None = None, limit: int = 100) -> list[dict]:
+        """Alerts of the last ``hours`` (at most 30 days), newest first: [{kind, charger, at,
+        detail}]. Raises Forbidden, Invalid."""
+        self._operator(who)
+        if not 0 < hours <= 720:
+            raise Invalid("hours must be in (0, 720]")
+        if kind is not None and kind not in KINDS:
+            raise Invalid(f"kind must be one of {', '.join(KINDS)}")
+        if not 1 <= limit <= 500:
+            raise Invalid("limit must be 1-500")
+        if self.alerts is None:
+            return []
+        since = self.clock() - timedelta(hours=hours)
+        return [a.as_json() for a in self.alerts.recent(since, limit, kind, charge_point_id)]
+
+    # ---------------------------------------------------------------- session tools
+    def close_session(self, who: Principal, charge_point_id: str, transaction_id: int) -> dict:
+        """Close a stuck transaction (its StopTransaction never came) as an operator: stopped now, with
+        the energy its meter readings show so far, stop reason Other, flagged ``operator_closed``; the
+        connector's state is released (Available, stamped now: a newer status from the charger still
+        wins) and the charger re-planned, so nothing plans for the vehicle any more. A StopTransaction
+        that arrives later is acknowledged and kept for review (the transaction is already stopped).
+        Raises Forbidden, NotFound, Conflict (already stopped). Answers {charger, transaction_id,
+        connector_id, stopped_at, energy_kwh, flags}."""
+        self._operator(who)
+        if self.sessions is None or self.connectors is None or self.meter is None:
+            raise Invalid("session tools are not configured here")
+        session = self.sessions.get(charge_point_id, transaction_id)
+        if session is None:
+            raise NotFound(f"no transaction {transaction_id} on charger {charge_point_id}")
+        if not session.active:
+            raise Conflict(f"transaction {transaction_id} is already stopped")
+        now = self.clock()
+        samples = self.meter.for_transaction(charge_point_id, session.connector_id, transaction_id,
+                                             session.started_at, None)
+        energy = session_energy(session.meter_start_wh, samples, None)
+        session.stopped_at = max(now, session.started_at)
+        session.stop_received_at = now
+        session.stop_reason = "Other"
+        session.energy_wh = round(energy.energy_wh, 3)
+        session.max_power_w = energy.max_power_w
+        session.flags = list(dict.fromkeys(list(session.flags) + ["operator_closed", *energy.flags]))
+        self.sessions.save_stop(session)
+        self.connectors.record_status(charge_point_id, ConnectorStatus(
+            session.connector_id, "Available", "NoError", now, now,
+            info=f"released: transaction {transaction_id} closed by an operator"[:50]))
+        if self.replan is not None:
+            try:
+                self.replan(charge_point_id)
+            except Exception:  # the next scheduled run re-plans
+                pass
+        return {"charger": charge_point_id, "transaction_id": transaction_id, "connector_id": session.connector_id,
+                "stopped_at": iso(session.stopped_at), "energy_kwh": round(session.energy_wh / 1000, 3),
+                "flags": session.flags}

@@ -120,6 +120,9 @@ class Commander:
     # in AWS these calls are posted by other functions than $default, which hold no switch, and a
     # read per call to learn it is not worth it (their answers and the calls' outcomes are logged)
     frame_log: FrameLog | None = None
+    # a SetChargingProfile answered with anything but Accepted: (charger, purpose, status, at) -> an
+    # operator alert (issue 22, csms.console.alerts); never raises into the answer's handling
+    on_profile_refused: Callable[[str, str, str, datetime], None] | None = None
 
     def posted(self, charge_point_id: str, connection_id: str, frame: str) -> None:
         """A frame was posted to the charger's connection (the frame log, where always on)."""

@@ -175,8 +175,10 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # periodic jobs, fixed cost per run shared by the fleet: sweeper (every minute: 32 index Queries, the
     # Lambda), ConnectedChargers gauge (every 5 min: 16 COUNT Queries), signal refresh (every 30 min)
     runs = MINUTES_PER_MONTH + MINUTES_PER_MONTH / 30
-    # (and the scheduler's 16 active-index Queries every 15 minutes)
-    job_r = MINUTES_PER_MONTH * 32 * 0.5 + MINUTES_PER_MONTH / 5 * 16 * 0.5 + MINUTES_PER_MONTH / 15 * 16
+    # (and the scheduler's 16 active-index Queries every 15 minutes, and the sweeper's 16 Queries of the
+    # console's due-index: the alert checks, issue 22)
+    job_r = (MINUTES_PER_MONTH * 32 * 0.5 + MINUTES_PER_MONTH / 5 * 16 * 0.5 + MINUTES_PER_MONTH / 15 * 16
+             + MINUTES_PER_MONTH * 16 * 0.5)
     jobs_usd = (runs * (PRICES["lambda_request"] + 0.2 * 0.5 * PRICES["lambda_gb_second_arm64"])
                 + job_r * PRICES["dynamodb_read_unit"]) / profile.fleet_size
     # the gauge's COUNT reads every connected charger's ~64 B index entry (0.5 unit per 4 KB)
@@ -229,6 +231,14 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)
     log_gb = log_bytes / 1e9
     bill.add("CloudWatch Logs", log_gb * PRICES["logs_gb_ingested"], f"{log_gb * 1000:,.1f} MB")
+    # alert checks (issue 22, csms.console.alerts): each disconnect and each StartTransaction schedules
+    # one (a PutItem, ~0.3 KB, plus its due-index entry), the sweeper makes it when due (the charger's or
+    # the session's GetItem, eventually consistent) and deletes it (plus the index entry)
+    checks = reconnects + profile.sessions_per_day * 30
+    check_w, check_r = checks * (2 + 2), checks * 0.5
+    bill.add("Alert checks (offline, open too long)", check_w * PRICES["dynamodb_write_unit"]
+             + check_r * PRICES["dynamodb_read_unit"],
+             f"{checks:,.0f} checks: {check_w:,.0f} write units, {check_r:,.0f} read units")
     if profile.frame_log_hours_per_month:
         hours = profile.frame_log_hours_per_month
         bill.add("Frame log (opt-in)", hours * frame_log_hour(profile),

@@ -69,7 +69,7 @@ def test_every_frame_both_ways_is_logged_and_shown_by_the_api_the_cli_and_verbos
     echo, frames_logger = Frames(), logging.getLogger("csms.frames")
     saved = frames_logger.level, frames_logger.propagate
     frames_logger.addHandler(echo)
-    frames_logger.setLevel(logging.INFO)  # as csms local --verbose (csms_local.cmd_local.show_frames)
+    frames_logger.setLevel(logging.INFO)  # as csms local --verbose (csms_local.cmd_local.plain)
     frames_logger.propagate = False
 
     async def charger():
@@ -126,3 +126,25 @@ def test_the_cli_follows_the_log_live(platform):
         follower.kill()
         follower.wait(10)
     assert '"Heartbeat"' in seen[0] and "-> in" in seen[0] and "<- out" in seen[1]
+
+
+# ---------------------------------------------------------------- alerts
+def test_a_faulted_charger_is_an_alert_printed_and_listed(platform):
+    platform.add_charger("FAULT1", KEY)
+    printed, alerts_logger = Frames(), logging.getLogger("csms.alerts")
+    alerts_logger.addHandler(printed)
+
+    async def charger():
+        async with open_charger(platform, "FAULT1", KEY) as ws:
+            await call(ws, "s1", "StatusNotification", {"connectorId": 2, "errorCode": "OverCurrentFailure",
+                                                        "status": "Faulted", "vendorErrorCode": "OC-3"})
+
+    try:
+        run(charger())
+    finally:
+        alerts_logger.removeHandler(printed)
+    assert any(line.startswith("ALERT faulted FAULT1") and "OverCurrentFailure" in line for line in printed.lines)
+    status, alerts = api(platform, "GET", "/v1/alerts?kind=faulted&charger=FAULT1")
+    assert status == 200 and [a["detail"]["vendor_error_code"] for a in alerts] == ["OC-3"]
+    shown = csms(platform, "alerts", "--kind", "faulted")
+    assert shown.returncode == 0 and "FAULT1" in shown.stdout and "error_code=OverCurrentFailure" in shown.stdout

@@ -12,6 +12,7 @@ storage itself fails do they get ``InternalError``, so the charger retries.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any, Callable
@@ -42,6 +43,8 @@ ResponseHook = Callable[[str, "str | None", CallResult | CallError], "str | None
 # (charge point id, action, payload, received at) after a BootNotification, FirmwareStatusNotification
 # or DiagnosticsStatusNotification was stored (firmware management: csms.firmware)
 NotificationHook = Callable[[str, str, dict, datetime], None]
+# ... and after a StatusNotification or a StartTransaction was answered (the operator console's alerts)
+ANSWERED_NOTIFICATIONS = frozenset({"StatusNotification", "StartTransaction"})
 
 
 class CentralSystem(Transactions):
@@ -126,6 +129,8 @@ class CentralSystem(Transactions):
         self._count(message.action if message.action in ROUTES or message.action in self.extensions else "Unknown")
         raw = text.decode("utf-8", errors="backslashreplace") if isinstance(text, bytes) else text
         reply = self._handle_call(charge_point_id, connection_id, message, raw)
+        if reply.startswith(f"[{ocpp_j.CALLRESULT},") and message.action in ANSWERED_NOTIFICATIONS:
+            self._answered(charge_point_id, message, reply)
         if reply.startswith(f"[{ocpp_j.CALLRESULT},"):
             if self.after_call is not None:
                 try:
@@ -134,6 +139,18 @@ class CentralSystem(Transactions):
                     log.exception("after-call hook failed for %s from %s", message.action, charge_point_id)
             self.after_transaction(charge_point_id, message.action)
         return reply
+
+    def _answered(self, charge_point_id: str, call: Call, reply: str) -> None:
+        """Tell the notification hook of an answered StatusNotification or StartTransaction (alerts,
+        ``csms.console.alerts``: a fault; the check of a transaction open too long), the answer's
+        fields merged in (the transactionId). Never raises."""
+        if self.on_notification is None:
+            return
+        try:
+            answer = json.loads(reply)[2] if call.action == "StartTransaction" else {}
+            self.on_notification(charge_point_id, call.action, {**call.payload, **answer}, self.clock())
+        except Exception:
+            log.exception("notification hook failed for %s from %s", call.action, charge_point_id)
 
     def _count(self, label: str) -> None:
         if self.tally is not None:
