@@ -515,5 +515,15 @@ def close_session(charger_id: str, transaction_id: int) -> dict:
     return console().close_session(caller(), charger_id, transaction_id)
 
 
+@app.get("/v1/unknown-chargers",
+         summary="charge point ids that tried to connect without being registered: count, first / last seen, "
+                 "source (operators); register one with POST /v1/chargers")
+def unknown_chargers(
+    hours: Annotated[float, Query(gt=0, le=168, description="seen in the last hours")] = 168,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list:
+    return console().unknown_chargers(caller(), hours, limit)
+
+
 if __name__ == "__main__":  # python -m adapters.http_api > docs/openapi.json
     print(openapi_json())

@@ -24,6 +24,7 @@ from adapters.dynamo.repositories import (
 from adapters.dynamo.firmware import DynamoFirmware
 from adapters.dynamo.frame_log import DynamoFrameLog
 from adapters.dynamo.alerts import DynamoAlerts
+from adapters.dynamo.unknown_chargers import DynamoUnknownChargers
 from adapters.settings import Settings
 from csms.firmware.campaigns import Firmware
 from csms.firmware.diagnostics import Diagnostics
@@ -35,6 +36,7 @@ from csms.ocpp.ports import Clock, ConnectionPoster, SecretSealer
 from csms.ocpp.setup_policy import ConnectionSetup
 from csms.ocpp.v16.central import CentralSystem, NotificationHook
 from csms.console.alerts import Alerts
+from csms.console.ports import UnknownChargerStore
 from csms.timeutil import utcnow
 
 if TYPE_CHECKING:  # imported when first used: the OCPP handlers never need it (cold start)
@@ -72,6 +74,7 @@ class Runtime:
     diagnostics: Diagnostics | None = None
     frame_log: FrameLog | None = None  # issue 22: every frame, when on (csms.ocpp.frame_log)
     alerts: Alerts | None = None  # issue 22: offline, faulted, open too long, profiles refused, auth failures
+    unknown_chargers: UnknownChargerStore | None = None  # issue 22: ids that tried to connect unregistered
 
 
 class _FromSettings:
@@ -202,7 +205,8 @@ def build_runtime(
                                                 signer=certificate_signer(settings), cpo_name=settings.cpo_name).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoEvents(), replan,
-                   firmware=firmware, diagnostics=diagnostics, frame_log=frame_log, alerts=alerts)
+                   firmware=firmware, diagnostics=diagnostics, frame_log=frame_log, alerts=alerts,
+                   unknown_chargers=DynamoUnknownChargers())
 
 
 def _no_replan(charge_point_id: str) -> None:
@@ -223,5 +227,5 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       console=ConsoleOperations(frames=rt.frame_log.store, always=rt.frame_log.always,
                                                 chargers=rt.chargers, clock=clock or rt.commander.clock,
                                                 alerts=rt.alerts, sessions=rt.sessions, connectors=rt.connectors,
-                                                meter=rt.meter, replan=rt.replan)
+                                                meter=rt.meter, replan=rt.replan, unknown=rt.unknown_chargers)
                       if rt.frame_log is not None else None)

@@ -25,6 +25,11 @@ def register(subparsers) -> None:
     alerts.add_argument("--charger", help="one charger's")
     add_api_options(alerts)
     alerts.set_defaults(func=show_alerts)
+    unknown = subparsers.add_parser("unknown-chargers", help="ids that tried to connect without being registered "
+                                                             "(register one: csms charger add ID)")
+    unknown.add_argument("--hours", type=float, default=168, help="seen in the last hours (default and most: 168)")
+    add_api_options(unknown)
+    unknown.set_defaults(func=show_unknown)
 
 
 def register_charger_commands(commands) -> None:
@@ -118,4 +123,19 @@ def close_session(args) -> int:
         return 0
     print(f"{closed['charger']} transaction {closed['transaction_id']} closed at {closed['stopped_at']} with "
           f"{closed['energy_kwh']:.3f} kWh (flagged operator_closed); connector {closed['connector_id']} released")
+    return 0
+
+
+def show_unknown(args) -> int:
+    rows = request(args, "GET", "/v1/unknown-chargers", query={"hours": str(args.hours)})
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print(f"no unknown chargers in the last {args.hours:g} h")
+        return 0
+    print(f"{'charger':<24} {'tries':>6}  {'last seen (UTC)':<24} {'first seen':<24} source")
+    for r in rows:
+        print(f"{r['id']:<24} {r['count']:>6}  {r['last_seen']:<24} {r['first_seen']:<24} {r['source'] or '-'}")
+    print("register one: csms charger add <id>")
     return 0

@@ -68,6 +68,8 @@ def run(args) -> int:
     print(f"\nFrame log (opt-in per charger, `csms charger log --on HOURS`): ${hour:.6f} per charger-hour "
           f"({cost.frames_per_hour(profile):,.0f} frames, a write each), ${24 * hour:.4f} for a 24 h window; "
           "locally always on, free.")
+    print(f"Unknown chargers (an unregistered id's handshake, recorded for the operator, capped at "
+          f"1,000 new ids a day): at most ${cost.unknown_charger_attempt():.7f} an attempt.")
     print(f"\nAPI Gateway floor (messages + connection minutes alone): ${floor:.4f}; "
           f"this platform: {bill.total / floor:.2f}x the floor.")
     return 0

@@ -13,7 +13,7 @@ from functools import lru_cache
 from adapters.origin_secret import origin_secret
 from csms.ocpp.admission import admit
 from csms.ocpp.certificates import ORIGIN_SECRET_HEADER
-from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize, header
+from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize, header, valid_charge_point_id
 from csms.ocpp.lockout import Attempt
 from csms.timeutil import iso
 from handlers._runtime import runtime
@@ -69,6 +69,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if decision.reason in (WRONG_KEY, UNKNOWN):
             known = decision.reason == WRONG_KEY
             attempt.failed(decision.charge_point_id, known_charger=known)
+            if not known and rt.unknown_chargers is not None and valid_charge_point_id(decision.charge_point_id or ""):
+                try:  # an operator sees who tried and registers it in one click (csms.console.unknown)
+                    rt.unknown_chargers.seen(decision.charge_point_id, source_ip, now)
+                except Exception:  # never decides the handshake
+                    logger.exception("could not record the unknown charger")
             if rt.alerts is not None:  # repeated failures: one alert at the threshold (csms.console.alerts)
                 rt.alerts.on_auth_failures(decision.charge_point_id, source_ip, attempt.count_after_failure(known),
                                            now, known)

@@ -140,3 +140,28 @@ afterView(async (path, me) => {
     });
   }
 });
+
+// ---------------------------------------------------------------- unknown chargers (on the Console page)
+let registeredNote = "";  // survives the page's refresh: the key is shown once
+CONSOLE_SECTIONS.push(async () => {
+  const rows = await api("GET", "/v1/unknown-chargers");
+  const body = rows.map((r) => `<tr data-unknown="${esc(r.id)}"><td>${esc(r.id)}</td><td class="num">${r.count}</td>
+    <td>${when(r.last_seen)}</td><td>${when(r.first_seen)}</td><td>${esc(r.source || "–")}</td>
+    <td><button class="register" data-id="${esc(r.id)}">Register</button></td></tr>`).join("");
+  return `<h2>Unknown chargers (tried to connect, not registered; last 7 days)</h2>
+    <p id="message" class="message"${registeredNote ? "" : " hidden"}>${esc(registeredNote)}</p>
+    <table id="unknown"><thead><tr><th>Charger id</th><th class="num">Tries</th><th>Last seen</th><th>First seen</th><th>Source</th><th></th></tr></thead>
+    <tbody>${body || '<tr><td colspan="6">None.</td></tr>'}</tbody></table>`;
+});
+CONSOLE_BINDINGS.push(() => {
+  for (const button of document.querySelectorAll("#unknown button.register")) {
+    button.addEventListener("click", async () => {
+      try {
+        const made = await api("POST", "/v1/chargers", { id: button.dataset.id });
+        registeredNote = `Registered ${made.id}. Its AuthorizationKey (shown once): ${made.authorization_key}`;
+        message(registeredNote);
+        button.closest("tr").remove();
+      } catch (err) { message(err.message, true); }
+    });
+  }
+});

@@ -378,6 +378,7 @@ class ConsoleModel(Model):
     data = UnicodeAttribute(null=True)  # JSON of the record
     text = UnicodeAttribute(null=True)  # a logged frame (searchable with contains())
     count = NumberAttribute(null=True)  # unknown chargers: attempts; caps: items made
+    last_at = UnicodeAttribute(null=True)  # unknown chargers: the latest attempt (ISO)
     expires_at = TTLAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)

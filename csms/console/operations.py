@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from csms.console.alerts import KINDS, Alerts
+from csms.console.ports import UnknownChargerStore
 from csms.ocpp.frame_log import IN, MAX_WINDOW, OUT, LoggedFrame, stamp
 from csms.model import ConnectorStatus
 from csms.ocpp.meter import session_energy
@@ -31,11 +32,12 @@ class ConsoleOperations:
     def __init__(self, *, frames: FrameStore, always: bool, chargers: ChargerDirectory,
                  clock: Callable[[], datetime], alerts: Alerts | None = None, sessions: SessionRepository | None = None,
                  connectors: ConnectorRepository | None = None, meter: MeterRepository | None = None,
-                 replan: Callable[[str], None] | None = None):
+                 replan: Callable[[str], None] | None = None, unknown: UnknownChargerStore | None = None):
         self.frames, self.always, self.chargers, self.clock = frames, always, chargers, clock
         self.alerts = alerts
         # session tools: the transaction store, connector states, meter readings, the re-plan request
         self.sessions, self.connectors, self.meter, self.replan = sessions, connectors, meter, replan
+        self.unknown = unknown  # chargers that tried to connect unregistered
 
     @staticmethod
     def _operator(who: Principal) -> None:
@@ -144,3 +146,18 @@ class ConsoleOperations:
         return {"charger": charge_point_id, "transaction_id": transaction_id, "connector_id": session.connector_id,
                 "stopped_at": iso(session.stopped_at), "energy_kwh": round(session.energy_wh / 1000, 3),
                 "flags": session.flags}
+
+    # ---------------------------------------------------------------- unknown chargers
+    def unknown_chargers(self, who: Principal, hours: float = 24 * 7, limit: int = 100) -> list[dict]:
+        """Ids that tried to connect without being registered in the last ``hours`` (at most 7 days),
+        the most recent first, those registered since left out: [{id, count, first_seen, last_seen,
+        source}]. Register one with ``POST /v1/chargers``. Raises Forbidden, Invalid."""
+        self._operator(who)
+        if not 0 < hours <= 24 * 7:
+            raise Invalid("hours must be in (0, 168]")
+        if not 1 <= limit <= 500:
+            raise Invalid("limit must be 1-500")
+        if self.unknown is None:
+            return []
+        rows = self.unknown.recent(self.clock() - timedelta(hours=hours), limit)
+        return [r.as_json() for r in rows if self.chargers.get(r.charge_point_id) is None]

@@ -262,3 +262,10 @@ def frame_log_hour(profile: Profile, frame_kb: float = 1.0) -> float:
     write_units = frames * math.ceil(frame_kb)
     lambda_gb_s = frames * profile.ddb_latency_ms / 1000 * profile.lambda_memory_mb / 1024
     return write_units * PRICES["dynamodb_write_unit"] + lambda_gb_s * PRICES["lambda_gb_second_arm64"]
+
+
+def unknown_charger_attempt() -> float:
+    """$ for one handshake by an unregistered charge point id (issue 22, ``csms.console.unknown``): at
+    most two writes (the day's counter and the id's item; one for an id already seen that day, one
+    failed conditional write once the day's cap is reached), on top of the lockout's counters."""
+    return 2 * PRICES["dynamodb_write_unit"]

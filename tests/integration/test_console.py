@@ -229,3 +229,24 @@ def test_sessions_export_as_csv(charger):
     assert [(r["charger"], r["transaction_id"], r["id_tag"], r["active"], r["flags"]) for r in rows] == [
         ("CP001", str(tx), "TAG,1", "False", "operator_closed;no_energy_data")]
     assert call("GET", "/v1/sessions", query={"format": "xml"})[0] == 422
+
+
+# ---------------------------------------------------------------- unknown chargers
+def test_unknown_chargers_are_listed_bounded_and_registered_in_one_click(charger, monkeypatch):
+    stranger = ChargerClient(charger.rt, "NEW-7", "0123456789abcdef0123")
+    for _ in range(2):
+        with pytest.raises(Exception, match="Unauthorized"):
+            stranger.handshake()
+    (row,) = call("GET", "/v1/unknown-chargers")[1]
+    assert (row["id"], row["count"], row["source"]) == ("NEW-7", 2, "203.0.113.10") and row["last_seen"] >= row["first_seen"]
+    # a day takes at most the cap of new ids: a stranger cannot fill the table
+    monkeypatch.setattr(charger.rt.unknown_chargers, "cap", 2)
+    for name in ("NEW-8", "NEW-9", "NEW-10"):
+        with pytest.raises(Exception, match="Unauthorized"):
+            ChargerClient(charger.rt, name, "0123456789abcdef0123").handshake()
+    assert sorted(r["id"] for r in call("GET", "/v1/unknown-chargers")[1]) == ["NEW-7", "NEW-8"]
+    assert call("GET", "/v1/unknown-chargers", who=ALICE)[0] == 403
+    # registered through the existing route: it connects, and leaves the list
+    key = call("POST", "/v1/chargers", body={"id": "NEW-7"})[1]["authorization_key"]
+    assert ChargerClient(charger.rt, "NEW-7", key).handshake()["statusCode"] == 200
+    assert [r["id"] for r in call("GET", "/v1/unknown-chargers")[1]] == ["NEW-8"]
