@@ -148,3 +148,85 @@ def test_a_faulted_charger_is_an_alert_printed_and_listed(platform):
     assert status == 200 and [a["detail"]["vendor_error_code"] for a in alerts] == ["OC-3"]
     shown = csms(platform, "alerts", "--kind", "faulted")
     assert shown.returncode == 0 and "FAULT1" in shown.stdout and "error_code=OverCurrentFailure" in shown.stdout
+
+
+# ---------------------------------------------------------------- the page
+@pytest.mark.screenshot
+def test_the_console_page_log_tail_alerts_session_close_csv_and_one_click_registration(platform):
+    import shutil
+
+    from tests.e2e.helpers import screenshot_path
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        if os.environ.get("CI"):
+            raise RuntimeError("CI needs Debian's chromium and chromium-driver (.ci/run installs them)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.e2e.test_web import _browser
+
+    platform.add_charger("PAGE1", KEY)
+    shot = screenshot_path("console-log-alerts.png")
+
+    async def charger(frames):
+        async with open_charger(platform, "PAGE1", KEY) as ws:
+            for unique_id, action, payload in frames:
+                await call(ws, unique_id, action, payload)
+
+    run(charger([("b1", "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W22"}),
+                 ("s1", "StatusNotification", {"connectorId": 1, "errorCode": "GroundFailure", "status": "Faulted",
+                                               "info": "RCD tripped", "vendorErrorCode": "E-17"}),
+                 ("t1", "StartTransaction", {"connectorId": 2, "idTag": "TAG1", "meterStart": 0,
+                                             "timestamp": "2026-01-01T00:00:00Z"})]))
+
+    async def stranger():
+        from websockets.exceptions import InvalidStatus
+
+        with pytest.raises(InvalidStatus):
+            async with open_charger(platform, "STRANGER-1", KEY):
+                pass
+
+    run(stranger())
+    seen: dict = {}
+    browser = _browser()
+    try:
+        wait = WebDriverWait(browser, 30)
+        browser.get(platform.web_url)
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, 'tr[data-charger="PAGE1"]'))
+        # the charger page links to its frames; the log shows them and tails new ones live
+        browser.get(platform.api_url + "/#/chargers/PAGE1")
+        wait.until(lambda b: b.find_elements(By.ID, "log-link")).pop().click()
+        wait.until(lambda b: "BootNotification" in b.find_element(By.ID, "frames").text)
+        run(charger([("h1", "Heartbeat", {})]))
+        wait.until(lambda b: "Heartbeat" in b.find_element(By.ID, "frames").text)
+        form = browser.find_element(By.ID, "log-search")
+        form.find_element(By.NAME, "live").click()  # stop the tail, then search
+        form.find_element(By.NAME, "q").send_keys("GroundFailure")
+        form.find_element(By.TAG_NAME, "button").click()
+        wait.until(lambda b: "BootNotification" not in b.find_element(By.ID, "frames").text)
+        seen["search"] = browser.find_element(By.ID, "frames").text
+        # the console: the fault's alert, and the stranger with a Register button
+        browser.get(platform.api_url + "/#/console")
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, 'tr[data-unknown="STRANGER-1"]'))
+        seen["alerts"] = browser.find_element(By.ID, "alerts").text
+        browser.save_screenshot(str(shot))
+        browser.find_element(By.CSS_SELECTOR, 'tr[data-unknown="STRANGER-1"] button.register').click()
+        wait.until(lambda b: "AuthorizationKey" in b.find_element(By.ID, "message").text)
+        seen["registered"] = browser.find_element(By.ID, "message").text
+        # the sessions page: a CSV link and a Close button on the open transaction
+        browser.get(platform.api_url + "/#/sessions")
+        button = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "button.close-session")).pop()
+        seen["csv"] = bool(browser.find_elements(By.ID, "csv"))
+        button.click()
+        browser.switch_to.alert.accept()
+        wait.until(lambda b: "closed with" in b.find_element(By.ID, "message").text)
+        seen["closed"] = browser.find_element(By.ID, "message").text
+    finally:
+        browser.quit()
+    assert "GroundFailure" in seen["search"] and "Heartbeat" not in seen["search"]
+    assert "PAGE1" in seen["alerts"] and "GroundFailure" in seen["alerts"] and "RCD tripped" in seen["alerts"]
+    assert "Registered STRANGER-1" in seen["registered"]
+    assert platform.runtime.chargers.get("STRANGER-1") is not None
+    assert seen["csv"] and "operator_closed" in seen["closed"]
+    assert shot.stat().st_size > 10_000
