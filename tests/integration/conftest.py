@@ -93,8 +93,11 @@ class ChargerClient:
         assert message[0] == 3, message
         return message[2]
 
-    def disconnect(self, connection_id: str | None = None) -> None:
-        disconnect.lambda_handler(events.disconnect_event(self.id, connection_id or self.connection_id), None)
+    def disconnect(self, connection_id: str | None = None, code: int | None = None) -> None:
+        event = events.disconnect_event(self.id, connection_id or self.connection_id)
+        if code is not None:  # the fixture's is 1005 (a close frame without a status)
+            event["requestContext"]["disconnectStatusCode"] = code
+        disconnect.lambda_handler(event, None)
 
 
 @pytest.fixture

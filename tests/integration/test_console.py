@@ -117,7 +117,10 @@ def test_a_fault_is_an_alert_with_its_details_and_the_connector_shows_them_witho
 def test_offline_longer_than_the_threshold_is_one_alert_and_a_reconnect_in_time_none(charger):
     rt = charger.rt
     charger.handshake()
-    charger.disconnect()
+    charger.disconnect(code=1000)  # a clean close (the platform's own, at the connection's age): no check
+    assert rt.alerts.check_due(datetime.now(timezone.utc) + timedelta(minutes=16)) == 0
+    charger.handshake()
+    charger.disconnect(code=1006)  # lost: power, network
     now = datetime.now(timezone.utc)
     assert rt.alerts.check_due(now + timedelta(minutes=14)) == 0  # not yet
     assert rt.alerts.check_due(now + timedelta(minutes=16)) == 1
@@ -126,7 +129,7 @@ def test_offline_longer_than_the_threshold_is_one_alert_and_a_reconnect_in_time_
     assert rt.alerts.check_due(now + timedelta(minutes=30)) == 0  # the check is made once
     # back within the threshold: nothing
     charger.handshake()
-    charger.disconnect()
+    charger.disconnect(code=1006)
     charger.handshake()
     assert rt.alerts.check_due(datetime.now(timezone.utc) + timedelta(minutes=16)) == 0
     assert len(_alerts("offline")) == 1

@@ -12,7 +12,6 @@ storage itself fails do they get ``InternalError``, so the charger retries.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Any, Callable
@@ -44,7 +43,8 @@ ResponseHook = Callable[[str, "str | None", CallResult | CallError], "str | None
 # or DiagnosticsStatusNotification was stored (firmware management: csms.firmware)
 NotificationHook = Callable[[str, str, dict, datetime], None]
 # ... and after a StatusNotification or a StartTransaction was answered (the operator console's alerts)
-ANSWERED_NOTIFICATIONS = frozenset({"StatusNotification", "StartTransaction"})
+# (a new StartTransaction tells the hook itself, with its transactionId: csms.ocpp.v16.transactions)
+ANSWERED_NOTIFICATIONS = frozenset({"StatusNotification"})
 
 
 class CentralSystem(Transactions):
@@ -141,14 +141,12 @@ class CentralSystem(Transactions):
         return reply
 
     def _answered(self, charge_point_id: str, call: Call, reply: str) -> None:
-        """Tell the notification hook of an answered StatusNotification or StartTransaction (alerts,
-        ``csms.console.alerts``: a fault; the check of a transaction open too long), the answer's
-        fields merged in (the transactionId). Never raises."""
+        """Tell the notification hook of an answered StatusNotification (alerts, ``csms.console.alerts``:
+        a fault). Never raises."""
         if self.on_notification is None:
             return
         try:
-            answer = json.loads(reply)[2] if call.action == "StartTransaction" else {}
-            self.on_notification(charge_point_id, call.action, {**call.payload, **answer}, self.clock())
+            self.on_notification(charge_point_id, call.action, call.payload, self.clock())
         except Exception:
             log.exception("notification hook failed for %s from %s", call.action, charge_point_id)
 
