@@ -611,3 +611,34 @@ if TYPE_CHECKING:
     from csms.ocpp.ports import FrameStore
 
     _frames: FrameStore = MemoryFrameLog()
+
+
+class MemoryAlerts:
+    """``csms.console.ports.AlertStore`` in memory."""
+
+    def __init__(self):
+        self.alerts: list = []
+        self.checks: dict = {}
+
+    def add(self, alert) -> None:
+        self.alerts.append(alert)
+
+    def recent(self, since, limit, kind=None, charge_point_id=None):
+        rows = [a for a in reversed(self.alerts) if a.at >= since and kind in (None, a.kind)
+                and charge_point_id in (None, a.charge_point_id)]
+        return rows[:limit]
+
+    def schedule(self, check) -> None:
+        self.checks[(check.kind, check.charge_point_id, check.ref)] = check
+
+    def due(self, now):
+        return [c for c in self.checks.values() if c.due_at <= now]
+
+    def done(self, check) -> None:
+        self.checks.pop((check.kind, check.charge_point_id, check.ref), None)
+
+
+if TYPE_CHECKING:
+    from csms.console.ports import AlertStore
+
+    _alerts: AlertStore = MemoryAlerts()
