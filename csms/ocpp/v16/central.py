@@ -42,8 +42,8 @@ ResponseHook = Callable[[str, "str | None", CallResult | CallError], "str | None
 # (charge point id, action, payload, received at) after a BootNotification, FirmwareStatusNotification
 # or DiagnosticsStatusNotification was stored (firmware management: csms.firmware)
 NotificationHook = Callable[[str, str, dict, datetime], None]
-# ... and after a StatusNotification or a StartTransaction was answered (the operator console's alerts)
-# (a new StartTransaction tells the hook itself, with its transactionId: csms.ocpp.v16.transactions)
+# ... and after a StatusNotification was answered (the operator console's alerts: a fault); a new
+# StartTransaction tells the hook itself, with its transactionId (csms.ocpp.v16.transactions)
 ANSWERED_NOTIFICATIONS = frozenset({"StatusNotification"})
 
 
