@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any, Callable, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
@@ -269,14 +269,22 @@ def get_session(charger_id: str, transaction_id: int) -> dict:
     return ops().get_session(caller(), charger_id, transaction_id)
 
 
-@app.get("/v1/sessions", summary="sessions of a page of the chargers the caller can see (next_cursor continues)")
+@app.get("/v1/sessions", summary="sessions of a page of the chargers the caller can see (next_cursor continues); "
+                                 "format=csv: the page as CSV, the next page's cursor in X-Next-Cursor")
 def sessions(
     since: Annotated[Optional[AwareDatetime], Query(alias="from")] = None,
     until: Annotated[Optional[AwareDatetime], Query(alias="to")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> dict:
-    return ops().list_sessions(caller(), None, since, until, limit, cursor)
+    format: Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv (issue 22)")] = "json",
+) -> Response[Union[dict, str]]:
+    page = ops().list_sessions(caller(), None, since, until, limit, cursor)
+    if format == "csv":
+        from csms.console.export import sessions_csv
+
+        return Response(200, "text/csv; charset=utf-8", sessions_csv(page["sessions"]),
+                        headers={NEXT_CURSOR_HEADER: page["next_cursor"]} if page.get("next_cursor") else None)
+    return Response(200, content_types.APPLICATION_JSON, page)
 
 
 @app.get("/v1/events", summary="grid-demand events that have not ended, with their targets")
@@ -690,7 +698,68 @@ def assign_charger(site_id: str, charger_id: str) -> dict:
 def unassign_charger(site_id: str, charger_id: str) -> Response[None]:
     site_ops().unassign(caller(), site_id, charger_id)
     return Response(204, content_types.APPLICATION_JSON, None)
+# ------------------------------------------------- operator console (issue 22: frame log, alerts, session
+# tools, unknown chargers; csms.console.operations)
+def console():
+    """The console's operations; 503 where the runtime has none."""
+    found = ops().console
+    if found is None:
+        raise Unavailable("the operator console is not configured here")
+    return found
 
+
+class FrameLogSwitchIn(Strict):
+    hours: float = Field(ge=0, le=72, description="log every frame for this many hours from now (0: stop); "
+                                                 "in AWS from the charger's next connection (within a minute)")
+
+
+@app.get("/v1/chargers/<charger_id>/log",
+         summary="the charger's OCPP frames in both directions, newest first (operators); the next page's "
+                 "cursor is in next_cursor")
+def frame_log(
+    charger_id: str,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    q: Annotated[Optional[str], Query(max_length=200, description="only frames whose text contains this")] = None,
+    direction: Annotated[Optional[str], Query(pattern="^(in|out)$", description="in: from the charger; out: to it")] = None,
+    after: Annotated[Optional[AwareDatetime], Query(description="only frames after this time (a live tail)")] = None,
+) -> dict:
+    return console().frame_log(caller(), charger_id, limit, cursor, q, direction, after)
+
+
+@app.put("/v1/chargers/<charger_id>/log",
+         summary="switch the charger's frame log on for N hours, or off (operators; always on locally)")
+def switch_frame_log(charger_id: str, body: FrameLogSwitchIn) -> dict:
+    return console().switch_frame_log(caller(), charger_id, body.hours)
+
+
+@app.get("/v1/alerts", summary="alerts, newest first (operators): offline too long, faulted (errorCode, info, "
+                               "vendorErrorCode), transaction open too long, profiles refused, repeated auth failures")
+def alerts(
+    hours: Annotated[float, Query(gt=0, le=720, description="alerts of the last hours")] = 24,
+    kind: Annotated[Optional[str], Query(description="offline | faulted | long_transaction | profiles_refused | "
+                                                     "auth_failures")] = None,
+    charger: Annotated[Optional[str], Query(max_length=48, description="one charger's")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list:
+    return console().list_alerts(caller(), hours, kind, charger, limit)
+
+
+@app.post("/v1/chargers/<charger_id>/sessions/<transaction_id>/close",
+          summary="close a stuck transaction (operators): stopped now with the energy known so far, flagged "
+                  "operator_closed, the connector released")
+def close_session(charger_id: str, transaction_id: int) -> dict:
+    return console().close_session(caller(), charger_id, transaction_id)
+
+
+@app.get("/v1/unknown-chargers",
+         summary="charge point ids that tried to connect without being registered: count, first / last seen, "
+                 "source (operators); register one with POST /v1/chargers")
+def unknown_chargers(
+    hours: Annotated[float, Query(gt=0, le=168, description="seen in the last hours")] = 168,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list:
+    return console().unknown_chargers(caller(), hours, limit)
 
 
 if __name__ == "__main__":  # python -m adapters.http_api > docs/openapi.json

@@ -24,6 +24,7 @@ ENV_SIGNALS_TABLE = "SIGNALS_TABLE"
 ENV_EVENTS_TABLE = "EVENTS_TABLE"
 ENV_FIRMWARE_TABLE = "FIRMWARE_TABLE"
 ENV_AUTHORIZATION_TABLE = "AUTHORIZATION_TABLE"
+ENV_CONSOLE_TABLE = "CONSOLE_TABLE"  # issue 22: frame log, alerts, offline checks, unknown chargers
 ENV_FIRMWARE_BUCKET = "FIRMWARE_BUCKET"  # optional: images (the functions that hand out firmware URLs)
 ENV_DIAGNOSTICS_BUCKET = "DIAGNOSTICS_BUCKET"  # optional: diagnostics uploads
 ENV_S3_ENDPOINT = "S3_ENDPOINT"  # optional: an S3-compatible endpoint (tests)
@@ -53,6 +54,12 @@ ENV_CHARGER_CA_CERT = "CHARGER_CA_CERT"
 ENV_FIRMWARE_SIGNING_DIR = "FIRMWARE_SIGNING_DIR"
 ENV_FIRMWARE_SIGNING_KMS_KEY_ID = "FIRMWARE_SIGNING_KMS_KEY_ID"
 ENV_FIRMWARE_SIGNING_CERT = "FIRMWARE_SIGNING_CERT"
+# Operator console (issue 22): the frame log always on (the local platform; in AWS it is switched on per
+# charger for a bounded window), the EventBridge bus alerts go to, and the alert thresholds
+ENV_FRAME_LOG_ALWAYS = "FRAME_LOG_ALWAYS"
+ENV_ALERT_EVENT_BUS = "ALERT_EVENT_BUS"
+ENV_OFFLINE_ALERT_MINUTES = "OFFLINE_ALERT_MINUTES"
+ENV_OPEN_TRANSACTION_ALERT_HOURS = "OPEN_TRANSACTION_ALERT_HOURS"
 
 TABLE_ENV = {
     "chargers": ENV_CHARGERS_TABLE,
@@ -66,6 +73,7 @@ TABLE_ENV = {
     "events": ENV_EVENTS_TABLE,
     "firmware": ENV_FIRMWARE_TABLE,
     "authorization": ENV_AUTHORIZATION_TABLE,
+    "console": ENV_CONSOLE_TABLE,
 }
 
 
@@ -86,6 +94,7 @@ class Settings:
     events_table: str
     firmware_table: str
     authorization_table: str  # idTags, policies, reservations (csms.authorization)
+    console_table: str
     region: str = "eu-west-2"
     dynamodb_endpoint: str | None = None
     management_api_endpoint: str | None = None
@@ -109,6 +118,10 @@ class Settings:
     firmware_signing_dir: str | None = None
     firmware_signing_kms_key_id: str | None = None
     firmware_signing_cert: str | None = None
+    frame_log_always: bool = False
+    alert_event_bus: str | None = None
+    offline_alert_minutes: int = 15
+    open_transaction_alert_hours: int = 24
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -142,6 +155,7 @@ class Settings:
             events_table=env[ENV_EVENTS_TABLE],
             firmware_table=env[ENV_FIRMWARE_TABLE],
             authorization_table=env[ENV_AUTHORIZATION_TABLE],
+            console_table=env[ENV_CONSOLE_TABLE],
             region=env.get(ENV_REGION) or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
             dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
             management_api_endpoint=env.get(ENV_MANAGEMENT_API_ENDPOINT) or None,
@@ -165,6 +179,10 @@ class Settings:
             firmware_signing_dir=env.get(ENV_FIRMWARE_SIGNING_DIR) or None,
             firmware_signing_kms_key_id=env.get(ENV_FIRMWARE_SIGNING_KMS_KEY_ID) or None,
             firmware_signing_cert=env.get(ENV_FIRMWARE_SIGNING_CERT) or None,
+            frame_log_always=env.get(ENV_FRAME_LOG_ALWAYS) == "1",
+            alert_event_bus=env.get(ENV_ALERT_EVENT_BUS) or None,
+            offline_alert_minutes=_positive_int(env, ENV_OFFLINE_ALERT_MINUTES, 15),
+            open_transaction_alert_hours=_positive_int(env, ENV_OPEN_TRANSACTION_ALERT_HOURS, 24),
         )
 
     @classmethod
@@ -182,6 +200,7 @@ class Settings:
             events_table=f"{prefix}-events",
             firmware_table=f"{prefix}-firmware",
             authorization_table=f"{prefix}-authorization",
+            console_table=f"{prefix}-console",
             **kwargs,
         )
 
@@ -198,6 +217,7 @@ class Settings:
             ENV_EVENTS_TABLE: self.events_table,
             ENV_FIRMWARE_TABLE: self.firmware_table,
             ENV_AUTHORIZATION_TABLE: self.authorization_table,
+            ENV_CONSOLE_TABLE: self.console_table,
             ENV_CARBON_PRICE: str(self.carbon_price_gbp_per_t),
             ENV_REGION: self.region,
             ENV_HEARTBEAT_INTERVAL: str(self.heartbeat_interval_s),
@@ -228,4 +248,20 @@ class Settings:
                             (ENV_FIRMWARE_SIGNING_CERT, self.firmware_signing_cert)):
             if value:
                 env[name] = value
+        if self.frame_log_always:
+            env[ENV_FRAME_LOG_ALWAYS] = "1"
+        if self.alert_event_bus:
+            env[ENV_ALERT_EVENT_BUS] = self.alert_event_bus
+        env[ENV_OFFLINE_ALERT_MINUTES] = str(self.offline_alert_minutes)
+        env[ENV_OPEN_TRANSACTION_ALERT_HOURS] = str(self.open_transaction_alert_hours)
         return env
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        value = int(env.get(name) or default)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be > 0")
+    return value

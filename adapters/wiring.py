@@ -4,6 +4,7 @@ nothing is assigned into a runtime after it is built."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from adapters.dynamo.calls import DynamoCallQueue
@@ -22,15 +23,21 @@ from adapters.dynamo.sites import DynamoGridEvents, DynamoSites
 from adapters.firmware_signer import firmware_signer
 from adapters.dynamo.authorization import DynamoAuthorization
 from csms.authorization.service import Authorization
+from adapters.dynamo.frame_log import DynamoFrameLog
+from adapters.dynamo.alerts import DynamoAlerts
+from adapters.dynamo.unknown_chargers import DynamoUnknownChargers
 from adapters.settings import Settings
 from csms.firmware.campaigns import Firmware
 from csms.firmware.diagnostics import Diagnostics
 from csms.firmware.hooks import notification_hook
 from csms.ocpp.answers import AnswerHandler
 from csms.ocpp.commands import Commander
+from csms.ocpp.frame_log import FrameLog
 from csms.ocpp.ports import Clock, ConnectionPoster, SecretSealer
 from csms.ocpp.setup_policy import ConnectionSetup
-from csms.ocpp.v16.central import CentralSystem
+from csms.ocpp.v16.central import CentralSystem, NotificationHook
+from csms.console.alerts import Alerts
+from csms.console.ports import UnknownChargerStore
 from csms.timeutil import utcnow
 
 if TYPE_CHECKING:  # imported when first used: the OCPP handlers never need it (cold start)
@@ -68,6 +75,9 @@ class Runtime:
     diagnostics: Diagnostics | None = None
     authorization: DynamoAuthorization = field(default_factory=DynamoAuthorization)  # idTags, policies, reservations
     sites: DynamoSites = field(default_factory=DynamoSites)  # sites and their chargers (issue 16)
+    frame_log: FrameLog | None = None  # issue 22: every frame, when on (csms.ocpp.frame_log)
+    alerts: Alerts | None = None  # issue 22: offline, faulted, open too long, profiles refused, auth failures
+    unknown_chargers: UnknownChargerStore | None = None  # issue 22: ids that tried to connect unregistered
 
 
 class _FromSettings:
@@ -124,6 +134,24 @@ def _settings_replan(settings: Settings) -> Replan | None:
     return lambda_replan(settings.scheduler_function, settings.region)
 
 
+def _settings_publisher(settings: Settings):
+    """Where alerts go besides their table: an EventBridge bus in AWS (SNS and alarms hang off it,
+    infra/alerts.py); None locally (csms local prints them)."""
+    if not settings.alert_event_bus:
+        return None
+    from adapters.alert_events import EventBridgeAlerts
+
+    return EventBridgeAlerts(settings.alert_event_bus, settings.region)
+
+
+def _both(first: NotificationHook, second: NotificationHook) -> NotificationHook:
+    def hook(charge_point_id: str, action: str, payload: dict, at: datetime) -> None:
+        first(charge_point_id, action, payload, at)
+        second(charge_point_id, action, payload, at)
+
+    return hook
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -145,8 +173,13 @@ def build_runtime(
         poster = _settings_poster(settings)
     if isinstance(replan, _FromSettings):
         replan = _settings_replan(settings)
+    frame_log = FrameLog(DynamoFrameLog(), always=settings.frame_log_always)
+    alerts = Alerts(store=DynamoAlerts(), chargers=chargers, sessions=sessions, clock=clock,
+                    publish=_settings_publisher(settings), offline_after=timedelta(minutes=settings.offline_alert_minutes),
+                    open_after=timedelta(hours=settings.open_transaction_alert_hours))
     commander = Commander(calls, chargers, poster, clock=clock, heartbeat_interval_s=settings.heartbeat_interval_s,
-                          tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys())
+                          tally=counters.profiles, review=review, sealer=build_sealer(settings), keys=DynamoPendingKeys(),
+                          frame_log=frame_log, on_profile_refused=alerts.on_profile_answer)
     files, firmware_store, authorization = file_store(settings), DynamoFirmware(), DynamoAuthorization()
     firmware = Firmware(store=firmware_store, files=files, sender=commander, fleet=chargers, transactions=sessions,
                         clock=clock, signer=firmware_signer(settings))
@@ -164,8 +197,9 @@ def build_runtime(
         after_call=ConnectionSetup(commander),
         replan=replan,
         tally=counters.frames,
-        on_notification=notification_hook(firmware, diagnostics),
+        on_notification=_both(notification_hook(firmware, diagnostics), alerts.on_message),
         authority=Authorization(authorization),
+        frame_log=frame_log,
     )
     # The OCPP 1.6 security extension's charger messages (SignCertificate, SecurityEventNotification, ...)
     from adapters.certificate_signer import certificate_signer
@@ -177,7 +211,8 @@ def build_runtime(
                                                 cpo_name=settings.cpo_name, notify=central.on_notification).handlers())
     return Runtime(settings, chargers, connectors, sessions, meter, review, calls, commander, central,
                    DynamoSignals(), DynamoGridEvents(), replan,
-                   firmware=firmware, diagnostics=diagnostics, authorization=authorization)
+                   firmware=firmware, diagnostics=diagnostics, authorization=authorization, frame_log=frame_log,
+                   alerts=alerts, unknown_chargers=DynamoUnknownChargers())
 
 
 def _no_replan(charge_point_id: str) -> None:
@@ -189,6 +224,7 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     from adapters.dynamo.security_events import DynamoSecurityEvents
     from csms.authorization.operations import AuthorizationOperations
     from adapters.dynamo.onboarding import DynamoOnboarding
+    from csms.console.operations import ConsoleOperations
     from csms.firmware.operations import FirmwareOperations
     from csms.onboarding.operations import OnboardingOperations
     from csms.operations import Operations
@@ -211,4 +247,9 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       sites=SiteOperations(sites=rt.sites, events=rt.events, chargers=rt.chargers,
                                            replan=rt.replan or _no_replan, clock=clock or rt.commander.clock,
                                            clear_default=lambda cp: rt.commander.send(
-                                               cp, "ClearChargingProfile", {"id": PROFILE_ID[TX_DEFAULT]}, origin="site")))
+                                               cp, "ClearChargingProfile", {"id": PROFILE_ID[TX_DEFAULT]}, origin="site")),
+                      console=ConsoleOperations(frames=rt.frame_log.store, always=rt.frame_log.always,
+                                                chargers=rt.chargers, clock=clock or rt.commander.clock,
+                                                alerts=rt.alerts, sessions=rt.sessions, connectors=rt.connectors,
+                                                meter=rt.meter, replan=rt.replan, unknown=rt.unknown_chargers)
+                      if rt.frame_log is not None else None)

@@ -20,6 +20,7 @@ class ChargerAuth:
     pending_hash: str | None = None  # key rotation: the new key's hash, admitted too (csms.ocpp.rotation)
     security_profile: int = 2  # the floor: never admitted below it (csms.ocpp.certificates)
     revoked: frozenset[str] = frozenset()  # revoked certificates: "serial:<hex>", "sha256:<hex>"
+    frame_log_until: datetime | None = None  # the frame log is on until then (issue 22, csms.ocpp.frame_log)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # csms.firmware builds on the refusals
     from csms.authorization.operations import AuthorizationOperations
     from csms.firmware.operations import FirmwareOperations
     from csms.onboarding.operations import OnboardingOperations
+    from csms.console.operations import ConsoleOperations
     from csms.site_ops import SiteOperations
 
 __all__ = ["REFUSALS", "Conflict", "Forbidden", "Invalid", "NotFound", "Operations", "OperatorChargers", "Principal"]
@@ -59,13 +60,15 @@ class Operations:
                  security_events: SecurityEventLog | None = None,
                  authorization: AuthorizationOperations | None = None,
                  onboarding: OnboardingOperations | None = None,
-                 sites: SiteOperations | None = None):
+                 sites: SiteOperations | None = None,
+                 console: ConsoleOperations | None = None):
         self.chargers = chargers  # the security operations read it (csms.ocpp.security_operations)
         self.firmware = firmware
         self.security_events = security_events  # SecurityEventNotifications (csms.ocpp.security_operations)
         self.authorization = authorization  # idTags, policies, reservations (csms.authorization.operations)
         self.onboarding = onboarding  # integration reports and the active check (csms.onboarding.operations)
         self.sites = sites  # sites and targeted grid-demand events (issue 16); None: those routes answer 503
+        self.console = console  # the operator console (issue 22): frame log, alerts, session tools, unknown chargers
         # The seams, for capability operations built on this facade (onboarding, the console)
         self.connectors, self.sessions, self.meter, self.calls = connectors, sessions, meter, calls
         self.commander, self.signals, self.events, self.replan = commander, signals, events, replan

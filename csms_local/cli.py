@@ -13,7 +13,7 @@ import importlib
 import sys
 
 COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest", "cmd_cost", "cmd_signals", "cmd_api",
-                   "cmd_firmware", "cmd_idtag", "cmd_connectors", "cmd_onboarding", "cmd_site")
+                   "cmd_firmware", "cmd_idtag", "cmd_connectors", "cmd_onboarding", "cmd_site", "cmd_console")
 
 
 class UsageError(Exception):

@@ -36,6 +36,7 @@ def register(subparsers) -> None:
     sessions.add_argument("--charger", help="only this charger's")
     sessions.add_argument("--from", dest="since", help="sessions still open at or after (ISO 8601)")
     sessions.add_argument("--to", dest="until", help="sessions started before (ISO 8601)")
+    sessions.add_argument("--csv", action="store_true", help="every session as CSV (issue 22: csms.console.export)")
     add_api_options(sessions)
     sessions.set_defaults(func=list_sessions)
 
@@ -122,6 +123,15 @@ def _money(value) -> str:
 def list_sessions(args) -> int:
     path = f"/v1/chargers/{urllib.parse.quote(args.charger, safe='')}/sessions" if args.charger else "/v1/sessions"
     data = request(args, "GET", path, query={"from": args.since, "to": args.until})
+    if args.csv:  # every page, one header
+        from csms.console.export import sessions_csv
+
+        rows = list(data["sessions"])
+        while data.get("next_cursor"):
+            data = request(args, "GET", path, query={"from": args.since, "to": args.until, "cursor": data["next_cursor"]})
+            rows.extend(data["sessions"])
+        print(sessions_csv(rows), end="")
+        return 0
     if args.json:
         print(json.dumps(data, indent=1))
         return 0

@@ -82,6 +82,9 @@ def register(subparsers) -> None:
     command.add_argument("payload", nargs="?", default="{}", help="JSON payload (default {})")
     command.add_argument("--state-dir", default=".local")
     command.set_defaults(func=send_command)
+    from csms_local.cmd_console import register_charger_commands  # issue 22: log, close-session
+
+    register_charger_commands(commands)
 
 
 def _charger_path(charge_point_id: str, *parts: str) -> str:

@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     parser.add_argument("--security-events", type=float, default=4.0, help="SecurityEventNotifications a month")
     parser.add_argument("--counts", default=str(ROOT / "docs" / "requests.json"),
                         help="requests per message (python -m bench.bench_requests)")
+    parser.add_argument("--frame-log-hours", type=float, default=0.0,
+                        help="hours a month the charger's frame log is switched on (opt-in; csms charger log)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -47,7 +49,8 @@ def run(args) -> int:
                                lambda_memory_mb=args.memory_mb, ddb_latency_ms=args.ddb_latency_ms,
                                firmware_updates_per_year=args.firmware_updates,
                                security_profile=args.security_profile,
-                               security_events_per_month=args.security_events)
+                               security_events_per_month=args.security_events,
+                               frame_log_hours_per_month=args.frame_log_hours)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     try:
@@ -65,6 +68,12 @@ def run(args) -> int:
     for line in bill.lines:
         print(f"| {line.item} | {line.per_month:.4f} | {line.detail} |")
     print(f"| **total** | **{bill.total:.4f}** | |")
+    hour = cost.frame_log_hour(profile)
+    print(f"\nFrame log (opt-in per charger, `csms charger log --on HOURS`): ${hour:.6f} per charger-hour "
+          f"({cost.frames_per_hour(profile):,.0f} frames, a write each), ${24 * hour:.4f} for a 24 h window; "
+          "locally always on, free.")
+    print(f"Unknown chargers (an unregistered id's handshake, recorded for the operator, capped at "
+          f"1,000 new ids a day): at most ${cost.unknown_charger_attempt():.7f} an attempt.")
     print(f"\nAPI Gateway floor (messages + connection minutes alone): ${floor:.4f}; "
           f"this platform: {bill.total / floor:.2f}x the floor.")
     return 0

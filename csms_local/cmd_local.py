@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from pathlib import Path
 
 from csms_local.cli import UsageError
@@ -76,6 +77,18 @@ async def _serve(args, received: list[int]) -> None:
         print("stopped; state saved.")
 
 
+def plain(name: str, label: str) -> None:
+    """Print a logger's lines plainly, one a line: ``csms.frames`` (every OCPP frame both ways,
+    ``csms.ocpp.frame_log``) and ``csms.alerts`` (``csms.console.alerts``) sit under Powertools'
+    "csms" logger, which prints JSON at WARNING here."""
+    logger = logging.getLogger(name)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {label} %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def run(args) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
@@ -86,6 +99,12 @@ def run(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)} is not a port number")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # every botocore client says "Found credentials in environment variables" at INFO: noise here
+    # (the local store's fake credentials); --verbose is for frames (csms.frames) and the platform
+    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
+    plain("csms.alerts", "alert")  # alerts are printed always (issue 22: csms.console.alerts)
+    if args.verbose:
+        plain("csms.frames", "frame")
     received: list[int] = []  # a stop signal before the event loop takes over
     previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in STOP_SIGNALS}
     try:

@@ -146,7 +146,10 @@ class LocalPlatform:
         from handlers.sweeper import close_aged
 
         self.runtime.commander.sweep()
-        close_aged(self.runtime, datetime.now(timezone.utc))  # close_at is stamped by $connect on real time
+        now = datetime.now(timezone.utc)  # close_at is stamped by $connect on real time
+        close_aged(self.runtime, now)
+        if self.runtime.alerts is not None:  # chargers still offline, transactions still open (issue 22)
+            self.runtime.alerts.check_due(now)
 
     async def start(self) -> "LocalPlatform":
         """Raises ``csms_local.private.StateDirBusy`` when another platform uses the state dir."""

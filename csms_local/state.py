@@ -30,7 +30,8 @@ def local_settings(dynamodb_endpoint: str, management_api_endpoint: str | None =
     from adapters.settings import Settings
 
     return Settings.with_prefix(TABLE_PREFIX, region=REGION, dynamodb_endpoint=dynamodb_endpoint,
-                                management_api_endpoint=management_api_endpoint, secrets_key_file=secrets_key_file)
+                                management_api_endpoint=management_api_endpoint, secrets_key_file=secrets_key_file,
+                                frame_log_always=True)  # locally every frame is logged (issue 22)
 
 
 def cli_principal() -> "Principal":

@@ -13,10 +13,14 @@ from functools import lru_cache
 from adapters.origin_secret import origin_secret
 from csms.ocpp.admission import admit
 from csms.ocpp.certificates import ORIGIN_SECRET_HEADER
-from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize, header
+from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize, header, valid_charge_point_id
 from csms.ocpp.lockout import VIEWER_ADDRESS, Attempt, handshake_source
+from csms.timeutil import iso
 from handlers._runtime import runtime
 from handlers.observability import logger
+
+
+FRAME_LOG_CONTEXT = "frameLogUntil"  # the authorizer context key $default reads
 
 
 @lru_cache(maxsize=1)
@@ -54,12 +58,28 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     source_ip = handshake_source(peer_ip, header(headers, VIEWER_ADDRESS), trusted_edge)
     where = {"source_ip": source_ip, **({"edge_ip": peer_ip} if peer_ip != source_ip else {})}
     attempt = Attempt(rt.failures, source_ip, now)
-    admission = admit(headers, rt.chargers.get_auth, basic=lambda h, lookup: authorize(h, lookup, attempt.gate),
+    seen: list = []  # the charger item the admission read: its frame-log switch rides along (issue 22)
+
+    def get_auth(charge_point_id: str):
+        auth = rt.chargers.get_auth(charge_point_id)
+        seen.append(auth)
+        return auth
+
+    admission = admit(headers, get_auth, basic=lambda h, lookup: authorize(h, lookup, attempt.gate),
                       trusted_edge=trusted_edge, cpo_name=rt.settings.cpo_name, now=now)
     decision = admission.decision
     if not decision.allowed:
         if decision.reason in (WRONG_KEY, UNKNOWN):
-            attempt.failed(decision.charge_point_id, known_charger=decision.reason == WRONG_KEY)
+            known = decision.reason == WRONG_KEY
+            attempt.failed(decision.charge_point_id, known_charger=known)
+            if not known and rt.unknown_chargers is not None and valid_charge_point_id(decision.charge_point_id or ""):
+                try:  # an operator sees who tried and registers it in one click (csms.console.unknown)
+                    rt.unknown_chargers.seen(decision.charge_point_id, source_ip, now)
+                except Exception:  # never decides the handshake
+                    logger.exception("could not record the unknown charger")
+            if rt.alerts is not None:  # repeated failures: one alert at the threshold (csms.console.alerts)
+                rt.alerts.on_auth_failures(decision.charge_point_id, source_ip, attempt.count_after_failure(known),
+                                           now, known)
         # The metric filter AuthFailures (infra/monitoring.py) counts these lines
         logger.warning(
             "connection refused",
@@ -68,5 +88,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise Exception("Unauthorized")  # API Gateway answers 401
     attempt.succeeded(decision.charge_point_id)
     logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, **where})
+    extra = dict(admission.security.as_context())
+    until = next((a.frame_log_until for a in seen if a is not None and a.charge_point_id == decision.charge_point_id),
+                 None)
+    if until is not None and until > now:  # $default logs this connection's frames until then (csms.ocpp.frame_log)
+        extra[FRAME_LOG_CONTEXT] = iso(until)
     return _policy(decision.charge_point_id, event.get("methodArn", "*"), decision.legacy_handshake, decision.new_key,
-                   admission.security.as_context())
+                   extra)

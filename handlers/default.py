@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from csms.ocpp import codec as ocpp_j
+from csms.timeutil import BadTimestamp, parse_ts
 from handlers._runtime import runtime
 from handlers.observability import logger, message_counts, metrics, profile_counts
 
@@ -36,8 +37,15 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     connected_at = None
     if isinstance(request.get("connectedAt"), (int, float)):
         connected_at = datetime.fromtimestamp(request["connectedAt"] / 1000, tz=timezone.utc)
+    frame_log_until = None
+    switch = (request.get("authorizer") or {}).get("frameLogUntil")  # handlers.authorizer.FRAME_LOG_CONTEXT
+    if isinstance(switch, str):
+        try:
+            frame_log_until = parse_ts(switch)
+        except BadTimestamp:
+            frame_log_until = None
     try:
-        reply = runtime().central.handle_frame(charge_point_id, connection_id, body, connected_at)
+        reply = runtime().central.handle_frame(charge_point_id, connection_id, body, connected_at, frame_log_until)
     except Exception:  # never let a frame crash the route: the charger gets no reply and retries
         logger.exception("frame handling failed")
         metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)

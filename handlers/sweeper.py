@@ -49,6 +49,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     sent = rt.commander.sweep()
     closed = close_aged(rt, now)
+    # alerts whose time has come: chargers still offline, transactions still open (csms.console.alerts)
+    metrics.add_metric(name="AlertsRaisedBySweep", unit=MetricUnit.Count,
+                       value=rt.alerts.check_due(now) if rt.alerts is not None else 0)
     metrics.add_metric(name="CallsSentBySweep", unit=MetricUnit.Count, value=sent)
     metrics.add_metric(name="ConnectionsClosedByAge", unit=MetricUnit.Count, value=closed)
     # Firmware campaigns: time out silent chargers, fill free slots of the current wave (docs/firmware.md)

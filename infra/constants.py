@@ -31,23 +31,27 @@ TABLE_TTL = dict(TTL_ATTRIBUTES)
 
 FUNCTIONS = {
     # name: (handler, tables it reads, tables it writes)
-    "Authorizer": ("handlers.authorizer.lambda_handler", ("chargers",), ()),
+    # console (issue 22): unknown chargers, repeated-failure alerts
+    "Authorizer": ("handlers.authorizer.lambda_handler", ("chargers",), ("console",)),
     # calls: a certificate near its expiry queues a renewal request (csms.ocpp.certificates.needs_renewal)
     "Connect": ("handlers.connect.lambda_handler", ("chargers", "calls"), ("chargers", "calls")),
-    "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers",)),
+    # console: the check "still offline in N minutes?" (issue 22)
+    "Disconnect": ("handlers.disconnect.lambda_handler", ("chargers",), ("chargers", "console")),
     "Message": ("handlers.default.lambda_handler", TABLES, TABLES),
     # Also advances firmware campaigns (reads sessions: no update during an active transaction).
-    "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls", "sessions", "firmware"),
-                ("chargers", "calls", "firmware")),
+    # and makes the console's due checks (offline, open too long: issue 22)
+    "Sweeper": ("handlers.sweeper.lambda_handler", ("chargers", "calls", "sessions", "firmware", "console"),
+                ("chargers", "calls", "firmware", "console")),
     "Scheduler": ("handlers.scheduler.lambda_handler", ("chargers", "sessions", "meter", "signals", "events", "calls"),
                   ("chargers", "sessions", "calls", "events")),  # events: the sites' re-plan claims (issue 16)
     "SignalsRefresh": ("handlers.signals_refresh.lambda_handler", ("signals",), ("signals",)),
     # The meter table's stream -> S3 (infra/archive.py); stream read rights come with the event source.
     "Archive": ("handlers.archive.lambda_handler", (), ()),
     # The operator / app HTTP API: reads the fleet, writes preferences, drivers, queued commands, events.
+    # console (issue 22): the frame log, alerts, unknown chargers; the log switch is on the charger item
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
-                                            "firmware", "authorization"),
-            ("chargers", "calls", "events", "firmware", "authorization")),
+                                            "firmware", "authorization", "console"),
+            ("chargers", "calls", "events", "firmware", "authorization", "console")),
     # The fanned-out periodic run (issue 16, infra/fleet_run.py): the dispatcher reads only the events;
     # a shard planner reads its page of sessions and their inputs and writes nothing (its orders go
     # to the send queue); the sender queues the calls, stores the plans, marks a gone connection.

@@ -14,6 +14,7 @@ from constructs import Construct
 from adapters.settings import (ENV_CPO_NAME, ENV_MANAGEMENT_API_ENDPOINT, ENV_ORIGIN_SECRET_ARN,
                                ENV_SCHEDULER_FUNCTION, TABLE_ENV)
 from infra import constants, nag
+from infra.alerts import Alerts
 from infra.archive import MeterArchive
 from infra.charger_certificates import DEFAULT_EDGE_TLS_POLICY, EDGE_TLS_POLICIES, ChargerCertificates
 from infra.cloudfront import ChargerEdge
@@ -106,6 +107,7 @@ class CsmsStack(Stack):
                      if auth_domain_prefix else None)
         Monitoring(self, "Monitoring", functions=functions, api_id=api.api.api_id, stage=api.stage.stage_name,
                    scheduler_dlq=scheduler_dlq)
+        self.alerts = Alerts(self, "Alerts", functions=functions)  # operator alerts: EventBridge, SNS, alarms
         nag.acknowledge(self, functions, api, edge, custom_domain=bool(domain_name), files=files,
                         certificates=certificates,
                         scheduler_dlq=scheduler_dlq, operator_api=operator_api, site=site, tables=tables,
@@ -125,5 +127,7 @@ class CsmsStack(Stack):
         CfnOutput(self, "UserPoolClientId", value=operator_api.client.user_pool_client_id)
         CfnOutput(self, "FirmwareBucket", value=files.firmware.bucket_name)
         CfnOutput(self, "DiagnosticsBucket", value=files.diagnostics.bucket_name)
+        CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn,
+                  description="subscribe to operator alerts (aws sns subscribe --protocol email ...)")
         CfnOutput(self, "CliEnvironment", value=Fn.join("; ", parts),
                   description="eval this to point the csms CLI at this stack")

@@ -337,3 +337,76 @@ if TYPE_CHECKING:
 
     _site_store: SiteStore = MemorySites()
     _targeted: TargetedEvents = MemoryGridEvents()
+
+
+# ------------------------------------------------------------------ operator console (issue 22)
+class MemoryFrameLog:
+    """``csms.ocpp.ports.FrameStore`` in memory."""
+
+    def __init__(self):
+        from csms.ocpp.frame_log import LoggedFrame
+
+        self.frames: list[LoggedFrame] = []
+        self.until: dict[str, datetime] = {}
+        self.closed: list[str] = []  # chargers whose connection was due to close at a switch
+
+    def add(self, frame) -> None:
+        self.frames.append(frame)
+
+    def page(self, charge_point_id, limit, cursor=None, search=None, direction=None, after=None):
+        rows = [f for f in reversed(self.frames) if f.charge_point_id == charge_point_id
+                and (search is None or search in f.text) and (direction is None or f.direction == direction)
+                and (after is None or f.at > after)]
+        start = int(cursor or 0)
+        if cursor is not None and not cursor.isdigit():
+            raise ValueError("cursor is not valid")
+        page = rows[start:start + limit]
+        return page, str(start + limit) if start + limit < len(rows) else None
+
+    def switch(self, charge_point_id, until, now) -> bool:
+        if until is None:
+            self.until.pop(charge_point_id, None)
+        else:
+            self.until[charge_point_id] = until
+            self.closed.append(charge_point_id)
+        return True
+
+    def switched_until(self, charge_point_id):
+        return self.until.get(charge_point_id)
+
+
+if TYPE_CHECKING:
+    from csms.ocpp.ports import FrameStore
+
+    _frames: FrameStore = MemoryFrameLog()
+
+
+class MemoryAlerts:
+    """``csms.console.ports.AlertStore`` in memory."""
+
+    def __init__(self):
+        self.alerts: list = []
+        self.checks: dict = {}
+
+    def add(self, alert) -> None:
+        self.alerts.append(alert)
+
+    def recent(self, since, limit, kind=None, charge_point_id=None):
+        rows = [a for a in reversed(self.alerts) if a.at >= since and kind in (None, a.kind)
+                and charge_point_id in (None, a.charge_point_id)]
+        return rows[:limit]
+
+    def schedule(self, check) -> None:
+        self.checks[(check.kind, check.charge_point_id, check.ref)] = check
+
+    def due(self, now):
+        return [c for c in self.checks.values() if c.due_at <= now]
+
+    def done(self, check) -> None:
+        self.checks.pop((check.kind, check.charge_point_id, check.ref), None)
+
+
+if TYPE_CHECKING:
+    from csms.console.ports import AlertStore
+
+    _alerts: AlertStore = MemoryAlerts()

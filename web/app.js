@@ -264,6 +264,10 @@ function registerView(pattern, show, navLabel, navHash) {
   }
 }
 
+// Sections that decorate a view once it is shown (web/<feature>.js): fn(path, me) runs after every view.
+const AFTER_VIEW = [];
+function afterView(fn) { AFTER_VIEW.push(fn); }
+
 async function route() {
   clearInterval(timer);
   if (!token()) return showSignIn();
@@ -280,6 +284,7 @@ async function route() {
     else if (path === "/firmware") { await firmware(); every(5000, () => firmware().catch(() => {})); }
     else if ((m = path.match(/^\/firmware\/([^/]+)$/))) await campaign(decodeURIComponent(m[1]));
     else { await fleet(); every(5000, () => fleet().catch(() => {})); }
+    for (const fn of AFTER_VIEW) await fn(path, me);
   } catch (err) {
     if (err.message !== "signed out") view.innerHTML = `<p class="message error">${esc(err.message)}</p>`;
   }

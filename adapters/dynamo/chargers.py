@@ -56,13 +56,13 @@ class DynamoChargers(ChargerReads, ChargerLinkStore):
             item = ChargerModel.get(
                 charge_point_id,
                 attributes_to_get=["charge_point_id", "password_hash", "enabled", "legacy_handshake",
-                                   "pending_password_hash", "security_profile", "revoked_certs"],
+                                   "pending_password_hash", "security_profile", "revoked_certs", "frame_log_until"],
             )
         except DoesNotExist:
             return None
         return ChargerAuth(item.charge_point_id, item.password_hash, item.enabled is not False,
                            bool(item.legacy_handshake), item.pending_password_hash,
-                           int(item.security_profile or 2), frozenset(item.revoked_certs or ()))
+                           int(item.security_profile or 2), frozenset(item.revoked_certs or ()), item.frame_log_until)
 
     def set_legacy_handshake(self, charge_point_id: str, legacy: bool) -> bool:
         """Admit (or stop admitting) the charger as OCPP 1.6 when it offers no subprotocol or a variant

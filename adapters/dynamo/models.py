@@ -131,6 +131,7 @@ class ChargerModel(Model):
     revoked_certs = UnicodeSetAttribute(null=True)  # "serial:<hex>", "sha256:<hex>"
     security = MapAttribute(null=True)  # method, profile, tls_version, tls_cipher, at
     certificate = MapAttribute(null=True)  # subject, issuer, serial, sha256, not_before, not_after
+    frame_log_until = UTCDateTimeAttribute(null=True)  # issue 22: the frame log is on until then (AWS opt-in)
 
 
 class ConnectorModel(Model):
@@ -308,7 +309,7 @@ MODELS: dict[str, type[Model]] = {
     "signals": SignalModel,
     "events": GridEventModel,
     "firmware": FirmwareModel,
-}
+}  # + "console": ConsoleModel (issue 22), added at the end of this module
 
 # Attributes with DynamoDB TTL enabled, per table.
 TTL_ATTRIBUTES = {"keys": "expires_at", "calls": "expires_at", "signals": "expires_at", "events": "expires_at",
@@ -329,6 +330,7 @@ def bind(settings: Settings) -> None:
         "events": settings.events_table,
         "firmware": settings.firmware_table,
         "authorization": settings.authorization_table,
+        "console": settings.console_table,
     }
     for key, model in MODELS.items():
         if (model.Meta.table_name, getattr(model.Meta, "region", None), getattr(model.Meta, "host", None)) == (
@@ -395,3 +397,40 @@ class GridItemModel(Model):
 
 # Models bound to another model's table (``bind``): not in MODELS, which lists the tables.
 SHARED_TABLE_MODELS: dict[type[Model], str] = {GridItemModel: "events"}
+
+
+# ------------------------------------------------------------------ operator console (issue 22)
+class ConsoleDueIndex(GlobalSecondaryIndex):
+    """Checks due at a time (a charger offline since a disconnect: alert when still offline then),
+    sharded by charger (``adapters.dynamo.indexes.shard_of``); only check items carry ``due_shard``."""
+
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
+class ConsoleModel(Model):
+    """The operator console's items (``adapters.dynamo.frame_log``, ``alerts``, ``unknown_chargers``
+    document the keys): frames per charger, alerts per day, offline checks, unknown chargers per day.
+    Every item expires (TTL ``expires_at``)."""
+
+    class Meta:
+        table_name = "unbound-console"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    data = UnicodeAttribute(null=True)  # JSON of the record
+    text = UnicodeAttribute(null=True)  # a logged frame (searchable with contains())
+    count = NumberAttribute(null=True)  # unknown chargers: attempts; caps: items made
+    last_at = UnicodeAttribute(null=True)  # unknown chargers: the latest attempt (ISO)
+    expires_at = TTLAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    due_index = ConsoleDueIndex()
+
+
+MODELS["console"] = ConsoleModel
+TTL_ATTRIBUTES["console"] = "expires_at"

@@ -137,6 +137,12 @@ def _profile_answered(commander: Commander, call: PendingCall, outcome: CallOutc
         return
     if outcome.outcome == "timeout":
         return  # no verdict: the scheduler re-plans and tries again
+    if commander.on_profile_refused is not None:
+        try:
+            commander.on_profile_refused(call.charge_point_id, purpose, status or outcome.error_code or outcome.outcome,
+                                         outcome.at)
+        except Exception:
+            log.exception("profile refusal hook failed for %s", call.charge_point_id)
     # Rejected, NotSupported, NotImplemented, or an error: remember it (dated evidence, re-probed
     # after a firmware change or REPROBE_AFTER: csms.ocpp.evidence) and try the next purpose.
     commander.link.record_capabilities(call.charge_point_id,

@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from csms.ocpp import codec as ocpp_j
 from csms.ocpp.codec import OcppError
+from csms.ocpp.frame_log import OUT, FrameLog
 from csms.ocpp import rotation
 from csms.ocpp.v16 import profiles
 from csms.ocpp.ports import CallQueue, ChargerLink, Clock, ConnectionPoster, PendingKeys, ReviewLog, SecretSealer
@@ -115,6 +116,18 @@ class Commander:
     review: ReviewLog | None = None  # answers read around a quirk are kept there (issue 14: csms.ocpp.answers)
     sealer: SecretSealer | None = None  # seals secrets in stored payloads (key rotation)
     keys: PendingKeys | None = None  # the pending AuthorizationKey hash (key rotation)
+    # frames posted to a charger (issue 22); logged where the log is always on (the local platform):
+    # in AWS these calls are posted by other functions than $default, which hold no switch, and a
+    # read per call to learn it is not worth it (their answers and the calls' outcomes are logged)
+    frame_log: FrameLog | None = None
+    # a SetChargingProfile answered with anything but Accepted: (charger, purpose, status, at) -> an
+    # operator alert (issue 22, csms.console.alerts); never raises into the answer's handling
+    on_profile_refused: Callable[[str, str, str, datetime], None] | None = None
+
+    def posted(self, charge_point_id: str, connection_id: str, frame: str) -> None:
+        """A frame was posted to the charger's connection (the frame log, where always on)."""
+        if self.frame_log is not None and self.frame_log.always:
+            self.frame_log.record(charge_point_id, OUT, frame, self.clock(), connection_id)
 
     # ---------------------------------------------------------------- sending
     def send(self, charge_point_id: str, action: str, payload: dict[str, Any], origin: str = "operator") -> PendingCall:
@@ -190,8 +203,9 @@ class Commander:
         call = self.claim_next(charge_point_id, connection_id)
         if call is None:
             return False
+        frame = self._frame(call)
         try:
-            posted = self.poster.post(connection_id, self._frame(call))
+            posted = self.poster.post(connection_id, frame)
         except Exception:
             # Throttled, a 5xx: nothing reached the charger. Free the slot (the call stays queued), so
             # a retry or the next sweep sends it now, not after the slot's 60 s deadline expired it unsent.
@@ -199,6 +213,7 @@ class Commander:
             raise
         if posted:
             log.info("sent %s %s to %s", call.action, call.unique_id, charge_point_id)
+            self.posted(charge_point_id, connection_id, frame)
             self._sent(call)
             return True
         # 410 Gone: the socket closed. Keep the call queued for the next connection.

@@ -139,12 +139,14 @@ class Attempt:
     def __init__(self, store: FailureStore, source: str | None, now: datetime):
         self.store, self.source, self.now = store, source or "unknown", now
         self._pair: FailureCount | None = None
+        self._source: FailureCount | None = None
 
     def gate(self, charge_point_id: str) -> str | None:
         """The reason to refuse before any key check, or None to go on."""
         keys = [source_key(self.source), pair_key(charge_point_id, self.source)]
         found = self.store.read(keys, self.now)
         self._pair = found.get(keys[1])
+        self._source = found.get(keys[0])
         for failures, free in ((found.get(keys[0]), SOURCE_FREE), (self._pair, PAIR_FREE)):
             until = blocked_until(failures, free)
             if until is not None and self.now < until:
@@ -157,6 +159,13 @@ class Attempt:
         if known_charger and charge_point_id:
             self.store.add(pair_key(charge_point_id, self.source), self.now, self.source, FORGET_AFTER)
             self.store.add(charger_key(charge_point_id), self.now, self.source, FORGET_AFTER)
+
+    def count_after_failure(self, known_charger: bool) -> int:
+        """Failures counted, this one included: of the charger from this source (a wrong key), or of
+        this source (an unknown id). From the gate's read: no read of its own (the alert threshold,
+        ``csms.console.alerts``)."""
+        seen = self._pair if known_charger else self._source
+        return (seen.count if seen is not None else 0) + 1
 
     def succeeded(self, charge_point_id: str) -> None:
         if self._pair is not None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # annotations only: the queue's records are defined with the 
     from csms.ocpp.certificates import ConnectionSecurity
     from csms.ocpp.commands import CallOutcome, Outstanding, PendingCall
     from csms.ocpp.lockout import FailureCount
+    from csms.ocpp.frame_log import LoggedFrame
 
 Clock = Callable[[], datetime]
 
@@ -298,3 +299,24 @@ class IdTagAuthority(Protocol):
 
     def reservation_used(self, charge_point_id: str, reservation_id: int, transaction_id: int, at: datetime) -> None:
         """A StartTransaction with ``reservationId`` started ``transaction_id``: the reservation is over."""
+
+
+class FrameStore(Protocol):
+    """The frame log's storage (issue 22, ``csms.ocpp.frame_log``): frames per charger, newest
+    first, each kept ``csms.ocpp.frame_log.RETENTION``; and the per-charger switch (AWS opt-in)."""
+
+    def add(self, frame: "LoggedFrame") -> None:
+        """One write; no read."""
+
+    def page(self, charge_point_id: str, limit: int, cursor: str | None = None, search: str | None = None,
+             direction: str | None = None, after: datetime | None = None) -> tuple[list["LoggedFrame"], str | None]:
+        """At most ``limit`` frames, newest first (only those after ``after`` when given), whose text
+        contains ``search`` (case-sensitive) and whose direction is ``direction`` when given; the
+        cursor of the next page, None at the end. Raises ValueError for a cursor it did not hand out."""
+
+    def switch(self, charge_point_id: str, until: datetime | None, now: datetime) -> bool:
+        """Log the charger's frames until ``until`` (None: off) and have its current connection
+        closed by the sweeper now, so that the next one carries the switch. False: unknown charger."""
+
+    def switched_until(self, charge_point_id: str) -> datetime | None:
+        """Until when the charger's frames are logged (None: off)."""

@@ -59,6 +59,7 @@ def _trigger_status(commander: Commander, charge_point_id: str, connection_id: s
     frame = ocpp_j.call_frame(f"{DIRECT_PREFIX}{uuid.uuid4().hex[:16]}", "TriggerMessage",
                               {"requestedMessage": "StatusNotification"})
     if commander.poster.post(connection_id, frame):
+        commander.posted(charge_point_id, connection_id, frame)
         return True
     commander.link.mark_stale(charge_point_id, connection_id)
     return False

@@ -81,6 +81,8 @@ class Profile:
     authorizes_per_session: float = 1.0
     onboarding_reports_per_month: float = 1.0  # an operator opens the charger's integration report (issue 18)
     onboarding_checks_per_year: float = 1.0  # active checks run on this charger
+    # the frame log (issue 22, csms.ocpp.frame_log): opt-in per charger in AWS, hours a month it is on
+    frame_log_hours_per_month: float = 0.0
 
     def __post_init__(self):
         if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
@@ -213,8 +215,10 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # periodic jobs, fixed cost per run shared by the fleet: sweeper (every minute: 32 index Queries, the
     # Lambda), ConnectedChargers gauge (every 5 min: 16 COUNT Queries), signal refresh (every 30 min)
     runs = MINUTES_PER_MONTH + MINUTES_PER_MONTH / 30
-    # (and the scheduler's 16 active-index Queries every 15 minutes)
-    job_r = MINUTES_PER_MONTH * 32 * 0.5 + MINUTES_PER_MONTH / 5 * 16 * 0.5 + MINUTES_PER_MONTH / 15 * 16
+    # (and the scheduler's 16 active-index Queries every 15 minutes, and the sweeper's 16 Queries of the
+    # console's due-index: the alert checks, issue 22)
+    job_r = (MINUTES_PER_MONTH * 32 * 0.5 + MINUTES_PER_MONTH / 5 * 16 * 0.5 + MINUTES_PER_MONTH / 15 * 16
+             + MINUTES_PER_MONTH * 16 * 0.5)
     jobs_usd = (runs * (PRICES["lambda_request"] + 0.2 * 0.5 * PRICES["lambda_gb_second_arm64"])
                 + job_r * PRICES["dynamodb_read_unit"]) / profile.fleet_size
     # the gauge's COUNT reads every connected charger's ~64 B index entry (0.5 unit per 4 KB)
@@ -314,6 +318,20 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # the handlers' own log lines, measured; the runtime's START/END/REPORT lines are off (WARN)
     log_gb = log_bytes / 1e9
     bill.add("CloudWatch Logs", log_gb * PRICES["logs_gb_ingested"], f"{log_gb * 1000:,.1f} MB")
+    # alert checks (issue 22, csms.console.alerts): each new StartTransaction schedules one (its PutItem
+    # is in the measured counts above: docs/requests.json), and so does an abnormal $disconnect (1006:
+    # rare; the planned reconnects close cleanly and schedule none, handlers/disconnect.py); here the
+    # due-index entry and the sweeper's part when it is due: the session's GetItem (eventually
+    # consistent) and the DeleteItem (plus the index entry)
+    checks = profile.sessions_per_day * 30
+    check_w, check_r = checks * (1 + 2), checks * 0.5
+    bill.add("Alert checks (transaction open too long; offline after an abnormal close)", check_w * PRICES["dynamodb_write_unit"]
+             + check_r * PRICES["dynamodb_read_unit"],
+             f"{checks:,.0f} checks: {check_w:,.0f} write units, {check_r:,.0f} read units")
+    if profile.frame_log_hours_per_month:
+        hours = profile.frame_log_hours_per_month
+        bill.add("Frame log (opt-in)", hours * frame_log_hour(profile),
+                 f"{hours:g} h switched on: {frames_per_hour(profile):,.0f} frames an hour, a write each")
     access = (2 * msgs["total"] / 2 + reconnects * (3 + profile.connectors)) * profile.access_log_bytes / 1e9
     bill.add("WebSocket access logs", access * PRICES["logs_gb_ingested_infrequent"],
              f"{access * 1000:,.1f} MB, one line per message (Infrequent Access log class)")
@@ -364,3 +382,25 @@ def _security(bill: Bill, profile: Profile, counts: dict[str, dict], reconnects:
     usd = _usd(revocations * revoke["write_units"], 0, 0, revocations)
     bill.add("Revocations (operator)", usd,
              f"{profile.revocations_per_year:g} a year, {revoke['write_units']} WU each: ${usd:.7f}")
+
+
+def frames_per_hour(profile: Profile) -> float:
+    """Frames crossing a charger's socket in an hour, both ways: its messages and their replies."""
+    return 2 * messages_per_month(profile)["total"] / MINUTES_PER_MONTH * 60
+
+
+def frame_log_hour(profile: Profile, frame_kb: float = 1.0) -> float:
+    """$ for one charger-hour of the frame log switched on (issue 22): a PutItem per frame (one write
+    unit up to 1 KB: a MeterValues frame is ~0.5 KB; ``frame_kb`` rounds up per KB) and its round
+    trip in the $default function. No read: the switch rides on the authorizer's GetItem."""
+    frames = frames_per_hour(profile)
+    write_units = frames * math.ceil(frame_kb)
+    lambda_gb_s = frames * profile.ddb_latency_ms / 1000 * profile.lambda_memory_mb / 1024
+    return write_units * PRICES["dynamodb_write_unit"] + lambda_gb_s * PRICES["lambda_gb_second_arm64"]
+
+
+def unknown_charger_attempt() -> float:
+    """$ for one handshake by an unregistered charge point id (issue 22, ``csms.console.unknown``): at
+    most two writes (the day's counter and the id's item; one for an id already seen that day, one
+    failed conditional write once the day's cap is reached), on top of the lockout's counters."""
+    return 2 * PRICES["dynamodb_write_unit"]

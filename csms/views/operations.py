@@ -26,7 +26,8 @@ def overview_json(row: ChargerOverview, view, capabilities: dict[str, str] | Non
         "power_w": row.power_w,
         "connectors": [
             {"id": c.connector_id, "status": c.status, "error_code": c.error_code, "state": c.state.value,
-             "power_w": c.power_w, "status_at": ts(c.status_at)}
+             "power_w": c.power_w, "status_at": ts(c.status_at),
+             "info": c.info, "vendor_id": c.vendor_id, "vendor_error_code": c.vendor_error_code}
             for c in row.connectors
         ],
         **({"capabilities": capabilities} if capabilities is not None else {}),

@@ -64,6 +64,7 @@ class ChargerClient:
         self.password = password
         self.connection_id: str | None = None
         self.connected_at_ms: int | None = None  # None: the fixture's (an old connection)
+        self.context: dict[str, Any] = {}  # the authorizer's context, passed on to every route as API Gateway does
 
     def register(self) -> "ChargerClient":
         self.rt.chargers.register(self.id, hash_key(self.password), datetime.now(timezone.utc))
@@ -80,11 +81,13 @@ class ChargerClient:
         response = connect.lambda_handler(event, None)
         if response["statusCode"] == 200:
             self.connection_id = connection_id
+            self.context = dict(policy["context"])
             self.connected_at_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
         return response
 
     def send(self, frame: str) -> str | None:
         event = events.default_event(self.id, self.connection_id, frame)
+        event["requestContext"]["authorizer"].update(self.context)
         if self.connected_at_ms is not None:
             event["requestContext"]["connectedAt"] = self.connected_at_ms
         response = default.lambda_handler(event, None)
@@ -104,8 +107,11 @@ class ChargerClient:
         assert message[0] == 3, message
         return message[2]
 
-    def disconnect(self, connection_id: str | None = None) -> None:
-        disconnect.lambda_handler(events.disconnect_event(self.id, connection_id or self.connection_id), None)
+    def disconnect(self, connection_id: str | None = None, code: int | None = None) -> None:
+        event = events.disconnect_event(self.id, connection_id or self.connection_id)
+        if code is not None:  # the fixture's is 1005 (a close frame without a status)
+            event["requestContext"]["disconnectStatusCode"] = code
+        disconnect.lambda_handler(event, None)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from csms.model import BootInfo, ConnectorStatus, ReviewItem
 from csms.ocpp import codec as ocpp_j
 from csms.ocpp import evidence, quirks
 from csms.ocpp.codec import Call, CallError, CallResult, FrameError, Ignored, OcppError
+from csms.ocpp.frame_log import IN, OUT, FrameLog
 from csms.ocpp.ports import (
     ChargerPresence,
     Clock,
@@ -42,6 +43,9 @@ ResponseHook = Callable[[str, "str | None", CallResult | CallError], "str | None
 # (charge point id, action, payload, received at) after a BootNotification, FirmwareStatusNotification
 # or DiagnosticsStatusNotification was stored (firmware management: csms.firmware)
 NotificationHook = Callable[[str, str, dict, datetime], None]
+# ... and after a StatusNotification was answered (the operator console's alerts: a fault); a new
+# StartTransaction tells the hook itself, with its transactionId (csms.ocpp.v16.transactions)
+ANSWERED_NOTIFICATIONS = frozenset({"StatusNotification"})
 
 
 class CentralSystem(Transactions):
@@ -65,6 +69,7 @@ class CentralSystem(Transactions):
         tally: Callable[[str], None] | None = None,
         on_notification: NotificationHook | None = None,
         authority: IdTagAuthority | None = None,
+        frame_log: FrameLog | None = None,
     ):
         self.chargers = chargers
         self.connectors = connectors
@@ -82,6 +87,7 @@ class CentralSystem(Transactions):
         self.extensions: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {}
         self.on_notification = on_notification
         self.authority = authority  # answers idTags (csms.authorization); None: every idTag is Accepted
+        self.frame_log = frame_log  # every frame in and out, when on for the charger (issue 22)
 
     # ------------------------------------------------------------------ frames
     def handle_frame(
@@ -90,11 +96,25 @@ class CentralSystem(Transactions):
         connection_id: str | None,
         text: str | bytes,
         connected_at: datetime | None = None,
+        frame_log_until: datetime | None = None,
     ) -> str | None:
         """Handle one frame; return the reply frame, or None when there is none.
 
         ``connected_at`` (when the connection opened) lets the ``after_call`` hook
-        set up young connections without a storage read on every message."""
+        set up young connections without a storage read on every message. ``frame_log_until``:
+        the charger's frame-log switch as the connection's authorizer read it (``csms.ocpp.frame_log``;
+        deciding costs no read, and nothing is written while it is off)."""
+        frames = self.frame_log
+        if frames is None or not frames.on(frame_log_until, self.clock()):
+            return self._frame(charge_point_id, connection_id, text, connected_at)
+        frames.record(charge_point_id, IN, text, self.clock(), connection_id)
+        reply = self._frame(charge_point_id, connection_id, text, connected_at)
+        if reply is not None:
+            frames.record(charge_point_id, OUT, reply, self.clock(), connection_id)
+        return reply
+
+    def _frame(self, charge_point_id: str, connection_id: str | None, text: str | bytes,
+               connected_at: datetime | None) -> str | None:
         try:
             message = ocpp_j.parse_frame(text)
         except FrameError as exc:
@@ -112,6 +132,8 @@ class CentralSystem(Transactions):
         self._count(message.action if message.action in ROUTES or message.action in self.extensions else "Unknown")
         raw = text.decode("utf-8", errors="backslashreplace") if isinstance(text, bytes) else text
         reply = self._handle_call(charge_point_id, connection_id, message, raw)
+        if reply.startswith(f"[{ocpp_j.CALLRESULT},") and message.action in ANSWERED_NOTIFICATIONS:
+            self._answered(charge_point_id, message, reply)
         if reply.startswith(f"[{ocpp_j.CALLRESULT},"):
             if self.after_call is not None:
                 try:
@@ -120,6 +142,16 @@ class CentralSystem(Transactions):
                     log.exception("after-call hook failed for %s from %s", message.action, charge_point_id)
             self.after_transaction(charge_point_id, message.action)
         return reply
+
+    def _answered(self, charge_point_id: str, call: Call, reply: str) -> None:
+        """Tell the notification hook of an answered StatusNotification (alerts, ``csms.console.alerts``:
+        a fault). Never raises."""
+        if self.on_notification is None:
+            return
+        try:
+            self.on_notification(charge_point_id, call.action, call.payload, self.clock())
+        except Exception:
+            log.exception("notification hook failed for %s from %s", call.action, charge_point_id)
 
     def _count(self, label: str) -> None:
         if self.tally is not None:

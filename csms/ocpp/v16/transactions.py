@@ -75,6 +75,9 @@ class Transactions:
     def _time(self, ctx: Context, value: Any, flags: list[str] | None = None) -> datetime:
         raise NotImplementedError
 
+    def _notify(self, ctx: Context, action: str, payload: dict[str, Any]) -> None:
+        raise NotImplementedError
+
     def after_transaction(self, charge_point_id: str, action: str) -> None:
         """After an accepted Start/StopTransaction: ask for a re-plan. A failure is logged, never
         raised (the charger's answer must not depend on it; the next scheduled run re-plans)."""
@@ -120,6 +123,8 @@ class Transactions:
             flags=flags,
         )
         transaction_id = self.sessions.create(session, start_key)
+        # a new transaction (never a retry): the operator console checks later whether it is still open
+        self._notify(ctx, "StartTransaction", {**p, "transactionId": transaction_id})
         if flags and not ctx.lenient:
             self._keep(ctx, "StartTransaction", "flagged", ",".join(flags), transaction_id)
         try:
