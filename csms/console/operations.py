@@ -13,7 +13,8 @@ from csms.ocpp.frame_log import IN, MAX_WINDOW, OUT, LoggedFrame, stamp
 from csms.model import ConnectorStatus
 from csms.ocpp.meter import session_energy
 from csms.ocpp.ports import ConnectorRepository, FrameStore, MeterRepository, SessionRepository
-from csms.operations import MAX_PAGE, Conflict, Forbidden, Invalid, NotFound, Principal
+from csms.operations import Conflict, Forbidden, Invalid, NotFound, Principal
+from csms.views.operations import MAX_PAGE
 from csms.timeutil import iso
 from csms.views.ports import ChargerDirectory
 
