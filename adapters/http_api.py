@@ -547,7 +547,7 @@ def cancel_reservation(charger_id: str, reservation_id: int) -> Response[dict]:
 
 
 def connector_ops():
-    from csms.connector_ops import ConnectorOperations
+    from csms.views.connector_ops import ConnectorOperations
 
     return ConnectorOperations(ops())
 

@@ -229,7 +229,7 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
     from csms.onboarding.operations import OnboardingOperations
     from csms.operations import Operations
     from csms.ocpp.v16.profiles import PROFILE_ID, TX_DEFAULT
-    from csms.site_ops import SiteOperations
+    from csms.charging.site_ops import SiteOperations
 
     onboarding_store = DynamoOnboarding(rt.settings.heartbeat_interval_s)
     onboarding = OnboardingOperations(facts=onboarding_store, checks=onboarding_store, verdicts=onboarding_store,

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # csms.firmware builds on the refusals
     from csms.firmware.operations import FirmwareOperations
     from csms.onboarding.operations import OnboardingOperations
     from csms.console.operations import ConsoleOperations
-    from csms.site_ops import SiteOperations
+    from csms.charging.site_ops import SiteOperations
 
 __all__ = ["REFUSALS", "Conflict", "Forbidden", "Invalid", "NotFound", "Operations", "OperatorChargers", "Principal"]
 

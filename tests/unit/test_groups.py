@@ -11,7 +11,7 @@ from csms.charging.groups import (CHARGERS, FLEET, REGION, SITES, EventTarget, G
                                   check_event, check_site, group_of)
 from csms.charging.sites import Site
 from csms.operations import Forbidden, Invalid, NotFound, Principal
-from csms.site_ops import SiteOperations
+from csms.charging.site_ops import SiteOperations
 from tests.fakes import MemoryChargers, MemoryGridEvents, MemorySites
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
