@@ -1,11 +1,12 @@
 """What a report is judged from: one charger's stored state, gathered once per report
-(``csms.onboarding.ports.FactSource``), and the verdict shapes."""
+(``csms.onboarding.ports.FactSource``), the verdict shapes, and the registry of evidence rules
+(``RULES``: filled by ``@rule`` in ``csms.onboarding.rules`` and ``csms.onboarding.power_rules``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from csms.model import BootInfo, ConnectorStatus, MeterSample, ReviewItem, Session
 from csms.ocpp.commands import CallOutcome
@@ -94,3 +95,20 @@ def outcome_frame(outcome: CallOutcome) -> dict[str, Any]:
     """A call and its answer as evidence."""
     return {"action": outcome.action, "request": outcome.payload, "outcome": outcome.outcome,
             "answer": outcome.result, **({"error": outcome.error_code} if outcome.error_code else {})}
+
+
+Rule = Callable[[ChargerFacts, dict[str, Any]], Verdict]
+RULES: dict[str, Rule] = {}
+
+
+def rule(kind: str) -> Callable[[Rule], Rule]:
+    """Decorator: register a rule function under ``kind`` (the ``rule`` of a requirements.json row)."""
+    def register(fn: Rule) -> Rule:
+        RULES[kind] = fn
+        return fn
+    return register
+
+
+def periodic_samples(facts: ChargerFacts) -> list[MeterSample]:
+    """MeterValues samples (not Start/Stop readings), oldest first."""
+    return [s for s in facts.samples if s.source == "mv"]
