@@ -4,13 +4,16 @@ List prices live in ``PRICES`` (us-east-1, on-demand, 2026; the region the $0.09
 API Gateway pricing example uses). Request counts per message come from ``docs/requests.json``,
 written by ``bench/bench_requests.py`` from the real handlers with instrumented AWS clients (a test
 checks the file still matches a fresh measurement). Lambda time = the measured handler CPU plus an
-assumed DynamoDB round trip per request (``ddb_latency_ms``), billed per started millisecond.
+assumed DynamoDB round trip per request (``ddb_latency_ms``), billed per started millisecond. What a charger does (the ``Profile``) and the ``Bill``'s shape are
+in :mod:`csms.tooling.usage`; every priced line is built here.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+
+# the charger's usage profile and the bill's shape (named here as before: callers use cost.Profile)
+from csms.tooling.usage import RECONNECTS_PER_DAY, Bill, Line, Profile
 
 PRICES = {
     "apigw_ws_message": 1.00e-6,  # per message (in or out, per 32 KB), first billion a month
@@ -36,7 +39,6 @@ SENDER_REQUESTS = 7  # DynamoDB requests to send one profile to an online charge
 # An idle SQS event source still long-polls: ~5 pollers x 3 empty ReceiveMessage a minute per queue (AWS
 # Lambda's SQS poller), 2 queues: a fixed cost shared by the fleet
 IDLE_RECEIVES_PER_MONTH = 2 * 5 * 3 * 60 * 24 * 30
-RECONNECTS_PER_DAY = 24 * 60 / 102.5  # the platform closes each connection at 90-115 min (csms.ocpp.connection_age)
 MINUTES_PER_MONTH = 30 * 24 * 60
 # One idTag answer: the charger's policy and the idTag, two items under 4 KB read eventually consistently
 # in one BatchGetItem (adapters.dynamo.authorization): 2 x 0.5 read units
@@ -47,72 +49,6 @@ AUTH_LOOKUP_UNITS = 1.0
 ONBOARDING_REPORT_RU = 61
 ONBOARDING_CHECK_POLLS = 150  # a check of up to 5 minutes polled every 2 s
 SETUP_WINDOW_S = 120  # csms.ocpp.setup_policy.SETUP_WINDOW: messages this young pay the set-up check (tested equal)
-
-
-@dataclass(frozen=True)
-class Profile:
-    sample_interval_s: int = 60  # MeterValues while metering
-    metering_hours_per_day: float = 24.0  # the API Gateway floor assumes a message a minute all month
-    heartbeat_interval_s: int = 300  # heartbeats only while not metering
-    sessions_per_day: float = 1.0
-    profiles_per_session: float = 4.0  # SetChargingProfile sent (only when a plan changes)
-    replans_per_day: float = 96.0  # scheduler runs (every 15 min) while a vehicle is plugged in
-    plugged_hours_per_day: float = 10.0
-    lambda_memory_mb: int = 256  # the $default function (infra/constants.py CHARGER_PATH_MEMORY_MB)
-    charger_item_kb: float = 2.0
-    firmware_updates_per_year: float = 4.0  # campaigns that reach this charger
-    ddb_latency_ms: float = 4.0
-    site_chargers: int = 10  # chargers on this charger's site (issue 16); 0: on no limited site
-    fleet_size: int = 10_000  # shares the periodic jobs' fixed cost (sweeper, gauge, signal refresh)
-    reconnects_per_day: float = RECONNECTS_PER_DAY
-    connectors: int = 2  # StatusNotifications a reconnect's trigger brings (connector 0 and 1)
-    boots_per_month: float = 4.0  # real reboots: BootNotification, set-up only if the configuration changed
-    meter_provisioned: bool = True  # meter table in provisioned mode with auto scaling (infra/quotas.py)
-    provisioned_utilization: float = 0.8  # auto-scaling target
-    # Security (issue 17, docs/certificates.md)
-    security_profile: int = 2  # 3: the charger connects with a client certificate (renewals, the recorded certificate)
-    security_events_per_month: float = 4.0  # SecurityEventNotification (StartupOfTheDevice at each boot, resets, ...)
-    certificate_renewals_per_year: float = 1.0  # certificates are issued for 365 days (csms.ocpp.certificates)
-    revocations_per_year: float = 0.05  # an operator revokes a certificate (a stolen or replaced charger)
-    # one WebSocket access-log line per message (~47 B: infra/websocket_api.py ACCESS_LOG_FORMAT without the
-    # connection id, which $connect/$disconnect log), with CloudWatch's 26 B overhead per event
-    access_log_bytes: int = 73
-    # Authorize messages per session (an RFID tap; 0 for a free-vend charger that starts without one)
-    authorizes_per_session: float = 1.0
-    onboarding_reports_per_month: float = 1.0  # an operator opens the charger's integration report (issue 18)
-    onboarding_checks_per_year: float = 1.0  # active checks run on this charger
-    # the frame log (issue 22, csms.ocpp.frame_log): opt-in per charger in AWS, hours a month it is on
-    frame_log_hours_per_month: float = 0.0
-
-    def __post_init__(self):
-        if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
-            raise ValueError("intervals must be > 0")
-        if not 0 <= self.metering_hours_per_day <= 24 or not 0 <= self.plugged_hours_per_day <= 24:
-            raise ValueError("hours per day must be in [0, 24]")
-        if self.security_profile not in (2, 3):
-            raise ValueError("security profile must be 2 (Basic auth) or 3 (client certificate)")
-
-
-@dataclass
-class Line:
-    item: str
-    per_month: float
-    detail: str
-
-
-@dataclass
-class Bill:
-    lines: list[Line] = field(default_factory=list)
-
-    def add(self, item: str, usd: float, detail: str) -> None:
-        self.lines.append(Line(item, usd, detail))
-
-    @property
-    def total(self) -> float:
-        return sum(line.per_month for line in self.lines)
-
-    def as_dict(self) -> dict:
-        return {"total_usd": round(self.total, 4), "lines": [asdict(line) for line in self.lines]}
 
 
 def floor(profile: Profile) -> float:
