@@ -77,6 +77,7 @@ class FrameLog:
                connection_id: str | None = None) -> None:
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="backslashreplace")
+        text = redacted(text)
         frame = LoggedFrame(charge_point_id, at, direction, text[:MAX_TEXT], connection_id, secrets.token_hex(3))
         if self.always:
             echo.info("%s %-3s %s", charge_point_id, direction, frame.text)
@@ -84,3 +85,27 @@ class FrameLog:
             self.store.add(frame)
         except Exception:  # the log must never cost a charger its answer
             log.exception("frame log write failed for %s", charge_point_id)
+
+
+SECRET_KEYS = frozenset({"AuthorizationKey"})  # configuration keys whose value is a secret (OCPP 1.6 security whitepaper, 3.1)
+REDACTED = "<redacted>"
+
+
+def redacted(text: str) -> str:
+    """``text`` (an OCPP-J frame) with the value of a secret configuration key replaced by
+    ``<redacted>``: a ChangeConfiguration of ``AuthorizationKey`` carries the charger's new Basic-auth
+    password, which must never reach the frame log (or the state dir: issue 21). Any other frame,
+    or text that is not a frame, is returned unchanged."""
+    if "AuthorizationKey" not in text:
+        return text
+    import json
+
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return text
+    if (isinstance(frame, list) and len(frame) == 4 and frame[0] == 2 and frame[2] == "ChangeConfiguration"
+            and isinstance(frame[3], dict) and frame[3].get("key") in SECRET_KEYS):
+        return json.dumps([2, frame[1], frame[2], {**frame[3], "value": REDACTED}], separators=(",", ":"))
+    return text
+
