@@ -96,16 +96,20 @@ async def _until(ws, event: asyncio.Event) -> None:
     at 1,000 chargers that put the whole fleet's set-up conversation into the steady figures.)"""
     waiter = asyncio.ensure_future(event.wait())
     try:
-        while not event.is_set():
+        while True:
             recv = asyncio.ensure_future(ws.recv())
-            done, _ = await asyncio.wait({recv, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if recv not in done:
+            await asyncio.wait({recv, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if not recv.done():
                 recv.cancel()  # websockets: cancelling recv() loses no data
+                await asyncio.wait({recv})  # finished before the next recv() (one reader at a time)
+            if recv.cancelled():
                 return
             message = json.loads(recv.result())
             if message[0] == 2:
                 await ws.send(json.dumps([3, message[1], {"status": "Accepted"} if message[2] != "GetConfiguration"
                                           else {}]))
+            if event.is_set():
+                return
     finally:
         waiter.cancel()
 
