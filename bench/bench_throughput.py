@@ -64,7 +64,7 @@ async def _charger(platform, ssl, cp: str, messages: int, latencies: list[float]
             await _reply(ws, "b")
         booted.append(cp)
         gate.release()
-        await start.wait()
+        await _until(ws, start)
         paced_from = time.perf_counter() + random.uniform(0, interval_s)  # chargers' clocks are not in step
         for i in range(messages):
             if interval_s:  # a reading every interval_s, as MeterValueSampleInterval asks (0: back to back)
@@ -87,6 +87,31 @@ async def _idle(ws, until: float) -> None:
             return
         if message[0] == 2:
             await ws.send(json.dumps([3, message[1], {"status": "Accepted"} if message[2] != "GetConfiguration" else {}]))
+
+
+async def _until(ws, event: asyncio.Event) -> None:
+    """Wait for ``event``, answering the platform's calls meanwhile: a charger reads its socket all
+    the time. (Before, a booted charger did not read until the steady phase began, so the set-up
+    calls the platform had sent it were all answered at once in the steady phase's first seconds:
+    at 1,000 chargers that put the whole fleet's set-up conversation into the steady figures.)"""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        while True:
+            recv = asyncio.ensure_future(ws.recv())
+            await asyncio.wait({recv, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if not recv.done():
+                recv.cancel()  # websockets: cancelling recv() loses no data
+                await asyncio.wait({recv})  # finished before the next recv() (one reader at a time)
+            if recv.cancelled():
+                return
+            message = json.loads(recv.result())
+            if message[0] == 2:
+                await ws.send(json.dumps([3, message[1], {"status": "Accepted"} if message[2] != "GetConfiguration"
+                                          else {}]))
+            if event.is_set():
+                return
+    finally:
+        waiter.cancel()
 
 
 async def _reply(ws, unique_id):

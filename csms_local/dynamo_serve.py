@@ -21,6 +21,11 @@ import time
 from pathlib import Path
 
 LOCK_WAIT_S = 30
+# Requests served at once. A request holds its thread while it waits for the journal's flush, and
+# the platform has up to 4 handshake + 16 frame threads, the management API and the jobs each
+# waiting on one answer: fewer threads than that would queue requests behind a flush they are not
+# part of, and every waiting writer joins the same group commit anyway.
+SERVE_THREADS = 32
 
 
 def build_app(state_dir: Path, region: str = "eu-west-2"):
@@ -51,7 +56,7 @@ def main(argv: list[str]) -> int:
     host, port, state_dir = argv[0], int(argv[1]), Path(argv[2])
     os.umask(0o077)  # journal and snapshots hold password hashes: 0600 files, 0700 directories (issue 21)
     logging.basicConfig(level=logging.WARNING, format="dynamodb %(levelname)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" under a burst
     stop = threading.Event()
     # Handlers first: a SIGTERM from the first moment on ends with a snapshot, not a half-written one.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -59,16 +64,23 @@ def main(argv: list[str]) -> int:
     lock_state(state_dir)
     app = build_app(state_dir)
     replayed = app.load()
-    from werkzeug.serving import make_server
+    # waitress, not werkzeug's development server: werkzeug answers every request with
+    # "Connection: close" and starts a thread per connection, so each DynamoDB request of the
+    # platform paid a TCP handshake and a thread start (27,000 threads at 1,000 chargers) and
+    # boto3's keep-alive pool was never used. waitress keeps HTTP/1.1 connections alive and serves
+    # them from a fixed pool of threads.
+    from waitress.server import create_server
 
-    server = make_server(host, port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="serve", daemon=True).start()
+    server = create_server(app, host=host, port=port, threads=SERVE_THREADS, connection_limit=1000,
+                           channel_timeout=600, ident="csms-dynamodb")
+    threading.Thread(target=server.run, name="serve", daemon=True).start()
     print(f"ready {replayed}", flush=True)
     parent = os.getppid()
     while not stop.wait(0.5):
         if os.getppid() != parent:  # the platform is gone (killed): the journal is already on disk
             return 0
-    server.shutdown()
+    server.close()  # no new connections
+    server.task_dispatcher.shutdown()  # requests under way finish (5 s at most), queued ones are dropped
     app.compact()
     app.close()
     return 0

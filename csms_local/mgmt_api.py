@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 PREFIX = "/@connections/"
 REPLAN_PATH = "/@replan"
 MAX_POST_BYTES = 128 * 1024  # API Gateway's message limit
+LOOP_TIMEOUT_S = 10  # the gateway's event loop must take a post or delete within this
+
+
+class _Busy(Exception):
+    """The gateway's event loop did not take the request within LOOP_TIMEOUT_S."""
 
 
 class ManagementApi:
@@ -50,7 +55,20 @@ class ManagementApi:
                 return unquote(path[len(PREFIX):]) if path.startswith(PREFIX) else None
 
             def _run(self, coroutine):
-                return asyncio.run_coroutine_threadsafe(coroutine, api.gateway.loop).result(timeout=10)
+                future = asyncio.run_coroutine_threadsafe(coroutine, api.gateway.loop)
+                try:
+                    return future.result(timeout=LOOP_TIMEOUT_S)
+                except TimeoutError:
+                    future.cancel()
+                    raise _Busy from None
+
+            def _busy(self) -> None:
+                # API Gateway's answer when it cannot take a request now; boto3 retries it with
+                # back-off. Before, the timeout escaped the handler and the socket was closed without
+                # an answer ("RemoteDisconnected" in the sweep under a 1,000-charger load).
+                log.warning("%s %s: the gateway did not take it within %d s", self.command, self.path, LOOP_TIMEOUT_S)
+                self._reply(429, {"__type": "LimitExceededException", "message": "Gateway busy, retry"},
+                            "LimitExceededException")
 
             def do_POST(self):  # noqa: N802
                 connection_id = self._connection_id()
@@ -64,8 +82,11 @@ class ManagementApi:
                 if length > MAX_POST_BYTES:
                     return self._reply(413, {"__type": "PayloadTooLargeException", "message": "Payload too large"},
                                        "PayloadTooLargeException")
-                if not self._run(api.gateway.post(connection_id, data)):
-                    return self._gone()
+                try:
+                    if not self._run(api.gateway.post(connection_id, data)):
+                        return self._gone()
+                except _Busy:
+                    return self._busy()
                 self._reply(200)
 
             def do_GET(self):  # noqa: N802
@@ -79,8 +100,11 @@ class ManagementApi:
 
             def do_DELETE(self):  # noqa: N802
                 connection_id = self._connection_id()
-                if connection_id is None or not self._run(api.gateway.delete(connection_id)):
-                    return self._gone()
+                try:
+                    if connection_id is None or not self._run(api.gateway.delete(connection_id)):
+                        return self._gone()
+                except _Busy:
+                    return self._busy()
                 self._reply(204)
 
         self._server = ThreadingHTTPServer((host, port), Handler)

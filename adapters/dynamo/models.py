@@ -316,6 +316,9 @@ TTL_ATTRIBUTES = {"keys": "expires_at", "calls": "expires_at", "signals": "expir
                   "meter": "expires_at", "review": "expires_at"}
 
 
+POOL_CONNECTIONS = 32  # keep-alive connections per table client (see bind)
+
+
 def bind(settings: Settings) -> None:
     """Point every model at the tables, region and endpoint of ``settings``."""
     names = {
@@ -339,6 +342,11 @@ def bind(settings: Settings) -> None:
         model.Meta.table_name = names[key]
         model.Meta.region = settings.region
         model.Meta.host = settings.dynamodb_endpoint
+        # Keep-alive connections per table client: the local platform calls one model from up to 20
+        # handler threads at once, and past pynamodb's default of 10 urllib3 dropped each extra
+        # connection after one request (a new TCP connection per request). Opened lazily: a Lambda
+        # invocation, one request at a time, still opens one.
+        model.Meta.max_pool_connections = POOL_CONNECTIONS
         model._connection = None  # drop a connection bound to earlier settings
     for model, key in SHARED_TABLE_MODELS.items():  # models that live in another's table
         model.Meta.table_name, model.Meta.region, model.Meta.host = names[key], settings.region, settings.dynamodb_endpoint
