@@ -10,6 +10,7 @@ has table variables, like the local platform's own environment, never reaches AW
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from csms_local.cli import UsageError
 from csms_local.cmd_onboarding import register_charger as register_onboarding

@@ -19,5 +19,18 @@ def sessions_csv(rows: Iterable[dict[str, Any]], header: bool = True) -> str:
     if header:
         writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else (";".join(row[c]) if c == "flags" else row[c]) for c in COLUMNS])
+        writer.writerow([_cell("" if row.get(c) is None else (";".join(row[c]) if c == "flags" else row[c]))
+                         for c in COLUMNS])
     return out.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (an idTag ``=1+2`` from a charger or a card)
+    gets a leading ``'`` (OWASP, "CSV Injection"); numbers are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+

@@ -114,7 +114,11 @@ def normalise_sha256(value: str) -> str:
 def revocation_key(kind: str, value: str) -> str:
     """The entry a revocation list holds: ``serial:<hex>`` or ``sha256:<hex>``."""
     if kind == "serial":
-        return f"serial:{normalise_serial(value)}"
+        # hex digits with optional ':' / ' ' separators (04:A3:0F, 0x4a30f): anything else is a typo
+        # that would revoke another certificate's serial once stripped (issue 17)
+        if not re.fullmatch(r"(0[xX])?[0-9a-fA-F]+([: ][0-9a-fA-F]+)*", (value or "").strip()):
+            raise ValueError("a serial is hex digits, optionally separated by ':' (e.g. 04:A3:0F)")
+        return f"serial:{normalise_serial(value.strip().removeprefix('0x').removeprefix('0X'))}"
     if kind == "sha256":
         digest = normalise_sha256(value)
         if len(digest) != 64:
