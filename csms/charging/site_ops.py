@@ -135,9 +135,25 @@ class SiteOperations:
             target = check_event(start, end, self.clock(), cap_kw=cap_kw, reduction_kw=reduction_kw, target=target)
         except GroupError as exc:
             raise Invalid(str(exc)) from exc
+        self._check_targets_exist(target)
         event_id = self.events.add_targeted(start, end, cap_kw=cap_kw, reduction_kw=reduction_kw, target=target)
         self._replan_target(target)
         return event_json(GridEvent(event_id, start, end, cap_kw, reduction_kw, target))
+
+    def _check_targets_exist(self, target: EventTarget) -> None:
+        """An event that names a site or charger the platform does not know, or a region no site is
+        in, would cap nothing: refused (NotFound / Invalid) rather than stored. One read per id
+        (at most ``csms.charging.groups`` MAX_IDS), one Query for a region."""
+        if target.kind == "sites":
+            missing = [i for i in target.ids if self.sites.get(i) is None]
+            if missing:
+                raise NotFound(f"no site {', '.join(missing)}")
+        elif target.kind == "chargers":
+            missing = [i for i in target.ids if self.chargers.get(i) is None]
+            if missing:
+                raise NotFound(f"no charger {', '.join(missing)}")
+        elif target.kind == "region" and not self.sites.in_region(target.ids[0]):
+            raise Invalid(f"no site is in region {target.ids[0]}: the event would cap nothing")
 
     def _replan_target(self, target: EventTarget) -> None:
         if target.kind == "chargers":

@@ -178,3 +178,21 @@ def test_an_event_group_holds_every_site_limit_and_the_event_cap_and_meets_every
         assert sum(p.power_w * (min(p.end, target) - p.start).total_seconds() / 3600
                    for p in plans[cp] if p.start < target) == pytest.approx(6000, rel=1e-6), cp
     assert plans["B2"][0].power_w == pytest.approx(10000 / 3)  # charge now: its equal share of its site
+
+
+def test_an_event_naming_an_unknown_site_charger_or_an_empty_region_is_refused(ops):
+    # found probing as a new user: such an event was stored and capped nothing
+    from csms.access import Invalid, NotFound
+
+    sites, _ = ops
+    sites.put_site(OPERATOR, "depot", limit_kw=22, region="north")
+    window = (NOW, NOW + timedelta(hours=1))
+    with pytest.raises(NotFound, match="NOPE"):
+        sites.create_event(OPERATOR, *window, cap_kw=5, target=EventTarget(SITES, ("depot", "NOPE")))
+    with pytest.raises(NotFound, match="CP-NOPE"):
+        sites.create_event(OPERATOR, *window, cap_kw=5, target=EventTarget("chargers", ("CP-NOPE",)))
+    with pytest.raises(Invalid, match="region GB"):
+        sites.create_event(OPERATOR, *window, cap_kw=5, target=EventTarget("region", ("GB",)))
+    assert sites.list_events(OPERATOR) == []
+    sites.create_event(OPERATOR, *window, cap_kw=5, target=EventTarget("region", ("north",)))
+    assert len(sites.list_events(OPERATOR)) == 1
