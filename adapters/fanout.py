@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from csms.charging.fanout import (FLEET, SHARD_PAGE, SQS_BATCH, FanoutReport, InProcessQueue, ProfileOrder, QueuedSink,
-                                  ShardTask, dispatch)
+from csms.charging.fanout import (FLEET, SHARD_PAGE, SITES, SQS_BATCH, FanoutReport, InProcessQueue, ProfileOrder,
+                                  QueuedSink, ShardTask, dispatch)
 from csms.charging.ports import ActiveShards, WorkQueue
 from csms.timeutil import utcnow
 
@@ -69,33 +69,54 @@ def _active_shards() -> ActiveShards:
     return DynamoActiveShards()
 
 
+def fleet_wide_limit(runtime, now: datetime) -> bool:
+    """Whether this run needs the one ``FLEET`` task: the single-depot setting ``SITE_CAP_KW`` (every
+    vehicle of the deployment behind one connection), or an active grid-demand event (one events
+    Query; an event spans shards, and its coordination across tasks is not wired in yet)."""
+    return (runtime.settings.site_cap_kw is not None
+            or any(not e.cancelled for e in runtime.events.grid_events(now)))
+
+
 def dispatch_run(runtime, shard_queue: WorkQueue, clock: Callable[[], datetime] = utcnow,
                  active: ActiveShards | None = None) -> int:
-    """Queue this period's shard tasks (one events Query; no session read). Returns tasks queued."""
+    """Queue this period's tasks: per shard a task of its chargers and one of its limited sites
+    (``csms.charging.fanout.dispatch``). Reads the events (one Query), never a session or a site:
+    its requests do not depend on the fleet's size. Returns tasks queued."""
     now = clock()
-    # A shared limit (the fleet-wide SITE_CAP_KW, a grid-demand event, a site with its own limit) binds
-    # vehicles of different shards together: one FLEET task plans them by site and event group
-    # (``adapters.site_replan.plan_by_group``). One Query each for the events and the sites.
-    shared = (runtime.settings.site_cap_kw is not None or bool(runtime.events.active(now))
-              or any(site.connection_kw() is not None for site in runtime.sites.listed()))
+    shared = fleet_wide_limit(runtime, now)
     return dispatch((active or _active_shards()).shards(), shard_queue, now, shared_limit=shared)
 
 
 def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue, *,
               signals=None, clock: Callable[[], datetime] = utcnow, active: ActiveShards | None = None,
               page_size: int | None = None):
-    """Plan one shard task (``csms.charging.fanout``, step 2); returns the scheduler's RunReport
+    """Plan one task (``csms.charging.fanout``, step 2); returns the scheduler's RunReport
     (``sent`` = orders queued). Raises BadMessage for a body that is not a task, and whatever the
-    reads or the queue raise (the task is then delivered again)."""
+    reads or the queue raise (the task is then delivered again).
+
+    - a shard of chargers: one page of the shard's active sessions, less those whose charger is on
+      a limited site (their site task plans them; one BatchGetItem per 100 chargers), each planned
+      on its own (sort-and-fill: exact without a shared limit);
+    - a shard of limited sites (``plan_sites``): whole sites, each under its limit;
+    - ``FLEET``: every active session together, by site and event group (a fleet-wide limit)."""
     from adapters.smart_charging import plugged_in, stored_signals
     from csms.charging.scheduler import RunReport, SmartScheduler
 
     task = ShardTask.from_body(body)
     if task.stale(clock()):
-        log.info("shard task %s of %s is older than a period; dropped", task.shard, task.run_at)
+        log.info("%s task %s of %s is older than a period; dropped", task.kind, task.shard, task.run_at)
         return RunReport()
     settings = runtime.settings
     options: dict = {"carbon_price": settings.carbon_price_gbp_per_t}
+    sink = QueuedSink(send_queue)
+    read_signals = signals or _run_signals(runtime, task, stored_signals(runtime, clock))
+    if task.kind == SITES:
+        def site_scheduler(**overrides) -> SmartScheduler:
+            return SmartScheduler(read_signals, sink, clock, **{**options, "site_cap_kw": None, "events": list,
+                                                                  **overrides})
+        report = plan_sites(runtime, task, shard_queue, site_scheduler, page_size or PAGE)
+        sink.flush()
+        return report
     if task.shard == FLEET:  # a shared limit: every active session together (the fleet LP)
         sessions = runtime.sessions.all_active()
         events = list(runtime.events.active(clock()))
@@ -103,10 +124,9 @@ def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue
     else:
         sessions, after = (active or _active_shards()).page(task.shard, page_size or PAGE, task.cursor)
         if after is not None:  # the next page plans in parallel with this one
-            shard_queue.put([ShardTask(task.shard, task.run_at, after).body()])
+            shard_queue.put([task.after(after).body()])
+        sessions = _off_limited_sites(runtime, sessions)
         options.update(site_cap_kw=None, events=list)  # per vehicle: sort-and-fill is exact
-    sink = QueuedSink(send_queue)
-    read_signals = signals or _run_signals(runtime, task, stored_signals(runtime, clock))
     plugs = _plugged_in(runtime, sessions, plugged_in)
     report = None
     if task.shard == FLEET and settings.site_cap_kw is None:  # sites and event groups, each on its own
@@ -124,20 +144,91 @@ def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue
     return report
 
 
+def _off_limited_sites(runtime, sessions: list) -> list:
+    """The sessions whose charger is on no site with a limit (the others are their site task's)."""
+    if not sessions:
+        return sessions
+    site_of = runtime.sites.sites_of(sorted({s.charge_point_id for s in sessions}))
+    return [s for s in sessions if (site_of.get(s.charge_point_id) is None
+                                    or site_of[s.charge_point_id].connection_kw() is None)]
+
+
+def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Callable, page: int):
+    """A page of one shard of limited sites: whole sites in site-id order until they hold ``page``
+    chargers (at least one site; a site larger than a page is a page of its own), the next page
+    handed on as a task before planning. Each site is planned as a plug-in re-plan plans it
+    (``adapters.site_replan``: its chargers, their active sessions, ``plan_group`` under its limit,
+    then ``site_defaults``). Reads: one Query of the list, per site one Query of its chargers (and
+    one of the defaults sent), per charger one Query of its active sessions, per vehicle its meter
+    and preference (``READ_WORKERS`` at a time). A site that fails is logged and its chargers
+    reported skipped; the others are planned."""
+    from adapters.site_replan import plan_group, site_defaults
+    from csms.charging.defaults import DEFAULT_MAX_POWER_W
+    from csms.charging.groups import Group
+    from csms.charging.scheduler import RunReport
+    from adapters.smart_charging import plugged_in
+
+    sites, after = runtime.sites.limited(task.shard, page, task.cursor)
+    taken: list = []
+    chargers = 0
+    for start in range(0, len(sites), 4 * READ_WORKERS):
+        chunk = sites[start:start + 4 * READ_WORKERS]
+        for site, members in zip(chunk, _in_threads(lambda site: runtime.sites.members(site.site_id), chunk)):
+            if taken and chargers + len(members) > page:
+                break
+            taken.append((site, members))
+            chargers += len(members)
+        else:
+            continue
+        break
+    if taken and (len(taken) < len(sites) or after is not None):  # the next page plans in parallel
+        shard_queue.put([task.after(taken[-1][0].site_id).body()])
+    all_members = [cp for _, members in taken for cp in members]
+    sessions = [s for found in _in_threads(runtime.sessions.active, all_members) for s in found]
+    plugs = _plugged_in(runtime, sessions, plugged_in)
+    by_charger: dict[str, list] = {}
+    for plug in plugs:
+        by_charger.setdefault(plug.charge_point_id, []).append(plug)
+    report = RunReport(group=f"sites:{task.shard}")
+    for site, members in taken:
+        group = Group(f"site:{site.site_id}", members, {site.site_id: (site, members)})
+        grouped = [p for cp in members for p in by_charger.get(cp, [])]
+        try:
+            if grouped:
+                done = plan_group(group, grouped, scheduler, DEFAULT_MAX_POWER_W / 1000)
+                report.planned += done.planned
+                report.sent += done.sent
+                report.unchanged += done.unchanged
+                report.skipped += done.skipped
+            site_defaults(runtime, group)
+        except Exception:
+            log.exception("planning site %s failed", site.site_id)
+            report.skipped += [p.charge_point_id for p in grouped]
+    return report
+
+
 READ_WORKERS = 16  # a page's two reads per vehicle, this many at a time (5,000 x 2 in series: ~50 s in AWS)
 
 
-def _plugged_in(runtime, sessions: list, read: Callable) -> list:
-    """``adapters.smart_charging.plugged_in`` for a page, in ``READ_WORKERS`` threads (botocore
-    clients are thread-safe); the order of the sessions is kept."""
-    if len(sessions) <= 2 * READ_WORKERS:
-        return read(runtime, sessions=sessions)
+def _in_threads(read: Callable, items: list) -> list:
+    """``[read(item) for item in items]`` in ``READ_WORKERS`` threads (botocore clients are
+    thread-safe); the order is kept."""
+    if len(items) <= 2:
+        return [read(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
+    with ThreadPoolExecutor(min(READ_WORKERS, len(items))) as pool:
+        return list(pool.map(read, items))
+
+
+def _plugged_in(runtime, sessions: list, read: Callable) -> list:
+    """``adapters.smart_charging.plugged_in`` for a page, in ``READ_WORKERS`` threads; the order of
+    the sessions is kept."""
+    if len(sessions) <= 2 * READ_WORKERS:
+        return read(runtime, sessions=sessions)
     size = -(-len(sessions) // READ_WORKERS)
     chunks = [sessions[i:i + size] for i in range(0, len(sessions), size)]
-    with ThreadPoolExecutor(READ_WORKERS) as pool:
-        return [plug for part in pool.map(lambda chunk: read(runtime, sessions=chunk), chunks) for plug in part]
+    return [plug for part in _in_threads(lambda chunk: read(runtime, sessions=chunk), chunks) for plug in part]
 
 
 _signals_of_run: dict[str, object] = {}

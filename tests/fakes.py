@@ -228,9 +228,12 @@ from csms.charging.sites import Site  # noqa: E402
 
 
 class MemorySites:
-    """In-memory ``csms.charging.ports.SiteStore``."""
+    """In-memory ``csms.charging.ports.SiteStore``; ``shards``: how many shards the limited sites
+    are listed in (as the active sessions: ``MemoryActiveShards``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shards: int = 16) -> None:
+        self.shards = shards
+        self.limited_pages = 0  # ``limited`` calls (one Query each in DynamoDB)
         self.sites: dict[str, Site] = {}
         self.site_of_charger: dict[str, str] = {}
         self.claims: dict[str, datetime] = {}
@@ -288,6 +291,15 @@ class MemorySites:
     def in_region(self, region: str) -> list[Site]:
         return [s for s in self.listed() if s.region == region]
 
+    def limited(self, shard: str, limit: int, after: str | None = None) -> tuple[list[Site], str | None]:
+        import hashlib
+
+        self.limited_pages += 1
+        rows = [s for _, s in sorted(self.sites.items()) if s.connection_kw() is not None
+                and (after is None or s.site_id > after)
+                and str(int.from_bytes(hashlib.sha256(s.site_id.encode()).digest()[:4], "big") % self.shards) == shard]
+        return rows[:limit], (rows[limit - 1].site_id if len(rows) > limit else None)
+
     def claim_replan(self, key: str, until: datetime, now: datetime) -> bool:
         held = self.claims.get(key)
         if held is not None and held > now:
@@ -325,7 +337,9 @@ class MemoryGridEvents(MemoryEvents):
         return super().cancel(event_id)
 
     def grid_events(self, now: datetime) -> list[GridEvent]:
-        return [e for _, e in sorted(self.targeted.items()) if e.end > now]
+        """As ``DynamoGridEvents``: the targeted events and the plain ``add``ed ones (fleet-wide caps)."""
+        plain = {i: GridEvent(i, e.start, e.end, e.cap_kw, None, EventTarget(FLEET), c) for i, (e, c) in self.items.items()}
+        return [e for _, e in sorted({**plain, **self.targeted}.items()) if e.end > now]
 
     def active(self, now: datetime) -> list[DemandEvent]:
         return super().active(now) + [DemandEvent(e.start, e.end, float(e.cap_kw)) for e in self.grid_events(now)

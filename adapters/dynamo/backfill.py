@@ -1,6 +1,7 @@
 """One-off admin path after upgrading to the indexed tables (issue 15): give items written before
 the upgrade the sparse-index attributes they lack — every charger its ``fleet`` key (the operator
-listing), every active session its ``active_shard`` (the scheduler). Connected chargers join the
+listing), every active session its ``active_shard`` (the scheduler), every site with a limit its
+item in the sparse list of limited sites (the periodic run's site tasks, issue 16). Connected chargers join the
 online index at their next connection (at most 2 hours). It scans, once, by design: never on a
 per-message, per-request or periodic path.
 
@@ -28,7 +29,21 @@ def backfill() -> dict[str, int]:
             actions=[SessionModel.active_shard.set(indexes.shard_of(item.charge_point_id))],
             condition=SessionModel.active == True)  # noqa: E712
         done["sessions"] += 1
+    done["limited sites"] = backfill_limited_sites()
     return done
+
+
+def backfill_limited_sites() -> int:
+    """Sites stored before the limited-site list existed: re-put each site with a limit (one Query of
+    the sites partition, no Scan; ``DynamoSites.put`` writes its list item in the same transaction).
+    Idempotent. Returns how many sites were put."""
+    from adapters.dynamo.sites import DynamoSites
+
+    store = DynamoSites()
+    limited = [site for site in store.listed() if site.connection_kw() is not None]
+    for site in limited:
+        store.put(site)
+    return len(limited)
 
 
 def main() -> int:

@@ -5,13 +5,14 @@
 |---|---|---|---|
 | site | ``site`` | site id | ``data``: the site's JSON (limits, region, name) |
 | a region's site | ``region#<region>`` | site id | (keys only: the sites of a region are one Query) |
+| a limited site | ``limited#<shard>`` | site id | ``data``: the site's JSON; only sites with a limit (sparse), in 16 shards by ``indexes.shard_of(site id)``: the periodic run's site tasks page through one shard each (issue 16) |
 | a site's charger | ``site#<site id>`` | charge point id | ``data``: the default limit it was sent (a site's chargers are one Query) |
 | a charger's site | ``cp#<charge point id>`` | ``site`` | ``data``: the site id |
 | re-plan claim | ``replan`` | group key (``site:<id>``, ...) | ``until``: a run holds it until then (its lease; TTL a day); ``cancelled``: requested again meanwhile |
 | targeted event | the area (``GB``) | event id | as the fleet-wide events, plus ``target_kind``, ``targets``, ``reduction_kw`` |
 
-Writes that keep two items in step (a site and its region item; a charger and its site's member
-item) are one TransactWriteItems.
+Writes that keep items in step (a site, its region item and its limited item; a charger and its
+site's member item) are one TransactWriteItems.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from adapters.dynamo import indexes
 from adapters.dynamo.models import GridItemModel
 from adapters.dynamo.items import conditional_failed as _conditional_failed
 from adapters.dynamo.signals import SIGNAL_KEEP, DynamoEvents
@@ -32,6 +34,7 @@ from csms.charging.signals import DemandEvent
 from csms.charging.sites import Site
 
 SITES = "site"
+LIMITED = "limited#"  # + shard: the sparse, sharded list of sites with a limit
 CLAIMS = "replan"
 CLAIM_KEEP = timedelta(days=1)
 
@@ -42,6 +45,10 @@ def _site_json(site: Site) -> str:
 
 def _site(data: str | None) -> Site | None:
     return Site(**json.loads(data)) if data else None
+
+
+def _limited_area(site_id: str) -> str:
+    return f"{LIMITED}{indexes.shard_of(site_id)}"
 
 
 def _cancelled(exc: Exception) -> bool:
@@ -64,6 +71,10 @@ class DynamoSites:
                 tx.delete(GridItemModel(f"region#{old.region}", site.site_id))
             if site.region and (old is None or old.region != site.region):
                 tx.save(GridItemModel(f"region#{site.region}", site.site_id))
+            if site.connection_kw() is not None:  # the periodic run's list of limited sites, in step
+                tx.save(GridItemModel(_limited_area(site.site_id), site.site_id, data=_site_json(site)))
+            elif old is not None and old.connection_kw() is not None:  # it lost its limit: off the list
+                tx.delete(GridItemModel(_limited_area(site.site_id), site.site_id))
         return old is None
 
     def get(self, site_id: str) -> Site | None:
@@ -85,7 +96,18 @@ class DynamoSites:
             tx.delete(GridItemModel(SITES, site_id))
             if site.region:
                 tx.delete(GridItemModel(f"region#{site.region}", site_id))
+            if site.connection_kw() is not None:
+                tx.delete(GridItemModel(_limited_area(site_id), site_id))
         return True
+
+    def limited(self, shard: str, limit: int, after: str | None = None) -> tuple[list[Site], str | None]:
+        """At most ``limit`` sites with a limit in ``shard``, by id after ``after``, and the id to
+        continue after (None: the shard is done). One Query of the sparse list (no Scan)."""
+        condition = GridItemModel.event_id > after if after else None
+        items = list(GridItemModel.query(f"{LIMITED}{shard}", range_key_condition=condition, limit=limit + 1,
+                                          page_size=limit + 1))
+        sites = [s for s in (_site(i.data) for i in items[:limit]) if s is not None]
+        return sites, (items[limit - 1].event_id if len(items) > limit else None)
 
     def _current(self, charge_point_id: str) -> str | None:
         try:

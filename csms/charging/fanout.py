@@ -3,15 +3,21 @@
 Three steps, each a consumer of a queue (``csms.charging.ports.WorkQueue``; SQS in AWS, in process
 locally), so each is bounded in time and memory whatever the fleet's size:
 
-1. **dispatch** (every 15 minutes): one ``ShardTask`` per shard of the sparse active-session index
-   (16 shards, ``adapters.dynamo.indexes``). It reads no session. When a shared limit couples every
-   vehicle (the fleet-wide ``SITE_CAP_KW`` or an active grid-demand event), one ``FLEET`` task
-   instead: those vehicles are one LP (``csms.charging.planner``), planned together as before.
-2. **plan a shard**: read at most ``SHARD_PAGE`` active sessions of the shard (one page of the
-   index; a fuller shard hands its next page on as a new task *before* planning, so pages plan in
-   parallel), plan them (``csms.charging.scheduler.SmartScheduler``: per vehicle, sort-and-fill is
-   exact when no limit is shared) and queue a ``ProfileOrder`` per vehicle whose plan changed
-   (``QueuedSink``). It writes nothing else: a shard that fails is planned again from scratch.
+1. **dispatch** (every 15 minutes): per shard (16, ``adapters.dynamo.indexes``) a task of its
+   chargers and a task of its limited sites (kind ``SITES``). It reads no session and no site: its
+   cost is independent of the fleet's size. Only under the single-depot setting ``SITE_CAP_KW``
+   (every vehicle of the deployment behind one connection) one ``FLEET`` task instead: those
+   vehicles are one LP (``csms.charging.planner``), planned together as before.
+2. **plan a page**: a charger task reads at most ``SHARD_PAGE`` active sessions of its shard (one
+   page of the index; a fuller shard hands its next page on as a new task *before* planning, so
+   pages plan in parallel), leaves out the vehicles on a limited site and plans the others each on
+   its own (``csms.charging.scheduler.SmartScheduler``: sort-and-fill is exact when no limit is
+   shared). A site task reads whole sites of its shard of the sparse limited-site list until they
+   hold ``SHARD_PAGE`` chargers (handing its cursor on the same way) and plans each site under its
+   limit as a plug-in re-plan does (``adapters.site_replan.plan_group``: the site's exact LP). Both
+   queue a ``ProfileOrder`` per vehicle whose plan changed (``QueuedSink``) and write nothing else
+   (a site task also sends its chargers' default shares when they changed): a task that fails is
+   planned again from scratch.
 3. **send**: post each order's SetChargingProfile through the platform's call queue
    (``csms.ocpp.commands.Commander``) and store the plan with its session (the "send only on change"
    hash). A failed send is retried from the queue with the *same* order: never re-planned.
@@ -24,11 +30,10 @@ so the duplicate changes nothing. A shard task delivered twice queues its next p
 later planning of a page finds the plans the earlier one sent unchanged (only a race sends a profile
 twice, harmless as above). Messages that fail every delivery end in a dead-letter queue.
 
-Not bounded yet: the ``FLEET`` task (a fleet-wide ``SITE_CAP_KW`` or grid-demand event) is one LP of
-every plugged-in vehicle, as the scheduler always planned it: fine for a depot, not for 100,000
-vehicles. At that scale limits belong to sites (planned inside their shard) and an event across
-shards needs the two stages ``bench/bench_fleet.py`` measures (each shard's load, then its share of
-the event's cap); that coordination is not wired into the run yet.
+Not bounded yet: a grid-demand event (any target) spans shards, so while one is active the run is
+the one ``FLEET`` task, planned by site and event group (``adapters.site_replan.plan_by_group``):
+fine for a depot, not for 100,000 vehicles. The two stages ``bench/bench_fleet.py`` measures (each
+task's load under the event, then its share of the event's cap) are the way to bound it.
 
 Bounds behind the numbers (``bench/bench_fanout.py``, docs/scale.md): a shard page of 5,000
 vehicles plans in tens of seconds and under 100 MiB; a profile order is ~0.5 KB.
@@ -52,6 +57,8 @@ log = logging.getLogger(__name__)
 
 SHARD_PAGE = 5_000  # vehicles per planner message (bench_fleet: a 5,000-vehicle shard within Lambda's limits)
 FLEET = "*"  # the task of a run where a shared limit couples every vehicle
+SITES = "sites"  # the task kind of a shard of limited sites
+TASK_KINDS = ("shard", SITES)
 STALE_AFTER = timedelta(minutes=15)  # one period: an older task or order has been planned again since
 SQS_BATCH = 10  # messages per SendMessageBatch
 
@@ -76,24 +83,32 @@ def _time(body: dict, name: str) -> datetime:
 
 @dataclass(frozen=True)
 class ShardTask:
-    """Plan one page of one shard of the active-session index (``FLEET``: every active session)."""
+    """Plan one page of one shard: of the active-session index (``kind`` "shard": vehicles on no
+    limited site, each on its own; ``FLEET``: every active session), or of the sparse list of sites
+    with a limit (``kind`` "sites": whole sites, each under its limit; the cursor is the last site id
+    planned before this page)."""
 
     shard: str
     run_at: datetime  # when the run was dispatched (UTC)
     cursor: str | None = None  # where the page starts (None: the shard's first page)
+    kind: str = "shard"  # "shard" (chargers) or "sites" (limited sites)
 
     def body(self) -> dict:
-        return {"kind": "shard", "shard": self.shard, "runAt": iso(self.run_at), "cursor": self.cursor}
+        return {"kind": self.kind, "shard": self.shard, "runAt": iso(self.run_at), "cursor": self.cursor}
 
     @classmethod
     def from_body(cls, body: dict) -> ShardTask:
         """Raises BadMessage."""
-        if not isinstance(body, dict) or body.get("kind") != "shard":
+        if not isinstance(body, dict) or body.get("kind") not in TASK_KINDS:
             raise BadMessage("not a shard task")
         cursor = body.get("cursor")
         if cursor is not None and not isinstance(cursor, str):
             raise BadMessage("message field 'cursor' is not text")
-        return cls(_field(body, "shard", str), _time(body, "runAt"), cursor)
+        return cls(_field(body, "shard", str), _time(body, "runAt"), cursor, body["kind"])
+
+    def after(self, cursor: str) -> ShardTask:
+        """The task of the next page (same shard, run and kind)."""
+        return ShardTask(self.shard, self.run_at, cursor, self.kind)
 
     def stale(self, now: datetime) -> bool:
         return now - self.run_at > STALE_AFTER
@@ -176,9 +191,13 @@ class QueuedSink:
 
 
 def dispatch(shards: Iterable[str], queue: WorkQueue, run_at: datetime, *, shared_limit: bool) -> int:
-    """Queue the run's shard tasks: one per shard, or the one ``FLEET`` task under a shared limit.
-    Returns how many were queued. Reads nothing: its cost is independent of the fleet's size."""
-    tasks = [ShardTask(FLEET, run_at)] if shared_limit else [ShardTask(s, run_at) for s in shards]
+    """Queue the run's tasks: per shard one task of its chargers and one of its limited sites, or the
+    one ``FLEET`` task under a fleet-wide limit (``SITE_CAP_KW``). Returns how many were queued.
+    Reads nothing: its cost is independent of the fleet's size."""
+    if shared_limit:
+        tasks = [ShardTask(FLEET, run_at)]
+    else:
+        tasks = [ShardTask(s, run_at, kind=kind) for s in shards for kind in TASK_KINDS]
     bodies = [t.body() for t in tasks]
     for i in range(0, len(bodies), SQS_BATCH):
         queue.put(bodies[i:i + SQS_BATCH])

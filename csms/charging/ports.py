@@ -134,6 +134,11 @@ class SiteStore(Protocol):
 
     def in_region(self, region: str) -> list[Site]: ...
 
+    def limited(self, shard: str, limit: int, after: str | None = None) -> tuple[list[Site], str | None]:
+        """The sites with a limit (``Site.connection_kw``) in one shard of their sparse list (the
+        active-index's shards "0".."15", by a stable hash of the site id): at most ``limit`` by site
+        id after ``after``, and the id to continue after (None: the shard is done). No Scan."""
+
     def claim_replan(self, key: str, until: datetime, now: datetime) -> bool:
         """Coalescing a burst: True for the first claim of ``key`` (a site or event group) while no
         run of it is under way (none claimed, or its lease ``until`` <= ``now``); the winner plans the

@@ -227,6 +227,21 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
                  + site_gb_s * PRICES["lambda_gb_second_arm64"],
                  f"{site_runs:,.0f} re-plans of a {profile.site_chargers}-charger site: {site_w:,.0f} WU, "
                  f"{site_r:,.0f} RU, {site_gb_s:,.1f} GB-s")
+    # The periodic run with sites (issue 16, adapters/fanout.py), every 15 minutes: a charger task asks
+    # for each plugged-in vehicle's site (``sites_of``: the charger's site item and its site, 2 items in a
+    # BatchGetItem, 0.5 RU each) to leave a limited site's vehicles to their site task; a site task
+    # reads its page of the sparse limited-site list (one Query, shared by the page's sites), per site
+    # its chargers and the defaults sent (2 Queries, shared by its chargers) and per charger its active
+    # sessions (one Query, 0.5 RU) whether plugged in or not. The limited-site item is one more item in
+    # the operator's site write (a site's limit set or cleared: 2 WU in its transaction, per site).
+    period_runs = MINUTES_PER_MONTH / 15
+    site_task_r = period_runs * profile.plugged_hours_per_day / 24 * 2 * 0.5
+    if profile.site_chargers:
+        site_task_r += period_runs * (0.5 + 2 * 0.5 / profile.site_chargers)
+    bill.add("Fleet run: site look-ups and site tasks", site_task_r * PRICES["dynamodb_read_unit"],
+             f"{site_task_r:,.0f} RU a month ({period_runs:,.0f} runs: the vehicle's site look-up while plugged in"
+             + (f"; on a {profile.site_chargers}-charger limited site its sessions Query and its share of the "
+                "site's 2 Queries" if profile.site_chargers else "") + ")")
     # the meter archive (DynamoDB Streams -> the Archive function, 10,000 samples a batch, ~0.5 s at
     # 512 MB to gzip ~4 MB of JSON -> one PUT straight into Glacier Deep Archive, $0.05 per 1,000, at
     # ~20 % of the JSON's size, $0.00099 per GB-month); stream reads by a Lambda trigger are free

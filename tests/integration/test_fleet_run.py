@@ -17,7 +17,7 @@ from adapters.dynamo import indexes
 from adapters.dynamo.models import SessionModel
 from adapters.settings import Settings
 from adapters.wiring import build_runtime
-from csms.timeutil import utcnow
+from csms.timeutil import parse_ts, utcnow
 from handlers import _runtime
 from handlers import fleet_run
 from infra.constants import PLANNER_BATCH, SENDER_BATCH, SENDER_MAX_RECEIVES, SHARD_MAX_RECEIVES
@@ -134,7 +134,7 @@ def test_the_periodic_run_fans_out_per_shard_and_a_failed_send_is_retried_withou
     shards_holding = {indexes.shard_of(f"FLEET{i:04d}") for i in range(FLEET)}
     assert len(shards_holding) == 16
 
-    assert fleet_run.dispatch({}, None) == {"tasks": 16}  # one task per shard; no session read
+    assert fleet_run.dispatch({}, None) == {"tasks": 32}  # a charger task and a site task per shard; no session read
     planned = []
     real_plan = fanout.plan_task
 
@@ -148,7 +148,7 @@ def test_the_periodic_run_fans_out_per_shard_and_a_failed_send_is_retried_withou
         tasks, failures = _drain(sqs, urls["shards"], fleet_run.plan_shard, PLANNER_BATCH)
     finally:
         fanout.plan_task = saved
-    assert failures == [] and tasks > 16  # fuller shards handed their next pages on
+    assert failures == [] and tasks > 32  # fuller shards handed their next pages on
     assert sum(planned) == FLEET and max(planned) <= PAGE  # every vehicle planned once, in pages
     assert all(rt.sessions.plan_of(f"FLEET{i:04d}", i + 1) is None for i in range(FLEET))  # nothing sent yet
 
@@ -190,3 +190,85 @@ def test_poisoned_messages_land_in_the_dead_letter_queues_and_old_orders_are_dro
     _, failures = _drain(sqs, urls["shards"], fleet_run.plan_shard, PLANNER_BATCH)
     assert len(failures) == SHARD_MAX_RECEIVES
     assert [json.loads(b)["runAt"] for b in _bodies(sqs, urls["shards_dlq"])] == ["yesterday"]
+
+
+def _ddb_requests(monkeypatch):
+    """The DynamoDB requests made from here on (operation names), counted at the botocore client."""
+    import botocore.client
+
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        if self.meta.service_model.service_name == "dynamodb":
+            calls.append(operation_name)
+        return original(self, operation_name, api_params)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return calls
+
+
+def test_limited_sites_are_planned_by_their_own_tasks_and_the_dispatcher_reads_the_same_whatever_the_fleet(
+        fleet_run_env, monkeypatch):
+    from csms.charging.scheduler import DEFAULT_ENERGY_KWH
+    from csms.charging.sites import Site
+    from tests.unit.test_fanout_sites import energy_kwh, peak_kw
+
+    sqs, urls = fleet_run_env
+    rt = _runtime.install(build_runtime(Settings.from_env(), poster=MemoryPoster(), counters=_runtime.lambda_counters()))
+    _store_signals(rt)
+    calls = _ddb_requests(monkeypatch)
+    _fleet(rt, 4)
+    calls.clear()
+    assert fleet_run.dispatch({}, None) == {"tasks": 32}
+    small = sorted(calls)
+    _fleet(rt, 30)  # more vehicles, and sites: 6 of 3 chargers, 15 kW each (3 x 30 kWh fits in 7 h)
+    sites = {f"SITE{i}": [f"FLEET{3 * i + k:04d}" for k in range(3)] for i in range(6)}
+    for site_id, members in sites.items():
+        rt.sites.put(Site(site_id, 15.0))
+        for cp in members:
+            rt.sites.assign(site_id, cp)
+    assert len({indexes.shard_of(s) for s in sites}) >= 4  # the sites' tasks are several shards
+    calls.clear()
+    assert fleet_run.dispatch({}, None) == {"tasks": 32}
+    assert sorted(calls) == small == ["Query"]  # the events, whatever the fleet: no session, no site read
+    _drain(sqs, urls["shards"], lambda e, c: {"batchItemFailures": []}, 10)  # the first dispatch's tasks
+
+    fleet_run.dispatch({}, None)
+    planned: list[tuple[str, int]] = []
+    real_plan = fanout.plan_task
+
+    def counting_plan(runtime, body, *args, **kwargs):
+        report = real_plan(runtime, body, *args, **kwargs)
+        planned.append((body["kind"], report.planned))
+        return report
+    monkeypatch.setattr(fanout, "plan_task", counting_plan)
+    _, failures = _drain(sqs, urls["shards"], fleet_run.plan_shard, PLANNER_BATCH)
+    assert failures == []
+    assert sum(n for _, n in planned) == 30 and max(n for _, n in planned) <= PAGE  # each once, in pages
+    assert sum(n for kind, n in planned if kind == "sites") == 18  # the sites' vehicles by their site tasks
+    _, failures = _drain(sqs, urls["sends"], fleet_run.send_profiles, SENDER_BATCH)
+    assert failures == []
+    for site_id, members in sites.items():
+        stored = [[(parse_ts(a), parse_ts(b), float(w)) for a, b, w in json.loads(rt.sessions.plan_of(cp, int(cp[5:]) + 1))]
+                  for cp in members]
+        assert peak_kw(stored) <= 15.0 + 1e-3, site_id
+        assert all(energy_kwh(p) >= DEFAULT_ENERGY_KWH - 0.05 for p in stored), site_id
+
+
+def test_the_limited_site_list_follows_each_site_write_and_pages_by_site_id(platform):
+    from adapters.dynamo.sites import DynamoSites
+    from csms.charging.sites import Site
+
+    store = DynamoSites()
+    same = [s for s in (f"P{i}" for i in range(200)) if indexes.shard_of(s) == "0"][:3]
+    for site_id in same:
+        store.put(Site(site_id, 20.0))
+    store.put(Site("FREE", None))  # no limit: never listed
+    first, cursor = store.limited("0", 2)
+    rest, end = store.limited("0", 2, cursor)
+    assert [s.site_id for s in first + rest] == sorted(same) and cursor == sorted(same)[1] and end is None
+    store.put(Site(same[0], None))  # it lost its limit: off the list, in the same transaction
+    store.put(Site(same[1], 30.0, region="north"))  # a new limit: the listed copy follows
+    store.delete(same[2])
+    assert [(s.site_id, s.limit_kw) for s in store.limited("0", 10)[0]] == [(same[1], 30.0)]
+    assert all(s.site_id != "FREE" for k in indexes.all_shards() for s in store.limited(k, 10)[0])

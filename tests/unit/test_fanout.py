@@ -16,11 +16,13 @@ from tests.fakes import MemoryActiveShards, MemorySessions, MemoryWorkQueue
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
-def test_dispatch_queues_one_task_per_shard_or_one_fleet_task_under_a_shared_limit():
+def test_dispatch_queues_a_charger_task_and_a_site_task_per_shard_or_one_fleet_task_under_a_shared_limit():
     queue = MemoryWorkQueue()
-    assert dispatch([str(i) for i in range(16)], queue, T0, shared_limit=False) == 16
-    assert sorted(ShardTask.from_body(b).shard for b in queue.bodies) == sorted(str(i) for i in range(16))
-    assert queue.puts == 2  # SendMessageBatch takes 10 at most
+    assert dispatch([str(i) for i in range(16)], queue, T0, shared_limit=False) == 32
+    tasks = [ShardTask.from_body(b) for b in queue.bodies]
+    for kind in ("shard", "sites"):
+        assert sorted(t.shard for t in tasks if t.kind == kind) == sorted(str(i) for i in range(16))
+    assert queue.puts == 4  # SendMessageBatch takes 10 at most
     shared = MemoryWorkQueue()
     assert dispatch([str(i) for i in range(16)], shared, T0, shared_limit=True) == 1
     assert ShardTask.from_body(shared.bodies[0]) == ShardTask(FLEET, T0)

@@ -1,0 +1,141 @@
+"""The periodic run with sites (issue 16): limited sites are planned by their own tasks, shard by
+shard of the sparse limited-site list, each page bounded; chargers on no limited site by the
+charger-shard tasks, each vehicle alone. In memory (``tests.fakes``), through ``run_in_process``:
+the same dispatch, tasks and sender as in AWS."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+from adapters import fanout
+from csms.charging import tariff
+from csms.charging.scheduler import DEFAULT_ENERGY_KWH
+from csms.charging.sites import Site
+from csms.model import Session
+from csms.ocpp.commands import Commander
+from csms.timeutil import parse_ts
+from tests.fakes import (MemoryActiveShards, MemoryCallQueue, MemoryChargers, MemoryGridEvents, MemoryMeter,
+                         MemoryPoster, MemorySessions, MemorySites, MemorySignals)
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+SLOTS = tuple(T0 - timedelta(hours=1) + timedelta(minutes=30 * i) for i in range(60))
+# uneven prices: the cheapest slots are spread out, so an unlimited plan stacks vehicles in them
+SIGNALS = tariff.Signals(SLOTS, tuple(float(10 + (i * 7) % 23) for i in range(60)), (100.0,) * 60, (100.0,) * 60)
+
+
+def world(site_sizes: dict[str, tuple[int, float | None]], loose: int = 0):
+    """An in-memory runtime: per site id (size, limit kW) that many chargers with a vehicle plugged in
+    30 minutes ago (default need: 30 kWh in 8 h), plus ``loose`` vehicles on no site."""
+    chargers, sessions, sites = MemoryChargers(), MemorySessions(), MemorySites()
+    calls, poster = MemoryCallQueue(), MemoryPoster()
+    started = T0 - timedelta(minutes=30)
+
+    def plug(cp: str) -> None:
+        chargers.register(cp, "x" * 64, started)
+        chargers.connect(cp, f"conn-{cp}", started)
+        sessions.create(Session(cp, 0, 1, "T", 0, started, started), f"k-{cp}")
+    for site_id, (size, limit) in site_sizes.items():
+        sites.put(Site(site_id, limit))
+        for n in range(size):
+            plug(f"{site_id}-CP{n}")
+            sites.assign(site_id, f"{site_id}-CP{n}")
+    for n in range(loose):
+        plug(f"LOOSE{n}")
+    runtime = SimpleNamespace(settings=SimpleNamespace(site_cap_kw=None, carbon_price_gbp_per_t=100.0),
+                              sessions=sessions, meter=MemoryMeter(), chargers=chargers, events=MemoryGridEvents(),
+                              signals=MemorySignals(), calls=calls, sites=sites,
+                              commander=Commander(calls, chargers, poster))
+    return runtime, MemoryActiveShards(sessions)
+
+
+def run(runtime, active, page: int):
+    """The whole run in process; returns (report, vehicles planned by each task)."""
+    per_task: list[tuple[str, int]] = []
+    real = fanout.plan_task
+
+    def counting(*args, **kwargs):
+        report = real(*args, **kwargs)
+        per_task.append((args[1]["kind"], report.planned))
+        return report
+    fanout.plan_task = counting
+    try:
+        report = fanout.run_in_process(runtime, signals=lambda: SIGNALS, clock=lambda: T0, active=active,
+                                       page_size=page)
+    finally:
+        fanout.plan_task = real
+    return report, per_task
+
+
+def plans(runtime) -> dict[str, list[tuple[datetime, datetime, float]]]:
+    """Every vehicle's plan as the sender stored it: charge point id -> [(start, end, W)]."""
+    out = {}
+    for session in runtime.sessions.all_active():
+        text = runtime.sessions.plan_of(session.charge_point_id, session.transaction_id)
+        assert text, session.charge_point_id  # every vehicle got a plan
+        out[session.charge_point_id] = [(parse_ts(a), parse_ts(b), float(w)) for a, b, w in json.loads(text)]
+    return out
+
+
+def peak_kw(rows: list[list[tuple[datetime, datetime, float]]]) -> float:
+    """The most the plans draw together at any moment (kW)."""
+    edges = sorted({t for plan in rows for a, b, _ in plan for t in (a, b)})
+    return max((sum(w for plan in rows for a, b, w in plan if a <= at < b) / 1000 for at in edges), default=0.0)
+
+
+def energy_kwh(plan) -> float:
+    return sum(w * (b - a).total_seconds() / 3600 for a, b, w in plan) / 1000
+
+
+def test_limited_sites_across_shards_each_hold_their_limit_and_every_need_is_met_in_bounded_tasks():
+    # 12 sites of 2-6 chargers, limits that bind at the price dips but leave room for every need
+    sizes = {f"S{i:02d}": (2 + i % 5, round((2 + i % 5) * 4.6, 1)) for i in range(12)}
+    runtime, active = world(sizes, loose=6)
+    shards_with_sites = {k for k in range(16) if runtime.sites.limited(str(k), 100)[0]}
+    assert len(shards_with_sites) >= 5  # the sites are spread over shards
+    report, per_task = run(runtime, active, page=6)
+    vehicles = sum(n for n, _ in sizes.values()) + 6
+    assert report.dead == [] and report.failures == 0
+    assert report.planned == vehicles  # each vehicle planned once: a site task or a charger task, never both
+    assert report.sent == vehicles
+    assert max(n for _, n in per_task) <= 6  # no task plans more than its page ...
+    assert Counter(k for k, _ in per_task)["sites"] > 16  # ... so fuller site shards handed pages on
+    stored = plans(runtime)
+    for site_id, (size, limit) in sizes.items():
+        members = [stored[f"{site_id}-CP{n}"] for n in range(size)]
+        assert peak_kw(members) <= limit + 1e-3, site_id  # the site's limit holds at every moment
+        for plan in members:  # every need met: the default 30 kWh
+            assert energy_kwh(plan) >= DEFAULT_ENERGY_KWH - 0.05, (site_id, energy_kwh(plan))
+    unlimited = [stored[f"LOOSE{n}"] for n in range(6)]
+    assert peak_kw(unlimited) > 6 * 7.4 * 0.8  # no limit: they charge together in the cheapest slots
+
+
+def test_a_site_that_loses_its_limit_is_planned_with_the_chargers_and_the_dispatcher_reads_no_site():
+    runtime, active = world({"DEPOT": (3, 9.0), "HOME": (2, None)})
+    runtime.sites.put(Site("DEPOT", None))  # no limit any more: off the limited list
+    assert all(runtime.sites.limited(str(k), 10)[0] == [] for k in range(16))
+    runtime.sites.limited_pages = 0
+
+    def every_site():
+        raise AssertionError("the run must not list every site")
+    runtime.sites.listed = every_site
+    report, per_task = run(runtime, active, page=50)
+    assert report.planned == 5 and all(n == 0 for k, n in per_task if k == "sites")
+    assert runtime.sites.limited_pages == 16  # one page per site task, none by the dispatcher
+
+
+def test_a_page_hands_its_cursor_on_after_whole_sites_and_a_site_larger_than_a_page_is_one_page():
+    from tests.fakes import MemoryWorkQueue
+
+    runtime, _ = world({"A": (2, 10.0), "B": (2, 10.0), "BIG": (9, 60.0)})
+    runtime.sites.shards = 1  # every site in shard "0"
+    tasks, sends = MemoryWorkQueue(), MemoryWorkQueue()
+    body = fanout.ShardTask("0", T0, kind="sites").body()
+    first = fanout.plan_task(runtime, body, tasks, sends, signals=lambda: SIGNALS, clock=lambda: T0, page_size=4)
+    assert first.planned == 4  # "A" and "B": 4 chargers; "BIG" would overflow the page
+    assert [b["cursor"] for b in tasks.bodies] == ["B"] and tasks.bodies[0]["kind"] == "sites"
+    second = fanout.plan_task(runtime, tasks.bodies[0], tasks, sends, signals=lambda: SIGNALS, clock=lambda: T0,
+                              page_size=4)
+    assert second.planned == 9 and len(tasks.bodies) == 1  # a site is never split; the shard is done
