@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from adapters import fanout_events
 from csms.charging.fanout import (FLEET, SHARD_PAGE, SITES, SQS_BATCH, FanoutReport, InProcessQueue, ProfileOrder,
-                                  QueuedSink, ShardTask, dispatch)
+                                  QueuedSink, ShardTask, dispatch, queue_all, run_tasks)
 from csms.charging.ports import ActiveShards, WorkQueue
 from csms.timeutil import utcnow
 
@@ -69,22 +70,21 @@ def _active_shards() -> ActiveShards:
     return DynamoActiveShards()
 
 
-def fleet_wide_limit(runtime, now: datetime) -> bool:
-    """Whether this run needs the one ``FLEET`` task: the single-depot setting ``SITE_CAP_KW`` (every
-    vehicle of the deployment behind one connection), or an active grid-demand event (one events
-    Query; an event spans shards, and its coordination across tasks is not wired in yet)."""
-    return (runtime.settings.site_cap_kw is not None
-            or any(not e.cancelled for e in runtime.events.grid_events(now)))
-
-
 def dispatch_run(runtime, shard_queue: WorkQueue, clock: Callable[[], datetime] = utcnow,
                  active: ActiveShards | None = None) -> int:
     """Queue this period's tasks: per shard a task of its chargers and one of its limited sites
-    (``csms.charging.fanout.dispatch``). Reads the events (one Query), never a session or a site:
-    its requests do not depend on the fleet's size. Returns tasks queued."""
+    (``csms.charging.fanout.run_tasks``), or the one ``FLEET`` task under the single-depot setting
+    ``SITE_CAP_KW``. Reads the events (one Query), never a session or a site; with an active
+    grid-demand event it also opens the run's ledger (one write) before queuing: its requests do not
+    depend on the fleet's size. Returns tasks queued."""
     now = clock()
-    shared = fleet_wide_limit(runtime, now)
-    return dispatch((active or _active_shards()).shards(), shard_queue, now, shared_limit=shared)
+    if runtime.settings.site_cap_kw is not None:
+        return dispatch([], shard_queue, now, shared_limit=True)
+    events = tuple(sorted(e.event_id for e in runtime.events.grid_events(now) if not e.cancelled))
+    tasks = run_tasks((active or _active_shards()).shards(), now, shared_limit=False, events=events)
+    if events:  # the counter exists before any task can count itself done
+        runtime.run_ledger.open(fanout_events.run_name(now), len(tasks))
+    return queue_all(shard_queue, [t.body() for t in tasks])
 
 
 def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue, *,
@@ -98,10 +98,20 @@ def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue
       a limited site (their site task plans them; one BatchGetItem per 100 chargers), each planned
       on its own (sort-and-fill: exact without a shared limit);
     - a shard of limited sites (``plan_sites``): whole sites, each under its limit;
-    - ``FLEET``: every active session together, by site and event group (a fleet-wide limit)."""
+    - under grid-demand events, the vehicles an event covers are stage 1 of the event's two stages
+      (``adapters.fanout_events``), and a ``share`` task is their stage 2;
+    - ``FLEET``: every active session together (the single-depot ``SITE_CAP_KW``)."""
     from adapters.smart_charging import plugged_in, stored_signals
+    from csms.charging.event_shares import SHARE
     from csms.charging.scheduler import RunReport, SmartScheduler
 
+    if isinstance(body, dict) and body.get("kind") == SHARE:
+        run_at = body.get("runAt")
+        loader = stored_signals(runtime, clock)
+        return fanout_events.plan_share(
+            runtime, body, send_queue, clock=clock, in_threads=_in_threads,
+            read_signals=signals or _run_signals(runtime, str(run_at), loader),
+            plugged=lambda sessions: _plugged_in(runtime, sessions, plugged_in))
     task = ShardTask.from_body(body)
     if task.stale(clock()):
         log.info("%s task %s of %s is older than a period; dropped", task.kind, task.shard, task.run_at)
@@ -109,59 +119,80 @@ def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue
     settings = runtime.settings
     options: dict = {"carbon_price": settings.carbon_price_gbp_per_t}
     sink = QueuedSink(send_queue)
-    read_signals = signals or _run_signals(runtime, task, stored_signals(runtime, clock))
+    read_signals = signals or _run_signals(runtime, str(body.get("runAt")), stored_signals(runtime, clock))
+    events = fanout_events.coordinated(runtime, task, clock())
     if task.kind == SITES:
-        def site_scheduler(**overrides) -> SmartScheduler:
-            return SmartScheduler(read_signals, sink, clock, **{**options, "site_cap_kw": None, "events": list,
-                                                                  **overrides})
-        report = plan_sites(runtime, task, shard_queue, site_scheduler, page_size or PAGE)
+        def site_scheduler(into=sink) -> Callable[..., SmartScheduler]:
+            def make(**overrides) -> SmartScheduler:
+                return SmartScheduler(read_signals, into, clock, **{**options, "site_cap_kw": None, "events": list,
+                                                                      **overrides})
+            return make
+        stage = fanout_events.Stage1(task, events, "sites") if task.events else None
+        report = plan_sites(runtime, task, shard_queue, site_scheduler, page_size or PAGE, stage)
         sink.flush()
+        if stage is not None:
+            stage.finish(runtime, shard_queue, clock)
         return report
-    if task.shard == FLEET:  # a shared limit: every active session together (the fleet LP)
+    stage = None
+    if task.shard == FLEET:  # the single-depot limit: every active session together (the fleet LP)
         sessions = runtime.sessions.all_active()
-        events = list(runtime.events.active(clock()))
-        options.update(site_cap_kw=settings.site_cap_kw, events=lambda: events)
+        fleet_events = list(runtime.events.active(clock()))
+        options.update(site_cap_kw=settings.site_cap_kw, events=lambda: fleet_events)
+        plugs = _plugged_in(runtime, sessions, plugged_in)
     else:
         sessions, after = (active or _active_shards()).page(task.shard, page_size or PAGE, task.cursor)
         if after is not None:  # the next page plans in parallel with this one
-            shard_queue.put([task.after(after).body()])
-        sessions = _off_limited_sites(runtime, sessions)
+            fanout_events.hand_on(runtime, task, shard_queue, after)
+        sessions, site_of = _off_limited_sites(runtime, sessions)
         options.update(site_cap_kw=None, events=list)  # per vehicle: sort-and-fill is exact
-    plugs = _plugged_in(runtime, sessions, plugged_in)
-    report = None
-    if task.shard == FLEET and settings.site_cap_kw is None:  # sites and event groups, each on its own
-        from adapters.site_replan import plan_by_group
-        from csms.charging.defaults import DEFAULT_MAX_POWER_W
-
-        def group_scheduler(**overrides) -> SmartScheduler:
-            return SmartScheduler(read_signals, sink, clock, **{**options, "site_cap_kw": None, "events": list,
-                                                                  **overrides})
-
-        report = plan_by_group(runtime, plugs, clock(), group_scheduler, DEFAULT_MAX_POWER_W / 1000)
-    if report is None:
-        report = SmartScheduler(read_signals, sink, clock, **options).run(plugs)
+        plugs = _plugged_in(runtime, sessions, plugged_in)
+        if task.events:
+            stage = fanout_events.Stage1(task, events, "shard")
+            plugs = _stage1_chargers(stage, plugs, site_of,
+                                     lambda into: SmartScheduler(read_signals, into, clock, **options))
+    report = SmartScheduler(read_signals, sink, clock, **options).run(plugs)
     sink.flush()
+    if stage is not None:
+        stage.finish(runtime, shard_queue, clock)
     return report
 
 
-def _off_limited_sites(runtime, sessions: list) -> list:
-    """The sessions whose charger is on no site with a limit (the others are their site task's)."""
+def _stage1_chargers(stage, plugs: list, site_of: dict, scheduler: Callable) -> list:
+    """Stage 1 of a charger page: the covered vehicles planned without the events, by class, their
+    load recorded (nothing sent); returns the vehicles no event covers (planned as usual)."""
+    free, by_class = [], {}
+    for plug in plugs:
+        cls = stage.covering([plug.charge_point_id], site_of.get(plug.charge_point_id))
+        (by_class.setdefault(cls, []) if cls else free).append(plug)
+    for cls, grouped in by_class.items():
+        capture = fanout_events.CaptureSink()
+        scheduler(capture).run(fanout_events.every_plan(grouped))
+        stage.add(cls, capture.plans, sum(p.max_power_w for p in grouped) / 1000,
+                  [f"{p.charge_point_id}#{p.transaction_id}" for p in grouped])
+    return free
+
+
+def _off_limited_sites(runtime, sessions: list) -> tuple[list, dict]:
+    """The sessions whose charger is on no site with a limit (the others are their site task's),
+    and each charger's site (None: on none)."""
     if not sessions:
-        return sessions
+        return sessions, {}
     site_of = runtime.sites.sites_of(sorted({s.charge_point_id for s in sessions}))
     return [s for s in sessions if (site_of.get(s.charge_point_id) is None
-                                    or site_of[s.charge_point_id].connection_kw() is None)]
+                                    or site_of[s.charge_point_id].connection_kw() is None)], site_of
 
 
-def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Callable, page: int):
+def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Callable, page: int, stage=None):
     """A page of one shard of limited sites: whole sites in site-id order until they hold ``page``
     chargers (at least one site; a site larger than a page is a page of its own), the next page
     handed on as a task before planning. Each site is planned as a plug-in re-plan plans it
     (``adapters.site_replan``: its chargers, their active sessions, ``plan_group`` under its limit,
-    then ``site_defaults``). Reads: one Query of the list, per site one Query of its chargers (and
-    one of the defaults sent), per charger one Query of its active sessions, per vehicle its meter
-    and preference (``READ_WORKERS`` at a time). A site that fails is logged and its chargers
-    reported skipped; the others are planned."""
+    then ``site_defaults``); ``scheduler(sink)`` makes the site's schedulers. Under events
+    (``stage``), a site an event covers is stage 1: planned into a capture, its load recorded.
+    Reads: one Query of the list, per site one Query of its chargers (and one of the defaults sent),
+    per charger one Query of its active sessions, per vehicle its meter and preference
+    (``READ_WORKERS`` at a time). A site that fails is logged and its chargers reported skipped; the
+    others are planned."""
     from adapters.site_replan import plan_group, site_defaults
     from csms.charging.defaults import DEFAULT_MAX_POWER_W
     from csms.charging.groups import Group
@@ -182,7 +213,7 @@ def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Call
             continue
         break
     if taken and (len(taken) < len(sites) or after is not None):  # the next page plans in parallel
-        shard_queue.put([task.after(taken[-1][0].site_id).body()])
+        fanout_events.hand_on(runtime, task, shard_queue, taken[-1][0].site_id)
     all_members = [cp for _, members in taken for cp in members]
     sessions = [s for found in _in_threads(runtime.sessions.active, all_members) for s in found]
     plugs = _plugged_in(runtime, sessions, plugged_in)
@@ -193,9 +224,14 @@ def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Call
     for site, members in taken:
         group = Group(f"site:{site.site_id}", members, {site.site_id: (site, members)})
         grouped = [p for cp in members for p in by_charger.get(cp, [])]
+        cls = stage.covering(members, site) if stage is not None else ""
         try:
-            if grouped:
-                done = plan_group(group, grouped, scheduler, DEFAULT_MAX_POWER_W / 1000)
+            if cls:  # stage 1: without the event; planned again in stage 2 inside its share
+                capture = fanout_events.CaptureSink()
+                plan_group(group, fanout_events.every_plan(grouped), scheduler(capture), DEFAULT_MAX_POWER_W / 1000)
+                stage.add(cls, capture.plans, float(site.connection_kw()), [site.site_id])
+            elif grouped:
+                done = plan_group(group, grouped, scheduler(), DEFAULT_MAX_POWER_W / 1000)
                 report.planned += done.planned
                 report.sent += done.sent
                 report.unchanged += done.unchanged
@@ -207,7 +243,7 @@ def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Call
     return report
 
 
-READ_WORKERS = 16  # a page's two reads per vehicle, this many at a time (5,000 x 2 in series: ~50 s in AWS)
+READ_WORKERS = 16  # a page's reads, this many at a time (5,000 x 2 in series: ~50 s in AWS)
 
 
 def _in_threads(read: Callable, items: list) -> list:
@@ -234,11 +270,11 @@ def _plugged_in(runtime, sessions: list, read: Callable) -> list:
 _signals_of_run: dict[str, object] = {}
 
 
-def _run_signals(runtime, task: ShardTask, load: Callable):
+def _run_signals(runtime, run: str, load: Callable):
     """The stored signals, read once per run in this container (a planner container plans many of
     a run's tasks one after the other): one read of the signals table per container and run, and
     every page a container plans in a run sees the same prices."""
-    key = f"{id(runtime)}#{task.run_at.isoformat()}"
+    key = f"{id(runtime)}#{run}"
 
     def cached():
         if key not in _signals_of_run:

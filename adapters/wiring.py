@@ -20,6 +20,7 @@ from adapters.dynamo.sessions import DynamoSessions
 from adapters.dynamo.signals import DynamoSignals
 from adapters.dynamo.firmware import DynamoFirmware
 from adapters.dynamo.sites import DynamoGridEvents, DynamoSites
+from adapters.dynamo.run_ledger import DynamoRunLedger
 from adapters.firmware_signer import firmware_signer
 from adapters.dynamo.authorization import DynamoAuthorization
 from csms.authorization.service import Authorization
@@ -75,6 +76,7 @@ class Runtime:
     diagnostics: Diagnostics | None = None
     authorization: DynamoAuthorization = field(default_factory=DynamoAuthorization)  # idTags, policies, reservations
     sites: DynamoSites = field(default_factory=DynamoSites)  # sites and their chargers (issue 16)
+    run_ledger: DynamoRunLedger = field(default_factory=DynamoRunLedger)  # the fleet run's event ledger (issue 16)
     frame_log: FrameLog | None = None  # issue 22: every frame, when on (csms.ocpp.frame_log)
     alerts: Alerts | None = None  # issue 22: offline, faulted, open too long, profiles refused, auth failures
     unknown_chargers: UnknownChargerStore | None = None  # issue 22: ids that tried to connect unregistered

@@ -72,6 +72,9 @@ def run(args) -> int:
     print(f"\nFrame log (opt-in per charger, `csms charger log --on HOURS`): ${hour:.6f} per charger-hour "
           f"({cost.frames_per_hour(profile):,.0f} frames, a write each), ${24 * hour:.4f} for a 24 h window; "
           "locally always on, free.")
+    event = cost.event_vehicle_run(profile)
+    print(f"Grid-demand event in the periodic run (two stages, the run's ledger): ${event:.8f} per covered "
+          f"vehicle per 15-minute run, ${4 * event:.7f} per covered vehicle-hour of the event.")
     print(f"Unknown chargers (an unregistered id's handshake, recorded for the operator, capped at "
           f"1,000 new ids a day): at most ${cost.unknown_charger_attempt():.7f} an attempt.")
     print(f"\nAPI Gateway floor (messages + connection minutes alone): ${floor:.4f}; "

@@ -424,3 +424,4 @@ if TYPE_CHECKING:
     from csms.console.ports import AlertStore
 
     _alerts: AlertStore = MemoryAlerts()
+from tests.memory.run_ledger import MemoryRunLedger  # noqa: E402,F401  (issue 16: the fleet run's event ledger)

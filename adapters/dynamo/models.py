@@ -442,3 +442,23 @@ class ConsoleModel(Model):
 
 MODELS["console"] = ConsoleModel
 TTL_ATTRIBUTES["console"] = "expires_at"
+
+
+# ------------------------------------------------------------------ fleet-run ledger (issue 16)
+class RunLedgerModel(Model):
+    """The periodic run's ledger of grid-demand events, in the events table (same keys as
+    ``GridEventModel``; ``adapters.dynamo.run_ledger`` documents the items)."""
+
+    class Meta:
+        table_name = "unbound-events"
+
+    area = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)
+    data = UnicodeAttribute(null=True)  # JSON: a task's stage-1 record, or a unit's members
+    expected = NumberAttribute(null=True)  # the run's counter: tasks expected ...
+    done = NumberAttribute(null=True)  # ... and counted
+    stage2 = BooleanAttribute(null=True)  # stage 2 queued
+    expires_at = TTLAttribute(null=True)
+
+
+SHARED_TABLE_MODELS[RunLedgerModel] = "events"

@@ -30,10 +30,15 @@ so the duplicate changes nothing. A shard task delivered twice queues its next p
 later planning of a page finds the plans the earlier one sent unchanged (only a race sends a profile
 twice, harmless as above). Messages that fail every delivery end in a dead-letter queue.
 
-Not bounded yet: a grid-demand event (any target) spans shards, so while one is active the run is
-the one ``FLEET`` task, planned by site and event group (``adapters.site_replan.plan_by_group``):
-fine for a depot, not for 100,000 vehicles. The two stages ``bench/bench_fleet.py`` measures (each
-task's load under the event, then its share of the event's cap) are the way to bound it.
+Grid-demand events: every task of a run with an active event carries the events' ids, and the
+dispatcher opens the run's counter in the ledger first. Each task plans the vehicles an event covers
+without it (stage 1: their sites' own limits only), records their load per slot and counts itself
+done; the task that completes the count splits each event's cap into shares by that load and queues
+one ``share`` task per unit (stage 2), which plans its vehicles again inside its share
+(``csms.charging.event_shares``, ``adapters.fanout_events``). Shares add up to the cap, so the cap
+holds without one LP of the event; every task stays a page. The ``FLEET`` task is only the
+single-depot setting ``SITE_CAP_KW``: one LP of every plugged-in vehicle, fine for a depot, not for
+100,000 vehicles.
 
 Bounds behind the numbers (``bench/bench_fanout.py``, docs/scale.md): a shard page of 5,000
 vehicles plans in tens of seconds and under 100 MiB; a profile order is ~0.5 KB.
@@ -92,9 +97,17 @@ class ShardTask:
     run_at: datetime  # when the run was dispatched (UTC)
     cursor: str | None = None  # where the page starts (None: the shard's first page)
     kind: str = "shard"  # "shard" (chargers) or "sites" (limited sites)
+    # the grid-demand events the run coordinates (``csms.charging.event_shares``: stage 1 of each)
+    events: tuple[str, ...] = ()
 
     def body(self) -> dict:
-        return {"kind": self.kind, "shard": self.shard, "runAt": iso(self.run_at), "cursor": self.cursor}
+        body = {"kind": self.kind, "shard": self.shard, "runAt": iso(self.run_at), "cursor": self.cursor}
+        return {**body, "events": list(self.events)} if self.events else body
+
+    @property
+    def name(self) -> str:
+        """The task's name in its run (kind, shard, where its page starts): unique in the run."""
+        return f"{self.kind}:{self.shard}:{self.cursor or ''}"
 
     @classmethod
     def from_body(cls, body: dict) -> ShardTask:
@@ -104,11 +117,14 @@ class ShardTask:
         cursor = body.get("cursor")
         if cursor is not None and not isinstance(cursor, str):
             raise BadMessage("message field 'cursor' is not text")
-        return cls(_field(body, "shard", str), _time(body, "runAt"), cursor, body["kind"])
+        events = body.get("events", [])
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise BadMessage("message field 'events' is not a list of event ids")
+        return cls(_field(body, "shard", str), _time(body, "runAt"), cursor, body["kind"], tuple(events))
 
     def after(self, cursor: str) -> ShardTask:
-        """The task of the next page (same shard, run and kind)."""
-        return ShardTask(self.shard, self.run_at, cursor, self.kind)
+        """The task of the next page (same shard, run, kind and events)."""
+        return ShardTask(self.shard, self.run_at, cursor, self.kind, self.events)
 
     def stale(self, now: datetime) -> bool:
         return now - self.run_at > STALE_AFTER
@@ -190,18 +206,27 @@ class QueuedSink:
         return len(pending)
 
 
-def dispatch(shards: Iterable[str], queue: WorkQueue, run_at: datetime, *, shared_limit: bool) -> int:
-    """Queue the run's tasks: per shard one task of its chargers and one of its limited sites, or the
-    one ``FLEET`` task under a fleet-wide limit (``SITE_CAP_KW``). Returns how many were queued.
-    Reads nothing: its cost is independent of the fleet's size."""
+def run_tasks(shards: Iterable[str], run_at: datetime, *, shared_limit: bool,
+              events: tuple[str, ...] = ()) -> list[ShardTask]:
+    """The run's first tasks: per shard one of its chargers and one of its limited sites (each
+    carrying the ids of the grid-demand events the run coordinates), or the one ``FLEET`` task under
+    the single-depot limit ``SITE_CAP_KW``."""
     if shared_limit:
-        tasks = [ShardTask(FLEET, run_at)]
-    else:
-        tasks = [ShardTask(s, run_at, kind=kind) for s in shards for kind in TASK_KINDS]
-    bodies = [t.body() for t in tasks]
+        return [ShardTask(FLEET, run_at)]
+    return [ShardTask(s, run_at, kind=kind, events=events) for s in shards for kind in TASK_KINDS]
+
+
+def queue_all(queue: WorkQueue, bodies: list[dict]) -> int:
+    """Put messages in batches of ``SQS_BATCH``; returns how many."""
     for i in range(0, len(bodies), SQS_BATCH):
         queue.put(bodies[i:i + SQS_BATCH])
     return len(bodies)
+
+
+def dispatch(shards: Iterable[str], queue: WorkQueue, run_at: datetime, *, shared_limit: bool) -> int:
+    """Queue the run's tasks (``run_tasks``, no event). Returns how many were queued. Reads nothing:
+    its cost is independent of the fleet's size."""
+    return queue_all(queue, [t.body() for t in run_tasks(shards, run_at, shared_limit=shared_limit)])
 
 
 @dataclass

@@ -163,3 +163,38 @@ class TargetedEvents(Protocol):
 
     def grid_events(self, now: datetime) -> list[GridEvent]:
         """Every event that ends after ``now`` (cancelled ones flagged), oldest first."""
+
+
+if TYPE_CHECKING:  # annotations only
+    from csms.charging.event_shares import Tally
+
+
+class RunLedger(Protocol):
+    """The periodic run's ledger for grid-demand events (``csms.charging.event_shares``): per run a
+    counter of tasks and each task's stage-1 record. ``run`` names the run (its dispatch time, ISO);
+    ``task`` a task of it (unique in the run). Entries expire after a day."""
+
+    def open(self, run: str, tasks: int) -> None:
+        """Start the run's counter with ``tasks`` expected, before they are queued (a second open of
+        the same run keeps the first)."""
+
+    def expect(self, run: str, more: int = 1) -> None:
+        """``more`` tasks expected: a page handed on, counted *before* it is queued."""
+
+    def record(self, run: str, task: str, units: dict, members: dict[str, list[str]]) -> Tally:
+        """Store a task's stage-1 record (``units``: class -> {"source", "loads": event -> kW per slot,
+        "capacity": event -> kW}) and each class's members, and count the task done, once: a task
+        delivered again counts nothing. Returns the counter after."""
+
+    def records(self, run: str) -> dict[str, dict]:
+        """Every recorded task's units (task -> units)."""
+
+    def members(self, run: str, task: str, cls: str) -> list[str]:
+        """A class's members in a task: session keys ``<charge point id>#<transaction id>`` (a charger
+        task) or site ids (a site task)."""
+
+    def claim_stage2(self, run: str) -> bool:
+        """True for the first claim of queuing the run's stage 2; False once claimed."""
+
+    def release_stage2(self, run: str) -> None:
+        """Undo a claim whose queuing failed (the task is delivered again and claims again)."""

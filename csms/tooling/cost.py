@@ -355,3 +355,23 @@ def unknown_charger_attempt() -> float:
     most two writes (the day's counter and the id's item; one for an id already seen that day, one
     failed conditional write once the day's cap is reached), on top of the lockout's counters."""
     return 2 * PRICES["dynamodb_write_unit"]
+
+
+# A grid-demand event in the periodic run (issue 16, adapters/fanout_events.py, adapters/dynamo/run_ledger.py):
+# per run while an event is active, for each vehicle it covers: its session key in its unit's member list
+# (~20 B of a batch-written item, 1 WU per KB), stage 2's reads (the session by key, consistent: 1 RU; its
+# meter and preference again: 2 x 0.5 RU) and stage 2's planning (an LP of its unit: ~2 ms CPU a vehicle
+# measured by bench_fanout, plus the reads 16 at a time) in the 2 GB planner. Per task of the run: its
+# record and count (a transaction of two items: 4 WU), the counter read (1 RU), a hand-off's ADD (1 WU);
+# per run: the counter (1 WU), the split's two Queries and claim (~2 RU, 1 WU): spread over a task's
+# up-to-5,000 vehicles, under 0.002 WU a vehicle, counted in the fixed term below.
+EVENT_STAGE2_CPU_MS = 2.0
+
+
+def event_vehicle_run(profile: Profile, page: int = 5_000) -> float:
+    """$ for one covered vehicle in one periodic run while a grid-demand event is active."""
+    write_units = 20 / 1024 + (4 + 1 + 1) / page
+    read_units = 1 + 2 * 0.5 + 1 / page
+    gb_s = (EVENT_STAGE2_CPU_MS + 3 * profile.ddb_latency_ms / PLANNER_READ_WORKERS) / 1000 * PLANNER_MEMORY_GB
+    return (write_units * PRICES["dynamodb_write_unit"] + read_units * PRICES["dynamodb_read_unit"]
+            + gb_s * PRICES["lambda_gb_second_arm64"])

@@ -272,3 +272,56 @@ def test_the_limited_site_list_follows_each_site_write_and_pages_by_site_id(plat
     store.delete(same[2])
     assert [(s.site_id, s.limit_kw) for s in store.limited("0", 10)[0]] == [(same[1], 30.0)]
     assert all(s.site_id != "FREE" for k in indexes.all_shards() for s in store.limited(k, 10)[0])
+
+
+def test_a_region_event_across_shards_is_held_in_every_slot_through_the_run_ledger(fleet_run_env, monkeypatch):
+    from csms.charging.groups import REGION, EventTarget
+    from csms.charging.sites import Site
+    from tests.unit.test_fanout_sites import peak_kw
+
+    sqs, urls = fleet_run_env
+    rt = _runtime.install(build_runtime(Settings.from_env(), poster=MemoryPoster(), counters=_runtime.lambda_counters()))
+    _store_signals(rt)
+    _fleet(rt, 24)  # 4 limited sites of 3 chargers and a site of 6 with no limit in "north"; 6 elsewhere
+    sites = {f"N{i}": ([f"FLEET{3 * i + k:04d}" for k in range(3)], 15.0) for i in range(4)}
+    sites["NHOMES"] = ([f"FLEET{k:04d}" for k in range(12, 18)], None)
+    for site_id, (members, limit) in sites.items():
+        rt.sites.put(Site(site_id, limit, region="north"))
+        for cp in members:
+            rt.sites.assign(site_id, cp)
+    now = utcnow()
+    end = now + timedelta(hours=2)
+    cap = 20.0
+    rt.events.add_targeted(now - timedelta(minutes=5), end, cap_kw=cap, reduction_kw=None,
+                           target=EventTarget(REGION, ("north",)))
+    calls = _ddb_requests(monkeypatch)
+    assert fleet_run.dispatch({}, None) == {"tasks": 32}
+    assert sorted(calls) == ["PutItem", "Query"]  # the events, and the run's ledger counter opened: no session read
+    planned: list[tuple[str, int]] = []
+    real_plan = fanout.plan_task
+
+    def counting_plan(runtime, body, *args, **kwargs):
+        report = real_plan(runtime, body, *args, **kwargs)
+        planned.append((body["kind"], report.planned))
+        return report
+    monkeypatch.setattr(fanout, "plan_task", counting_plan)
+    _, failures = _drain(sqs, urls["shards"], fleet_run.plan_shard, PLANNER_BATCH)
+    assert failures == []
+    kinds = {kind for kind, _ in planned}
+    assert kinds == {"shard", "sites", "share"}  # stage 2 ran after every task of stage 1
+    assert sum(n for _, n in planned) == 24 and max(n for _, n in planned) <= PAGE
+    assert sum(n for kind, n in planned if kind == "share") == 18  # the region's vehicles, in stage 2
+    _, failures = _drain(sqs, urls["sends"], fleet_run.send_profiles, SENDER_BATCH)
+    assert failures == []
+    stored = {}
+    for i in range(24):
+        cp = f"FLEET{i:04d}"
+        stored[cp] = [(parse_ts(a), parse_ts(b), float(w)) for a, b, w in json.loads(rt.sessions.plan_of(cp, i + 1))]
+    region = [stored[cp] for members, _ in sites.values() for cp in members]
+    start = now.replace(second=0, microsecond=0)
+    during = [[(max(a, start), min(b, end), w) for a, b, w in p if a < end and b > start] for p in region]
+    assert peak_kw(region) > cap  # it binds: later the region draws more
+    assert peak_kw(during) <= cap + 1e-3  # the summed load never exceeds the cap in any slot of the event
+    for site_id, (members, limit) in sites.items():
+        if limit is not None:
+            assert peak_kw([stored[cp] for cp in members]) <= limit + 1e-3, site_id

@@ -18,7 +18,7 @@ from csms.model import Session
 from csms.ocpp.commands import Commander
 from csms.timeutil import parse_ts
 from tests.fakes import (MemoryActiveShards, MemoryCallQueue, MemoryChargers, MemoryGridEvents, MemoryMeter,
-                         MemoryPoster, MemorySessions, MemorySites, MemorySignals)
+                         MemoryPoster, MemoryRunLedger, MemorySessions, MemorySites, MemorySignals)
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 SLOTS = tuple(T0 - timedelta(hours=1) + timedelta(minutes=30 * i) for i in range(60))
@@ -26,9 +26,10 @@ SLOTS = tuple(T0 - timedelta(hours=1) + timedelta(minutes=30 * i) for i in range
 SIGNALS = tariff.Signals(SLOTS, tuple(float(10 + (i * 7) % 23) for i in range(60)), (100.0,) * 60, (100.0,) * 60)
 
 
-def world(site_sizes: dict[str, tuple[int, float | None]], loose: int = 0):
+def world(site_sizes: dict[str, tuple[int, float | None]], loose: int = 0, region: str = ""):
     """An in-memory runtime: per site id (size, limit kW) that many chargers with a vehicle plugged in
-    30 minutes ago (default need: 30 kWh in 8 h), plus ``loose`` vehicles on no site."""
+    30 minutes ago (default need: 30 kWh in 8 h), plus ``loose`` vehicles on no site; every site in
+    ``region``."""
     chargers, sessions, sites = MemoryChargers(), MemorySessions(), MemorySites()
     calls, poster = MemoryCallQueue(), MemoryPoster()
     started = T0 - timedelta(minutes=30)
@@ -38,7 +39,7 @@ def world(site_sizes: dict[str, tuple[int, float | None]], loose: int = 0):
         chargers.connect(cp, f"conn-{cp}", started)
         sessions.create(Session(cp, 0, 1, "T", 0, started, started), f"k-{cp}")
     for site_id, (size, limit) in site_sizes.items():
-        sites.put(Site(site_id, limit))
+        sites.put(Site(site_id, limit, region))
         for n in range(size):
             plug(f"{site_id}-CP{n}")
             sites.assign(site_id, f"{site_id}-CP{n}")
@@ -46,7 +47,7 @@ def world(site_sizes: dict[str, tuple[int, float | None]], loose: int = 0):
         plug(f"LOOSE{n}")
     runtime = SimpleNamespace(settings=SimpleNamespace(site_cap_kw=None, carbon_price_gbp_per_t=100.0),
                               sessions=sessions, meter=MemoryMeter(), chargers=chargers, events=MemoryGridEvents(),
-                              signals=MemorySignals(), calls=calls, sites=sites,
+                              signals=MemorySignals(), calls=calls, sites=sites, run_ledger=MemoryRunLedger(),
                               commander=Commander(calls, chargers, poster))
     return runtime, MemoryActiveShards(sessions)
 
@@ -58,7 +59,7 @@ def run(runtime, active, page: int):
 
     def counting(*args, **kwargs):
         report = real(*args, **kwargs)
-        per_task.append((args[1]["kind"], report.planned))
+        per_task.append((args[1]["kind"], report.planned))  # "shard", "sites" or "share" (an event's stage 2)
         return report
     fanout.plan_task = counting
     try:
@@ -139,3 +140,32 @@ def test_a_page_hands_its_cursor_on_after_whole_sites_and_a_site_larger_than_a_p
     second = fanout.plan_task(runtime, tasks.bodies[0], tasks, sends, signals=lambda: SIGNALS, clock=lambda: T0,
                               page_size=4)
     assert second.planned == 9 and len(tasks.bodies) == 1  # a site is never split; the shard is done
+
+
+def test_a_region_event_across_shards_holds_its_cap_in_every_slot_through_two_stages():
+    from csms.charging.groups import REGION, EventTarget
+
+    sizes = {f"S{i:02d}": (2 + i % 5, round((2 + i % 5) * 4.6, 1)) for i in range(10)}
+    sizes["HOMES"] = (8, None)  # chargers on a site with no limit, in the region too
+    runtime, active = world(sizes, loose=5, region="north")  # the 5 loose ones: on no site, not covered
+    end = T0 + timedelta(hours=3)
+    cap = 40.0
+    runtime.events.add_targeted(T0 - timedelta(minutes=10), end, cap_kw=cap, reduction_kw=None,
+                                target=EventTarget(REGION, ("north",)))
+    report, per_task = run(runtime, active, page=6)
+    covered = sum(n for n, _ in sizes.values())
+    assert report.dead == [] and report.failures == 0
+    assert report.planned == covered + 5  # each vehicle planned once: the covered ones in stage 2
+    assert sum(n for kind, n in per_task if kind == "share") == covered
+    assert max(n for _, n in per_task) <= 6  # a stage-2 unit is a class of one page: bounded too
+    stored = plans(runtime)
+    in_region = [stored[cp] for cp in stored if not cp.startswith("LOOSE")]
+    window = [[(max(a, T0), min(b, end), w) for a, b, w in plan if a < end and b > T0] for plan in in_region]
+    free = [[(a, b, w) for a, b, w in plan] for plan in in_region]
+    assert peak_kw(free) > cap * 1.5  # the event binds: without it the region draws far more later on
+    assert peak_kw(window) <= cap + 1e-3  # the region's cap holds in every slot of the event
+    for site_id, (size, limit) in sizes.items():
+        if limit is not None:
+            assert peak_kw([stored[f"{site_id}-CP{n}"] for n in range(size)]) <= limit + 1e-3, site_id
+    # outside the region: not held, every need met
+    assert all(energy_kwh(stored[f"LOOSE{n}"]) >= DEFAULT_ENERGY_KWH - 0.05 for n in range(5))
