@@ -26,6 +26,8 @@ from csms.timeutil import iso
 
 log = logging.getLogger(__name__)
 
+ROUNDING_KW = 0.0005  # a profile's power is whole W: up to half a W of rounding per vehicle
+
 
 def run_name(run_at: datetime) -> str:
     """A run's name in the ledger: its dispatch time."""
@@ -132,21 +134,23 @@ def plan_share(runtime, body: dict, send_queue: WorkQueue, *, read_signals: Call
         log.info("share task %s of %s is older than a period; dropped", task.task, task.run_at)
         return RunReport()
     members = runtime.run_ledger.members(run_name(task.run_at), task.task, task.cls)
-    caps = [DemandEvent(a, b, kw) for a, b, kw in task.caps()]
     sink = QueuedSink(send_queue)
-    options: dict = {"carbon_price": runtime.settings.carbon_price_gbp_per_t, "site_cap_kw": None,
-                     "events": lambda: caps}
+    options: dict = {"carbon_price": runtime.settings.carbon_price_gbp_per_t, "site_cap_kw": None}
     if task.source == "shard":
         keys = [m.rsplit("#", 1) for m in members]
         sessions = [s for s in in_threads(lambda k: runtime.sessions.get(k[0], int(k[1])), keys)
                     if s is not None and s.active]
-        report = SmartScheduler(read_signals, sink, clock, **options).run(plugged(sessions))
     else:
         sites = [s for s in in_threads(runtime.sites.get, members) if s is not None and s.connection_kw() is not None]
         chargers = in_threads(lambda s: runtime.sites.members(s.site_id), sites)
         sessions = [s for found in in_threads(runtime.sessions.active, [cp for m in chargers for cp in m]) for s in found]
         options["site_caps"] = [(float(s.connection_kw()), frozenset(m)) for s, m in zip(sites, chargers)]
-        report = SmartScheduler(read_signals, sink, clock, **options).run(plugged(sessions))
+    plugs = plugged(sessions)
+    # A profile carries whole W (half a W of rounding a vehicle) and the LP holds its caps to a
+    # tolerance: the share is held that much lower, so the rounded orders stay inside it.
+    margin = ROUNDING_KW * len(plugs)
+    caps = [DemandEvent(a, b, max(0.0, kw * (1 - 1e-6) - margin)) for a, b, kw in task.caps()]
+    report = SmartScheduler(read_signals, sink, clock, events=lambda: caps, **options).run(plugs)
     report.group = f"share:{task.task}:{task.cls}"
     sink.flush()
     return report

@@ -52,11 +52,15 @@ FUNCTIONS = {
     "Api": ("handlers.api.lambda_handler", ("chargers", "connectors", "sessions", "meter", "calls", "signals", "events",
                                             "firmware", "authorization", "console"),
             ("chargers", "calls", "events", "firmware", "authorization", "console")),
-    # The fanned-out periodic run (issue 16, infra/fleet_run.py): the dispatcher reads only the events;
-    # a shard planner reads its page of sessions and their inputs and writes nothing (its orders go
-    # to the send queue); the sender queues the calls, stores the plans, marks a gone connection.
-    "FleetDispatch": ("handlers.fleet_run.dispatch", ("events",), ()),
-    "ShardPlanner": ("handlers.fleet_run.plan_shard", ("chargers", "sessions", "meter", "signals", "events"), ()),
+    # The fanned-out periodic run (issue 16, infra/fleet_run.py): the dispatcher reads only the events
+    # and, under a grid-demand event, opens the run's ledger (events table); a shard planner reads its
+    # page of sessions (or limited sites) and their inputs; its orders go to the send queue; it writes
+    # the run's ledger (events) and a limited site's default shares when they changed (queued calls,
+    # posted, remembered on the site: calls, chargers for a gone connection, events); the sender
+    # queues the calls, stores the plans, marks a gone connection.
+    "FleetDispatch": ("handlers.fleet_run.dispatch", ("events",), ("events",)),
+    "ShardPlanner": ("handlers.fleet_run.plan_shard", ("chargers", "sessions", "meter", "signals", "events", "calls"),
+                     ("chargers", "calls", "events")),
     "ProfileSender": ("handlers.fleet_run.send_profiles", ("chargers", "sessions", "calls"),
                       ("chargers", "sessions", "calls")),
 }
@@ -74,7 +78,7 @@ AUTH_FAILURE_KEYS = "authfail#*"
 # Refused handshakes (wrong key or unknown id, csms.ocpp.lockout) in 5 minutes that raise the alarm
 AUTH_FAILURES_ALARM = 50
 # Functions that post to chargers through the connection management API.
-POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api", "ProfileSender")
+POSTS_TO_CONNECTIONS = ("Message", "Sweeper", "Scheduler", "Api", "ProfileSender", "ShardPlanner")
 # Extra layers per function (every function has the Dependencies layer).
 EXTRA_LAYERS = {"Scheduler": ("Planner",), "ShardPlanner": ("Planner",)}
 # Functions that ask the scheduler for a re-plan (plug-in, unplug).

@@ -20,6 +20,7 @@ Pure: no storage, no AWS. Slots are ``csms.charging.tariff.SLOT`` (30 minutes), 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
@@ -123,7 +124,7 @@ class ShareTask:
         from csms.timeutil import iso
 
         return {"kind": SHARE, "runAt": iso(self.run_at), "task": self.task, "class": self.cls, "source": self.source,
-                "shares": {e: {"first": iso(first), "kw": [round(x, 3) for x in kw]}
+                "shares": {e: {"first": iso(first), "kw": [math.floor(x * 1000) / 1000 for x in kw]}  # never up
                            for e, (first, kw) in self.shares.items()}}
 
     @classmethod
