@@ -326,7 +326,10 @@ def measure_sites_and_event(page: int) -> dict:
     for kind in ("sites", "shard"):
         body = ShardTask("0", now, kind=kind, events=(event_id,)).body()
         report, wall, cpu, peak = _timed(lambda: plan(body))
-        rows.append({"step": f"stage 1, {kind} page", "wall": wall, "cpu": cpu, "peak": peak,
+        rows.append({"step": f"stage 1, {kind} page", "label": (
+            f"stage 1, site page (live `plan_task`: {len([x for x in runtime.sites.sites.values() if x.limit_kw])} "
+            f"limited sites, all covered by the event)" if kind == "sites" else
+            f"stage 1, charger page (live `plan_task`: {page:,} vehicles on home sites in the region)"), "wall": wall, "cpu": cpu, "peak": peak,
                      "planned": report.planned, "orders": report.sent})
     records = runtime.run_ledger.records(run)
     units = [u for classes in records.values() for u in classes.values()]
@@ -338,10 +341,13 @@ def measure_sites_and_event(page: int) -> dict:
     handed_on = len(tasks.bodies)  # the pages after the sample's (not planned here)
     tasks.bodies.clear()
     queued, wall, cpu, peak = _timed(lambda: fanout_events.start_stage2(runtime, now, tasks, now))
-    rows.append({"step": "the split (start_stage2)", "wall": wall, "cpu": cpu, "peak": peak, "planned": 0, "orders": 0})
+    rows.append({"step": "the split (start_stage2)", "label": "the split (`start_stage2`: the ledger's records, each "
+                 "event's cap into shares, the stage-2 tasks)", "wall": wall, "cpu": cpu, "peak": peak, "planned": 0, "orders": 0})
     for body in list(tasks.bodies):
         report, wall, cpu, peak = _timed(lambda: plan(body))
-        rows.append({"step": f"stage 2, {body['source']} unit", "wall": wall, "cpu": cpu, "peak": peak,
+        rows.append({"step": f"stage 2, {body['source']} unit", "label": (
+            "stage 2, the site page's unit (one LP: its sites' limits and its share)" if body["source"] == "sites" else
+            "stage 2, the charger page's unit (one LP of its vehicles under its per-slot share)"), "wall": wall, "cpu": cpu, "peak": peak,
                      "planned": report.planned, "orders": report.sent})
     plans = {}
     for body in sends.bodies:
@@ -465,7 +471,7 @@ def main(argv=None) -> int:
     if args.sites:
         event = measure_sites_and_event(page)
         for row in event["rows"]:
-            print(f"| {row['step']} (live ``plan_task``; sites of 1-50 chargers, one region event) | "
+            print(f"| {row['label']} | "
                   f"{row['wall']:.1f} s wall, {row['cpu']:.1f} s CPU, peak {row['peak']:.0f} MiB, "
                   f"{row['planned']:,} vehicles planned, {row['orders']:,} orders | "
                   f"{_aws_s(row, event, page):.1f} s |")
@@ -480,9 +486,9 @@ def main(argv=None) -> int:
     print(f"Whole periodic run, every vehicle's plan changed (the first run; later runs send only changed plans): "
           f"{SHARDS} index shards, pages of {page:,}, {planners} shard planners and {senders} senders at once "
           f"(reserved concurrency = the event sources' maximum concurrency)\n")
-    print("| plugged-in vehicles | shard tasks | planner waves | planning s | sender profiles/s | sending s | "
-          "whole run s (15 min = 900 s) |" + (" whole run s, sites with limits and a region event (two stages) |"
-                                              if event else ""))
+    print("| plugged-in vehicles | tasks (no shared limit) | planner waves | planning s | sender profiles/s | sending s | "
+          "whole run s (period: 900), no shared limit |" + (" whole run s, sites with limits and a region event over "
+                                                             "every vehicle (two stages) |" if event else ""))
     print("|---|---|---|---|---|---|---|" + ("---|" if event else ""))
     for fleet in [int(x) for x in args.fleets.split(",")]:
         m = model(fleet, page, shard_s, per_profile_ms, planners, senders, SHARDS)
