@@ -80,7 +80,11 @@ def dispatch_run(runtime, shard_queue: WorkQueue, clock: Callable[[], datetime] 
     now = clock()
     if runtime.settings.site_cap_kw is not None:
         return dispatch([], shard_queue, now, shared_limit=True)
-    events = tuple(sorted(e.event_id for e in runtime.events.grid_events(now) if not e.cancelled))
+    from csms.charging.event_shares import HORIZON  # light: no numpy
+
+    # the events this run plans for: not cancelled, starting within the planning horizon
+    events = tuple(sorted(e.event_id for e in runtime.events.grid_events(now)
+                          if not e.cancelled and e.start < now + HORIZON))
     tasks = run_tasks((active or _active_shards()).shards(), now, shared_limit=False, events=events)
     if events:  # the counter exists before any task can count itself done
         runtime.run_ledger.open(fanout_events.run_name(now), len(tasks))

@@ -16,8 +16,8 @@ locally), so each is bounded in time and memory whatever the fleet's size:
    hold ``SHARD_PAGE`` chargers (handing its cursor on the same way) and plans each site under its
    limit as a plug-in re-plan does (``adapters.site_replan.plan_group``: the site's exact LP). Both
    queue a ``ProfileOrder`` per vehicle whose plan changed (``QueuedSink``) and write nothing else
-   (a site task also sends its chargers' default shares when they changed): a task that fails is
-   planned again from scratch.
+   but the run's ledger under an event (below; a site task also sends its chargers' default shares
+   when they changed): a task that fails is planned again from scratch.
 3. **send**: post each order's SetChargingProfile through the platform's call queue
    (``csms.ocpp.commands.Commander``) and store the plan with its session (the "send only on change"
    hash). A failed send is retried from the queue with the *same* order: never re-planned.
@@ -36,7 +36,9 @@ without it (stage 1: their sites' own limits only), records their load per slot 
 done; the task that completes the count splits each event's cap into shares by that load and queues
 one ``share`` task per unit (stage 2), which plans its vehicles again inside its share
 (``csms.charging.event_shares``, ``adapters.fanout_events``). Shares add up to the cap, so the cap
-holds without one LP of the event; every task stays a page. The ``FLEET`` task is only the
+holds without one LP of the event; every task stays a page. A task that never records (dropped as
+stale, or dead-lettered) leaves the run's stage 2 unqueued: the covered vehicles keep their plans
+until the next run. The ``FLEET`` task is only the
 single-depot setting ``SITE_CAP_KW``: one LP of every plugged-in vehicle, fine for a depot, not for
 100,000 vehicles.
 
