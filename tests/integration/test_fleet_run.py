@@ -325,3 +325,21 @@ def test_a_region_event_across_shards_is_held_in_every_slot_through_the_run_ledg
     for site_id, (members, limit) in sites.items():
         if limit is not None:
             assert peak_kw([stored[cp] for cp in members]) <= limit + 1e-3, site_id
+
+
+def test_the_backfill_lists_limited_sites_stored_before_the_list_existed(platform):
+    from adapters.dynamo.backfill import backfill_limited_sites
+    from adapters.dynamo.models import GridItemModel
+    from adapters.dynamo.sites import DynamoSites
+    from csms.charging.sites import Site
+
+    store = DynamoSites()
+    store.put(Site("OLD1", 11.0))
+    store.put(Site("OLD2", None, phase_limit_a=32.0))  # a per-phase limit is a limit too
+    store.put(Site("FREE", None))
+    for site_id in ("OLD1", "OLD2"):  # as stored before the list: the site item alone
+        GridItemModel(f"limited#{indexes.shard_of(site_id)}", site_id).delete()
+    assert all(not store.limited(k, 10)[0] for k in indexes.all_shards())
+    assert backfill_limited_sites() == 2
+    listed = sorted(s.site_id for k in indexes.all_shards() for s in store.limited(k, 10)[0])
+    assert listed == ["OLD1", "OLD2"]

@@ -86,3 +86,13 @@ def test_the_fleet_runs_queues_and_sender_are_priced_with_the_stacks_numbers():
         cost.Profile(profiles_per_session=40), COUNTS, HANDLER_CPU_US).lines}
     assert busier["Fleet run: queues (SQS)"] > lines["Fleet run: queues (SQS)"]
     assert busier["Fleet run: profile sender (Lambda)"] > 5 * lines["Fleet run: profile sender (Lambda)"]
+
+
+def test_the_fleet_runs_site_tasks_and_event_ledger_are_priced():
+    line = {l.item: l for l in cost.charger_month(cost.Profile(), COUNTS, HANDLER_CPU_US).lines}
+    on_site = line["Fleet run: site look-ups and site tasks"].per_month
+    off_site = {l.item: l for l in cost.charger_month(cost.Profile(site_chargers=0), COUNTS, HANDLER_CPU_US).lines}[
+        "Fleet run: site look-ups and site tasks"].per_month
+    assert on_site > off_site > 0  # every plugged-in vehicle's site look-up; more on a limited site (its site task)
+    slow = cost.event_vehicle_run(cost.Profile(ddb_latency_ms=20))
+    assert 0 < cost.event_vehicle_run(cost.Profile()) < slow  # stage 2's reads are in it
