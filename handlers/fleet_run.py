@@ -1,8 +1,10 @@
 """The fanned-out periodic fleet run (``csms.charging.fanout``, ``adapters.fanout``): three entry
 points, one per function of ``infra/fleet_run.py``.
 
-- ``dispatch``: EventBridge every 15 minutes (no async retries): one task per active-index shard.
-- ``plan_shard``: SQS shard queue, batch size 1: plan the task's page, queue the changed plans.
+- ``dispatch``: EventBridge every 15 minutes (no async retries): per active-index shard a task of
+  its chargers and one of its limited sites.
+- ``plan_shard``: SQS shard queue, batch size 1: plan the task's page (a shard's chargers, its
+  limited sites, or a grid-demand event's stage-2 unit), queue the changed plans.
 - ``send_profiles``: SQS send queue, batches of 10: send each order; a failed one is reported
   (ReportBatchItemFailures) and delivered again as it is, never planned again; after the queue's
   receive limit it lands in the dead-letter queue."""
@@ -59,7 +61,8 @@ def plan_shard(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="ProfilesQueued", unit=MetricUnit.Count, value=report.sent)
         if report.skipped:
             metrics.add_metric(name="SchedulerSkipped", unit=MetricUnit.Count, value=len(report.skipped))
-        logger.info("shard planned", extra={"shard": body.get("shard"), "planned": report.planned,
+        logger.info("shard planned", extra={"kind": body.get("kind"), "shard": body.get("shard") or body.get("task"),
+                                            "planned": report.planned,
                                             "queued": report.sent, "unchanged": report.unchanged})
     return _each(event, plan)
 
