@@ -107,6 +107,17 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
         lock.release()
 
 
+def platform_running(state_dir: str) -> bool:
+    """True while a ``csms local`` runs on ``state_dir``: its ``endpoint.json`` is there and names a
+    live process (a SIGKILLed run leaves the file with a dead pid)."""
+    endpoint_file = Path(state_dir) / "endpoint.json"
+    try:
+        running = json.loads(endpoint_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(running, dict) and _alive(running.get("pid"))
+
+
 def _alive(pid: object) -> bool:
     """False only when ``pid`` is a process id that no longer exists (True when unsure)."""
     if not isinstance(pid, int) or pid <= 0:

@@ -1,0 +1,46 @@
+"""What last stop's new-user probe found and left (closing note, "Found and not fixed"): each test
+is what the user sees, a line and an exit code, and fails on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from csms_local import cmd_console
+from csms_local.cli import main
+
+
+# ------------------------------------------------ 1. csms charger log --follow after the platform stops
+def _running_platform(state_dir):
+    state_dir.mkdir(exist_ok=True)
+    (state_dir / "endpoint.json").write_text(json.dumps({"dynamodb": "http://127.0.0.1:9", "pid": os.getpid()}))
+
+
+def test_following_the_log_ends_with_one_line_when_the_platform_stops(tmp_path, monkeypatch, capsys):
+    state = tmp_path / "state"
+    _running_platform(state)
+    polls = []
+
+    def fake_request(args, method, path, body=None, query=None, flags=None):
+        polls.append(query)
+        if len(polls) == 3:  # csms local stops (Ctrl-C): it removes its endpoint file
+            (state / "endpoint.json").unlink()
+        frame = {"at": f"2026-11-30T12:00:0{len(polls)}Z", "direction": "in", "text": f"[2,\"{len(polls)}\"]"}
+        return {"frames": [frame], "logging": {"always": True, "until": None}}
+
+    monkeypatch.setattr(cmd_console, "request", fake_request)
+    monkeypatch.setattr(cmd_console, "FOLLOW_EVERY_S", 0)
+    assert main(["charger", "log", "CP001", "--follow", "--state-dir", str(state)]) == 1
+    out, err = capsys.readouterr()
+    assert len(polls) == 3 and out.count("-> in") == 3
+    assert err.strip().splitlines() == [f"csms local on {state} stopped: no more frames"]
+
+
+def test_following_the_log_of_a_platform_that_is_not_running_is_refused_in_one_line(tmp_path, capsys):
+    _running_platform(tmp_path)
+    (tmp_path / "endpoint.json").write_text(json.dumps({"pid": 2 ** 22 + 7}))  # left by a killed run
+    assert main(["charger", "log", "CP001", "--follow", "--state-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "csms local is not running" in err[0]
