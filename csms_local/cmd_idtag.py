@@ -8,7 +8,7 @@ import json
 from urllib.parse import quote
 
 from csms_local.cli import UsageError
-from csms_local.cmd_api import add_api_options, request
+from csms_local.cmd_api import TIME_FORM, add_api_options, request, time_option
 
 
 def _charger(charge_point_id: str, *parts: str) -> str:
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     listing.set_defaults(func=list_tags)
     add = commands.add_parser("add", help="add or change an idTag (Accepted until --expiry)")
     add.add_argument("id_tag")
-    add.add_argument("--expiry", help="ISO 8601 time from which it is Expired")
+    add.add_argument("--expiry", help=f"from when it is Expired ({TIME_FORM})")
     add.add_argument("--parent", help="parentIdTag (a fleet card)")
     add.add_argument("--note", help="whose card it is")
     add.add_argument("--blocked", action="store_true", help="Blocked everywhere")
@@ -76,14 +76,7 @@ def register(subparsers) -> None:
 
 
 def _expiry(text: str | None) -> str | None:
-    from csms.timeutil import BadTimestamp, parse_ts
-
-    if text is None:
-        return None
-    try:
-        return parse_ts(text).isoformat()
-    except BadTimestamp as exc:
-        raise UsageError(f"--expiry {text!r} is not an ISO 8601 time") from exc
+    return time_option("--expiry", text).isoformat() if text is not None else None
 
 
 def list_tags(args) -> int:

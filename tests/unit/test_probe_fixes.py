@@ -44,3 +44,21 @@ def test_following_the_log_of_a_platform_that_is_not_running_is_refused_in_one_l
     assert main(["charger", "log", "CP001", "--follow", "--state-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "csms local is not running" in err[0]
+
+
+# ------------------------------------------------ 3. --from 2026-12-01 (a date, no time zone)
+def test_a_date_or_a_time_without_a_zone_is_read_as_utc_and_a_typo_shows_the_accepted_form(monkeypatch, capsys):
+    from csms_local import cmd_api
+
+    asked = []
+    monkeypatch.setattr(cmd_api, "request", lambda args, method, path, body=None, query=None, flags=None:
+                        asked.append(query) or {"sessions": [], "totals": {"sessions": 0, "energy_kwh": 0,
+                                                                          "cost_gbp": 0, "co2_kg": 0, "savings_gbp": 0}})
+    assert main(["sessions", "--from", "2026-12-01", "--to", "2026-12-01T18:30"]) == 0
+    assert asked == [{"from": "2026-12-01T00:00:00+00:00", "to": "2026-12-01T18:30:00+00:00"}]
+    capsys.readouterr()
+    assert main(["sessions", "--from", "1 Dec"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: --from '1 Dec' is not a date or ISO 8601 time, e.g. 2026-12-01 or 2026-12-01T07:30:00Z; "
+                   "without a time zone: UTC")
+    assert asked == [asked[0]]  # nothing asked of the API
