@@ -4,9 +4,11 @@ idTags, a charger's authorization policy, its local list and reservations (OCPP 
 
 from __future__ import annotations
 
+import argparse
 import json
 from urllib.parse import quote
 
+from csms.authorization.model import MAX_ID_TAG
 from csms_local.cli import UsageError
 from csms_local.cmd_api import TIME_FORM, add_api_options, request, time_option
 
@@ -19,6 +21,15 @@ def _tag(id_tag: str) -> str:
     return "/v1/id-tags/" + quote(id_tag, safe="")
 
 
+def _id_tag_argument(text: str) -> str:
+    """An idTag as typed: an empty one never reaches the API (its path would have no idTag and
+    answer 404); the length (1-20, OCPP 1.6 IdToken: CiString20Type) is the API's check."""
+    if not text:
+        raise argparse.ArgumentTypeError(f"the idTag is empty: an OCPP idTag (IdToken, CiString20Type) is "
+                                         f"1-{MAX_ID_TAG} characters")
+    return text
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("idtag", help="idTags, a charger's authorization policy and its local list")
     commands = parser.add_subparsers(dest="idtag_command", metavar="SUBCOMMAND")
@@ -27,7 +38,7 @@ def register(subparsers) -> None:
     add_api_options(listing)
     listing.set_defaults(func=list_tags)
     add = commands.add_parser("add", help="add or change an idTag (Accepted until --expiry)")
-    add.add_argument("id_tag")
+    add.add_argument("id_tag", type=_id_tag_argument)
     add.add_argument("--expiry", help=f"from when it is Expired ({TIME_FORM})")
     add.add_argument("--parent", help="parentIdTag (a fleet card)")
     add.add_argument("--note", help="whose card it is")
@@ -35,11 +46,11 @@ def register(subparsers) -> None:
     add_api_options(add, json_flag=False)
     add.set_defaults(func=add_tag)
     block = commands.add_parser("block", help="block an idTag (answered Blocked from now on)")
-    block.add_argument("id_tag")
+    block.add_argument("id_tag", type=_id_tag_argument)
     add_api_options(block, json_flag=False)
     block.set_defaults(func=block_tag)
     remove = commands.add_parser("remove", help="forget an idTag")
-    remove.add_argument("id_tag")
+    remove.add_argument("id_tag", type=_id_tag_argument)
     add_api_options(remove, json_flag=False)
     remove.set_defaults(func=remove_tag)
     policy = commands.add_parser("policy", help="show or set a charger's policy: accept_all | id_tags | local_list")

@@ -62,3 +62,12 @@ def test_a_date_or_a_time_without_a_zone_is_read_as_utc_and_a_typo_shows_the_acc
     assert err == ("error: --from '1 Dec' is not a date or ISO 8601 time, e.g. 2026-12-01 or 2026-12-01T07:30:00Z; "
                    "without a time zone: UTC")
     assert asked == [asked[0]]  # nothing asked of the API
+
+
+# ------------------------------------------------ 4. csms idtag add ""
+@pytest.mark.parametrize("command", ["add", "block", "remove"])
+def test_an_empty_idtag_is_said_to_be_empty_not_404(command, tmp_path, capsys):
+    assert main(["idtag", command, "", "--state-dir", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "the idTag is empty" in line and "1-20 characters" in line and "404" not in line
+    assert not any(tmp_path.iterdir())  # refused before any state was opened
