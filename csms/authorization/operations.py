@@ -88,11 +88,15 @@ class AuthorizationOperations:
 
     def put_tag(self, who: Principal, id_tag: str, *, blocked: bool = False, expiry: datetime | None = None,
                 parent: str | None = None, note: str | None = None) -> dict[str, Any]:
-        """Add or replace a tag (idTag and parent: 1-20 characters, OCPP 1.6 IdToken)."""
+        """Add or replace a tag (idTag and parent: 1-20 characters, OCPP 1.6 IdToken). A tag is not
+        its own parent (IdTagInfo.parentIdTag groups tags; IdToken is a case-insensitive CiString):
+        ``Invalid``."""
         self._operator(who)
         for name, value in (("id_tag", id_tag), ("parent", parent)):
             if value is not None and not 1 <= len(value) <= m.MAX_ID_TAG:
                 raise Invalid(f"{name} must be 1-{m.MAX_ID_TAG} characters (OCPP 1.6 IdToken)")
+        if parent and parent.casefold() == id_tag.casefold():
+            raise Invalid(f"idTag {id_tag} cannot be its own parent (parentIdTag names the group it belongs to)")
         tag = IdTag(id_tag, blocked, expiry, parent or None, note or None)
         self.store.put_tag(tag)
         return tag_json(tag, self.clock())

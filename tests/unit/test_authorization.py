@@ -245,3 +245,12 @@ def test_a_connector_whose_reservation_is_being_cancelled_can_be_reserved_again(
     ops.cancel_reservation(OPS, "CP", made["reservation_id"])  # queued behind the ReserveNow
     again = ops.reserve(OPS, "CP", 1, "OTHER", NOW + timedelta(minutes=30))  # queued behind both
     assert again["reservation_id"] != made["reservation_id"]
+
+
+def test_an_id_tag_cannot_be_its_own_parent(world):
+    ops, store, *_ = world
+    for parent in ("FLEET1", "fleet1"):  # IdToken is case-insensitive (CiString20Type)
+        with pytest.raises(Invalid, match="idTag FLEET1 cannot be its own parent"):
+            ops.put_tag(OPS, "FLEET1", parent=parent)
+    assert store.get_tag("FLEET1") is None
+    assert ops.put_tag(OPS, "CARD7", parent="FLEET1")["parent"] == "FLEET1"
