@@ -13,8 +13,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("site", help="sites: connection limits and the chargers on them")
     commands = parser.add_subparsers(dest="site_command", metavar="SUBCOMMAND")
     commands.required = True
-    add = commands.add_parser("add", help="create or replace a site")
+    add = commands.add_parser("add", help="create a site (--replace: replace an existing one)")
     add.add_argument("site_id")
+    add.add_argument("--replace", action="store_true", help="replace the site if it exists (its chargers stay)")
     add.add_argument("--limit-kw", type=float, help="connection limit on the sum of its chargers (kW)")
     add.add_argument("--phase-limit-a", type=float, help="per-phase limit (A)")
     add.add_argument("--phases", type=int, default=3, help="1 or 3 (default 3)")
@@ -55,7 +56,10 @@ def _line(site: dict) -> str:
 def add_site(args) -> int:
     body = {"name": args.name, "region": args.region, "phases": args.phases, "voltage_v": args.voltage_v,
             "limit_kw": args.limit_kw, "phase_limit_a": args.phase_limit_a}
-    print(_line(request(args, "PUT", _path(args.site_id), body)))
+    if args.replace:
+        print(_line(request(args, "PUT", _path(args.site_id), body)))
+    else:
+        print(_line(request(args, "POST", "/v1/sites", {"id": args.site_id, **body})))
     return 0
 
 

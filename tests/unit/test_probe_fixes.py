@@ -71,3 +71,25 @@ def test_an_empty_idtag_is_said_to_be_empty_not_404(command, tmp_path, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "the idTag is empty" in line and "1-20 characters" in line and "404" not in line
     assert not any(tmp_path.iterdir())  # refused before any state was opened
+
+
+# ------------------------------------------------ 7. csms site add overwrote an existing site
+def test_site_add_creates_only_and_replace_replaces(monkeypatch, capsys):
+    from csms_local import cmd_site
+    from csms_local.cli import UsageError
+
+    sent = []
+
+    def fake_request(args, method, path, body=None, query=None, flags=None):
+        sent.append((method, path))
+        if method == "POST":  # what the API answers for an existing site
+            raise UsageError("409: site depot already exists (csms site add --replace, or PUT /v1/sites/depot, "
+                             "replaces it)")
+        return {"id": "depot", "connection_kw": 20}
+
+    monkeypatch.setattr(cmd_site, "request", fake_request)
+    assert main(["site", "add", "depot", "--limit-kw", "20"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: 409: site depot already exists (csms site add --replace, "
+                                               "or PUT /v1/sites/depot, replaces it)")
+    assert main(["site", "add", "depot", "--limit-kw", "20", "--replace"]) == 0
+    assert sent == [("POST", "/v1/sites"), ("PUT", "/v1/sites/depot")]
