@@ -166,6 +166,9 @@ def list_sessions(args) -> int:
 
 def make_token(args) -> int:
     from csms_local.http_api import add_token, revoke_token
+    from csms_local.state import require_state
+
+    require_state(args.state_dir)
 
     if args.revoke:
         if args.subject:

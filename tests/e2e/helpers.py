@@ -63,3 +63,16 @@ def running_in_a_thread(platform):
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def make_state(state_dir: Path) -> Path:
+    """A platform state in ``state_dir`` as a first ``csms local`` leaves it (its embedded DynamoDB's
+    snapshot and journal), without starting a platform: the CLI refuses a directory without one
+    (a mistyped --state-dir, ``csms_local.state.require_state``)."""
+    from csms_local.dynamodb import EmbeddedDynamo
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedDynamo(state_dir=state_dir)
+    server.start()
+    server.stop()
+    return state_dir

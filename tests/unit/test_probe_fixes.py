@@ -93,3 +93,14 @@ def test_site_add_creates_only_and_replace_replaces(monkeypatch, capsys):
                                                "or PUT /v1/sites/depot, replaces it)")
     assert main(["site", "add", "depot", "--limit-kw", "20", "--replace"]) == 0
     assert sent == [("POST", "/v1/sites"), ("PUT", "/v1/sites/depot")]
+
+
+# ------------------------------------------------ 8. a mistyped --state-dir made a new, empty platform
+@pytest.mark.parametrize("command", [["charger", "list"], ["charger", "add", "CP9"], ["sessions"], ["token", "bob"],
+                                     ["idtag", "list"], ["site", "add", "depot"]])
+def test_a_state_dir_without_a_platform_is_refused_and_not_created(command, tmp_path, capsys):
+    typo = tmp_path / "stat"
+    assert main([*command, "--state-dir", str(typo)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: no platform state in {typo}")
+    assert not typo.exists()
