@@ -47,6 +47,27 @@ def time_option(flag: str, text: str) -> datetime:
         raise UsageError(f"{flag} {text!r} is not {TIME_FORM}") from None
 
 
+def command_group(subparsers, name: str, help: str):
+    """``csms <name> SUBCOMMAND``: the group's parser and its (required) sub-commands."""
+    parser = subparsers.add_parser(name, help=help)
+    commands = parser.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+    commands.required = True
+    return commands
+
+
+def api_command(commands, name: str, func, help: str, *positionals: str, json_flag: bool = True,
+                positional_type=None, **defaults):
+    """A sub-command that goes through the API's routes: its ``positionals`` (each read with
+    ``positional_type`` when given), the API options (``add_api_options``), ``func`` and any other
+    ``defaults`` set on the parsed args. Returns the parser, for the command's own options."""
+    parser = commands.add_parser(name, help=help)
+    for positional in positionals:
+        parser.add_argument(positional, **({"type": positional_type} if positional_type else {}))
+    add_api_options(parser, json_flag=json_flag)
+    parser.set_defaults(func=func, **defaults)
+    return parser
+
+
 def register(subparsers) -> None:
     sessions = subparsers.add_parser("sessions", help="sessions with energy, cost, CO2 and savings, and totals")
     sessions.add_argument("--charger", help="only this charger's")
