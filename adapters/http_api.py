@@ -762,5 +762,17 @@ def unknown_chargers(
     return console().unknown_chargers(caller(), hours, limit)
 
 
+# ------------------------------------------------- sites: create only (new-user probe: csms site add overwrote)
+class SiteCreateIn(SiteIn):
+    id: str = Field(min_length=1, max_length=64, description="the site id")
+
+
+@app.post("/v1/sites", summary="create a site (operators); 409 when the id exists (PUT /v1/sites/{id} replaces)")
+def create_site(body: SiteCreateIn) -> Response[dict]:
+    fields = body.model_dump()
+    site, _ = site_ops().put_site(caller(), fields.pop("id"), replace=False, **fields)
+    return Response(201, content_types.APPLICATION_JSON, site)
+
+
 if __name__ == "__main__":  # python -m adapters.http_api > docs/openapi.json
     print(openapi_json())

@@ -244,7 +244,7 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       failures=rt.failures, links=DynamoDriverLinks(),
                       firmware=FirmwareOperations(rt.firmware, rt.diagnostics), security_events=DynamoSecurityEvents(),
                       authorization=AuthorizationOperations(rt.authorization, rt.commander, rt.calls, rt.chargers,
-                                                            clock or rt.commander.clock),
+                                                            clock or rt.commander.clock, rt.connectors),
                       onboarding=onboarding,
                       sites=SiteOperations(sites=rt.sites, events=rt.events, chargers=rt.chargers,
                                            replan=rt.replan or _no_replan, clock=clock or rt.commander.clock,

@@ -179,8 +179,8 @@ async def run_sessions(state_dir: Path, sessions: int, kill_points: set[tuple[in
     """Run ``sessions`` charging sessions; kill and restart the platform after the answer of each
     (session, step) in ``kill_points`` and while each one in ``in_flight`` is on the wire."""
     platform = PlatformProcess(state_dir)
+    platform.start()  # first: the CLI registers into a platform's state, never a new one (csms_local.state)
     key = register_charger(state_dir)
-    platform.start()
     charger = Charger(platform, key)
     acknowledged: list[Acknowledged] = []
     kills = 0

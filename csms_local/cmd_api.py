@@ -16,6 +16,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 from csms_local.cli import UsageError
@@ -31,11 +32,47 @@ def add_api_options(parser, json_flag: bool = True) -> None:
         parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
 
 
+# Every option that takes a time (--from, --to, --departure, --expiry, --start, --end) reads it the same way.
+TIME_FORM = "a date or ISO 8601 time, e.g. 2026-12-01 or 2026-12-01T07:30:00Z; without a time zone: UTC"
+
+
+def time_option(flag: str, text: str) -> datetime:
+    """``text`` of the option ``flag`` as an aware UTC datetime (``csms.timeutil.parse_ts``: a date is
+    its midnight, a naive time is UTC); a UsageError that shows the accepted form otherwise."""
+    from csms.timeutil import BadTimestamp, parse_ts
+
+    try:
+        return parse_ts(text)
+    except BadTimestamp:
+        raise UsageError(f"{flag} {text!r} is not {TIME_FORM}") from None
+
+
+def command_group(subparsers, name: str, help: str):
+    """``csms <name> SUBCOMMAND``: the group's parser and its (required) sub-commands."""
+    parser = subparsers.add_parser(name, help=help)
+    commands = parser.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+    commands.required = True
+    return commands
+
+
+def api_command(commands, name: str, func, help: str, *positionals: str, json_flag: bool = True,
+                positional_type=None, **defaults):
+    """A sub-command that goes through the API's routes: its ``positionals`` (each read with
+    ``positional_type`` when given), the API options (``add_api_options``), ``func`` and any other
+    ``defaults`` set on the parsed args. Returns the parser, for the command's own options."""
+    parser = commands.add_parser(name, help=help)
+    for positional in positionals:
+        parser.add_argument(positional, **({"type": positional_type} if positional_type else {}))
+    add_api_options(parser, json_flag=json_flag)
+    parser.set_defaults(func=func, **defaults)
+    return parser
+
+
 def register(subparsers) -> None:
     sessions = subparsers.add_parser("sessions", help="sessions with energy, cost, CO2 and savings, and totals")
     sessions.add_argument("--charger", help="only this charger's")
-    sessions.add_argument("--from", dest="since", help="sessions still open at or after (ISO 8601)")
-    sessions.add_argument("--to", dest="until", help="sessions started before (ISO 8601)")
+    sessions.add_argument("--from", dest="since", help=f"sessions still open at or after ({TIME_FORM})")
+    sessions.add_argument("--to", dest="until", help=f"sessions started before ({TIME_FORM})")
     sessions.add_argument("--csv", action="store_true", help="every session as CSV (issue 22: csms.console.export)")
     add_api_options(sessions)
     sessions.set_defaults(func=list_sessions)
@@ -122,13 +159,15 @@ def _money(value) -> str:
 
 def list_sessions(args) -> int:
     path = f"/v1/chargers/{urllib.parse.quote(args.charger, safe='')}/sessions" if args.charger else "/v1/sessions"
-    data = request(args, "GET", path, query={"from": args.since, "to": args.until})
+    since = time_option("--from", args.since).isoformat() if args.since else None
+    until = time_option("--to", args.until).isoformat() if args.until else None
+    data = request(args, "GET", path, query={"from": since, "to": until})
     if args.csv:  # every page, one header
         from csms.console.export import sessions_csv
 
         rows = list(data["sessions"])
         while data.get("next_cursor"):
-            data = request(args, "GET", path, query={"from": args.since, "to": args.until, "cursor": data["next_cursor"]})
+            data = request(args, "GET", path, query={"from": since, "to": until, "cursor": data["next_cursor"]})
             rows.extend(data["sessions"])
         print(sessions_csv(rows), end="")
         return 0
@@ -148,6 +187,9 @@ def list_sessions(args) -> int:
 
 def make_token(args) -> int:
     from csms_local.http_api import add_token, revoke_token
+    from csms_local.state import require_state
+
+    require_state(args.state_dir)
 
     if args.revoke:
         if args.subject:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from csms_local.cli import UsageError
 from csms_local.cmd_onboarding import register_charger as register_onboarding
-from csms_local.cmd_api import add_api_options, request
+from csms_local.cmd_api import TIME_FORM, add_api_options, request, time_option
 from csms_local.state import cli_principal, open_runtime
 
 
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     register_onboarding(commands)  # charger report, charger check (issue 18)
     prefer = commands.add_parser("prefer", help="the driver's preference: departure time and energy; re-plans")
     prefer.add_argument("charge_point_id")
-    prefer.add_argument("--departure", help="ISO 8601 time the vehicle leaves (default: 8 h after plug-in)")
+    prefer.add_argument("--departure", help=f"when the vehicle leaves ({TIME_FORM}; default: 8 h after plug-in)")
     prefer.add_argument("--energy-kwh", type=float, help="energy the driver needs (default: 30 kWh)")
     prefer.add_argument("--charge-now", action="store_true", help="charge at full power now, ignore prices")
     prefer.add_argument("--carbon-price", type=float, help="GBP per tonne of CO2 (default: the platform's)")
@@ -96,18 +96,13 @@ def _charger_path(charge_point_id: str, *parts: str) -> str:
 
 def set_preference(args) -> int:
     """Through the API's route (``--api``, or in-process): the checks and the re-plan are the API's."""
-    from csms.timeutil import BadTimestamp, parse_ts
-
     path = _charger_path(args.charge_point_id, "preference")
     if args.show:
         print(json.dumps(request(args, "GET", path)))
         return 0
     body = {"charge_now": args.charge_now}
     if args.departure:
-        try:
-            body["departure"] = parse_ts(args.departure).isoformat()
-        except BadTimestamp as exc:
-            raise UsageError(f"--departure {args.departure!r} is not an ISO 8601 time") from exc
+        body["departure"] = time_option("--departure", args.departure).isoformat()
     if args.energy_kwh is not None:
         body["energy_kwh"] = args.energy_kwh
     if args.carbon_price is not None:

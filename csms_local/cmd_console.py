@@ -6,11 +6,14 @@ state, or ``--api URL --token T`` to a running platform, local or deployed."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from urllib.parse import quote
 
 from csms_local.cli import UsageError
 from csms_local.cmd_api import add_api_options, request
+from csms_local.state import platform_running
 
 FOLLOW_EVERY_S = 1.0
 
@@ -74,6 +77,7 @@ def show_log(args) -> int:
         return 0
     if not 1 <= args.limit <= 100:
         raise UsageError("--limit must be 1-100")
+    watched = _watched_platform(args) if args.follow else None
     query = {"limit": str(args.limit), "q": args.search, "direction": args.direction}
     page = request(args, "GET", path, query=query)
     if args.json and not args.follow:
@@ -92,13 +96,40 @@ def show_log(args) -> int:
     try:
         while True:
             time.sleep(FOLLOW_EVERY_S)
-            fresh = list(reversed(request(args, "GET", path, query={**query, "limit": "100", "after": newest})["frames"]))
+            if watched is not None and not platform_running(watched):
+                return _stopped(f"csms local on {watched}")
+            try:
+                page = request(args, "GET", path, query={**query, "limit": "100", "after": newest})
+            except UsageError as exc:  # the platform may have gone away between two polls
+                gone = not platform_running(watched) if watched is not None else str(exc).startswith("cannot reach")
+                if not gone:
+                    raise
+                return _stopped(f"csms local on {watched}") if watched else _stopped(args.api, str(exc))
+            fresh = list(reversed(page["frames"]))
             for frame in fresh:
                 _print_frame(frame)
             if fresh:
                 newest = fresh[-1]["at"]
     except KeyboardInterrupt:
         return 0
+
+
+def _watched_platform(args) -> str | None:
+    """The state dir whose ``csms local`` a ``--follow`` watches (None: ``--api`` or a deployed stack,
+    where a failed request says the platform is gone). A platform that is not running cannot log a new
+    frame, so following its saved state is refused."""
+    if getattr(args, "api", None) or os.environ.get("CSMS_TARGET") == "aws":
+        return None
+    if not platform_running(args.state_dir):
+        raise UsageError(f"csms local is not running on {args.state_dir}: no new frame can arrive "
+                         "(without --follow: the saved frames)")
+    return args.state_dir
+
+
+def _stopped(platform: str, why: str | None = None) -> int:
+    """One line when the platform a ``--follow`` watches stops; exit code 1."""
+    print(f"{platform} stopped: no more frames" + (f" ({why})" if why else ""), file=sys.stderr, flush=True)
+    return 1
 
 
 def show_alerts(args) -> int:

@@ -15,30 +15,22 @@ import urllib.request
 from pathlib import Path
 
 from csms_local.cli import UsageError
-from csms_local.cmd_api import add_api_options, request
+from csms_local.cmd_api import api_command, command_group, request
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("firmware", help="firmware images and staged update campaigns")
-    commands = parser.add_subparsers(dest="firmware_command", metavar="SUBCOMMAND")
-    commands.required = True
-    upload = commands.add_parser("upload", help="upload an image (SHA-256 checked) for one vendor/model")
-    upload.add_argument("file")
+    commands = command_group(subparsers, "firmware", "firmware images and staged update campaigns")
+    upload = api_command(commands, "upload", upload_image, "upload an image (SHA-256 checked) for one vendor/model",
+                         "file")
     upload.add_argument("--vendor", required=True, help="chargePointVendor of the chargers it is for")
     upload.add_argument("--model", required=True, help="chargePointModel of the chargers it is for")
     upload.add_argument("--version", required=True, help="the firmwareVersion the chargers boot with after it")
     upload.add_argument("--signature", help="file with the image's signature (base64), for SignedUpdateFirmware")
     upload.add_argument("--signing-certificate", help="PEM file of the signing certificate")
-    add_api_options(upload)
-    upload.set_defaults(func=upload_image)
-    images = commands.add_parser("images", help="list images")
-    add_api_options(images)
-    images.set_defaults(func=list_images)
+    api_command(commands, "images", list_images, "list images")
 
-    campaign = commands.add_parser("campaign", help="create, show, retry, cancel campaigns")
-    sub = campaign.add_subparsers(dest="campaign_command", metavar="SUBCOMMAND")
-    sub.required = True
-    create = sub.add_parser("create", help="start a campaign; wave 1 is sent at once")
+    sub = command_group(commands, "campaign", "create, show, retry, cancel campaigns")
+    create = api_command(sub, "create", create_campaign, "start a campaign; wave 1 is sent at once")
     create.add_argument("--name", required=True)
     create.add_argument("--image", action="append", required=True, help="image id (repeat: one per model)")
     create.add_argument("--charger", action="append", help="only these chargers (repeat)")
@@ -51,40 +43,19 @@ def register(subparsers) -> None:
     create.add_argument("--window", help="daily maintenance window HH:MM-HH:MM (local time of --timezone)")
     create.add_argument("--timezone", default="UTC", help="IANA time zone of the window (default UTC)")
     create.add_argument("--force", action="store_true", help="update even during an active transaction")
-    add_api_options(create)
-    create.set_defaults(func=create_campaign)
-    listing = sub.add_parser("list", help="campaigns with their progress")
-    add_api_options(listing)
-    listing.set_defaults(func=list_campaigns)
-    show = sub.add_parser("show", help="a campaign's progress bar and every charger's state")
-    show.add_argument("campaign_id")
+    api_command(sub, "list", list_campaigns, "campaigns with their progress")
+    show = api_command(sub, "show", show_campaign, "a campaign's progress bar and every charger's state", "campaign_id")
     show.add_argument("--watch", action="store_true", help="refresh every 2 s until nothing is in flight")
-    add_api_options(show)
-    show.set_defaults(func=show_campaign)
     for name, helptext in (("retry", "queue failed and timed-out chargers again (new URLs); resumes a halt"),
                            ("cancel", "send nothing more")):
-        action = sub.add_parser(name, help=helptext)
-        action.add_argument("campaign_id")
-        add_api_options(action)
-        action.set_defaults(func=campaign_action, action=name)
+        api_command(sub, name, campaign_action, helptext, "campaign_id", action=name)
 
-    diag = subparsers.add_parser("diagnostics", help="ask chargers for diagnostics, list and download them")
-    dsub = diag.add_subparsers(dest="diagnostics_command", metavar="SUBCOMMAND")
-    dsub.required = True
-    ask = dsub.add_parser("request", help="send GetDiagnostics with an upload URL")
-    ask.add_argument("charge_point_id")
-    add_api_options(ask)
-    ask.set_defaults(func=request_diagnostics)
-    dlist = dsub.add_parser("list", help="a charger's diagnostics requests and files")
-    dlist.add_argument("charge_point_id")
-    add_api_options(dlist)
-    dlist.set_defaults(func=list_diagnostics)
-    get = dsub.add_parser("download", help="download an uploaded diagnostics file")
-    get.add_argument("charge_point_id")
-    get.add_argument("request_id")
+    dsub = command_group(subparsers, "diagnostics", "ask chargers for diagnostics, list and download them")
+    api_command(dsub, "request", request_diagnostics, "send GetDiagnostics with an upload URL", "charge_point_id")
+    api_command(dsub, "list", list_diagnostics, "a charger's diagnostics requests and files", "charge_point_id")
+    get = api_command(dsub, "download", download_diagnostics, "download an uploaded diagnostics file",
+                      "charge_point_id", "request_id", json_flag=False)
     get.add_argument("--out", required=True, help="where to write it")
-    add_api_options(get, json_flag=False)
-    get.set_defaults(func=download_diagnostics)
 
 
 def _quote(value: str) -> str:

@@ -4,11 +4,13 @@ idTags, a charger's authorization policy, its local list and reservations (OCPP 
 
 from __future__ import annotations
 
+import argparse
 import json
 from urllib.parse import quote
 
+from csms.authorization.model import MAX_ID_TAG
 from csms_local.cli import UsageError
-from csms_local.cmd_api import add_api_options, request
+from csms_local.cmd_api import TIME_FORM, api_command, command_group, request, time_option
 
 
 def _charger(charge_point_id: str, *parts: str) -> str:
@@ -19,71 +21,51 @@ def _tag(id_tag: str) -> str:
     return "/v1/id-tags/" + quote(id_tag, safe="")
 
 
+def _id_tag_argument(text: str) -> str:
+    """An idTag as typed: an empty one never reaches the API (its path would have no idTag and
+    answer 404); the length (1-20, OCPP 1.6 IdToken: CiString20Type) is the API's check."""
+    if not text:
+        raise argparse.ArgumentTypeError(f"the idTag is empty: an OCPP idTag (IdToken, CiString20Type) is "
+                                         f"1-{MAX_ID_TAG} characters")
+    return text
+
+
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("idtag", help="idTags, a charger's authorization policy and its local list")
-    commands = parser.add_subparsers(dest="idtag_command", metavar="SUBCOMMAND")
-    commands.required = True
-    listing = commands.add_parser("list", help="known idTags with status, expiry and parent")
-    add_api_options(listing)
-    listing.set_defaults(func=list_tags)
-    add = commands.add_parser("add", help="add or change an idTag (Accepted until --expiry)")
-    add.add_argument("id_tag")
-    add.add_argument("--expiry", help="ISO 8601 time from which it is Expired")
+    commands = command_group(subparsers, "idtag", "idTags, a charger's authorization policy and its local list")
+    api_command(commands, "list", list_tags, "known idTags with status, expiry and parent")
+    add = api_command(commands, "add", add_tag, "add or change an idTag (Accepted until --expiry)", "id_tag",
+                      json_flag=False, positional_type=_id_tag_argument)
+    add.add_argument("--expiry", help=f"from when it is Expired ({TIME_FORM})")
     add.add_argument("--parent", help="parentIdTag (a fleet card)")
     add.add_argument("--note", help="whose card it is")
     add.add_argument("--blocked", action="store_true", help="Blocked everywhere")
-    add_api_options(add, json_flag=False)
-    add.set_defaults(func=add_tag)
-    block = commands.add_parser("block", help="block an idTag (answered Blocked from now on)")
-    block.add_argument("id_tag")
-    add_api_options(block, json_flag=False)
-    block.set_defaults(func=block_tag)
-    remove = commands.add_parser("remove", help="forget an idTag")
-    remove.add_argument("id_tag")
-    add_api_options(remove, json_flag=False)
-    remove.set_defaults(func=remove_tag)
-    policy = commands.add_parser("policy", help="show or set a charger's policy: accept_all | id_tags | local_list")
-    policy.add_argument("charge_point_id")
+    api_command(commands, "block", block_tag, "block an idTag (answered Blocked from now on)", "id_tag",
+                json_flag=False, positional_type=_id_tag_argument)
+    api_command(commands, "remove", remove_tag, "forget an idTag", "id_tag", json_flag=False,
+                positional_type=_id_tag_argument)
+    policy = api_command(commands, "policy", charger_policy,
+                         "show or set a charger's policy: accept_all | id_tags | local_list", "charge_point_id")
     policy.add_argument("mode", nargs="?", choices=["accept_all", "id_tags", "local_list"])
-    add_api_options(policy)
-    policy.set_defaults(func=charger_policy)
-    push = commands.add_parser("push", help="send the charger every known idTag (SendLocalList Full, next version)")
-    push.add_argument("charge_point_id")
-    add_api_options(push, json_flag=False)
-    push.set_defaults(func=push_list)
-    version = commands.add_parser("version", help="ask the charger for its local list version (GetLocalListVersion)")
-    version.add_argument("charge_point_id")
-    add_api_options(version, json_flag=False)
-    version.set_defaults(func=check_version)
+    api_command(commands, "push", push_list, "send the charger every known idTag (SendLocalList Full, next version)",
+                "charge_point_id", json_flag=False)
+    api_command(commands, "version", check_version,
+                "ask the charger for its local list version (GetLocalListVersion)", "charge_point_id", json_flag=False)
     # `csms charger reserve|reservations|unreserve`, next to the other charger commands
     charger = subparsers.choices["charger"]._subparsers._group_actions[0]
-    reserve = charger.add_parser("reserve", help="reserve a connector for an idTag (ReserveNow)")
-    reserve.add_argument("charge_point_id")
+    reserve = api_command(charger, "reserve", reserve_connector, "reserve a connector for an idTag (ReserveNow)",
+                          "charge_point_id", json_flag=False)
     reserve.add_argument("--connector", type=int, default=1, help="connector id (0: the whole charger); default 1")
     reserve.add_argument("--id-tag", required=True)
     reserve.add_argument("--minutes", type=float, default=30, help="expires this many minutes from now (default 30)")
-    add_api_options(reserve, json_flag=False)
-    reserve.set_defaults(func=reserve_connector)
-    listed = charger.add_parser("reservations", help="a charger's reservations with their state")
-    listed.add_argument("charge_point_id")
-    add_api_options(listed)
-    listed.set_defaults(func=list_reservations)
-    cancel = charger.add_parser("unreserve", help="cancel a reservation (CancelReservation)")
-    cancel.add_argument("charge_point_id")
+    api_command(charger, "reservations", list_reservations, "a charger's reservations with their state",
+                "charge_point_id")
+    cancel = api_command(charger, "unreserve", cancel_reservation, "cancel a reservation (CancelReservation)",
+                         "charge_point_id", json_flag=False)
     cancel.add_argument("reservation_id", type=int)
-    add_api_options(cancel, json_flag=False)
-    cancel.set_defaults(func=cancel_reservation)
 
 
 def _expiry(text: str | None) -> str | None:
-    from csms.timeutil import BadTimestamp, parse_ts
-
-    if text is None:
-        return None
-    try:
-        return parse_ts(text).isoformat()
-    except BadTimestamp as exc:
-        raise UsageError(f"--expiry {text!r} is not an ISO 8601 time") from exc
+    return time_option("--expiry", text).isoformat() if text is not None else None
 
 
 def list_tags(args) -> int:

@@ -5,7 +5,7 @@ the API's routes, locally or with ``--api``)."""
 from __future__ import annotations
 
 from csms_local.cli import UsageError
-from csms_local.cmd_api import add_api_options, request
+from csms_local.cmd_api import TIME_FORM, add_api_options, request, time_option
 from csms_local.state import open_runtime
 
 
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     events = event.add_subparsers(dest="event_command", metavar="SUBCOMMAND")
     events.required = True
     add = events.add_parser("add", help="cap (--cap-kw) or reduce (--reduction-kw) the power of the fleet, a region, "
-                                        "sites or chargers from --start to --end (ISO 8601)")
+                                        f"sites or chargers from --start to --end ({TIME_FORM})")
     add.add_argument("--start", required=True)
     add.add_argument("--end", required=True)
     add.add_argument("--cap-kw", type=float)
@@ -59,18 +59,9 @@ def upload_signals(args) -> int:
     return 0
 
 
-def _time(name: str, value: str):
-    from csms.timeutil import BadTimestamp, parse_ts
-
-    try:
-        return parse_ts(value)
-    except BadTimestamp as exc:
-        raise UsageError(f"--{name} {value!r} is not an ISO 8601 time") from exc
-
-
 # Events go through the API's routes (``--api``, or in-process): one set of checks, and the re-plan.
 def add_event(args) -> int:
-    start, end = _time("start", args.start), _time("end", args.end)
+    start, end = time_option("--start", args.start), time_option("--end", args.end)
     kind, ids = "fleet", []
     if args.region:
         kind, ids = "region", [args.region]

@@ -6,40 +6,28 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from csms_local.cmd_api import add_api_options, request
+from csms_local.cmd_api import api_command, command_group, request
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("site", help="sites: connection limits and the chargers on them")
-    commands = parser.add_subparsers(dest="site_command", metavar="SUBCOMMAND")
-    commands.required = True
-    add = commands.add_parser("add", help="create or replace a site")
-    add.add_argument("site_id")
+    commands = command_group(subparsers, "site", "sites: connection limits and the chargers on them")
+    add = api_command(commands, "add", add_site, "create a site (--replace: replace an existing one)", "site_id",
+                      json_flag=False)
+    add.add_argument("--replace", action="store_true", help="replace the site if it exists (its chargers stay)")
     add.add_argument("--limit-kw", type=float, help="connection limit on the sum of its chargers (kW)")
     add.add_argument("--phase-limit-a", type=float, help="per-phase limit (A)")
     add.add_argument("--phases", type=int, default=3, help="1 or 3 (default 3)")
     add.add_argument("--voltage-v", type=float, default=230.0, help="phase-to-neutral voltage (default 230 V)")
     add.add_argument("--region", default="", help="region / DNO area an event may target")
     add.add_argument("--name", default="")
-    add_api_options(add, json_flag=False)
-    add.set_defaults(func=add_site)
-    listing = commands.add_parser("list", help="every site with its limit")
-    add_api_options(listing, json_flag=False)
-    listing.set_defaults(func=list_sites)
-    show = commands.add_parser("show", help="one site and its chargers")
-    show.add_argument("site_id")
-    add_api_options(show, json_flag=False)
-    show.set_defaults(func=show_site)
-    assign = commands.add_parser("assign", help="put chargers on a site (off any other)")
-    assign.add_argument("site_id")
+    api_command(commands, "list", list_sites, "every site with its limit", json_flag=False)
+    api_command(commands, "show", show_site, "one site and its chargers", "site_id", json_flag=False)
+    assign = api_command(commands, "assign", assign_chargers, "put chargers on a site (off any other)", "site_id",
+                         json_flag=False)
     assign.add_argument("chargers", nargs="+")
-    add_api_options(assign, json_flag=False)
-    assign.set_defaults(func=assign_chargers)
-    remove = commands.add_parser("remove", help="remove a site, or with --charger take chargers off it")
-    remove.add_argument("site_id")
+    remove = api_command(commands, "remove", remove_site, "remove a site, or with --charger take chargers off it",
+                         "site_id", json_flag=False)
     remove.add_argument("--charger", action="append", default=[], help="only take this charger off (repeatable)")
-    add_api_options(remove, json_flag=False)
-    remove.set_defaults(func=remove_site)
 
 
 def _path(site_id: str) -> str:
@@ -55,7 +43,10 @@ def _line(site: dict) -> str:
 def add_site(args) -> int:
     body = {"name": args.name, "region": args.region, "phases": args.phases, "voltage_v": args.voltage_v,
             "limit_kw": args.limit_kw, "phase_limit_a": args.phase_limit_a}
-    print(_line(request(args, "PUT", _path(args.site_id), body)))
+    if args.replace:
+        print(_line(request(args, "PUT", _path(args.site_id), body)))
+    else:
+        print(_line(request(args, "POST", "/v1/sites", {"id": args.site_id, **body})))
     return 0
 
 

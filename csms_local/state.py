@@ -85,6 +85,7 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
                              f"remove {endpoint_file} if it is not running") from exc
     if need_running:
         raise UsageError("csms local is not running (start it first: the charger must be connected)")
+    require_state(state_dir)
     from adapters.dynamo.models import create_tables
     from csms_local.private import StateDirBusy, StateLock
 
@@ -105,6 +106,36 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
     finally:
         server.stop()
         lock.release()
+
+
+def has_state(state_dir: str | Path) -> bool:
+    """True when ``state_dir`` holds a platform's tables (what ``csms local`` leaves: the embedded
+    DynamoDB's snapshot or journal, a legacy snapshot, or the running platform's endpoint file)."""
+    from csms_local.dynamodb import LEGACY_SNAPSHOT
+    from csms_local.journal import JOURNAL_PREFIX, SNAPSHOT
+
+    state = Path(state_dir)
+    return any((state / name).is_file() for name in (SNAPSHOT, LEGACY_SNAPSHOT, "endpoint.json")) or \
+        any(state.glob(JOURNAL_PREFIX + "*"))
+
+
+def require_state(state_dir: str | Path) -> None:
+    """UsageError (exit 2) unless ``state_dir`` holds a platform: a mistyped ``--state-dir`` must not
+    become a new, empty platform that a command then reads or writes. Only ``csms local`` (and
+    ``csms demo``) make a new state."""
+    if not has_state(state_dir):
+        raise UsageError(f"no platform state in {state_dir} (a typo? csms local --state-dir {state_dir} makes one)")
+
+
+def platform_running(state_dir: str) -> bool:
+    """True while a ``csms local`` runs on ``state_dir``: its ``endpoint.json`` is there and names a
+    live process (a SIGKILLed run leaves the file with a dead pid)."""
+    endpoint_file = Path(state_dir) / "endpoint.json"
+    try:
+        running = json.loads(endpoint_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(running, dict) and _alive(running.get("pid"))
 
 
 def _alive(pid: object) -> bool:

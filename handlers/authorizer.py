@@ -48,6 +48,9 @@ def _policy(charge_point_id: str, method_arn: str, legacy_handshake: bool = Fals
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # The correlation id is the charge point id once it is authenticated: a warm container (or the
+    # local platform's shared logger) must not carry the previous connection's into this handshake.
+    logger.set_correlation_id(None)
     now = datetime.now(timezone.utc)
     headers = event.get("headers") or {}
     # API Gateway sets the source from the TCP connection (the local gateway: the peer address); behind
@@ -72,14 +75,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if decision.reason in (WRONG_KEY, UNKNOWN):
             known = decision.reason == WRONG_KEY
             attempt.failed(decision.charge_point_id, known_charger=known)
+            # repeated failures, one alert per id and reason at the threshold (csms.console.alerts): wrong
+            # keys by the charger/source pair's counter, an unknown id by its tries that day
+            tries = attempt.count_after_failure(known) if known else 0
             if not known and rt.unknown_chargers is not None and valid_charge_point_id(decision.charge_point_id or ""):
                 try:  # an operator sees who tried and registers it in one click (csms.console.unknown)
-                    rt.unknown_chargers.seen(decision.charge_point_id, source_ip, now)
+                    tries = rt.unknown_chargers.seen(decision.charge_point_id, source_ip, now)
                 except Exception:  # never decides the handshake
                     logger.exception("could not record the unknown charger")
-            if rt.alerts is not None:  # repeated failures: one alert at the threshold (csms.console.alerts)
-                rt.alerts.on_auth_failures(decision.charge_point_id, source_ip, attempt.count_after_failure(known),
-                                           now, known)
+            if rt.alerts is not None and tries:
+                rt.alerts.on_auth_failures(decision.charge_point_id, source_ip, tries, now, known)
         # The metric filter AuthFailures (infra/monitoring.py) counts these lines
         logger.warning(
             "connection refused",
@@ -87,6 +92,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         raise Exception("Unauthorized")  # API Gateway answers 401
     attempt.succeeded(decision.charge_point_id)
+    logger.set_correlation_id(decision.charge_point_id)
     logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, **where})
     extra = dict(admission.security.as_context())
     until = next((a.frame_log_until for a in seen if a is not None and a.charge_point_id == decision.charge_point_id),

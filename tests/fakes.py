@@ -240,9 +240,10 @@ class MemorySites:
         self.again: set[str] = set()
         self.marks: dict[str, str] = {}
 
-    def put(self, site: Site) -> bool:
+    def put(self, site: Site, replace: bool = True) -> bool:
         created = site.site_id not in self.sites
-        self.sites[site.site_id] = site
+        if created or replace:
+            self.sites[site.site_id] = site
         return created
 
     def get(self, site_id: str) -> Site | None:

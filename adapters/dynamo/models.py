@@ -8,7 +8,10 @@ The CDK stack (``infra/``) declares the same key schemas: keep them in step
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -18,7 +21,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection, Projection
 from pynamodb.models import Model
 
 from adapters.settings import Settings
@@ -28,62 +31,16 @@ from adapters.settings import Settings
 # An item is in an index only while it has the index's hash key attribute. Where one key would be hot
 # (every charger connecting, every call queued), the hash key is a shard "0".."SHARDS-1" of the charge
 # point id (adapters.dynamo.indexes.shard_of); a reader queries every shard.
-class OnlineIndex(GlobalSecondaryIndex):
-    """Connected chargers: ``online_shard`` (set at $connect, removed at $disconnect), sorted by
-    ``close_at`` (when the platform closes the connection, before API Gateway's 2-hour cut)."""
-
-    class Meta:
-        index_name = "online-index"
-        projection = IncludeProjection(["connection_id"])
-
-    online_shard = UnicodeAttribute(hash_key=True)
-    close_at = UnicodeAttribute(range_key=True)
-
-
-class DriverIndex(GlobalSecondaryIndex):
-    """A driver's chargers (``driver`` set when linked)."""
-
-    class Meta:
-        index_name = "driver-index"
-        projection = KeysOnlyProjection()
-
-    driver = UnicodeAttribute(hash_key=True)
-    charge_point_id = UnicodeAttribute(range_key=True)
-
-
-class FleetIndex(GlobalSecondaryIndex):
-    """Every charger by id, for the operator listing's pages. Keys only, written at registration
-    (an update of other attributes writes nothing to a keys-only index)."""
-
-    class Meta:
-        index_name = "fleet-index"
-        projection = KeysOnlyProjection()
-
-    fleet = UnicodeAttribute(hash_key=True)
-    charge_point_id = UnicodeAttribute(range_key=True)
-
-
-class ActiveSessionIndex(GlobalSecondaryIndex):
-    """Active sessions (``active_shard`` set at StartTransaction, removed at StopTransaction)."""
-
-    class Meta:
-        index_name = "active-index"
-        projection = AllProjection()
-
-    active_shard = UnicodeAttribute(hash_key=True)
-    transaction_id = NumberAttribute(range_key=True)
-
-
-class DueCallIndex(GlobalSecondaryIndex):
-    """Queued calls and outstanding slots by when the sweeper should look at them (``due_at``);
-    outcome records carry no ``due_shard`` and are not in the index."""
-
-    class Meta:
-        index_name = "due-index"
-        projection = KeysOnlyProjection()
-
-    due_shard = UnicodeAttribute(hash_key=True)
-    due_at = UnicodeAttribute(range_key=True)
+def _index(doc: str, index_name: str, projection: Projection, hash_key: str, range_key: str,
+           range_type: type[Attribute] = UnicodeAttribute) -> GlobalSecondaryIndex[Any]:
+    """A model's global secondary index, as the declarative ``class X(GlobalSecondaryIndex)`` with its
+    ``Meta`` (``index_name``, ``projection``), a string hash key ``hash_key`` and a ``range_type`` range
+    key ``range_key``. The stack builds the table's indexes from it (``infra.tables.indexes_of``)."""
+    meta = type("Meta", (), {"index_name": index_name, "projection": projection})
+    name = "".join(part.title() for part in index_name.split("-"))
+    index = type(name, (GlobalSecondaryIndex,), {"__doc__": doc, "Meta": meta, hash_key: UnicodeAttribute(hash_key=True),
+                                                 range_key: range_type(range_key=True)})
+    return index()
 
 
 class ChargerModel(Model):
@@ -122,9 +79,14 @@ class ChargerModel(Model):
     fleet = UnicodeAttribute(null=True)  # fleet-index: "charger" for every registered charger
     setup_version = UnicodeAttribute(null=True)  # the set-up configuration last queued to this charger
     setup_pump = UnicodeAttribute(null=True)  # connection whose BootNotification queued set-up calls to send
-    online_index = OnlineIndex()
-    driver_index = DriverIndex()
-    fleet_index = FleetIndex()
+    online_index = _index("Connected chargers: ``online_shard`` (set at $connect, removed at $disconnect), sorted by "
+                          "``close_at`` (when the platform closes the connection, before API Gateway's 2-hour cut).",
+                          "online-index", IncludeProjection(["connection_id"]), "online_shard", "close_at")
+    driver_index = _index("A driver's chargers (``driver`` set when linked).",
+                          "driver-index", KeysOnlyProjection(), "driver", "charge_point_id")
+    fleet_index = _index("Every charger by id, for the operator listing's pages. Keys only, written at registration "
+                         "(an update of other attributes writes nothing to a keys-only index).",
+                         "fleet-index", KeysOnlyProjection(), "fleet", "charge_point_id")
     # OCPP security profile 3 (csms.ocpp.certificates): the profile floor (absent = 2), the revocation list
     # read by the authorizer with the same GetItem, and what the latest connection presented
     security_profile = NumberAttribute(null=True)
@@ -177,7 +139,8 @@ class SessionModel(Model):
     plan = UnicodeAttribute(null=True)  # JSON: the last plan sent to the charger
     plan_hash = UnicodeAttribute(null=True)
     active_shard = UnicodeAttribute(null=True)  # active-index: present while the session is active
-    active_index = ActiveSessionIndex()
+    active_index = _index("Active sessions (``active_shard`` set at StartTransaction, removed at StopTransaction).",
+                          "active-index", AllProjection(), "active_shard", "transaction_id", NumberAttribute)
 
 
 class MeterSampleModel(Model):
@@ -251,7 +214,9 @@ class CallModel(Model):
     expires_at = TTLAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)  # due-index: queued calls and the slot
     due_at = UnicodeAttribute(null=True)  # ISO: when the sweeper should send or expire it
-    due_index = DueCallIndex()
+    due_index = _index("Queued calls and outstanding slots by when the sweeper should look at them (``due_at``); "
+                       "outcome records carry no ``due_shard`` and are not in the index.",
+                       "due-index", KeysOnlyProjection(), "due_shard", "due_at")
 
 
 class SignalModel(Model):
@@ -408,18 +373,6 @@ SHARED_TABLE_MODELS: dict[type[Model], str] = {GridItemModel: "events"}
 
 
 # ------------------------------------------------------------------ operator console (issue 22)
-class ConsoleDueIndex(GlobalSecondaryIndex):
-    """Checks due at a time (a charger offline since a disconnect: alert when still offline then),
-    sharded by charger (``adapters.dynamo.indexes.shard_of``); only check items carry ``due_shard``."""
-
-    class Meta:
-        index_name = "due-index"
-        projection = AllProjection()
-
-    due_shard = UnicodeAttribute(hash_key=True)
-    due_at = UnicodeAttribute(range_key=True)
-
-
 class ConsoleModel(Model):
     """The operator console's items (``adapters.dynamo.frame_log``, ``alerts``, ``unknown_chargers``
     document the keys): frames per charger, alerts per day, offline checks, unknown chargers per day.
@@ -437,7 +390,9 @@ class ConsoleModel(Model):
     expires_at = TTLAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
-    due_index = ConsoleDueIndex()
+    due_index = _index("Checks due at a time (a charger offline since a disconnect: alert when still offline then), "
+                       "sharded by charger (``adapters.dynamo.indexes.shard_of``); only check items carry ``due_shard``.",
+                       "due-index", AllProjection(), "due_shard", "due_at")
 
 
 MODELS["console"] = ConsoleModel

@@ -63,18 +63,26 @@ class DynamoSites:
     def _conn(self):
         return GridItemModel._get_connection().connection
 
-    def put(self, site: Site) -> bool:
+    def put(self, site: Site, replace: bool = True) -> bool:
         old = self.get(site.site_id)
-        with TransactWrite(connection=self._conn()) as tx:
-            tx.save(GridItemModel(SITES, site.site_id, data=_site_json(site)))
-            if old is not None and old.region and old.region != site.region:
-                tx.delete(GridItemModel(f"region#{old.region}", site.site_id))
-            if site.region and (old is None or old.region != site.region):
-                tx.save(GridItemModel(f"region#{site.region}", site.site_id))
-            if site.connection_kw() is not None:  # the periodic run's list of limited sites, in step
-                tx.save(GridItemModel(_limited_area(site.site_id), site.site_id, data=_site_json(site)))
-            elif old is not None and old.connection_kw() is not None:  # it lost its limit: off the list
-                tx.delete(GridItemModel(_limited_area(site.site_id), site.site_id))
+        if old is not None and not replace:
+            return False
+        try:
+            with TransactWrite(connection=self._conn()) as tx:
+                tx.save(GridItemModel(SITES, site.site_id, data=_site_json(site)),
+                        condition=None if replace else GridItemModel.area.does_not_exist())
+                if old is not None and old.region and old.region != site.region:
+                    tx.delete(GridItemModel(f"region#{old.region}", site.site_id))
+                if site.region and (old is None or old.region != site.region):
+                    tx.save(GridItemModel(f"region#{site.region}", site.site_id))
+                if site.connection_kw() is not None:  # the periodic run's list of limited sites, in step
+                    tx.save(GridItemModel(_limited_area(site.site_id), site.site_id, data=_site_json(site)))
+                elif old is not None and old.connection_kw() is not None:  # it lost its limit: off the list
+                    tx.delete(GridItemModel(_limited_area(site.site_id), site.site_id))
+        except TransactWriteError as exc:
+            if replace or not _cancelled(exc):
+                raise
+            return False  # created meanwhile by another request
         return old is None
 
     def get(self, site_id: str) -> Site | None:

@@ -36,7 +36,7 @@ class DynamoUnknownChargers:
     def __init__(self, cap: int = DAILY_CAP):
         self.cap = cap
 
-    def seen(self, charge_point_id: str, source: str | None, at: datetime) -> bool:
+    def seen(self, charge_point_id: str, source: str | None, at: datetime) -> int:
         pk, stamp = _pk(at), iso(at)
         actions = [ConsoleModel.count.add(1), ConsoleModel.expires_at.set(at + RETENTION),
                    ConsoleModel.last_at.set(stamp), ConsoleModel.data.set(ConsoleModel.data | json.dumps({"first": stamp}))]
@@ -44,8 +44,8 @@ class DynamoUnknownChargers:
             actions.append(ConsoleModel.text.set(source[:64]))
         item = ConsoleModel(pk, charge_point_id)
         try:  # an id already seen today: count it
-            item.update(actions=actions, condition=ConsoleModel.sk.exists())
-            return True
+            item.update(actions=actions, condition=ConsoleModel.sk.exists())  # ALL_NEW: item.count is the new count
+            return int(item.count or 1)
         except UpdateError as exc:
             if not _failed(exc):
                 raise
@@ -54,10 +54,10 @@ class DynamoUnknownChargers:
                                              condition=ConsoleModel.count.does_not_exist() | (ConsoleModel.count < self.cap))
         except UpdateError as exc:
             if _failed(exc):
-                return False
+                return 0
             raise
         item.update(actions=actions)
-        return True
+        return int(item.count or 1)
 
     def recent(self, since: datetime, limit: int) -> list[UnknownCharger]:
         rows = []

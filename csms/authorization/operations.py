@@ -16,14 +16,21 @@ from typing import Any, Callable
 from csms.authorization import model as m
 from csms.authorization.model import IdTag, Policy, Reservation
 from csms.authorization.ports import AuthorizationStore
-from csms.authorization.rules import id_tag_info, local_list, reservation_state
+from csms.authorization.rules import id_tag_info, local_list, reservation_state, status_of
 from csms.ocpp.codec import OcppError
 from csms.ocpp.commands import CallOutcome, Commander
-from csms.operations import Forbidden, Invalid, NotFound, Principal
+from csms.operations import Conflict, Forbidden, Invalid, NotFound, Principal
 from csms.timeutil import iso
-from csms.views.ports import CallRecords, ChargerDirectory
+from csms.views.connector_range import check_connector_id, connector_count
+from csms.views.ports import CallRecords, ChargerDirectory, ConnectorReader
 
 MAX_RESERVATION = timedelta(days=7)
+# What a charger answers ReserveNow for a connector in each status (OCPP 1.6 section 5.13); Available
+# is the one status it reserves from.
+RESERVE_REFUSAL = {"Preparing": "Occupied", "Charging": "Occupied", "SuspendedEV": "Occupied",
+                   "SuspendedEVSE": "Occupied", "Finishing": "Occupied", "Reserved": "Occupied",
+                   "Faulted": "Faulted", "Unavailable": "Unavailable"}
+LIVE = ("requested", "reserved")  # reservation states that still hold a connector
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -46,11 +53,14 @@ def _answer(outcomes: dict[str, CallOutcome], command_id: str | None) -> dict[st
 
 class AuthorizationOperations:
     """Seams: ``store`` (``AuthorizationStore``), ``commander`` (platform-initiated calls),
-    ``calls`` (their outcomes), ``chargers`` (is there such a charger), ``clock`` (UTC)."""
+    ``calls`` (their outcomes), ``chargers`` (is there such a charger, its NumberOfConnectors),
+    ``clock`` (UTC), ``connectors`` (their latest status: a ReserveNow the charger would refuse is
+    refused before it is sent; None: not checked)."""
 
     def __init__(self, store: AuthorizationStore, commander: Commander, calls: CallRecords,
-                 chargers: ChargerDirectory, clock: Callable[[], datetime]):
+                 chargers: ChargerDirectory, clock: Callable[[], datetime], connectors: ConnectorReader | None = None):
         self.store, self.commander, self.calls, self.chargers, self.clock = store, commander, calls, chargers, clock
+        self.connectors = connectors
 
     def _operator(self, who: Principal, charge_point_id: str | None = None) -> None:
         if not who.operator:
@@ -78,11 +88,15 @@ class AuthorizationOperations:
 
     def put_tag(self, who: Principal, id_tag: str, *, blocked: bool = False, expiry: datetime | None = None,
                 parent: str | None = None, note: str | None = None) -> dict[str, Any]:
-        """Add or replace a tag (idTag and parent: 1-20 characters, OCPP 1.6 IdToken)."""
+        """Add or replace a tag (idTag and parent: 1-20 characters, OCPP 1.6 IdToken). A tag is not
+        its own parent (IdTagInfo.parentIdTag groups tags; IdToken is a case-insensitive CiString):
+        ``Invalid``."""
         self._operator(who)
         for name, value in (("id_tag", id_tag), ("parent", parent)):
             if value is not None and not 1 <= len(value) <= m.MAX_ID_TAG:
                 raise Invalid(f"{name} must be 1-{m.MAX_ID_TAG} characters (OCPP 1.6 IdToken)")
+        if parent and parent.casefold() == id_tag.casefold():
+            raise Invalid(f"idTag {id_tag} cannot be its own parent (parentIdTag names the group it belongs to)")
         tag = IdTag(id_tag, blocked, expiry, parent or None, note or None)
         self.store.put_tag(tag)
         return tag_json(tag, self.clock())
@@ -154,7 +168,7 @@ class AuthorizationOperations:
                         "expires_at": _ts(r.expires_at), "created_at": _ts(r.created_at),
                         "state": reservation_state(replace(r, status=status), now),
                         "answer": answer, "cancel_answer": cancel, "transaction_id": r.transaction_id,
-                        "command_id": r.command_id})
+                        "command_id": r.command_id, "cancel_command_id": r.cancel_command_id})
         return out
 
     def reservations(self, who: Principal, charge_point_id: str) -> list[dict[str, Any]]:
@@ -164,19 +178,26 @@ class AuthorizationOperations:
     def reserve(self, who: Principal, charge_point_id: str, connector_id: int, id_tag: str,
                 expires_at: datetime) -> dict[str, Any]:
         """ReserveNow (OCPP 1.6 section 5.13): connector 0 reserves the charger as a whole;
-        ``expires_at`` in the future, at most 7 days ahead."""
+        ``expires_at`` in the future, at most 7 days ahead. Refused before sending, as the charger
+        or the platform's own Authorize would refuse it: ``Invalid`` for an idTag that is not
+        Accepted here (Blocked, Expired, Invalid under the charger's policy) or a connector the
+        charger does not have; ``Conflict`` for a connector that is not Available (the charger's
+        Occupied / Faulted / Unavailable) or still held by a reservation of the platform."""
         self._operator(who, charge_point_id)
         now = self.clock()
         if not now < expires_at <= now + MAX_RESERVATION:
             raise Invalid("expires_at must be in the future, at most 7 days ahead")
-        if connector_id < 0:
-            raise Invalid("connector_id must be >= 0")
         if not 1 <= len(id_tag) <= m.MAX_ID_TAG:
             raise Invalid(f"id_tag must be 1-{m.MAX_ID_TAG} characters")
+        policy, tag = self.store.lookup(charge_point_id, id_tag)
+        status = status_of(policy, tag, now)
+        if status != m.ACCEPTED:
+            raise Invalid(f"idTag {id_tag} is {status} on {charge_point_id}: it could not start a transaction "
+                          "on the reserved connector")
+        self._check_connector(charge_point_id, connector_id)
         reservation_id = self.store.next_reservation_id()
         payload: dict[str, Any] = {"connectorId": connector_id, "expiryDate": iso(expires_at), "idTag": id_tag,
                                    "reservationId": reservation_id}
-        tag = self.store.get_tag(id_tag)
         if tag is not None and tag.parent:
             payload["parentIdTag"] = tag.parent
         sent = self._send(charge_point_id, "ReserveNow", payload)
@@ -184,12 +205,42 @@ class AuthorizationOperations:
                                                now, command_id=sent["command_id"]))
         return {**sent, "reservation_id": reservation_id}
 
+    def _check_connector(self, charge_point_id: str, connector_id: int) -> None:
+        """The connector exists and could be reserved now (the charger's latest status, the platform's
+        live reservations)."""
+        statuses = {c.connector_id: c.status for c in self.connectors.list(charge_point_id)} if self.connectors else {}
+        check_connector_id(charge_point_id, connector_id,
+                           connector_count(self.chargers.capabilities(charge_point_id), statuses))
+        for r in self._reservations(charge_point_id, self._outcomes(charge_point_id)):
+            cancelling = r["cancel_command_id"] is not None and r["cancel_answer"] is None  # queued after it
+            if r["connector_id"] == connector_id and r["state"] in LIVE and not cancelling:
+                raise Conflict(f"connector {connector_id} of {charge_point_id} is held by reservation "
+                               f"{r['reservation_id']} for {r['id_tag']} until {r['expires_at']} "
+                               f"(csms charger unreserve {charge_point_id} {r['reservation_id']})")
+        if connector_id > 0 and statuses.get(connector_id) in RESERVE_REFUSAL:
+            raise Conflict(f"connector {connector_id} of {charge_point_id} is {statuses[connector_id]}: the charger "
+                           f"would answer ReserveNow {RESERVE_REFUSAL[statuses[connector_id]]}")
+        others = [s for i, s in statuses.items() if i > 0]
+        if connector_id == 0 and others and "Available" not in others:
+            raise Conflict(f"no connector of {charge_point_id} is Available: the charger would refuse ReserveNow "
+                           "for connector 0")
+
     def cancel_reservation(self, who: Principal, charge_point_id: str, reservation_id: int) -> dict[str, Any]:
-        """CancelReservation; the reservation shows ``cancelled`` once the charger accepts."""
+        """CancelReservation; the reservation shows ``cancelled`` once the charger accepts.
+        ``NotFound`` when there is no live reservation of that id (never made, or already cancelled,
+        used, refused or expired: the charger would answer Rejected, section 5.2); ``Conflict`` while
+        an earlier CancelReservation of it awaits the charger's answer."""
         self._operator(who, charge_point_id)
         found = self.store.reservation(charge_point_id, reservation_id)
         if found is None:
             raise NotFound(f"no reservation {reservation_id} on {charge_point_id}")
+        shown = next(r for r in self._reservations(charge_point_id, self._outcomes(charge_point_id))
+                     if r["reservation_id"] == reservation_id)
+        if shown["state"] not in LIVE:
+            raise NotFound(f"no reservation {reservation_id} on {charge_point_id} to cancel: it is {shown['state']}")
+        if shown["cancel_command_id"] is not None and shown["cancel_answer"] is None:
+            raise Conflict(f"CancelReservation {reservation_id} was already sent (command {found.cancel_command_id}): "
+                           "awaiting the charger's answer")
         sent = self._send(charge_point_id, "CancelReservation", {"reservationId": reservation_id})
         self.store.put_reservation(replace(found, cancel_command_id=sent["command_id"]))
         return {**sent, "reservation_id": reservation_id}

@@ -100,8 +100,9 @@ class SiteStore(Protocol):
     """Sites (``csms.charging.sites.Site``) and which charger is on which (one site per charger).
     Every read is by key: a site's chargers are one Query on the site, never a Scan."""
 
-    def put(self, site: Site) -> bool:
-        """Create or replace a site (its chargers stay); True when it is new."""
+    def put(self, site: Site, replace: bool = True) -> bool:
+        """Create or replace a site (its chargers stay); True when it is new. With ``replace=False``
+        an existing site is left as it is (a conditional write) and False is returned."""
 
     def get(self, site_id: str) -> Site | None: ...
 

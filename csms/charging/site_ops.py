@@ -15,7 +15,7 @@ from typing import Any, Callable, Protocol
 from csms.charging.groups import FLEET, EventTarget, GridEvent, GroupError, check_event, check_site
 from csms.charging.ports import Replan, SiteStore, TargetedEvents
 from csms.charging.sites import Site
-from csms.operations import Forbidden, Invalid, NotFound, Principal
+from csms.operations import Conflict, Forbidden, Invalid, NotFound, Principal
 from csms.timeutil import iso
 
 
@@ -77,15 +77,19 @@ class SiteOperations:
             raise NotFound(f"no site {site_id}")
         return site_json(site, self.sites.members(site_id))
 
-    def put_site(self, who: Principal, site_id: str, **fields: Any) -> tuple[dict, bool]:
+    def put_site(self, who: Principal, site_id: str, replace: bool = True, **fields: Any) -> tuple[dict, bool]:
         """Create or replace a site (``check_site``'s fields); (the site, created?). Its chargers are
-        re-planned against the new limit."""
+        re-planned against the new limit. ``replace=False`` only creates: ``Conflict`` when the site
+        exists (``POST /v1/sites``, ``csms site add`` without ``--replace``)."""
         self._operator(who)
         try:
             site = check_site(site_id, **fields)
         except GroupError as exc:
             raise Invalid(str(exc)) from exc
-        created = self.sites.put(site)
+        created = self.sites.put(site, replace=replace)
+        if not created and not replace:
+            raise Conflict(f"site {site_id} already exists (csms site add --replace, or PUT /v1/sites/{site_id}, "
+                           "replaces it)")
         members = self.sites.members(site_id)
         if members:
             self._ask(members[0])  # one request: the re-plan covers the whole site

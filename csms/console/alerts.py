@@ -33,7 +33,7 @@ PROFILES_REFUSED = "profiles_refused"
 AUTH_FAILURES = "auth_failures"
 KINDS = (OFFLINE, FAULTED, LONG_TRANSACTION, PROFILES_REFUSED, AUTH_FAILURES)
 RETENTION = timedelta(days=30)
-AUTH_FAILURES_ALERT_AT = 5  # wrong keys (or unknown ids) from one source within lockout.FORGET_AFTER
+AUTH_FAILURES_ALERT_AT = 5  # wrong keys for a charger from one source (lockout.FORGET_AFTER), or tries of an unknown id in a UTC day
 NO_ERROR = "NoError"
 
 
@@ -124,11 +124,14 @@ class Alerts:
 
     def on_auth_failures(self, charge_point_id: str | None, source: str | None, count: int, at: datetime,
                          known_charger: bool) -> None:
-        """Refused handshakes: one alert when ``count`` (within the lockout window) reaches
-        ``AUTH_FAILURES_ALERT_AT``: a wrong key for a known charger, or unknown ids from a source."""
+        """Refused handshakes of one charge point id: one alert when ``count`` reaches
+        ``AUTH_FAILURES_ALERT_AT``. The two reasons are counted apart, each under the id it concerns:
+        ``known_charger``, wrong keys for that charger from ``source`` (the lockout's pair counter,
+        ``csms.ocpp.lockout``); else tries of that unknown id in the UTC day (``csms.console.unknown``).
+        A source guessing many ids is the lockout's to throttle (its own counter), not an alert here."""
         if count != AUTH_FAILURES_ALERT_AT:
             return
-        reason = "wrong key" if known_charger else "unknown charge point ids"
+        reason = "wrong key" if known_charger else "unknown charge point id"
         self.raise_alert(Alert(AUTH_FAILURES, charge_point_id or "-", at,
                                {"source": source, "failures": count, "reason": reason}))
 

@@ -35,9 +35,10 @@ class AlertStore(Protocol):
 class UnknownChargerStore(Protocol):
     """Charge point ids that tried to connect without being registered (issue 22, item 8)."""
 
-    def seen(self, charge_point_id: str, source: str | None, at: datetime) -> bool:
+    def seen(self, charge_point_id: str, source: str | None, at: datetime) -> int:
         """Count an attempt (one write for an id already seen today; two for a new one, which the
-        day's cap may refuse: False, nothing stored)."""
+        day's cap may refuse: 0, nothing stored); the id's attempts that UTC day, this one included
+        (the write's own answer: no read)."""
 
     def recent(self, since: datetime, limit: int) -> list["UnknownCharger"]:
         """Ids seen since ``since``, the most recently seen first, one row per id."""

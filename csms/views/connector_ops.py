@@ -21,6 +21,7 @@ from typing import Any
 
 from csms.operations import Invalid, NotFound, Operations, Principal
 from csms.timeutil import iso
+from csms.views.connector_range import check_connector_id, connector_count
 from csms.views.fleet import charger_overview
 from csms.views.state import ConnectorState
 
@@ -83,11 +84,17 @@ class ConnectorOperations:
     def request_composite(self, who: Principal, charge_point_id: str, connector_id: int,
                           duration_s: int = 86_400, unit: str | None = None) -> dict[str, Any]:
         """Queue GetCompositeSchedule for ``connector_id`` (0: the charger's grid connection) over
-        ``duration_s`` seconds from now, in ``unit`` (W or A; None: the charger's choice)."""
+        ``duration_s`` seconds from now, in ``unit`` (W or A; None: the charger's choice). A connector
+        the charger does not have is refused (``Invalid`` naming its count,
+        ``csms.views.connector_range``): the charger would answer Rejected."""
         if not 1 <= duration_s <= MAX_COMPOSITE_S:
             raise Invalid(f"duration_s must be 1-{MAX_COMPOSITE_S}")
-        if connector_id < 0:
-            raise Invalid("connector_id must be >= 0")
+        ops = self.ops
+        ops._operator(who)
+        ops._visible(who, charge_point_id)
+        reported = [c.connector_id for c in ops.connectors.list(charge_point_id)]
+        check_connector_id(charge_point_id, connector_id,
+                           connector_count(ops.chargers.capabilities(charge_point_id), reported))
         payload: dict[str, Any] = {"connectorId": connector_id, "duration": duration_s}
         if unit is not None:
             if unit not in ("W", "A"):

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from csms_local.platform import LocalPlatform
-from tests.e2e.helpers import open_charger
+from tests.e2e.helpers import make_state, open_charger
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,8 +24,18 @@ def csms(*args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_register_offline_then_connect_list_and_command(tmp_path):
-    state = str(tmp_path / "state")
+@pytest.fixture(scope="module")
+def made_state(tmp_path_factory) -> Path:
+    """One platform state for the module, copied by each test that runs the CLI before a platform."""
+    return make_state(tmp_path_factory.mktemp("made") / "state")
+
+
+def _copy(made_state: Path, tmp_path: Path) -> str:
+    return str(shutil.copytree(made_state, tmp_path / "state"))
+
+
+def test_register_offline_then_connect_list_and_command(tmp_path, made_state):
+    state = _copy(made_state, tmp_path)
     added = csms("charger", "add", "CP-7", "--state-dir", state)
     assert added.returncode == 0, added.stderr
     key = added.stdout.split("AuthorizationKey: ")[1].split()[0]
@@ -75,8 +88,8 @@ def test_register_offline_then_connect_list_and_command(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
 
 
-def test_signals_upload_and_grid_events(tmp_path):
-    state = str(tmp_path / "state")
+def test_signals_upload_and_grid_events(tmp_path, made_state):
+    state = _copy(made_state, tmp_path)
     up = csms("signals", "upload", "--prices", "data/gb_agile_prices.csv", "--carbon", "data/gb_carbon_intensity.csv",
               "--state-dir", state)
     assert up.returncode == 0, up.stderr
@@ -90,8 +103,8 @@ def test_signals_upload_and_grid_events(tmp_path):
     assert "50 kW" not in csms("event", "list", "--state-dir", state).stdout
 
 
-def test_bad_arguments_get_one_line_and_exit_2(tmp_path):
-    state = str(tmp_path / "state")
+def test_bad_arguments_get_one_line_and_exit_2(tmp_path, made_state):
+    state = _copy(made_state, tmp_path)
     for args, message in [
         (("charger", "add", "CP1", "--password", "short", "--state-dir", state), "16"),
         (("charger", "add", "a/b", "--state-dir", state), "without '/'"),
@@ -101,10 +114,13 @@ def test_bad_arguments_get_one_line_and_exit_2(tmp_path):
         (("event", "add", "--start", "2030-01-01T19:00:00Z", "--end", "2030-01-01T17:00:00Z", "--cap-kw", "5",
           "--state-dir", state), "--end must be after --start"),
         (("nonsense",), "invalid choice"),
+        (("charger", "list", "--state-dir", state + "-typo"), f"no platform state in {state}-typo"),
+        (("token", "bob", "--state-dir", state + "-typo"), f"no platform state in {state}-typo"),
     ]:
         result = csms(*args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, args
+    assert not Path(state + "-typo").exists()  # a mistyped --state-dir makes no new, empty platform
 
 
 def test_api_commands_over_https_and_in_process(tmp_path):
@@ -149,7 +165,7 @@ def test_api_commands_over_https_and_in_process(tmp_path):
     assert lines[1].split()[:2] == ["CP-A", "1"] and lines[-1].split()[:2] == ["total", "1"]
     assert [c["id"] for c in json.loads(r["alice_chargers"].stdout)] == ["CP-A"]
     for name, words in (("alice_other", "404: no charger CP-B"), ("alice_event", "403: only operators"),
-                        ("no_token", "401"), ("bad_from", "422"), ("unreachable", "cannot reach")):
+                        ("no_token", "401"), ("bad_from", "is not a date or ISO 8601 time"), ("unreachable", "cannot reach")):
         assert r[name].returncode == 2 and words in r[name].stderr, (name, r[name].stderr)
         assert r[name].stderr.count("\n") == 1 and "Traceback" not in r[name].stderr
     assert json.loads(r["local_sessions"].stdout)["totals"]["sessions"] == 1

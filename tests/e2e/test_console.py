@@ -17,14 +17,14 @@ from ocpp.v16.enums import Action
 
 from adapters.wiring import build_operations
 from csms.operations import Principal
+from tests.e2e import helpers
 from tests.e2e.helpers import open_charger, screenshot_path
 from tests.e2e.test_session_over_wss import Client, iso
-from tests.e2e.test_web import CHROMEDRIVER, CHROMIUM, REQUESTS, _browser  # skips the module without Chromium
 
 KEY = "0123456789abcdef0123"
 OPS = Principal("ops", operator=True)
 SCREENSHOT = screenshot_path("console-connectors-auth.png")
-assert CHROMIUM and CHROMEDRIVER
+helpers.require_chromium()
 
 
 class Charger(Client):
@@ -70,14 +70,11 @@ def _browse(platform) -> dict:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     seen: dict = {}
-    browser = _browser()
-    try:
-        # ~10 API requests in a row, each a DynamoDB round trip on a busy CI core; a section redraws itself
-        # after each action (a found element can go stale between finding and reading it)
-        wait = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
+    # ~10 API requests in a row, each a DynamoDB round trip on a busy CI core; a section redraws itself
+    # after each action (a found element can go stale between finding and reading it)
+    with helpers.browser(60, ignored_exceptions=(StaleElementReferenceException,)) as (browser, wait):
         browser.get(platform.web_url)
         wait.until(ec.presence_of_element_located((By.ID, "fleet")))
         browser.get(platform.api_url + "/#/chargers/CP001")
@@ -106,12 +103,6 @@ def _browse(platform) -> dict:
         browser.get(platform.api_url + "/#/authorization")
         wait.until(ec.presence_of_element_located((By.ID, "id-tags")))
         seen["tags"] = browser.find_element(By.ID, "id-tags").text
-    except Exception as exc:  # say what the page showed
-        raise AssertionError(f"page at {browser.current_url}: {browser.find_element(By.TAG_NAME, 'body').text[:2000]}"
-                             f"\nconsole: {browser.get_log('browser')[-10:]}"
-                             f"\nrequests: {browser.execute_script(REQUESTS)}") from exc
-    finally:
-        browser.quit()
     return seen
 
 

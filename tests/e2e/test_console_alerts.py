@@ -164,7 +164,7 @@ def test_the_console_page_log_tail_alerts_session_close_csv_and_one_click_regist
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.e2e.test_web import _browser
+    from tests.e2e.helpers import chromium as _browser
 
     platform.add_charger("PAGE1", KEY)
     shot = screenshot_path("console-log-alerts.png")

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 from bench.crash_points import ROOT, check, run_sessions
+from tests.e2e.helpers import make_state
 
 
 def test_sigkill_after_start_between_meter_values_and_after_stop_loses_nothing_acknowledged(tmp_path):
@@ -28,7 +29,7 @@ def test_sigkill_after_start_between_meter_values_and_after_stop_loses_nothing_a
 def test_sigterm_while_the_platform_starts_ends_in_a_clean_stop(tmp_path):
     """The OCPP port is open (a charger could be answered) and endpoint.json not yet written when
     SIGTERM arrives: the platform stops as on Ctrl-C and keeps its state (it used to die)."""
-    state = tmp_path / "state"
+    state = make_state(tmp_path / "state")
     added = subprocess.run([sys.executable, "-m", "csms_local.cli", "charger", "add", "CP-T", "--state-dir", str(state)],
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert added.returncode == 0, added.stderr

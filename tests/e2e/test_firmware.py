@@ -77,7 +77,7 @@ def browse(platform, campaign_id: str) -> dict:
         if os.environ.get("CI"):
             raise RuntimeError("CI needs Debian's chromium and chromium-driver (.ci/run installs them)")
         return None  # a developer machine without a browser: the page is checked by CI
-    from tests.e2e.test_web import _browser
+    from tests.e2e.helpers import chromium as _browser
 
     browser = _browser()
     try:

@@ -261,7 +261,7 @@ def test_the_web_page_shows_the_report(world, checks):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.e2e.test_web import _browser
+    from tests.e2e.helpers import chromium as _browser
 
     shot = screenshot_path("onboarding-report.png")
     browser = _browser()

@@ -17,22 +17,20 @@ from websockets.exceptions import InvalidStatus
 
 from csms_local.platform import LocalPlatform
 from csms_local.tls import client_context
+from tests.e2e import helpers
 from tests.e2e.helpers import call, screenshot_path
-from tests.e2e.test_web import REQUESTS, _browser
 
 SCREENSHOT = screenshot_path("security-page.png")
 KEY = "0123456789abcdef0123"
+helpers.require_chromium()
 
 
 def _browse(platform) -> dict:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     seen: dict = {}
-    browser = _browser()
-    try:
-        wait = WebDriverWait(browser, 30)
+    with helpers.browser(30) as (browser, wait):
         browser.get(platform.web_url)
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-charger="CP001"]'))).find_element(
             By.LINK_TEXT, "CP001").click()
@@ -63,12 +61,6 @@ def _browse(platform) -> dict:
         button.click()
         wait.until(lambda b: b.find_element(By.ID, "security-profile").text == "3")
         seen["cp002_after"] = browser.find_element(By.ID, "security").text
-    except Exception as exc:  # say what the page showed
-        raise AssertionError(f"page at {browser.current_url}: {browser.find_element(By.TAG_NAME, 'body').text[:2000]}"
-                             f"\nconsole: {browser.get_log('browser')[-10:]}"
-                             f"\nrequests: {browser.execute_script(REQUESTS)}") from exc
-    finally:
-        browser.quit()
     return seen
 
 

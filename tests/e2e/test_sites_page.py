@@ -12,21 +12,20 @@ import pytest
 
 from csms.charging.groups import EventTarget
 from csms_local.platform import LocalPlatform
+from tests.e2e import helpers
 from tests.e2e.helpers import screenshot_path
-from tests.e2e.test_web import KEY, REQUESTS, _browser
 
 SCREENSHOT = screenshot_path("sites-page.png")
+KEY = "0123456789abcdef0123"
+helpers.require_chromium()
 
 
 def _browse(platform) -> dict:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     seen: dict = {}
-    browser = _browser()
-    try:
-        wait = WebDriverWait(browser, 30)
+    with helpers.browser(30) as (browser, wait):
         browser.get(platform.web_url)
         wait.until(ec.presence_of_element_located((By.ID, "fleet")))
         browser.find_element(By.LINK_TEXT, "Sites").click()
@@ -49,11 +48,6 @@ def _browse(platform) -> dict:
         wait.until(lambda b: "no charger NOPE" in b.find_element(By.ID, "message").text)
         SCREENSHOT.parent.mkdir(exist_ok=True)
         browser.save_screenshot(str(SCREENSHOT))
-    except Exception as exc:  # say what the page showed
-        raise AssertionError(f"page at {browser.current_url}: {browser.find_element(By.TAG_NAME, 'body').text[:2000]}"
-                             f"\nrequests: {browser.execute_script(REQUESTS)}") from exc
-    finally:
-        browser.quit()
     return seen
 
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import shutil
-import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,43 +15,21 @@ from ocpp.v16 import call
 
 from csms_local.http_api import add_token
 from csms_local.platform import LocalPlatform
+from tests.e2e import helpers
 from tests.e2e.helpers import screenshot_path, open_charger
 from tests.e2e.test_session_over_wss import Client, iso
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOT = screenshot_path("session-page.png")
 KEY = "0123456789abcdef0123"
-REQUESTS = "return performance.getEntriesByType('resource').map(e => e.name + ' ' + e.responseStatus)"
-
-if not (CHROMIUM and CHROMEDRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Debian's chromium and chromium-driver (.ci/run installs them)")
-    pytest.skip("Debian's chromium and chromium-driver are not installed", allow_module_level=True)
-
-
-def _browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1200,1100", f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}"):
-        options.add_argument(flag)
-    options.accept_insecure_certs = True  # the local platform's own CA
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+helpers.require_chromium()
 
 
 def _browse(platform, driver_token: str) -> dict:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     seen: dict = {}
-    browser = _browser()
-    try:
-        wait = WebDriverWait(browser, 30)
+    with helpers.browser(30) as (browser, wait):
         browser.get(platform.web_url)
         row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-charger="CP001"]')))
         wait.until(lambda b: "charging" in b.find_element(By.CSS_SELECTOR, 'tr[data-charger="CP001"]').text)
@@ -89,12 +64,6 @@ def _browse(platform, driver_token: str) -> dict:
         wait.until(ec.presence_of_element_located((By.ID, "fleet")))
         seen["driver_fleet"] = browser.find_element(By.ID, "fleet").text
         seen["who"] = browser.find_element(By.ID, "who").text
-    except Exception as exc:  # say what the page showed
-        raise AssertionError(f"page at {browser.current_url}: {browser.find_element(By.TAG_NAME, 'body').text[:2000]}"
-                             f"\nconsole: {browser.get_log('browser')[-10:]}"
-                             f"\nrequests: {browser.execute_script(REQUESTS)}") from exc
-    finally:
-        browser.quit()
     return seen
 
 

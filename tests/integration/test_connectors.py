@@ -69,3 +69,18 @@ def test_the_composite_schedule_is_asked_stored_with_its_time_and_shown_beside_t
     bad = call("POST", "/v1/chargers/CP001/connectors/1/composite-schedule", body={"duration_s": 0})
     assert bad[0] == 422
     assert call("POST", "/v1/chargers/CP001/connectors/1/composite-schedule", who={"sub": "x"}, body={})[0] in (403, 404)
+
+
+def test_a_composite_schedule_of_a_connector_the_charger_does_not_have_is_refused_with_its_count(online):  # noqa: F811
+    # new-user probe: connector 7 of a two-connector charger was asked for, and the charger answered Rejected
+    rt, client = online
+    _status(client, 1, "Available")
+    _status(client, 2, "Available")
+    status, refused = call("POST", "/v1/chargers/CP001/connectors/7/composite-schedule", body={"duration_s": 3600})
+    assert status == 400 and refused["message"] == ("CP001 has 2 connectors: connector_id must be 0-2 "
+                                                    "(0: the charger as a whole)")
+    rt.chargers.record_capabilities("CP001", {"NumberOfConnectors": "3"})  # GetConfiguration told a third
+    assert call("POST", "/v1/chargers/CP001/connectors/3/composite-schedule", body={"duration_s": 3600})[0] == 202
+    assert _sent(rt)[3] == {"connectorId": 3, "duration": 3600}
+    assert call("POST", "/v1/chargers/CP001/connectors/4/composite-schedule", body={})[1]["message"].startswith(
+        "CP001 has 3 connectors")

@@ -171,6 +171,31 @@ def test_a_refused_charging_profile_and_repeated_wrong_keys_are_alerts(charger):
     assert call("GET", "/v1/alerts", query={"kind": "nonsense"})[0] == 400
 
 
+def test_wrong_keys_and_unknown_ids_from_one_source_alert_apart_each_under_its_own_id(charger, caplog):
+    from handlers.observability import logger
+
+    # new-user probe: both kinds were counted on the source's one counter and alerted under the last id,
+    # and a refused handshake's log line carried the previous connection's correlation id
+    charger.handshake()  # CP001 connected: its id is the logger's correlation id
+    wrong = ChargerClient(charger.rt, "CP001", "wrong-key-0123456789")
+    ghost = ChargerClient(charger.rt, "GHOST1", "whatever-key-0123456789")
+    for _ in range(4):  # eight failures from the one source, four of each kind
+        for client in (wrong, ghost):
+            with pytest.raises(Exception, match="Unauthorized"):
+                client.handshake()
+    assert _alerts("auth_failures") == []
+    caplog.clear()
+    for client in (wrong, ghost):
+        with pytest.raises(Exception, match="Unauthorized"):
+            client.handshake()
+    shown = sorted((a["charger"], a["detail"]["reason"], a["detail"]["failures"]) for a in _alerts("auth_failures"))
+    assert shown == [("CP001", "wrong key", 5), ("GHOST1", "unknown charge point id", 5)]
+    refused = [json.loads(logger.registered_formatter.format(r)) for r in caplog.records
+               if r.getMessage() == "connection refused"]  # each line as CloudWatch gets it
+    assert [r["charge_point_id"] for r in refused] == ["CP001", "GHOST1"]
+    assert all(r.get("correlation_id") is None for r in refused)  # not the connected CP001's
+
+
 def test_in_aws_each_alert_is_an_eventbridge_event(charger, monkeypatch):
     import boto3
 

@@ -333,4 +333,4 @@ def test_the_committed_openapi_document_matches_the_routes():
     routes = {(r.method.lower() if isinstance(r.method, str) else r.method[0].lower(), r.openapi_path)
               for r in http_api.app._static_routes + http_api.app._dynamic_routes}
     documented = {(m, p) for p, ops in generated["paths"].items() for m in ops}
-    assert routes == documented and len(documented) == 65  # + review, handshake (14), auth failures x2 (21), security x3 (17), firmware and diagnostics x10 (19), onboarding x6 (18), sites x6 (16), console x6 and authorization / connectors x12 (22)
+    assert routes == documented and len(documented) == 66  # + review, handshake (14), auth failures x2 (21), security x3 (17), firmware and diagnostics x10 (19), onboarding x6 (18), sites x6 (16) + POST /v1/sites, console x6 and authorization / connectors x12 (22)

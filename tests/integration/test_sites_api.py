@@ -98,3 +98,16 @@ def test_drivers_cannot_touch_sites(fleet):
     assert call("PUT", "/v1/sites/depot", who=ALICE, body={"limit_kw": 5})[0] == 403
     rt, _ = fleet
     assert rt.sites.listed() == []
+
+
+def test_creating_a_site_that_exists_is_a_409_and_leaves_it_as_it_was(fleet):
+    # new-user probe: csms site add silently overwrote an existing site
+    rt, _ = fleet
+    status, site = call("POST", "/v1/sites", body={"id": "depot", "region": "north", "limit_kw": 22})
+    assert status == 201 and site["id"] == "depot" and site["connection_kw"] == 22
+    status, refused = call("POST", "/v1/sites", body={"id": "depot", "limit_kw": 5})
+    assert status == 409 and "site depot already exists" in refused["message"] and "--replace" in refused["message"]
+    assert rt.sites.get("depot").limit_kw == 22 and [s.site_id for s in rt.sites.in_region("north")] == ["depot"]
+    assert call("PUT", "/v1/sites/depot", body={"limit_kw": 5})[0] == 200  # PUT replaces, as documented
+    assert rt.sites.get("depot").limit_kw == 5
+    assert call("POST", "/v1/sites", body={"id": "bad id", "limit_kw": 5})[0] == 400

@@ -16,7 +16,7 @@ from csms.ocpp.answers import AnswerHandler
 from csms.ocpp.codec import CallResult
 from csms.ocpp.commands import Commander
 from csms.ocpp.v16.central import CentralSystem
-from csms.operations import Forbidden, Invalid, NotFound, Principal
+from csms.operations import Conflict, Forbidden, Invalid, NotFound, Principal
 from tests.fakes import (MemoryAuthorization, MemoryCallQueue, MemoryChargers, MemoryConnectors, MemoryMeter,
                          MemoryPoster, MemoryReview, MemorySessions)
 
@@ -185,3 +185,72 @@ def test_operators_only_and_bad_input_is_refused_in_one_line(world):
         ops.delete_tag(OPS, "NEVER")
     with pytest.raises(NotFound):
         ops.cancel_reservation(OPS, "CP", 999)
+
+
+def _status(connectors, connector_id, status):
+    from csms.model import ConnectorStatus
+
+    connectors.record_status("CP", ConnectorStatus(connector_id, status, "NoError", NOW, NOW))
+
+
+def test_a_reservation_the_charger_would_refuse_is_refused_before_it_is_sent(world):
+    # new-user probe: a blocked idTag, a busy connector and connector 7 of a 2-connector charger were all sent
+    ops, store, commander, poster = world
+    connectors = MemoryConnectors()
+    ops = AuthorizationOperations(store, commander, commander.queue, ops.chargers, lambda: NOW, connectors)
+    ops.chargers.record_capabilities("CP", {"NumberOfConnectors": "2"})
+    _status(connectors, 1, "Charging")
+    _status(connectors, 2, "Available")
+    ops.put_tag(OPS, "STOLEN", blocked=True)
+    ops.put_tag(OPS, "OLD", expiry=NOW - timedelta(days=1))
+    until = NOW + timedelta(minutes=30)
+    with pytest.raises(Invalid, match="idTag STOLEN is Blocked"):
+        ops.reserve(OPS, "CP", 2, "STOLEN", until)
+    with pytest.raises(Invalid, match="idTag OLD is Expired"):
+        ops.reserve(OPS, "CP", 2, "OLD", until)
+    with pytest.raises(Conflict, match="connector 1 of CP is Charging: the charger would answer ReserveNow Occupied"):
+        ops.reserve(OPS, "CP", 1, "GOOD", until)
+    with pytest.raises(Invalid, match="CP has 2 connectors: connector_id must be 0-2"):
+        ops.reserve(OPS, "CP", 7, "GOOD", until)
+    assert poster.sent == [] and ops.reservations(OPS, "CP") == []  # nothing sent, nothing stored
+    made = ops.reserve(OPS, "CP", 2, "GOOD", until)  # the one that can be made is
+    assert json.loads(poster.sent[-1][1])[2] == "ReserveNow"
+    with pytest.raises(Conflict, match=f"held by reservation {made['reservation_id']} for GOOD"):
+        ops.reserve(OPS, "CP", 2, "OTHER", until)
+    _status(connectors, 2, "Faulted")
+    with pytest.raises(Conflict, match="no connector of CP is Available"):
+        ops.reserve(OPS, "CP", 0, "GOOD", until)
+    ops.store.set_policy("CP", Policy(ID_TAGS))
+    with pytest.raises(Invalid, match="idTag STRANGER is Invalid"):  # not on the list of an id_tags charger
+        ops.reserve(OPS, "CP", 0, "STRANGER", until)
+
+
+def test_a_second_cancel_says_there_is_no_reservation_to_cancel(world):
+    ops, store, commander, poster = world
+    made = ops.reserve(OPS, "CP", 1, "GOOD", NOW + timedelta(minutes=30))
+    _answer(commander, poster, {"status": "Accepted"})
+    first = ops.cancel_reservation(OPS, "CP", made["reservation_id"])
+    assert first["status"] == "sent"
+    with pytest.raises(Conflict, match="already sent .* awaiting the charger's answer"):
+        ops.cancel_reservation(OPS, "CP", made["reservation_id"])
+    _answer(commander, poster, {"status": "Accepted"})
+    with pytest.raises(NotFound, match=f"no reservation {made['reservation_id']} on CP to cancel: it is cancelled"):
+        ops.cancel_reservation(OPS, "CP", made["reservation_id"])
+    assert [json.loads(f)[2] for _, f in poster.sent] == ["ReserveNow", "CancelReservation"]
+
+
+def test_a_connector_whose_reservation_is_being_cancelled_can_be_reserved_again(world):
+    ops, store, commander, poster = world
+    made = ops.reserve(OPS, "CP", 1, "GOOD", NOW + timedelta(minutes=30))
+    ops.cancel_reservation(OPS, "CP", made["reservation_id"])  # queued behind the ReserveNow
+    again = ops.reserve(OPS, "CP", 1, "OTHER", NOW + timedelta(minutes=30))  # queued behind both
+    assert again["reservation_id"] != made["reservation_id"]
+
+
+def test_an_id_tag_cannot_be_its_own_parent(world):
+    ops, store, *_ = world
+    for parent in ("FLEET1", "fleet1"):  # IdToken is case-insensitive (CiString20Type)
+        with pytest.raises(Invalid, match="idTag FLEET1 cannot be its own parent"):
+            ops.put_tag(OPS, "FLEET1", parent=parent)
+    assert store.get_tag("FLEET1") is None
+    assert ops.put_tag(OPS, "CARD7", parent="FLEET1")["parent"] == "FLEET1"
