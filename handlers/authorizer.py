@@ -85,6 +85,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                     logger.exception("could not record the unknown charger")
             if rt.alerts is not None and tries:
                 rt.alerts.on_auth_failures(decision.charge_point_id, source_ip, tries, now, known)
+            if rt.alerts is not None:  # a source sweeping ids or keys: one alert as the lockout starts to throttle it
+                rt.alerts.on_source_failures(source_ip, attempt.count_after_failure(False), now)
         # The metric filter AuthFailures (infra/monitoring.py) counts these lines
         logger.warning(
             "connection refused",

@@ -135,6 +135,19 @@ class Alerts:
         self.raise_alert(Alert(AUTH_FAILURES, charge_point_id or "-", at,
                                {"source": source, "failures": count, "reason": reason}))
 
+    def on_source_failures(self, source: str | None, count: int, at: datetime) -> None:
+        """Refused handshakes from one source, of any charge point id and either reason (wrong key,
+        unknown id): one alert, under charger ``"-"``, when ``count`` (the lockout's source counter
+        within ``lockout.FORGET_AFTER``) reaches ``lockout.SOURCE_FREE``, the failure from which the
+        lockout throttles the source (``csms.ocpp.lockout``). Someone guessing ids or keys from one
+        address is seen even when no single id reaches ``AUTH_FAILURES_ALERT_AT``."""
+        from csms.ocpp.lockout import SOURCE_FREE
+
+        if count != SOURCE_FREE:
+            return
+        self.raise_alert(Alert(AUTH_FAILURES, "-", at, {"source": source, "failures": count,
+                                                         "reason": "failed handshakes from one source: throttled"}))
+
     def _schedule(self, check: DueCheck) -> None:
         try:
             self.store.schedule(check)

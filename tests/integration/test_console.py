@@ -196,6 +196,20 @@ def test_wrong_keys_and_unknown_ids_from_one_source_alert_apart_each_under_its_o
     assert all(r.get("correlation_id") is None for r in refused)  # not the connected CP001's
 
 
+def test_a_source_guessing_many_unknown_ids_is_one_alert_when_the_lockout_throttles_it(charger):
+    from csms.ocpp.lockout import SOURCE_FREE
+
+    # no single id reaches the per-id threshold, but the source as a whole is sweeping ids
+    for n in range(SOURCE_FREE - 1):
+        with pytest.raises(Exception, match="Unauthorized"):
+            ChargerClient(charger.rt, f"GUESS{n:03d}", "whatever-key-0123456789").handshake()
+    assert _alerts("auth_failures") == []
+    with pytest.raises(Exception, match="Unauthorized"):
+        ChargerClient(charger.rt, "GUESS999", "whatever-key-0123456789").handshake()
+    shown = [(a["charger"], a["detail"]["failures"], a["detail"]["reason"]) for a in _alerts("auth_failures")]
+    assert shown == [("-", SOURCE_FREE, "failed handshakes from one source: throttled")]
+
+
 def test_in_aws_each_alert_is_an_eventbridge_event(charger, monkeypatch):
     import boto3
 
