@@ -41,7 +41,7 @@ def test_backfill_indexes_chargers_and_active_sessions_written_before_the_indexe
     SessionModel("OLD1", 7, connector_id=1, id_tag="T", meter_start_wh=0, started_at=utcnow(),
                  start_received_at=utcnow(), active=True).save()
     assert rt.chargers.list() == [] and rt.sessions.all_active() == []
-    assert backfill() == {"chargers": 1, "sessions": 1}
+    assert backfill() == {"chargers": 1, "sessions": 1, "limited sites": 0}
     assert [v.charge_point_id for v in rt.chargers.list()] == ["OLD1"]
     assert [s.transaction_id for s in rt.sessions.all_active()] == [7]
-    assert backfill() == {"chargers": 0, "sessions": 0}  # idempotent
+    assert backfill() == {"chargers": 0, "sessions": 0, "limited sites": 0}  # idempotent
