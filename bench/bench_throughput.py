@@ -218,7 +218,6 @@ class _Clients:
 
     async def connect(self) -> float:
         """Start the chargers; seconds until every one is connected and booted."""
-        loop = asyncio.get_running_loop()
         if self.processes:
             import multiprocessing
 
