@@ -315,9 +315,10 @@ class LocalPlatform:
             job.wake.set()
         if self._gateway is not None:
             await self._gateway.stop()
+        from csms_local.state import close_frame_log
+
         for rt in self._installed:  # frames still queued (adapters.dynamo.frame_batch), before the store stops
-            if rt.frame_log is not None and hasattr(rt.frame_log.store, "close"):
-                await asyncio.to_thread(rt.frame_log.store.close)
+            await asyncio.to_thread(close_frame_log, rt)
         self._installed = []
         for thread in self._threads:
             thread.join(timeout=5)
