@@ -3,8 +3,9 @@ requests from one background thread, instead of one PutItem on the charger's ans
 
 Why: locally the frame log is always on (``csms.ocpp.frame_log``), so a MeterValues cost three
 DynamoDB round trips before its answer (the frame in, the reading, the frame out) where AWS pays
-one; a py-spy profile of the 300-charger bench put half the platform's GIL time into those two
-frame PutItems (docs/benchmarks.md). Batched, the same items cost 1/25 of a request each.
+one; a py-spy profile of the 300-charger bench put ~30 % of the platform's GIL time into those
+two frame PutItems, against 19 % for the reading's own (docs/benchmarks.md). Batched, the same
+items cost 1/25 of a request each.
 
 The trade-off, stated: a frame is written after the charger has its answer, at most one batch
 round trip later (the writer takes whatever is waiting whenever it is free: no timer). A SIGKILL

@@ -117,10 +117,6 @@ class VerifiedKeys:
             while len(self._seen) > self.limit:
                 del self._seen[next(iter(self._seen))]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._seen.clear()
-
 
 VERIFIED = VerifiedKeys()
 
