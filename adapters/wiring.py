@@ -25,6 +25,7 @@ from adapters.firmware_signer import firmware_signer
 from adapters.dynamo.authorization import DynamoAuthorization
 from csms.authorization.service import Authorization
 from adapters.dynamo.frame_log import DynamoFrameLog
+from adapters.dynamo.frame_batch import BatchedFrameLog
 from adapters.dynamo.alerts import DynamoAlerts
 from adapters.dynamo.unknown_chargers import DynamoUnknownChargers
 from adapters.settings import Settings
@@ -175,7 +176,9 @@ def build_runtime(
         poster = _settings_poster(settings)
     if isinstance(replan, _FromSettings):
         replan = _settings_replan(settings)
-    frame_log = FrameLog(DynamoFrameLog(), always=settings.frame_log_always)
+    # Always on (the local platform): written in batches after the answer (adapters.dynamo.frame_batch)
+    frame_log = FrameLog(BatchedFrameLog() if settings.frame_log_always else DynamoFrameLog(),
+                         always=settings.frame_log_always)
     alerts = Alerts(store=DynamoAlerts(), chargers=chargers, sessions=sessions, clock=clock,
                     publish=_settings_publisher(settings), offline_after=timedelta(minutes=settings.offline_alert_minutes),
                     open_after=timedelta(hours=settings.open_transaction_alert_hours))

@@ -92,6 +92,7 @@ class LocalPlatform:
         self._saved_env: dict[str, str | None] = {}
         self._recorded_signals = None
         self._state_lock: StateLock | None = None
+        self._installed: list = []  # the runtimes this start installed (their frame-log writers close on stop)
 
     # ------------------------------------------------------------ properties
     @property
@@ -216,8 +217,9 @@ class LocalPlatform:
         # The runtime is built (and the models bound) before the tables are created, so every
         # model's botocore client is made here, once: otherwise the first burst of messages made
         # one per frame thread at once (~100 ms of CPU each).
-        _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters(),
-                                           clock=self.clock))
+        self._installed.append(_runtime.install(build_runtime(self.settings, replan=replan,
+                                                              counters=_runtime.lambda_counters(),
+                                                              clock=self.clock)))
         await asyncio.to_thread(create_tables)
         legacy = self.state_dir / dynamodb.LEGACY_SNAPSHOT
         if self._dynamo is not None and legacy.exists():
@@ -244,8 +246,9 @@ class LocalPlatform:
             files_env = {ENV_LOCAL_FILES_DIR: str(files), ENV_LOCAL_FILES_URL: self._http.url}
             self._saved_env.update({k: os.environ.get(k) for k in files_env})
             os.environ.update(files_env)
-            _runtime.install(build_runtime(self.settings, replan=replan, counters=_runtime.lambda_counters(),
-                                           clock=self.clock))
+            self._installed.append(_runtime.install(build_runtime(self.settings, replan=replan,
+                                                                  counters=_runtime.lambda_counters(),
+                                                                  clock=self.clock)))
         write_private(self.endpoint_file, json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, self._sweep)
@@ -312,6 +315,11 @@ class LocalPlatform:
             job.wake.set()
         if self._gateway is not None:
             await self._gateway.stop()
+        from csms_local.state import close_frame_log
+
+        for rt in self._installed:  # frames still queued (adapters.dynamo.frame_batch), before the store stops
+            await asyncio.to_thread(close_frame_log, rt)
+        self._installed = []
         for thread in self._threads:
             thread.join(timeout=5)
         if self._mgmt is not None:

@@ -76,7 +76,10 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
             settings = replace(settings, local_files_dir=str(state / "files"), local_files_url=running["api"])
         try:
             runtime = build_runtime(settings, replan=lambda _cp: _ask_local_replan(running["management_api"]))
-            yield runtime
+            try:
+                yield runtime
+            finally:
+                close_frame_log(runtime)
             return
         except Exception as exc:  # a stale endpoint.json from a crashed run
             if "Could not connect" not in str(exc):
@@ -103,6 +106,7 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
         if legacy.exists():
             dynamodb.restore(server.endpoint, REGION, legacy)
         yield runtime
+        close_frame_log(runtime)
     finally:
         server.stop()
         lock.release()
@@ -136,6 +140,15 @@ def platform_running(state_dir: str) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(running, dict) and _alive(running.get("pid"))
+
+
+def close_frame_log(runtime: Runtime) -> None:
+    """Write the frames this process queued (a command's CALL to a charger: ``Commander`` logs
+    it) before it exits: the local frame log is written by a background thread
+    (``adapters.dynamo.frame_batch``)."""
+    store = runtime.frame_log.store if runtime.frame_log is not None else None
+    if store is not None and hasattr(store, "close"):
+        store.close()
 
 
 def _alive(pid: object) -> bool:

@@ -31,13 +31,17 @@ def _frame(charge_point_id: str, item: ConsoleModel) -> LoggedFrame:
     return LoggedFrame(charge_point_id, at, data.get("direction", "?"), item.text or "", data.get("connection_id"), seq)
 
 
+def _item(frame: LoggedFrame) -> ConsoleModel:
+    return ConsoleModel(PREFIX + frame.charge_point_id, f"{_stamp(frame.at)}#{frame.seq}", text=frame.text,
+                        data=json.dumps({"direction": frame.direction, "connection_id": frame.connection_id}),
+                        expires_at=frame.at + RETENTION)
+
+
 class DynamoFrameLog:
     """``FrameStore`` over ``ConsoleModel`` and the charger item's ``frame_log_until``."""
 
     def add(self, frame: LoggedFrame) -> None:
-        ConsoleModel(PREFIX + frame.charge_point_id, f"{_stamp(frame.at)}#{frame.seq}", text=frame.text,
-                     data=json.dumps({"direction": frame.direction, "connection_id": frame.connection_id}),
-                     expires_at=frame.at + RETENTION).save()
+        _item(frame).save()
 
     def page(self, charge_point_id: str, limit: int, cursor: str | None = None, search: str | None = None,
              direction: str | None = None, after: datetime | None = None) -> tuple[list[LoggedFrame], str | None]:

@@ -10,6 +10,17 @@ The key is stored only as a salted hash and compared in constant time. Two schem
   secrets with >= 112 bits of entropy may use a single salted one-way function).
 - ``scrypt`` for every other key (chosen by an operator: may be guessable). Existing scrypt hashes
   keep working whatever the key.
+
+A scrypt check that succeeded is remembered for the life of the process (``VerifiedKeys``): the
+next handshake of the same charger with the same key against the same stored hash costs one
+HMAC-SHA256 instead of 30-60 ms of scrypt, so a reconnect storm of 1,000 chargers with
+operator-chosen keys no longer costs 30-60 s of CPU (docs/benchmarks.md). A wrong key, a key
+nobody has verified yet and a changed key (a new stored hash: new salt) still pay the full scrypt,
+so guessing is exactly as slow as before, and the lockout (``csms.ocpp.lockout``) is decided
+before any of this. The trade-off: the process's memory holds, per verified stored hash, an HMAC
+of the key under a random per-process secret; whoever can read that memory can test guesses at
+HMAC speed rather than scrypt speed (they can also read the keys of the handshakes in flight).
+Nothing of it is ever written anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 
 # scrypt cost: n=2**14, r=8, p=1 -> 16 MiB and ~30-60 ms per check; the hash
@@ -76,8 +88,43 @@ def hash_key(key: str, *, salt: bytes | None = None, slow: bool | None = None) -
     )
 
 
+class VerifiedKeys:
+    """Stored scrypt hashes this process has seen verified, each with an HMAC-SHA256 of the key that
+    matched it under a random secret made at start (never stored). Bounded: at most ``limit``
+    entries (about 200 bytes each); the oldest is forgotten first. Thread-safe."""
+
+    def __init__(self, limit: int = 200_000):
+        self.limit = limit
+        self._secret = secrets.token_bytes(32)
+        self._seen: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def _tag(self, key: str) -> bytes:
+        return hmac.new(self._secret, key.encode(), hashlib.sha256).digest()
+
+    def known(self, key: str, stored: str) -> bool:
+        """True when ``key`` is the key already verified against ``stored``."""
+        with self._lock:
+            tag = self._seen.get(stored)
+        return tag is not None and hmac.compare_digest(tag, self._tag(key))
+
+    def remember(self, key: str, stored: str) -> None:
+        """``key`` has just been verified against ``stored`` by scrypt."""
+        tag = self._tag(key)
+        with self._lock:
+            self._seen.pop(stored, None)
+            self._seen[stored] = tag
+            while len(self._seen) > self.limit:
+                del self._seen[next(iter(self._seen))]
+
+
+VERIFIED = VerifiedKeys()
+
+
 def verify_key(key: str, stored: str) -> bool:
-    """True when ``key`` matches ``stored``; False for any malformed input."""
+    """True when ``key`` matches ``stored``; False for any malformed input. A scrypt match is
+    remembered (``VERIFIED``, see the module's docstring) so the same key against the same stored
+    hash is not run through scrypt again in this process."""
     if isinstance(stored, str) and stored.startswith("hmac-sha256$"):
         try:
             _, salt_b64, digest_b64 = stored.split("$")
@@ -99,10 +146,15 @@ def verify_key(key: str, stored: str) -> bool:
         return False
     if not isinstance(key, str) or not key or len(key.encode()) > 1024:
         return False
+    if VERIFIED.known(key, stored):
+        return True
     digest = hashlib.scrypt(
         key.encode(), salt=salt, n=n_i, r=r_i, p=p_i, dklen=len(expected), maxmem=64 * 1024 * 1024
     )
-    return hmac.compare_digest(digest, expected)
+    if hmac.compare_digest(digest, expected):
+        VERIFIED.remember(key, stored)
+        return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ def test_throughput_bench_answers_every_message():
     assert result["messages"] == 12 and result["msgs_per_s"] > 0
 
 
+def test_throughput_bench_with_its_chargers_in_a_client_process_answers_and_stores_every_message():
+    """The default of the command line (the chargers out of the platform's process), storm included."""
+    result = asyncio.run(bench_throughput.run(3, 2, storm=True, processes=1))
+    assert result["messages"] == 6 and result["storm_answered"] == 6
+    assert result["readings_stored"] == result["readings_sent"] == 12 and result["chargers_missing_readings"] == 0
+
+
 def test_fuzz_bench_small_run_lets_nothing_escape():
     from bench import fuzz_frames
 

@@ -128,6 +128,35 @@ def test_the_cli_follows_the_log_live(platform):
     assert '"Heartbeat"' in seen[0] and "-> in" in seen[0] and "<- out" in seen[1]
 
 
+def test_a_call_the_cli_sends_is_in_the_log_after_the_cli_exits(platform):
+    """The CLI's process logs the CALL it posts (the local frame log is written by a background
+    thread, adapters.dynamo.frame_batch): its queue is written before it exits."""
+    platform.add_charger("LOG3", KEY)
+
+    async def charger():
+        async with open_charger(platform, "LOG3", KEY) as ws:
+            await call(ws, "b1", "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W22"})
+            sent = asyncio.ensure_future(asyncio.to_thread(csms, platform, "charger", "command", "LOG3", "ClearCache"))
+            while True:  # answer every platform call (set-up first, then the CLI's)
+                if sent.done() and sent.result().returncode != 0:
+                    return sent.result()
+                try:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 1))
+                except asyncio.TimeoutError:
+                    await ws.send(json.dumps([2, "h", "Heartbeat", {}]))  # a call rides on a message's turn
+                    continue
+                if message[0] == 2:
+                    await ws.send(json.dumps([3, message[1], {"status": "Accepted"} if message[2] != "GetConfiguration"
+                                              else {}]))
+                    if message[2] == "ClearCache":
+                        return await sent
+
+    printed = run(charger(), 120)
+    assert printed.returncode == 0, printed.stderr
+    status, log = api(platform, "GET", "/v1/chargers/LOG3/log")
+    assert status == 200 and ("out", "ClearCache") in [(f["direction"], f["action"]) for f in log["frames"]]
+
+
 # ---------------------------------------------------------------- alerts
 def test_a_faulted_charger_is_an_alert_printed_and_listed(platform):
     platform.add_charger("FAULT1", KEY)

@@ -96,3 +96,32 @@ def test_generated_keys_get_a_fast_hash_and_chosen_keys_keep_scrypt():
     legacy = hash_key(generated, slow=True)
     assert legacy.startswith("scrypt$") and verify_key(generated, legacy)
     assert not verify_key(generated, "hmac-sha256$not-base64$x")
+
+
+def test_a_verified_scrypt_key_is_not_run_through_scrypt_again_but_a_wrong_or_changed_key_is(monkeypatch):
+    """A reconnect storm's handshakes: the same key against the same stored hash costs one scrypt per
+    process; a wrong key, or the old key after a change (new hash), pays scrypt every time and fails."""
+    from csms.ocpp import credentials
+
+    monkeypatch.setattr(credentials, "VERIFIED", credentials.VerifiedKeys(limit=2))
+    runs = []
+    scrypt = credentials.hashlib.scrypt
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return scrypt(*args, **kwargs)
+
+    stored = hash_key(KEY, slow=True)
+    monkeypatch.setattr(credentials.hashlib, "scrypt", counted)
+    assert verify_key(KEY, stored) and verify_key(KEY, stored) and verify_key(KEY, stored)
+    assert len(runs) == 1
+    assert not verify_key(KEY + "x", stored) and not verify_key(KEY + "x", stored) and len(runs) == 3
+    changed = hash_key("another-key-0123456789", slow=True)  # the operator changed the key: a new hash
+    assert not verify_key(KEY, changed) and verify_key("another-key-0123456789", changed)
+    assert verify_key(KEY, stored) and len(runs) == 6  # 1 + 2 wrong + 1 hash + 2 checks of the new hash
+    # bounded: two more verified hashes forget the oldest, which then costs scrypt again
+    others = [hash_key(f"key-number-{n}-0123456789", slow=True) for n in range(2)]
+    for n, other in enumerate(others):
+        assert verify_key(f"key-number-{n}-0123456789", other)
+    before = len(runs)
+    assert verify_key(KEY, stored) and len(runs) == before + 1
