@@ -64,6 +64,7 @@ bench: setup
 	$(PY) -m bench.fuzz_frames --frames 100000
 	$(PY) -m bench.bench_scale --sizes 100,1000,5000
 	$(PY) -m bench.bench_fanout --sites
+	$(PY) -m bench.bench_replan --sizes 100,5000
 
 # The page's screenshots in docs/ (headless Chromium); `make test` saves them to a temporary directory instead.
 screenshots: setup
