@@ -122,3 +122,25 @@ def test_the_region_cap_holds_when_one_site_re_plans_inside_its_recorded_allowan
     assert chargers[2][1].id in plans and sum(i.power_w for i in plans[chargers[2][1].id]) > 0
     for start in starts:  # the re-planned site + the three untouched sites' stored plans: never above the cap
         assert _peak_kw(plans.values(), max(start, now), start + timedelta(minutes=30)) <= cap + 1e-3, start
+
+
+def test_a_plug_in_under_a_fleet_wide_event_plans_that_vehicle_alone_inside_its_fallback_share(platform):
+    from tests.integration.conftest import ChargerClient
+
+    rt = _runtime.runtime()
+    _store_day_around_now(rt)
+    ops = SiteOperations(sites=rt.sites, events=rt.events, chargers=rt.chargers, replan=lambda key: None,
+                         clock=utcnow, fleet_size=lambda: 4)  # as the fleet index counts it
+    now = utcnow()
+    created = ops.create_event(OPERATOR, now - timedelta(minutes=1), now + timedelta(hours=8), cap_kw=8.0,
+                               target=EventTarget())
+    event = next(e for e in rt.events.grid_events(now) if e.event_id == created["id"])
+    assert event.group_capacity_kw == 4 * 7.4
+    charger = ChargerClient(rt, "LONE").register()
+    _plug_in(charger, energy_kwh=20.0)
+    result = scheduler_handler.lambda_handler({"reason": "session-change", "chargePointId": charger.id}, None)
+    # not the fleet (before: the whole fleet's LP on every plug-in): that vehicle, under 8 kW x 7.4 / 29.6
+    assert result["planned"] == 1 and result["group"] == "charger:LONE", result
+    plan = _plans(rt, ["LONE"])["LONE"]
+    assert sum(i.power_w for i in plan) > 0
+    assert _peak_kw([plan], utcnow(), event.end) <= 2.0 + 1e-3
