@@ -119,8 +119,8 @@ def site_defaults(runtime, group: Group) -> int:
 def replan_group(runtime, charge_point_id: str, clock: Callable[[], datetime],
                  scheduler: Callable[..., SmartScheduler], plugged: Callable[[list], list[PlugIn]],
                  max_power_kw: float) -> RunReport | None:
-    """The re-plan after a change at ``charge_point_id``; None when a fleet-wide event makes its group
-    the whole fleet and it is not planned by unit (never since large events are: kept for callers).
+    """The re-plan after a change at ``charge_point_id``. (None would mean "plan the whole fleet":
+    since a fleet-wide event is large and re-planned by unit, no event leads there any more.)
     Reads: the events (1 Query), the charger's site (2), and for a limited site or event group its
     chargers (1 Query per site), their active sessions (1 Query each) and each session's meter and
     preference; under a large event the site's allowances (1 BatchGetItem) instead of the group's
