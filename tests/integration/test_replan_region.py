@@ -40,9 +40,9 @@ def _region(rt, region: str, sites: int, chargers_per_site: int) -> None:
                 batch.save(GridItemModel(f"site#{region}-S{n:04d}", cp))
 
 
-def _event(rt, region: str, cap_kw: float, hours: float = 8.0):
-    """A region event from now for ``hours``: it ends before the vehicles' full-power margin before
-    departure (``_plug_in``: 10 h), which the scheduler holds at the site's share, not the event's."""
+def _event(rt, region: str, cap_kw: float, hours: float = 10.5):
+    """A region event from now for ``hours``: past the vehicles' departure (``_plug_in``: 10 h), so
+    it covers their full-power margin before departure too."""
     ops = SiteOperations(sites=rt.sites, events=rt.events, chargers=rt.chargers, replan=lambda key: None,
                          clock=utcnow)
     now = utcnow()
