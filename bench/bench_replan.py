@@ -19,8 +19,11 @@ How the time is measured, so that it says something about a Lambda and not about
   request in-process). botocore's own work (serialising, signing, parsing) stays in: a Lambda pays
   it too. moto's Query and GetItem slow down as its tables grow; DynamoDB's latency does not.
 * **interleaved**: one worker process per size, each with its own moto and tables, set up first;
-  then repetitions alternate 100, 5,000, 100, 5,000, ... so machine load falls on both alike; the
-  median of the repetitions is reported.
+  then repetitions alternate, the order flipped each round (100, 5,000, 5,000, 100, ...), so machine
+  load and whichever ran just before fall on both alike; the median of the repetitions is reported.
+* **the heap**: moto's tables live in the worker's heap, so a garbage collection inside the handler
+  would walk a fleet's worth of objects a Lambda does not hold: before each re-plan everything alive
+  is collected and frozen (``gc.freeze``), out of the collector's walks.
 * **warm**: each worker runs one re-plan first that is not counted (imports, botocore clients: the
   cold start's cost, paid once per container, not per plug-in).
 * **modelled Lambda time**: own CPU + requests x ``csms cost``'s DynamoDB round trip (4 ms; the
@@ -46,6 +49,7 @@ PLANNED = {"vehicle": 1, "site": 3, "region": SITE_SIZE + 1}
 def _worker(size: int, case: str, conn) -> None:
     """Sets up a platform with ``size`` vehicles plugged in, then runs one re-plan per "go" received,
     answering (own CPU ms, moto CPU ms, wall ms, requests by operation)."""
+    import gc
     import os
     from datetime import timedelta
     from unittest import mock
@@ -116,6 +120,8 @@ def _worker(size: int, case: str, conn) -> None:
             tx = _plug_in(charger)
             calls.clear()
             moto_cpu[0] = 0.0
+            gc.collect()  # moto's tables live in this process (a Lambda's heap holds no fleet): frozen out of
+            gc.freeze()  # the collector's walks, so a collection inside the handler costs what it would there
             wall, cpu = time.perf_counter(), time.process_time()
             result = scheduler_handler.lambda_handler({"reason": "session-change", "chargePointId": charger.id}, None)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -161,8 +167,9 @@ def main(argv=None) -> int:
             conn.send("go")  # a warm-up re-plan, not counted: imports, clients and the first profile of a
             conn.recv()  # container are the cold start's, not a plug-in's (a warm Lambda has them)
         samples: dict[int, list] = {s: [] for s in sizes}
-        for _ in range(args.repeat):  # interleaved: 100, 5000, 100, 5000, ...
-            for size, (_, conn) in workers.items():
+        for rep in range(args.repeat):  # interleaved, the order flipped each round: 100, 5000, 5000, 100, ...
+            for size in (sizes if rep % 2 == 0 else sizes[::-1]):
+                conn = workers[size][1]
                 conn.send("go")
                 samples[size].append(conn.recv())
         for proc, conn in workers.values():
