@@ -53,7 +53,7 @@ layer: setup
 	UV=$(UV) bash layers/build.sh
 	UV=$(UV) LAYER_GROUP=lambda-planner bash layers/build.sh
 
-# Every benchmark at its documented size (docs/benchmarks.md, docs/reliability.md, docs/scale.md); about 5 minutes on
+# Every benchmark at its documented size (docs/benchmarks.md, docs/reliability.md, docs/scale.md); about 15 minutes on
 # 2 cores, plus the scale model (fills 5,000 chargers into moto: 17 minutes measured on 2 loaded, shared cores).
 bench: setup
 	$(PY) -m bench.bench_handler
@@ -64,6 +64,7 @@ bench: setup
 	$(PY) -m bench.fuzz_frames --frames 100000
 	$(PY) -m bench.bench_scale --sizes 100,1000,5000
 	$(PY) -m bench.bench_fanout --sites
+	$(PY) -m bench.bench_replan --sizes 100,5000
 
 # The page's screenshots in docs/ (headless Chromium); `make test` saves them to a temporary directory instead.
 screenshots: setup

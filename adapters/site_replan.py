@@ -8,6 +8,13 @@ request of a burst plans the group; a request arriving while that run is under w
 claim, and the run plans once more when it ends (``release_replan``), reading every change. A burst
 of plug-ins on one site costs two runs, not one per plug-in. The claim's lease (``CLAIM_LEASE``)
 frees a group whose run died. The cost of a re-plan depends on the group's size, never the fleet's.
+
+Under a large event (a region or the fleet, or a list of more than 5,000 chargers:
+``csms.charging.allowances.is_large``) a plug-in does not re-plan the event's group: it plans the
+charger's site (its vehicle alone on no site) against the site's allowance of each covering event's
+cap (``replan_unit``): the periodic run's recorded allowance, else the fallback share by capacity.
+The event's cap holds; the new vehicle may fall short inside the event window until the next
+periodic run (<= 15 min) re-balances the sites.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Callable
 
+from csms.charging.allowances import is_large, unit_capacity_kw, unit_caps, unit_of
 from csms.charging.groups import FLEET, Group, GridEvent, SiteLookup, group_of
+from csms.charging.sites import Site
 from csms.charging.scheduler import PlugIn, RunReport, SmartScheduler
 from csms.charging.tariff import Signals
 
@@ -110,33 +119,75 @@ def site_defaults(runtime, group: Group) -> int:
 def replan_group(runtime, charge_point_id: str, clock: Callable[[], datetime],
                  scheduler: Callable[..., SmartScheduler], plugged: Callable[[list], list[PlugIn]],
                  max_power_kw: float) -> RunReport | None:
-    """The re-plan after a change at ``charge_point_id``; None when a fleet-wide event makes its group
-    the whole fleet (the caller runs the fleet). Reads: the events (1 Query), the charger's site (2),
-    and for a limited site or event group its chargers (1 Query per site), their active sessions (1
-    Query each) and each session's meter and preference; writes: the claim (1-3)."""
+    """The re-plan after a change at ``charge_point_id``. (None would mean "plan the whole fleet":
+    since a fleet-wide event is large and re-planned by unit, no event leads there any more.)
+    Reads: the events (1 Query), the charger's site (2), and for a limited site or event group its
+    chargers (1 Query per site), their active sessions (1 Query each) and each session's meter and
+    preference; under a large event the site's allowances (1 BatchGetItem) instead of the group's
+    sites; writes: the claim (1-3)."""
     now = clock()
     events = active_events(runtime, now)
-    group = group_of(charge_point_id, events, lookup(runtime.sites))
+    seen = lookup(runtime.sites)
+    site = seen.site_of(charge_point_id)
+    covering = [e for e in events if e.covers(charge_point_id, site)]
+    if any(is_large(e) for e in covering):
+        return replan_unit(runtime, charge_point_id, site, covering, now, scheduler, plugged, max_power_kw)
+    group = group_of(charge_point_id, events, seen)
     if group.key == FLEET:
         return None
     if not group.binds:  # sort-and-fill per vehicle is exact: that vehicle alone
         report = scheduler().run(plugged(runtime.sessions.active(charge_point_id)))
         report.group = group.key
         return report
+    return _claimed(runtime, group, lambda: plan_group(
+        group, plugged([s for cp in group.chargers for s in runtime.sessions.active(cp)]), scheduler, max_power_kw), now)
+
+
+def _claimed(runtime, group: Group, plan: Callable[[], RunReport], now: datetime) -> RunReport:
+    """Plan ``group`` under its burst claim: planned again while requests came in during the run."""
     if not runtime.sites.claim_replan(group.key, now + CLAIM_LEASE, now):
         return RunReport(group=group.key, coalesced=True)
     total = RunReport(group=group.key)
     for _ in range(MAX_ROUNDS):
         try:
-            sessions = [s for cp in group.chargers for s in runtime.sessions.active(cp)]
-            _merge(total, plan_group(group, plugged(sessions), scheduler, max_power_kw))
+            _merge(total, plan())
             site_defaults(runtime, group)
         except Exception:
             runtime.sites.release_replan(group.key)
             raise
         if not runtime.sites.release_replan(group.key):
             break
+    total.group = group.key
     return total
+
+
+def replan_unit(runtime, charge_point_id: str, site: Site | None, covering: list[GridEvent], now: datetime,
+                scheduler: Callable[..., SmartScheduler], plugged: Callable[[list], list[PlugIn]],
+                max_power_kw: float) -> RunReport:
+    """A change under a large event (``allowances.is_large``): the charger's site (under its own limit)
+    or, on no site, its vehicle alone, planned against the unit's allowance of each covering event
+    per slot (``allowances.unit_caps``: recorded by the periodic run, else the fallback share of the
+    cap by capacity). A small event covering the charger too is held at the site by its fallback
+    share as well (conservative at this site; its own group's re-plans do not see this one). Reads:
+    the site's chargers (1 Query), the allowances (1 BatchGetItem), each charger's active sessions
+    and each session's meter and preference: none depends on the event's group or the fleet."""
+    members = runtime.sites.members(site.site_id) if site is not None else []
+    if charge_point_id not in members:
+        members = sorted([*members, charge_point_id])
+    limit = site.connection_kw() if site is not None else None
+    unit = unit_of(charge_point_id, site.site_id if site is not None else None)
+    recorded = runtime.allowances.allowances(unit, [e.event_id for e in covering])
+    caps = unit_caps(covering, recorded, unit_capacity_kw(limit, len(members), max_power_kw), now)
+    key = f"site:{site.site_id}" if site is not None else f"charger:{charge_point_id}"
+
+    def plan() -> RunReport:
+        report = scheduler(site_cap_kw=limit, events=lambda: caps).run(
+            plugged([s for cp in members for s in runtime.sessions.active(cp)]))
+        report.group = key
+        return report
+    if site is None:
+        return plan()
+    return _claimed(runtime, Group(key, members, {site.site_id: (site, members)}, covering), plan, now)
 
 
 def plan_by_group(runtime, plugs: list[PlugIn], now: datetime, scheduler: Callable[..., SmartScheduler],

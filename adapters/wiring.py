@@ -21,6 +21,8 @@ from adapters.dynamo.signals import DynamoSignals
 from adapters.dynamo.firmware import DynamoFirmware
 from adapters.dynamo.sites import DynamoGridEvents, DynamoSites
 from adapters.dynamo.run_ledger import DynamoRunLedger
+from adapters.dynamo.allowances import DynamoAllowances, fleet_chargers
+from csms.charging.ports import AllowanceStore
 from adapters.firmware_signer import firmware_signer
 from adapters.dynamo.authorization import DynamoAuthorization
 from csms.authorization.service import Authorization
@@ -81,6 +83,7 @@ class Runtime:
     frame_log: FrameLog | None = None  # issue 22: every frame, when on (csms.ocpp.frame_log)
     alerts: Alerts | None = None  # issue 22: offline, faulted, open too long, profiles refused, auth failures
     unknown_chargers: UnknownChargerStore | None = None  # issue 22: ids that tried to connect unregistered
+    allowances: AllowanceStore = field(default_factory=DynamoAllowances)  # issue 16: sites' shares of large events
 
 
 class _FromSettings:
@@ -251,6 +254,7 @@ def build_operations(rt: Runtime, clock: Clock | None = None) -> Operations:
                       onboarding=onboarding,
                       sites=SiteOperations(sites=rt.sites, events=rt.events, chargers=rt.chargers,
                                            replan=rt.replan or _no_replan, clock=clock or rt.commander.clock,
+                                           fleet_size=fleet_chargers,
                                            clear_default=lambda cp: rt.commander.send(
                                                cp, "ClearChargingProfile", {"id": PROFILE_ID[TX_DEFAULT]}, origin="site")),
                       console=ConsoleOperations(frames=rt.frame_log.store, always=rt.frame_log.always,

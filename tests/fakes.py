@@ -326,9 +326,11 @@ class MemoryGridEvents(MemoryEvents):
         self.targeted: dict[str, GridEvent] = {}
 
     def add_targeted(self, start: datetime, end: datetime, *, cap_kw: float | None, reduction_kw: float | None,
-                     target: EventTarget) -> str:
+                     target: EventTarget, group_capacity_kw: float | None = None,
+                     group_chargers: int | None = None) -> str:
         event_id = f"{start:%Y%m%dT%H%MZ}-{next(self._ids):08d}"
-        self.targeted[event_id] = GridEvent(event_id, start, end, cap_kw, reduction_kw, target)
+        self.targeted[event_id] = GridEvent(event_id, start, end, cap_kw, reduction_kw, target, False,
+                                            group_capacity_kw, group_chargers)
         return event_id
 
     def cancel(self, event_id: str) -> bool:
@@ -426,3 +428,4 @@ if TYPE_CHECKING:
 
     _alerts: AlertStore = MemoryAlerts()
 from tests.memory.run_ledger import MemoryRunLedger  # noqa: E402,F401  (issue 16: the fleet run's event ledger)
+from tests.memory.allowances import MemoryAllowances  # noqa: E402,F401  (issue 16: large events' allowances)

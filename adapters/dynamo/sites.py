@@ -9,7 +9,8 @@
 | a site's charger | ``site#<site id>`` | charge point id | ``data``: the default limit it was sent (a site's chargers are one Query) |
 | a charger's site | ``cp#<charge point id>`` | ``site`` | ``data``: the site id |
 | re-plan claim | ``replan`` | group key (``site:<id>``, ...) | ``until``: a run holds it until then (its lease; TTL a day); ``cancelled``: requested again meanwhile |
-| targeted event | the area (``GB``) | event id | as the fleet-wide events, plus ``target_kind``, ``targets``, ``reduction_kw`` |
+| targeted event | the area (``GB``) | event id | as the fleet-wide events, plus ``target_kind``, ``targets``, ``reduction_kw``; ``data``: ``{"capacity_kw", "chargers"}`` of its group at creation |
+| allowance | ``allowance#<unit>`` | event id | see ``adapters.dynamo.allowances`` |
 
 Writes that keep items in step (a site, its region item and its limited item; a charger and its
 site's member item) are one TransactWriteItems.
@@ -212,17 +213,26 @@ class DynamoGridEvents(DynamoEvents):
     ``active`` keeps its meaning for the fleet-wide run: the events that cap the whole fleet."""
 
     def add_targeted(self, start: datetime, end: datetime, *, cap_kw: float | None, reduction_kw: float | None,
-                     target: EventTarget) -> str:
+                     target: EventTarget, group_capacity_kw: float | None = None,
+                     group_chargers: int | None = None) -> str:
         event_id = f"{start.astimezone(timezone.utc):%Y%m%dT%H%MZ}-{uuid.uuid4().hex[:8]}"
+        group = {"capacity_kw": group_capacity_kw, "chargers": group_chargers}
         GridItemModel(self.area, event_id, start=start, end=end, cap_kw=cap_kw, reduction_kw=reduction_kw,
                       target_kind=target.kind, targets=list(target.ids) or None, cancelled=False,
+                      data=json.dumps(group) if group_capacity_kw is not None else None,
                       expires_at=end + SIGNAL_KEEP).save()
         return event_id
 
     def grid_events(self, now: datetime) -> list[GridEvent]:
-        return [GridEvent(i.event_id, i.start, i.end, i.cap_kw, i.reduction_kw,
-                          EventTarget(i.target_kind or FLEET, tuple(i.targets or ())), bool(i.cancelled))
-                for i in GridItemModel.query(self.area) if i.end is not None and i.start is not None and i.end > now]
+        out = []
+        for i in GridItemModel.query(self.area):
+            if i.end is None or i.start is None or i.end <= now:
+                continue
+            group = json.loads(i.data) if i.data else {}
+            out.append(GridEvent(i.event_id, i.start, i.end, i.cap_kw, i.reduction_kw,
+                                 EventTarget(i.target_kind or FLEET, tuple(i.targets or ())), bool(i.cancelled),
+                                 group.get("capacity_kw"), group.get("chargers")))
+        return out
 
     def listed(self, now: datetime) -> list[tuple[str, DemandEvent, bool]]:
         """Events with a cap (a reduction has no cap until its group is known: see ``grid_events``)."""

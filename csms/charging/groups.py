@@ -53,7 +53,10 @@ class EventTarget:
 @dataclass(frozen=True)
 class GridEvent:
     """A grid-demand (DNO) event: from ``start`` to ``end`` (UTC) the power of ``target`` is at most
-    ``cap_kw`` (kW), or ``reduction_kw`` below the group's capacity. Exactly one of the two is set."""
+    ``cap_kw`` (kW), or ``reduction_kw`` below the group's capacity. Exactly one of the two is set.
+    ``group_capacity_kw`` / ``group_chargers``: the group's capacity (kW, ``Group.capacity_kw``) and
+    charger count, computed once when the event is created (None: unknown, an event stored before);
+    a large event's fallback allowances (``csms.charging.allowances``) share its cap by them."""
 
     event_id: str
     start: datetime
@@ -62,6 +65,8 @@ class GridEvent:
     reduction_kw: float | None = None
     target: EventTarget = EventTarget()
     cancelled: bool = False
+    group_capacity_kw: float | None = None
+    group_chargers: int | None = None
 
     def covers(self, charge_point_id: str, site: Site | None) -> bool:
         """Whether the event limits this charger (on ``site``, or on none)."""

@@ -156,8 +156,10 @@ class TargetedEvents(Protocol):
     """Grid-demand events with a target and a cap or a reduction (``csms.charging.groups``)."""
 
     def add_targeted(self, start: datetime, end: datetime, *, cap_kw: float | None, reduction_kw: float | None,
-                     target: EventTarget) -> str:
-        """Store an event (checked by ``groups.check_event``); returns its id."""
+                     target: EventTarget, group_capacity_kw: float | None = None,
+                     group_chargers: int | None = None) -> str:
+        """Store an event (checked by ``groups.check_event``) with its group's capacity (kW) and
+        charger count as counted at creation (``GridEvent``); returns its id."""
 
     def cancel(self, event_id: str) -> bool:
         """False when there is no such event."""
@@ -199,3 +201,18 @@ class RunLedger(Protocol):
 
     def release_stage2(self, run: str) -> None:
         """Undo a claim whose queuing failed (the task is delivered again and claims again)."""
+
+
+if TYPE_CHECKING:  # annotations only
+    from csms.charging.allowances import Allowance
+
+
+class AllowanceStore(Protocol):
+    """Units' allowances of large grid-demand events' caps (``csms.charging.allowances``), by key only."""
+
+    def put_allowances(self, allowances: list[Allowance], until: datetime) -> None:
+        """Store (replace) each allowance; kept until ``until`` (the event's end, UTC)."""
+
+    def allowances(self, unit: str, event_ids: list[str]) -> dict[str, Allowance]:
+        """The unit's recorded allowances of the events given, by event id (an event without one is
+        missing): one batched read."""

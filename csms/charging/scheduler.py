@@ -198,6 +198,11 @@ class SmartScheduler:
         def share_of(plug: PlugIn) -> float:
             shares = [x for x in (share_w, site_share.get(plug.charge_point_id)) if x is not None]
             return min([plug.max_power_w, *shares])
+        def net_of(plug: PlugIn, start: datetime, end: datetime) -> float:
+            """The safety net's power after a vehicle's target: its share, and an equal share of each
+            event's cap over that time (else the net alone could break an event's cap)."""
+            caps = [e.cap_kw * 1000 / max(1, len(plugs)) for e in events if e.start < end and start < e.end]
+            return min([share_of(plug), *caps])
         for i in fixed:
             power = share_of(plugs[i])
             remaining = self._need(plugs[i])[2]
@@ -212,7 +217,7 @@ class SmartScheduler:
             # Power held outside the LP (charge-now vehicles; each steered vehicle's safety net after its
             # target) is taken off every cap it falls under, so the caps hold with it too.
             held = [(plans[i][0].start, plans[i][0].end, plans[i][0].power_w, plugs[i].charge_point_id) for i in fixed]
-            held += [(target, departure, share_of(plugs[i]), plugs[i].charge_point_id)
+            held += [(target, departure, net_of(plugs[i], target, departure), plugs[i].charge_point_id)
                      for i, target, departure, _ in steered if target < departure]
             fixed_events = [DemandEvent(a, b, -w / 1000) for a, b, w, _ in held]
             problem = Problem(starts, np.asarray(costs, dtype=float), [
@@ -224,7 +229,7 @@ class SmartScheduler:
             result = fleet_plan(problem)
             for k, (i, target, departure, _) in enumerate(steered):
                 intervals = [Interval(a, b, kw * 1000) for a, b, kw in result.intervals(k)]
-                safety = share_of(plugs[i])
+                safety = net_of(plugs[i], target, departure)
                 if target < departure:
                     intervals.append(Interval(target, departure, safety))
                 plans[i] = intervals

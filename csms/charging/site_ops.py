@@ -4,7 +4,8 @@ rule is ``csms.charging.groups`` (checked once, there).
 
 Ports: ``sites`` (``csms.charging.ports.SiteStore``), ``events`` (``TargetedEvents``), ``chargers``
 (``get``: a charger must exist to be assigned), ``replan`` (``csms.charging.ports.Replan``) and
-``clock`` (UTC).
+``clock`` (UTC), and ``fleet_size`` (the number of chargers, counted on the fleet index: a
+fleet-wide event's group capacity; None: unknown, so the event's fallback allowances are 0 kW).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
+from csms.charging.allowances import group_size
+from csms.charging.defaults import DEFAULT_MAX_POWER_W
 from csms.charging.groups import FLEET, EventTarget, GridEvent, GroupError, check_event, check_site
 from csms.charging.ports import Replan, SiteStore, TargetedEvents
 from csms.charging.sites import Site
@@ -41,8 +44,10 @@ def event_json(e: GridEvent) -> dict[str, Any]:
 
 class SiteOperations:
     def __init__(self, *, sites: SiteStore, events: TargetedEvents, chargers: ChargerExists, replan: Replan,
-                 clock: Callable[[], datetime], clear_default: Callable[[str], object] | None = None):
+                 clock: Callable[[], datetime], clear_default: Callable[[str], object] | None = None,
+                 fleet_size: Callable[[], int] | None = None):
         self.sites, self.events, self.chargers, self.replan, self.clock = sites, events, chargers, replan, clock
+        self.fleet_size = fleet_size
         # lifts the site's default limit from a charger that left it (a ClearChargingProfile in the platform)
         self.clear_default = clear_default
 
@@ -140,9 +145,31 @@ class SiteOperations:
         except GroupError as exc:
             raise Invalid(str(exc)) from exc
         self._check_targets_exist(target)
-        event_id = self.events.add_targeted(start, end, cap_kw=cap_kw, reduction_kw=reduction_kw, target=target)
+        capacity, chargers = self._group_size(target)
+        event_id = self.events.add_targeted(start, end, cap_kw=cap_kw, reduction_kw=reduction_kw, target=target,
+                                            group_capacity_kw=capacity, group_chargers=chargers)
         self._replan_target(target)
-        return event_json(GridEvent(event_id, start, end, cap_kw, reduction_kw, target))
+        return event_json(GridEvent(event_id, start, end, cap_kw, reduction_kw, target, False, capacity, chargers))
+
+    def _group_size(self, target: EventTarget) -> tuple[float | None, int | None]:
+        """The event group's capacity (kW) and chargers, once, at creation (``allowances.group_size``):
+        a Query per site of the group (a region: its sites' Query first; the fleet: the sites' Query
+        and the fleet index's count). Never on a per-message path."""
+        max_kw = DEFAULT_MAX_POWER_W / 1000
+        if target.kind == "chargers":
+            own = {cp: self.sites.site_of(cp) for cp in target.ids}
+            limited = {s.site_id: s for s in own.values() if s is not None and s.connection_kw() is not None}
+            sizes = [(s.connection_kw(), len(self.sites.members(i))) for i, s in sorted(limited.items())]
+            return group_size(sizes, sum(1 for s in own.values() if s is None or s.site_id not in limited), max_kw)
+        if target.kind == FLEET:
+            if self.fleet_size is None:
+                return None, None
+            sizes = [(s.connection_kw(), len(self.sites.members(s.site_id))) for s in self.sites.listed()
+                     if s.connection_kw() is not None]
+            return group_size(sizes, max(0, self.fleet_size() - sum(n for _, n in sizes)), max_kw)
+        found = self.sites.in_region(target.ids[0]) if target.kind == "region" else \
+            [s for s in (self.sites.get(i) for i in target.ids) if s is not None]
+        return group_size([(s.connection_kw(), len(self.sites.members(s.site_id))) for s in found], 0, max_kw)
 
     def _check_targets_exist(self, target: EventTarget) -> None:
         """An event that names a site or charger the platform does not know, or a region no site is

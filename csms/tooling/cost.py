@@ -242,6 +242,17 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
              f"{site_task_r:,.0f} RU a month ({period_runs:,.0f} runs: the vehicle's site look-up while plugged in"
              + (f"; on a {profile.site_chargers}-charger limited site its sessions Query and its share of the "
                 "site's 2 Queries" if profile.site_chargers else "") + ")")
+    # Large events' allowances (issue 16, adapters/dynamo/allowances.py): while a region / fleet event
+    # covers the charger, the periodic run writes its site's allowance each run (4 an hour; one item of
+    # <= 336 slots, ~2 KB: 2 WU, shared by the site's chargers) and a plug-in or unplug under it reads
+    # the site's allowances (one BatchGetItem, eventually consistent: 0.5 RU) instead of the region's sites.
+    if profile.large_event_hours_per_month:
+        hours = profile.large_event_hours_per_month
+        allow_w = hours * 4 * 2 / max(1, profile.site_chargers)
+        allow_r = 2 * profile.sessions_per_day * 30 * hours / (24 * 30) * 0.5
+        bill.add("Large-event allowances (write per site per run, read per re-plan)",
+                 allow_w * PRICES["dynamodb_write_unit"] + allow_r * PRICES["dynamodb_read_unit"],
+                 f"{hours:g} event-hours: {allow_w:,.1f} WU, {allow_r:,.2f} RU")
     # the meter archive (DynamoDB Streams -> the Archive function, 10,000 samples a batch, ~0.5 s at
     # 512 MB to gzip ~4 MB of JSON -> one PUT straight into Glacier Deep Archive, $0.05 per 1,000, at
     # ~20 % of the JSON's size, $0.00099 per GB-month); stream reads by a Lambda trigger are free

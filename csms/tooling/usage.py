@@ -43,6 +43,9 @@ class Profile:
     onboarding_checks_per_year: float = 1.0  # active checks run on this charger
     # the frame log (issue 22, csms.ocpp.frame_log): opt-in per charger in AWS, hours a month it is on
     frame_log_hours_per_month: float = 0.0
+    # hours a month a region-wide or fleet-wide grid-demand event covers this charger (issue 16: the
+    # periodic run records its site's allowance every run, a plug-in reads it; csms.charging.allowances)
+    large_event_hours_per_month: float = 8.0
 
     def __post_init__(self):
         if self.sample_interval_s <= 0 or self.heartbeat_interval_s <= 0:
