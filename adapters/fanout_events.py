@@ -112,12 +112,68 @@ def start_stage2(runtime, run_at: datetime, shard_queue: WorkQueue, now: datetim
     if not ledger.claim_stage2(run):
         return 0
     try:
-        events = {e.event_id: (e.cap_kw, e.reduction_kw) for e in runtime.events.grid_events(now) if not e.cancelled}
+        active = [e for e in runtime.events.grid_events(now) if not e.cancelled]
+        events = {e.event_id: (e.cap_kw, e.reduction_kw) for e in active}
         tasks = plan_shares(ledger.records(run), events, run_at)
+        _mark_large(runtime, active, run)
         return queue_all(shard_queue, [t.body() for t in tasks])
     except Exception:
         ledger.release_stage2(run)
         raise
+
+
+def _mark_large(runtime, events: list, run: str) -> None:
+    """Mark each large event as split by this run (``allowances.run_mark``), before its units plan:
+    from now on a plug-in's re-plan counts only this run's allowances (one write per large event)."""
+    from csms.charging.allowances import is_large, run_mark
+
+    for event in events:
+        if is_large(event):
+            runtime.allowances.put_allowances([run_mark(event, run)], event.end)
+
+
+def _record_allowances(runtime, task: ShareTask, plans: list, sites: dict, now: datetime) -> int:
+    """Each site's (or site-less vehicle's) allowance of every large event the unit holds a share of
+    (``allowances.record_allowances``): its planned load in this run plus its part of the unit's
+    unused share. ``plans``: (plug, plan) of every vehicle the unit planned; ``sites``: charge point id
+    -> Site or None. A failure is logged, not raised: a re-plan then counts 0 kW in the window for this
+    unit until the next run (the run mark), which keeps the cap."""
+    from collections import defaultdict
+
+    from csms.charging.allowances import (is_large, load_kw, record_allowances, unit_capacity_kw, unit_of,
+                                          window_slots)
+    from csms.charging.defaults import DEFAULT_MAX_POWER_W
+    from csms.charging.tariff import SLOT
+
+    written = 0
+    try:
+        events = [e for e in runtime.events.grid_events(now) if e.event_id in task.shares and not e.cancelled]
+        by_unit: dict[str, list] = defaultdict(list)
+        chargers: dict[str, set[str]] = defaultdict(set)
+        limits: dict[str, float | None] = {}
+        for plug, plan in plans:  # a unit: a limited site, or one charger (on no site, or one without a limit)
+            site = sites.get(plug.charge_point_id)
+            limited = site if site is not None and site.connection_kw() is not None else None
+            unit = unit_of(plug.charge_point_id, limited.site_id if limited is not None else None)
+            by_unit[unit].append(plan)
+            chargers[unit].add(plug.charge_point_id)
+            limits[unit] = limited.connection_kw() if limited is not None else None
+        for site in {s.site_id: s for s in sites.values() if s is not None and s.connection_kw() is not None}.values():
+            limits.setdefault(site.site_id, site.connection_kw())  # a limited site with no vehicle too
+        for event in events:
+            if not is_large(event):
+                continue
+            first, kws = task.shares[event.event_id]
+            starts = window_slots(event, now)
+            index = [int((s - first) / SLOT) for s in starts]
+            share = [kws[i] if 0 <= i < len(kws) else 0.0 for i in index]
+            planned = {u: load_kw(p, starts) for u, p in by_unit.items()}
+            capacity = {u: unit_capacity_kw(limits.get(u), len(chargers[u]), DEFAULT_MAX_POWER_W / 1000) for u in limits}
+            written += record_allowances(runtime.allowances, event, now, share, planned, capacity,
+                                         run=run_name(task.run_at))
+    except Exception:
+        log.exception("recording the allowances of %s/%s failed", task.task, task.cls)
+    return written
 
 
 def plan_share(runtime, body: dict, send_queue: WorkQueue, *, read_signals: Callable, clock: Callable[[], datetime],
@@ -140,17 +196,22 @@ def plan_share(runtime, body: dict, send_queue: WorkQueue, *, read_signals: Call
         keys = [m.rsplit("#", 1) for m in members]
         sessions = [s for s in in_threads(lambda k: runtime.sessions.get(k[0], int(k[1])), keys)
                     if s is not None and s.active]
+        sites_of = runtime.sites.sites_of([s.charge_point_id for s in sessions]) if sessions else {}
     else:
         sites = [s for s in in_threads(runtime.sites.get, members) if s is not None and s.connection_kw() is not None]
         chargers = in_threads(lambda s: runtime.sites.members(s.site_id), sites)
         sessions = [s for found in in_threads(runtime.sessions.active, [cp for m in chargers for cp in m]) for s in found]
         options["site_caps"] = [(float(s.connection_kw()), frozenset(m)) for s, m in zip(sites, chargers)]
+        sites_of = {cp: s for s, m in zip(sites, chargers) for cp in m}
     plugs = plugged(sessions)
+    seen: list = []  # every vehicle's plan, for the allowances
     # A profile carries whole W (half a W of rounding a vehicle) and the LP holds its caps to a
     # tolerance: the share is held that much lower, so the rounded orders stay inside it.
     margin = ROUNDING_KW * len(plugs)
     caps = [DemandEvent(a, b, max(0.0, kw * (1 - 1e-6) - margin)) for a, b, kw in task.caps()]
-    report = SmartScheduler(read_signals, sink, clock, events=lambda: caps, **options).run(plugs)
+    report = SmartScheduler(read_signals, sink, clock, events=lambda: caps,
+                            observe=lambda plug, plan: seen.append((plug, plan)), **options).run(plugs)
     report.group = f"share:{task.task}:{task.cls}"
     sink.flush()
+    _record_allowances(runtime, task, seen, sites_of, clock())
     return report

@@ -24,7 +24,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Callable
 
-from csms.charging.allowances import is_large, unit_capacity_kw, unit_caps, unit_of
+from csms.charging.allowances import RUN_UNIT, is_large, unit_capacity_kw, unit_caps, unit_of
 from csms.charging.groups import FLEET, Group, GridEvent, SiteLookup, group_of
 from csms.charging.sites import Site
 from csms.charging.scheduler import PlugIn, RunReport, SmartScheduler
@@ -169,15 +169,19 @@ def replan_unit(runtime, charge_point_id: str, site: Site | None, covering: list
     per slot (``allowances.unit_caps``: recorded by the periodic run, else the fallback share of the
     cap by capacity). A small event covering the charger too is held at the site by its fallback
     share as well (conservative at this site; its own group's re-plans do not see this one). Reads:
-    the site's chargers (1 Query), the allowances (1 BatchGetItem), each charger's active sessions
+    the site's chargers (1 Query), the allowances and the events' run marks (2 BatchGetItems), each charger's active sessions
     and each session's meter and preference: none depends on the event's group or the fleet."""
+    if site is not None and site.connection_kw() is None:
+        site = None  # no limit couples its chargers: the vehicle alone is the unit (as the periodic run records it)
     members = runtime.sites.members(site.site_id) if site is not None else []
     if charge_point_id not in members:
         members = sorted([*members, charge_point_id])
     limit = site.connection_kw() if site is not None else None
     unit = unit_of(charge_point_id, site.site_id if site is not None else None)
-    recorded = runtime.allowances.allowances(unit, [e.event_id for e in covering])
-    caps = unit_caps(covering, recorded, unit_capacity_kw(limit, len(members), max_power_kw), now)
+    ids = [e.event_id for e in covering]
+    recorded = runtime.allowances.allowances(unit, ids)
+    marks = runtime.allowances.allowances(RUN_UNIT, ids)  # which run split each cap last (run_mark)
+    caps = unit_caps(covering, recorded, unit_capacity_kw(limit, len(members), max_power_kw), now, marks)
     key = f"site:{site.site_id}" if site is not None else f"charger:{charge_point_id}"
 
     def plan() -> RunReport:

@@ -3,7 +3,8 @@
 
 | item | area | event_id | holds |
 |---|---|---|---|
-| allowance | ``allowance#<unit>`` (a site id, or ``cp:<id>``) | event id | ``data``: ``{"from": first slot (UTC ISO), "kw": [kW per 30-min slot]}``; ``expires_at``: the event's end (TTL) |
+| allowance | ``allowance#<unit>`` (a site id, or ``cp:<id>``) | event id | ``data``: ``{"from": first slot (UTC ISO), "kw": [kW per 30-min slot], "run": the periodic run that recorded it}``; ``expires_at``: the event's end (TTL) |
+| run mark | ``allowance#~run`` | event id | ``data``: ``{"run": the last periodic run that split the event's cap}`` (``csms.charging.allowances.run_mark``) |
 
 A plug-in's re-plan reads its unit's allowances of every covering large event in one BatchGetItem
 (0.5 RU each, eventually consistent: an allowance a few seconds old is still inside the cap, since
@@ -25,7 +26,8 @@ AREA = "allowance#"
 
 
 def _item(allowance: Allowance, until: datetime) -> GridItemModel:
-    data = json.dumps({"from": iso(allowance.starts[0]) if allowance.starts else None, "kw": list(allowance.kw)})
+    data = json.dumps({"from": iso(allowance.starts[0]) if allowance.starts else None, "kw": list(allowance.kw),
+                       "run": allowance.run})
     return GridItemModel(AREA + allowance.unit, allowance.event_id, data=data, expires_at=until)
 
 
@@ -34,7 +36,7 @@ def _allowance(item: GridItemModel) -> Allowance:
     first = parse_ts(data["from"]) if data.get("from") else None
     kw = tuple(float(k) for k in data.get("kw", ()))
     starts = tuple(first + n * SLOT for n in range(len(kw))) if first is not None else ()
-    return Allowance(item.event_id, item.area[len(AREA):], starts, kw if starts else ())
+    return Allowance(item.event_id, item.area[len(AREA):], starts, kw if starts else (), str(data.get("run") or ""))
 
 
 class DynamoAllowances:

@@ -10,14 +10,16 @@ against the unit's allowance of each covering event's cap, slot by slot.
 
 Allowance (kW per half-hour slot, per event and unit), two sources:
 
-1. **Recorded** by the periodic run (``record_allowances``): the periodic run gives each of its task
-   units a share of the event's cap per slot (branch s16run) and plans it; each site of the unit is
-   then allowed its planned load in that slot plus its part of the unit's unused share, in
+1. **Recorded** by the periodic run (``record_allowances``, called by
+   ``adapters.fanout_events.plan_share``): the run gives each of its task units a share of the
+   event's cap per slot (two stages, ``csms.charging.event_shares``) and plans it; each site of the
+   unit is then allowed its planned load in that slot plus its part of the unit's unused share, in
    proportion to its capacity (``split_share``). The allowances of a unit sum to at most its share,
-   so, as long as the shares of the units plus the fallbacks of the sites in no unit sum to at most
-   the cap (``unrecorded_reserve_kw`` is what the periodic run keeps back for those), the sites
-   together never exceed the cap in any slot, however each re-plans inside its allowance. Items
-   expire at the event's end (TTL).
+   and the shares to at most the cap. Before its units record, the run stores a *run mark* for the
+   event (``run_mark``); from then on only allowances of the marked run count, and a unit it did not
+   record (no vehicle plugged in then) is allowed 0 kW in the window until the next run: the run
+   gave the whole cap to the units it recorded. So the sites together never exceed the cap in any
+   slot, however each re-plans inside its allowance. Items expire at the event's end (TTL).
 2. **Fallback** (``fallback_kw``) before any periodic run recorded one (an event created minutes
    ago): the event's cap times the unit's capacity over the event group's capacity (proportional
    sharing of a constrained connection by capacity, the rule of "fair" flexible-connection curtailment
@@ -34,6 +36,7 @@ re-balances the shares across the group. Energy owed to drivers outside the wind
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
@@ -57,6 +60,20 @@ class Allowance:
     unit: str
     starts: tuple[datetime, ...]
     kw: tuple[float, ...]
+    run: str = ""  # the periodic run that recorded it (its dispatch time, ISO); "" for none
+
+
+RUN_UNIT = "~run"  # the unit of an event's run mark: which periodic run split its cap last
+
+
+def run_mark(event: GridEvent, run: str) -> Allowance:
+    """The mark the periodic run stores (``RUN_UNIT``) when it splits ``event``'s whole cap between
+    its task units (``adapters.fanout_events.start_stage2``): from then on, a unit's allowance counts
+    only if that run recorded it. A unit the run did not record (no vehicle plugged in then), or
+    recorded by an earlier run, is allowed 0 kW in the window until the next run (at most 15
+    minutes): the run gave the whole cap to the units it recorded, so neither a fallback nor an
+    older allowance may add to it."""
+    return Allowance(event.event_id, RUN_UNIT, (), (), run)
 
 
 def is_large(event: GridEvent) -> bool:
@@ -69,7 +86,9 @@ def is_large(event: GridEvent) -> bool:
 
 
 def unit_of(charge_point_id: str, site_id: str | None) -> str:
-    """The unit a charger is re-planned in under a large event: its site id, or ``cp:<id>`` on none."""
+    """The unit a charger is re-planned in under a large event: its site id (a site with a limit), or
+    ``cp:<id>`` (``site_id`` None: on no site, or on a site without a limit, whose chargers nothing
+    but the event couples)."""
     return site_id if site_id else f"cp:{charge_point_id}"
 
 
@@ -145,7 +164,8 @@ def unrecorded_reserve_kw(event: GridEvent, recorded_capacity_kw: float) -> floa
 
 
 def record_allowances(store: AllowanceStore, event: GridEvent, now: datetime, share_kw: Sequence[float],
-                      planned_kw: Mapping[str, Sequence[float]], capacity_kw: Mapping[str, float]) -> int:
+                      planned_kw: Mapping[str, Sequence[float]], capacity_kw: Mapping[str, float],
+                      run: str = "") -> int:
     """The periodic run's call, once per task unit and large event after the unit is planned:
     records each site's allowance (``split_share``) for the slots of ``window_slots(event, now)``.
     ``share_kw``: the unit's share of the cap per slot of that window (kW; the units' shares plus
@@ -160,22 +180,29 @@ def record_allowances(store: AllowanceStore, event: GridEvent, now: datetime, sh
     if len(share_kw) != len(starts) or any(len(v) != len(starts) for v in planned_kw.values()):
         raise ValueError(f"one value per slot of the event's window ({len(starts)} slots) is needed")
     split = split_share(share_kw, planned_kw, capacity_kw)
-    allowances = [Allowance(event.event_id, unit, tuple(starts), tuple(round(k, 3) for k in kw))
-                  for unit, kw in split.items()]
+    allowances = [Allowance(event.event_id, unit, tuple(starts), tuple(math.floor(k * 1000) / 1000 for k in kw), run)
+                  for unit, kw in split.items()]  # rounded down: together never above the share
     store.put_allowances(allowances, event.end)
     return len(allowances)
 
 
 def unit_caps(events: Sequence[GridEvent], recorded: Mapping[str, Allowance], unit_capacity_kw: float,
-              now: datetime) -> list[DemandEvent]:
+              now: datetime, marks: Mapping[str, Allowance] | None = None) -> list[DemandEvent]:
     """The caps a unit is re-planned under: for each event, its recorded allowance per slot (keyed by
     event id in ``recorded``), else its fallback over the whole window, as the planner's demand
     events (kW) clipped to the event's window. A slot of the window the record does not cover
-    (none but past ones, as ``record_allowances`` writes the whole window) takes the fallback."""
+    (none but past ones, as ``record_allowances`` writes the whole window) takes the fallback.
+    ``marks``: the events' run marks (``run_mark``, keyed by event id): once a periodic run has split
+    an event's cap, only an allowance of that run counts, and the fallback is 0 kW."""
     out: list[DemandEvent] = []
     for event in events:
         allowance = recorded.get(event.event_id)
         fallback = fallback_kw(event, unit_capacity_kw)
+        mark = (marks or {}).get(event.event_id)
+        if mark is not None:
+            fallback = 0.0
+            if allowance is not None and allowance.run != mark.run:
+                allowance = None  # an older run's: the current run gave its part of the cap to others
         if allowance is None:
             out.append(DemandEvent(max(event.start, slot_start(now)), event.end, fallback))
             continue

@@ -143,6 +143,9 @@ class SmartScheduler:
     # Several sites planned together (an event group): each site's limit (kW) on its chargers (charge
     # point ids), on top of ``site_cap_kw`` and the events, which cap all the vehicles of the run.
     site_caps: list[tuple[float, frozenset[str]]] = field(default_factory=list)
+    # Sees every vehicle's plan of a run, sent or unchanged (the periodic run records each site's
+    # planned load as its allowance of a large event: ``csms.charging.allowances``).
+    observe: Callable[[PlugIn, list[Interval]], None] | None = None
 
     def _need(self, plug: PlugIn) -> tuple[datetime, datetime, float]:
         """(target, departure, remaining Wh) from the driver's preference or the defaults."""
@@ -275,6 +278,8 @@ class SmartScheduler:
             report.planned += 1
             if not plan:
                 plan = [Interval(now, now + timedelta(minutes=1), 0.0)]  # nothing left to charge: pause
+            if self.observe is not None:
+                self.observe(plug, plan)
             digest = plan_hash(plan)
             if digest == plug.last_plan_hash:
                 report.unchanged += 1

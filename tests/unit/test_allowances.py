@@ -100,3 +100,23 @@ def test_an_event_stores_its_group_capacity_and_chargers_when_created():
     assert stored[fleet["id"]] == pytest.approx((22.0 + 11.0 + 3 * 7.4, 6))  # limited sites + 3 others (B1, B2, LONE)
     assert stored[listed["id"]] == pytest.approx((22.0 + 7.4, 3))  # A1's site comes whole, LONE alone
     assert stored[unknown["id"]] == (None, None)
+
+
+def test_once_a_run_has_split_the_cap_only_that_runs_allowances_count_and_a_unit_it_did_not_record_gets_none():
+    from csms.charging.allowances import RUN_UNIT, run_mark
+
+    event = _event()
+    store = MemoryAllowances()
+    now = T0 + timedelta(minutes=10)
+    record_allowances(store, event, now, [20.0] * 4, {"A": [5.0] * 4}, {"A": 10.0, "B": 10.0}, run="run-1")
+    store.put_allowances([run_mark(event, "run-1")], event.end)
+    marks = store.allowances(RUN_UNIT, ["E1"])
+    kw = [c.cap_kw for c in unit_caps([event], store.allowances("A", ["E1"]), 10.0, now, marks)]
+    assert kw == [12.5] * 4  # the run's own allowance: 5 planned + half the 10 unused
+    # a unit the run did not record: the run gave the whole cap away, so no fallback (7.5 kW before)
+    assert fallback_kw(event, 30.0) == 7.5
+    assert [c.cap_kw for c in unit_caps([event], store.allowances("C", ["E1"]), 30.0, now, marks)] == [0.0]
+    # the next run splits the cap again without A (no vehicle there then): A's older allowance no longer counts
+    store.put_allowances([run_mark(event, "run-2")], event.end)
+    marks = store.allowances(RUN_UNIT, ["E1"])
+    assert [c.cap_kw for c in unit_caps([event], store.allowances("A", ["E1"]), 10.0, now, marks)] == [0.0]

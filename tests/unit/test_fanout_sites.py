@@ -12,12 +12,12 @@ from types import SimpleNamespace
 
 from adapters import fanout
 from csms.charging import tariff
-from csms.charging.scheduler import DEFAULT_ENERGY_KWH
+from csms.charging.scheduler import DEFAULT_ENERGY_KWH, Interval
 from csms.charging.sites import Site
 from csms.model import Session
 from csms.ocpp.commands import Commander
 from csms.timeutil import parse_ts
-from tests.fakes import (MemoryActiveShards, MemoryCallQueue, MemoryChargers, MemoryGridEvents, MemoryMeter,
+from tests.fakes import (MemoryAllowances, MemoryActiveShards, MemoryCallQueue, MemoryChargers, MemoryGridEvents, MemoryMeter,
                          MemoryPoster, MemoryRunLedger, MemorySessions, MemorySites, MemorySignals)
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -48,6 +48,7 @@ def world(site_sizes: dict[str, tuple[int, float | None]], loose: int = 0, regio
     runtime = SimpleNamespace(settings=SimpleNamespace(site_cap_kw=None, carbon_price_gbp_per_t=100.0),
                               sessions=sessions, meter=MemoryMeter(), chargers=chargers, events=MemoryGridEvents(),
                               signals=MemorySignals(), calls=calls, sites=sites, run_ledger=MemoryRunLedger(),
+                              allowances=MemoryAllowances(),
                               commander=Commander(calls, chargers, poster))
     return runtime, MemoryActiveShards(sessions)
 
@@ -169,3 +170,20 @@ def test_a_region_event_across_shards_holds_its_cap_in_every_slot_through_two_st
             assert peak_kw([stored[f"{site_id}-CP{n}"] for n in range(size)]) <= limit + 1e-3, site_id
     # outside the region: not held, every need met
     assert all(energy_kwh(stored[f"LOOSE{n}"]) >= DEFAULT_ENERGY_KWH - 0.05 for n in range(5))
+    # the run left each site of the region its allowance (what a plug-in there re-plans against):
+    # together never above the cap, each at least what its vehicles were planned to draw
+    from csms.charging.allowances import RUN_UNIT, load_kw, window_slots
+
+    event = runtime.events.grid_events(T0)[0]
+    held = {unit: a for (unit, e), (a, _) in runtime.allowances.items.items() if unit != RUN_UNIT}
+    homes = [f"cp:HOMES-CP{n}" for n in range(sizes["HOMES"][0])]  # no limit: each charger its own unit
+    assert set(held) == {s for s, (_, limit) in sizes.items() if limit is not None} | set(homes)
+    assert {a.run for a in held.values()} == {runtime.allowances.items[(RUN_UNIT, event.event_id)][0].run}
+    starts = window_slots(event, T0)
+    for t, start in enumerate(starts):
+        assert sum(dict(zip(a.starts, a.kw)).get(start, 0.0) for a in held.values()) <= cap + 1e-9
+    for site_id, (size, limit) in sizes.items():
+        units = {site_id: range(size)} if limit is not None else {f"cp:{site_id}-CP{n}": [n] for n in range(size)}
+        for unit, chargers in units.items():
+            planned = load_kw([[Interval(a, b, w) for a, b, w in stored[f"{site_id}-CP{n}"]] for n in chargers], starts)
+            assert all(kw <= allowed + 1e-3 for kw, allowed in zip(planned, held[unit].kw)), unit
