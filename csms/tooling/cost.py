@@ -245,11 +245,13 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # Large events' allowances (issue 16, adapters/dynamo/allowances.py): while a region / fleet event
     # covers the charger, the periodic run writes its site's allowance each run (4 an hour; one item of
     # <= 336 slots, ~2 KB: 2 WU, shared by the site's chargers) and a plug-in or unplug under it reads
-    # the site's allowances (one BatchGetItem, eventually consistent: 0.5 RU) instead of the region's sites.
+    # the site's allowances and the events' run marks (two BatchGetItems, eventually consistent: 0.5 RU
+    # each) instead of the region's sites; the run's mark is one write per large event and run (shared
+    # by the fleet: nothing per charger).
     if profile.large_event_hours_per_month:
         hours = profile.large_event_hours_per_month
         allow_w = hours * 4 * 2 / max(1, profile.site_chargers)
-        allow_r = 2 * profile.sessions_per_day * 30 * hours / (24 * 30) * 0.5
+        allow_r = 2 * profile.sessions_per_day * 30 * hours / (24 * 30) * 2 * 0.5  # the allowances and the run marks
         bill.add("Large-event allowances (write per site per run, read per re-plan)",
                  allow_w * PRICES["dynamodb_write_unit"] + allow_r * PRICES["dynamodb_read_unit"],
                  f"{hours:g} event-hours: {allow_w:,.1f} WU, {allow_r:,.2f} RU")
