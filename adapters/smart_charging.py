@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Callable
 
 from csms.ocpp.commands import Commander
+from csms.charging.defaults import whole_w
 from csms.charging.scheduler import DEFAULT_MAX_POWER_W, Interval, PlugIn, SmartScheduler, periods
 from csms.charging.signals import horizon
 from csms.charging.tariff import Signals
@@ -28,7 +29,7 @@ class CommanderSink:
         return call is not None
 
     def saved(self, plug: PlugIn, plan: list[Interval], digest: str) -> None:
-        text = json.dumps([[iso(p.start), iso(p.end), round(p.power_w)] for p in plan])
+        text = json.dumps([[iso(p.start), iso(p.end), whole_w(p.power_w)] for p in plan])
         self.sessions.save_plan(plug.charge_point_id, plug.transaction_id, text, digest)
 
 

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from csms.charging.defaults import whole_w
 from csms.charging.ports import WorkQueue
 from csms.timeutil import iso, parse_ts
 
@@ -146,11 +147,11 @@ class ProfileOrder:
 
     def periods(self) -> list[tuple[int, float]]:
         """Profile periods: (seconds from ``at``, W), as ``csms.charging.scheduler.periods``."""
-        return [(int((start - self.at).total_seconds()), round(power_w)) for start, _, power_w in self.plan]
+        return [(int((start - self.at).total_seconds()), whole_w(power_w)) for start, _, power_w in self.plan]
 
     def plan_json(self) -> str:
         """The plan as stored with the session (what the app shows)."""
-        return json.dumps([[iso(a), iso(b), round(w)] for a, b, w in self.plan])
+        return json.dumps([[iso(a), iso(b), whole_w(w)] for a, b, w in self.plan])
 
     def stale(self, now: datetime) -> bool:
         return now - self.at > STALE_AFTER
@@ -158,7 +159,7 @@ class ProfileOrder:
     def body(self) -> dict:
         return {"kind": "profile", "chargePointId": self.charge_point_id, "connectorId": self.connector_id,
                 "transactionId": self.transaction_id, "at": iso(self.at), "digest": self.digest,
-                "plan": [[iso(a), iso(b), round(w)] for a, b, w in self.plan]}
+                "plan": [[iso(a), iso(b), whole_w(w)] for a, b, w in self.plan]}
 
     @classmethod
     def from_body(cls, body: dict) -> ProfileOrder:

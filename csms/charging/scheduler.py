@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T, DEFAULT_MAX_POWER_W
+from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T, DEFAULT_MAX_POWER_W, whole_w
 from csms.charging.ports import PlanSink
 from csms.model import Preference
 from csms.charging.planner import DemandEvent, Problem, Vehicle
@@ -103,8 +103,8 @@ def sort_and_fill(now: datetime, departure: datetime, energy_wh: float, max_powe
 
 
 def periods(plan: list[Interval], now: datetime) -> list[tuple[int, float]]:
-    """Profile periods (seconds from ``now``, W) for a plan that starts at ``now``."""
-    return [(int((p.start - now).total_seconds()), round(p.power_w)) for p in plan]
+    """Profile periods (seconds from ``now``, W: ``whole_w``) for a plan that starts at ``now``."""
+    return [(int((p.start - now).total_seconds()), whole_w(p.power_w)) for p in plan]
 
 
 def plan_hash(plan: list[Interval]) -> str:

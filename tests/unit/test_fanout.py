@@ -105,3 +105,18 @@ def test_queued_plans_are_the_ones_the_scheduler_would_send_and_none_is_stored_b
     direct = SmartScheduler(lambda: signals, sink, lambda: T0)
     for plug, body in zip(plugs, queue.bodies):
         assert ProfileOrder.from_body(body).digest == plan_hash(direct.plan(plug, T0, signals))
+
+
+def test_the_profiles_sent_for_a_site_never_add_up_to_more_than_its_planned_limit():
+    from datetime import datetime, timedelta, timezone
+
+    from csms.charging.fanout import ProfileOrder
+    from csms.charging.scheduler import Interval, periods
+
+    at = datetime(2026, 1, 5, 17, 0, tzinfo=timezone.utc)
+    end = at + timedelta(minutes=30)
+    planned_w = [3333.6, 3333.6, 3332.8]  # a 10 kW site's LP plan: 10,000.0 W together
+    sent = [ProfileOrder("CP", 1, n, at, ((at, end, w),), "h").periods()[0][1] for n, w in enumerate(planned_w)]
+    direct = [periods([Interval(at, end, w)], at)[0][1] for w in planned_w]
+    assert sum(sent) <= 10_000 and sum(direct) <= 10_000  # to nearest W: 10,001 W, over the limit
+    assert sent == direct == [3333, 3333, 3332]
