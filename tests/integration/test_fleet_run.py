@@ -193,18 +193,22 @@ def test_poisoned_messages_land_in_the_dead_letter_queues_and_old_orders_are_dro
 
 
 def _ddb_requests(monkeypatch):
-    """The DynamoDB requests made from here on (operation names), counted at the botocore client."""
-    import botocore.client
+    from tests.integration.test_request_counts import count_dynamodb_calls
 
-    calls: list[str] = []
-    original = botocore.client.BaseClient._make_api_call
+    return count_dynamodb_calls(monkeypatch)
 
-    def counting(self, operation_name, api_params):
-        if self.meta.service_model.service_name == "dynamodb":
-            calls.append(operation_name)
-        return original(self, operation_name, api_params)
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    return calls
+
+def _planned_by_task(monkeypatch) -> list[tuple[str, int]]:
+    """(task kind, vehicles planned) of every shard task planned from here on."""
+    planned: list[tuple[str, int]] = []
+    real_plan = fanout.plan_task
+
+    def counting_plan(runtime, body, *args, **kwargs):
+        report = real_plan(runtime, body, *args, **kwargs)
+        planned.append((body["kind"], report.planned))
+        return report
+    monkeypatch.setattr(fanout, "plan_task", counting_plan)
+    return planned
 
 
 def test_limited_sites_are_planned_by_their_own_tasks_and_the_dispatcher_reads_the_same_whatever_the_fleet(
@@ -234,14 +238,7 @@ def test_limited_sites_are_planned_by_their_own_tasks_and_the_dispatcher_reads_t
     _drain(sqs, urls["shards"], lambda e, c: {"batchItemFailures": []}, 10)  # the first dispatch's tasks
 
     fleet_run.dispatch({}, None)
-    planned: list[tuple[str, int]] = []
-    real_plan = fanout.plan_task
-
-    def counting_plan(runtime, body, *args, **kwargs):
-        report = real_plan(runtime, body, *args, **kwargs)
-        planned.append((body["kind"], report.planned))
-        return report
-    monkeypatch.setattr(fanout, "plan_task", counting_plan)
+    planned = _planned_by_task(monkeypatch)
     _, failures = _drain(sqs, urls["shards"], fleet_run.plan_shard, PLANNER_BATCH)
     assert failures == []
     assert sum(n for _, n in planned) == 30 and max(n for _, n in planned) <= PAGE  # each once, in pages
@@ -297,14 +294,7 @@ def test_a_region_event_across_shards_is_held_in_every_slot_through_the_run_ledg
     calls = _ddb_requests(monkeypatch)
     assert fleet_run.dispatch({}, None) == {"tasks": 32}
     assert sorted(calls) == ["PutItem", "Query"]  # the events, and the run's ledger counter opened: no session read
-    planned: list[tuple[str, int]] = []
-    real_plan = fanout.plan_task
-
-    def counting_plan(runtime, body, *args, **kwargs):
-        report = real_plan(runtime, body, *args, **kwargs)
-        planned.append((body["kind"], report.planned))
-        return report
-    monkeypatch.setattr(fanout, "plan_task", counting_plan)
+    planned = _planned_by_task(monkeypatch)
     _, failures = _drain(sqs, urls["shards"], fleet_run.plan_shard, PLANNER_BATCH)
     assert failures == []
     kinds = {kind for kind, _ in planned}

@@ -18,6 +18,11 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWrit
 
 @pytest.fixture
 def dynamodb_calls(monkeypatch):
+    return count_dynamodb_calls(monkeypatch)
+
+
+def count_dynamodb_calls(monkeypatch) -> list[str]:
+    """The DynamoDB requests made from here on (operation names), counted at the botocore client."""
     calls: list[str] = []
     original = botocore.client.BaseClient._make_api_call
 
