@@ -48,3 +48,12 @@ def test_fleet_bench_shard_holds_every_cap_and_matches_the_exact_lp():
     assert shard["vehicles"] >= 200 and shard["sites_over_limit"] == 0 and shard["event_over_kw"] <= 1e-6
     assert shard["gap_pct"] == 0 or abs(shard["gap_pct"]) < 1e-6
     assert shard["unmet_kwh"] <= shard["exact_unmet_kwh"] + 1e-6
+
+
+def test_fanout_bench_sites_and_an_event_through_both_live_stages_holds_every_cap():
+    from bench import bench_fanout
+
+    result = bench_fanout.measure_sites_and_event(300)
+    assert result["units"] >= 2 and result["vehicles"] > 0 and result["orders"] >= result["vehicles"]
+    assert result["event_over_kw"] == 0 and result["held_max_kw"] <= result["cap_kw"]
+    assert result["sites"] > 0 and result["sites_over_limit"] == 0 and result["site_over_kw"] <= 1e-6
