@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     listing = events.add_parser("list", help="events not cancelled that have not ended")
     add_api_options(listing, json_flag=False)
     listing.set_defaults(func=list_events)
-    cancel = events.add_parser("cancel")
+    cancel = events.add_parser("cancel", help="cancel an event (its vehicles are re-planned without it)")
     cancel.add_argument("event_id")
     add_api_options(cancel, json_flag=False)
     cancel.set_defaults(func=cancel_event)
