@@ -148,11 +148,11 @@ class TargetIn(Strict):
         default_factory=list, max_length=500, description="the region (one), site ids or charge point ids")
 
 
-class EventIn(Strict):
+class EventIn(Strict):  # powers strict: a JSON true or "5" is refused, not read as 1 kW / 5 kW
     start: AwareDatetime
     end: AwareDatetime
-    cap_kw: Optional[float] = Field(None, ge=0, le=1_000_000, description="aggregate power of the target in the window (kW)")
-    reduction_kw: Optional[float] = Field(None, gt=0, le=1_000_000,
+    cap_kw: Optional[float] = Field(None, strict=True, ge=0, le=1_000_000, description="aggregate power of the target in the window (kW)")
+    reduction_kw: Optional[float] = Field(None, strict=True, gt=0, le=1_000_000,
                                           description="or: power below the target's capacity (its sites' limits), kW")
     target: TargetIn = Field(default_factory=TargetIn, description="the fleet (default), a region, sites or chargers")
 
@@ -649,13 +649,13 @@ def models_report() -> list:
 def onboarding_requirements() -> list:
     return _onboarding().requirements(caller())
 # ------------------------------------------------------------------ sites (issue 16)
-class SiteIn(Strict):
+class SiteIn(Strict):  # powers strict: a JSON true or "5" is refused, not read as 1 kW / 5 kW
     name: str = Field("", max_length=80, description="what operators call it")
     region: str = Field("", max_length=64, description="DNO area / region a grid-demand event may target")
-    limit_kw: Optional[float] = Field(None, gt=0, le=100_000, description="connection limit on the sum of its chargers (kW)")
-    phase_limit_a: Optional[float] = Field(None, gt=0, le=5_000, description="or/and a per-phase limit (A)")
+    limit_kw: Optional[float] = Field(None, strict=True, gt=0, le=100_000, description="connection limit on the sum of its chargers (kW)")
+    phase_limit_a: Optional[float] = Field(None, strict=True, gt=0, le=5_000, description="or/and a per-phase limit (A)")
     phases: Literal[1, 3] = 3
-    voltage_v: float = Field(230.0, ge=100, le=480, description="phase-to-neutral voltage (V)")
+    voltage_v: float = Field(230.0, strict=True, ge=100, le=480, description="phase-to-neutral voltage (V)")
 
 
 def site_ops():

@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     listing = events.add_parser("list", help="events not cancelled that have not ended")
     add_api_options(listing, json_flag=False)
     listing.set_defaults(func=list_events)
-    cancel = events.add_parser("cancel")
+    cancel = events.add_parser("cancel", help="cancel an event (its vehicles are re-planned without it)")
     cancel.add_argument("event_id")
     add_api_options(cancel, json_flag=False)
     cancel.set_defaults(func=cancel_event)
@@ -62,12 +62,12 @@ def upload_signals(args) -> int:
 # Events go through the API's routes (``--api``, or in-process): one set of checks, and the re-plan.
 def add_event(args) -> int:
     start, end = time_option("--start", args.start), time_option("--end", args.end)
-    kind, ids = "fleet", []
-    if args.region:
+    kind, ids = "fleet", []  # an empty --sites "" keeps its kind, for the API to refuse: never the whole fleet
+    if args.region is not None:
         kind, ids = "region", [args.region]
-    elif args.sites:
+    elif args.sites is not None:
         kind, ids = "sites", [i.strip() for i in args.sites.split(",") if i.strip()]
-    elif args.chargers:
+    elif args.chargers is not None:
         kind, ids = "chargers", [i.strip() for i in args.chargers.split(",") if i.strip()]
     body = {"start": start.isoformat(), "end": end.isoformat(), "target": {"kind": kind, "ids": ids}}
     if args.cap_kw is not None:

@@ -17,7 +17,12 @@ LOCK_FILE = "lock"
 
 
 class StateDirBusy(RuntimeError):
-    """Another process holds the state directory; the message says which."""
+    """Another process holds the state directory; the message says which (``holder``: e.g.
+    "csms local (pid 42)")."""
+
+    def __init__(self, message: str, holder: str = ""):
+        super().__init__(message)
+        self.holder = holder
 
 
 def private_dir(path: Path) -> Path:
@@ -54,7 +59,8 @@ class StateLock:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise StateDirBusy(f"{Path(state_dir)} is in use by {holder}; stop it or use another --state-dir") from None
+            raise StateDirBusy(f"{Path(state_dir)} is in use by {holder}; stop it or use another --state-dir",
+                               holder) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{what} (pid {os.getpid()})\n".encode(), 0)
         self._fd: int | None = fd

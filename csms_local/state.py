@@ -95,6 +95,9 @@ def open_runtime(state_dir: str, need_running: bool = False) -> Iterator[Runtime
     try:
         lock = StateLock(state, "csms charger")  # the saved state: nobody else may write it meanwhile
     except StateDirBusy as exc:
+        if exc.holder.startswith("csms local"):  # it holds the lock and has not written endpoint.json yet
+            raise UsageError(f"{state} is in use by {exc.holder}, which is starting (replaying its journal): "
+                             "try again in a few seconds") from None
         raise UsageError(str(exc)) from None
     server = dynamodb.EmbeddedDynamo(state_dir=state)  # durable: what it answers is on disk
     server.start()

@@ -29,18 +29,21 @@ class DynamoFailures:
             found[item.pk] = FailureCount(int(item.value or 0), item.first_at or item.last_at, item.last_at, item.source)
         return found
 
-    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> None:
+    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> int:
+        """Count one failure; the count after it is the update's own answer (ALL_NEW: no extra read)."""
         actions = [KeyModel.value.add(1), KeyModel.last_at.set(now), KeyModel.expires_at.set(now + forget_after)]
         if source is not None:
             actions.append(KeyModel.source.set(source))
         try:
-            KeyModel(key).update(actions=actions, condition=KeyModel.last_at > now - forget_after)
-            return
+            item = KeyModel(key)
+            item.update(actions=actions, condition=KeyModel.last_at > now - forget_after)
+            return int(item.value or 1)
         except UpdateError as exc:
             if not conditional_failed(exc):
                 raise
         # New, or the old count is forgotten: start again at 1 (a concurrent failure may be lost)
         KeyModel(key, value=1, first_at=now, last_at=now, source=source, expires_at=now + forget_after).save()
+        return 1
 
     def clear(self, key: str) -> None:
         KeyModel(key).delete()

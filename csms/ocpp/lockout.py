@@ -140,6 +140,7 @@ class Attempt:
         self.store, self.source, self.now = store, source or "unknown", now
         self._pair: FailureCount | None = None
         self._source: FailureCount | None = None
+        self._counted: dict[bool, int] = {}  # known_charger -> the count the failure's own update answered
 
     def gate(self, charge_point_id: str) -> str | None:
         """The reason to refuse before any key check, or None to go on."""
@@ -155,15 +156,19 @@ class Attempt:
 
     def failed(self, charge_point_id: str | None, known_charger: bool) -> None:
         """A wrong key (``known_charger``) or an unknown charge point id from this source."""
-        self.store.add(source_key(self.source), self.now, None, FORGET_AFTER)
+        self._counted[False] = self.store.add(source_key(self.source), self.now, None, FORGET_AFTER)
         if known_charger and charge_point_id:
-            self.store.add(pair_key(charge_point_id, self.source), self.now, self.source, FORGET_AFTER)
+            self._counted[True] = self.store.add(pair_key(charge_point_id, self.source), self.now, self.source,
+                                                 FORGET_AFTER)
             self.store.add(charger_key(charge_point_id), self.now, self.source, FORGET_AFTER)
 
     def count_after_failure(self, known_charger: bool) -> int:
         """Failures counted, this one included: of the charger from this source (a wrong key), or of
-        this source (an unknown id). From the gate's read: no read of its own (the alert threshold,
-        ``csms.console.alerts``)."""
+        this source (an unknown id). After ``failed``: what its atomic update answered, so concurrent
+        failures never share a number and a threshold (``csms.console.alerts``) is never skipped;
+        before it, the gate's read plus one. No read of its own."""
+        if known_charger in self._counted:
+            return self._counted[known_charger]
         seen = self._pair if known_charger else self._source
         return (seen.count if seen is not None else 0) + 1
 

@@ -283,8 +283,9 @@ class FailureStore(Protocol):
     def read(self, keys: list[str], now: datetime) -> dict[str, FailureCount]:
         """The live (unexpired) counters among ``keys``; absent keys are missing from the result."""
 
-    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> None:
-        """Count one failure (a counter older than ``forget_after`` restarts at 1)."""
+    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> int:
+        """Count one failure (a counter older than ``forget_after`` restarts at 1); returns the count
+        after it, from the atomic update itself (concurrent failures each get their own number)."""
 
     def clear(self, key: str) -> None: ...
 

@@ -81,6 +81,12 @@ class ConnectorOperations:
             })
         return out
 
+    def _check_connector(self, charge_point_id: str, connector_id: int) -> None:
+        """Raise ``Invalid`` naming the charger's count for a connector it does not have."""
+        reported = [c.connector_id for c in self.ops.connectors.list(charge_point_id)]
+        check_connector_id(charge_point_id, connector_id,
+                           connector_count(self.ops.chargers.capabilities(charge_point_id), reported))
+
     def request_composite(self, who: Principal, charge_point_id: str, connector_id: int,
                           duration_s: int = 86_400, unit: str | None = None) -> dict[str, Any]:
         """Queue GetCompositeSchedule for ``connector_id`` (0: the charger's grid connection) over
@@ -92,9 +98,7 @@ class ConnectorOperations:
         ops = self.ops
         ops._operator(who)
         ops._visible(who, charge_point_id)
-        reported = [c.connector_id for c in ops.connectors.list(charge_point_id)]
-        check_connector_id(charge_point_id, connector_id,
-                           connector_count(ops.chargers.capabilities(charge_point_id), reported))
+        self._check_connector(charge_point_id, connector_id)
         payload: dict[str, Any] = {"connectorId": connector_id, "duration": duration_s}
         if unit is not None:
             if unit not in ("W", "A"):
@@ -106,10 +110,12 @@ class ConnectorOperations:
         """``{"connector_id", "composite": {command_id, at, status, schedule_start, charging_schedule,
         error_code} | None, "pending": command id | None, "sent_profile": {command_id, at, status,
         purpose, stack_level, charging_schedule} | None, "plan": [[from, to, W], ...] | None}``: the latest
-        answer to GetCompositeSchedule beside the latest SetChargingProfile sent for the connector."""
+        answer to GetCompositeSchedule beside the latest SetChargingProfile sent for the connector. A
+        connector the charger does not have is refused as in ``request_composite``."""
         ops = self.ops
         ops._operator(who)
         ops._visible(who, charge_point_id)
+        self._check_connector(charge_point_id, connector_id)
         pending = None
         waiting = [q.call for q in [ops.calls.outstanding(charge_point_id)] if q is not None] + \
             list(ops.calls.queued(charge_point_id))

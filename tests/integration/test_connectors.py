@@ -84,3 +84,6 @@ def test_a_composite_schedule_of_a_connector_the_charger_does_not_have_is_refuse
     assert _sent(rt)[3] == {"connectorId": 3, "duration": 3600}
     assert call("POST", "/v1/chargers/CP001/connectors/4/composite-schedule", body={})[1]["message"].startswith(
         "CP001 has 3 connectors")
+    # reading it is refused the same way (it said "never asked" for connector 7, as if 7 existed)
+    status, shown = call("GET", "/v1/chargers/CP001/connectors/7/composite-schedule")
+    assert status == 400 and shown["message"].startswith("CP001 has 3 connectors"), shown

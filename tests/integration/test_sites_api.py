@@ -55,6 +55,13 @@ def test_an_operator_sets_sites_and_moves_chargers_between_them(fleet):
     ("PUT", "/v1/sites/depot", {"limit_kw": 0}, 422, "limit_kw"),
     ("PUT", "/v1/sites/depot", {"limit_kw": 5e6}, 422, "limit_kw"),
     ("PUT", "/v1/sites/depot", {"phases": 2, "phase_limit_a": 32}, 422, "phases"),
+    # a JSON true or "5" is not a power: read as 1 kW / 5 kW it capped a site or the whole fleet
+    ("PUT", "/v1/sites/depot", {"limit_kw": True}, 422, "limit_kw"),
+    ("PUT", "/v1/sites/depot", {"phase_limit_a": "32"}, 422, "phase_limit_a"),
+    ("POST", "/v1/events", {"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T01:00:00Z", "cap_kw": True}, 422,
+     "cap_kw"),
+    ("POST", "/v1/events", {"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T01:00:00Z", "reduction_kw": "5"},
+     422, "reduction_kw"),
     ("PUT", "/v1/sites/bad%20id", {"limit_kw": 5}, 400, "site id"),
     ("PUT", "/v1/sites/depot/chargers/A1", None, 404, "no site"),
     ("PUT", "/v1/sites/depot/chargers/NOPE", None, 404, "no charger"),

@@ -131,12 +131,13 @@ class MemoryFailures:
     def read(self, keys: builtins.list[str], now: datetime) -> dict[str, FailureCount]:
         return {k: self.items[k] for k in keys if k in self.items and now - self.items[k].last_at < FORGET_AFTER}
 
-    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> None:
+    def add(self, key: str, now: datetime, source: str | None, forget_after: timedelta) -> int:
         old = self.items.get(key)
         if old is None or now - old.last_at >= forget_after:
             self.items[key] = FailureCount(1, now, now, source)
         else:
             self.items[key] = FailureCount(old.count + 1, old.first_at, now, source)
+        return self.items[key].count
 
     def clear(self, key: str) -> None:
         self.items.pop(key, None)

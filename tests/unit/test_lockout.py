@@ -101,3 +101,18 @@ def test_viewers_sharing_an_edge_are_throttled_apart():
         == lockout.THROTTLED  # the attacker's next connection: another port, the same viewer
     charger = lockout.handshake_source(EDGE_IP, "203.0.113.10:50000", trusted_edge=True)
     assert Attempt(store, charger, T0).gate("CP001") is None
+
+
+def test_concurrent_failures_each_get_their_own_count_so_the_alert_threshold_is_never_skipped():
+    # new-user probe: 22 wrong keys at once from one address counted 21 failures and raised no alert,
+    # because each handshake added 1 to the count its gate had read: two that read 18 both said 19,
+    # the next read 20 and said 21, and the source alert (at exactly SOURCE_FREE) never fired
+    store = MemoryFailures()
+    for _ in range(lockout.SOURCE_FREE - 2):
+        store.add(lockout.source_key("203.0.113.9"), T0, None, lockout.FORGET_AFTER)
+    first, second = Attempt(store, "203.0.113.9", T0), Attempt(store, "203.0.113.9", T0)
+    assert first.gate("CP-X") is None and second.gate("CP-Y") is None  # both read 18 before either failed
+    first.failed("CP-X", known_charger=False)
+    second.failed("CP-Y", known_charger=False)
+    assert sorted([first.count_after_failure(False), second.count_after_failure(False)]) == [
+        lockout.SOURCE_FREE - 1, lockout.SOURCE_FREE]
