@@ -102,6 +102,11 @@ def sort_and_fill(now: datetime, departure: datetime, energy_wh: float, max_powe
     return [Interval(a, b, kw * 1000) for a, b, kw in fill(problem).intervals(0)]
 
 
+def power_at(plan: list[Interval], at: datetime) -> float:
+    """The plan's power (W) at ``at``: 0 outside its intervals."""
+    return next((p.power_w for p in plan if p.start <= at < p.end), 0.0)
+
+
 def periods(plan: list[Interval], now: datetime) -> list[tuple[int, float]]:
     """Profile periods (seconds from ``now``, W: ``whole_w``) for a plan that starts at ``now``."""
     return [(int((p.start - now).total_seconds()), whole_w(p.power_w)) for p in plan]
@@ -268,6 +273,7 @@ class SmartScheduler:
                 log.exception("fleet planning failed; nothing sent this run")
                 report.skipped = [p.charge_point_id for p in plugs]
                 return report
+        changed: list[tuple[PlugIn, list[Interval], str]] = []
         for n, plug in enumerate(plugs):
             try:
                 plan = fleet[n] if fleet is not None else self.plan(plug, now, signals)
@@ -284,6 +290,11 @@ class SmartScheduler:
             if digest == plug.last_plan_hash:
                 report.unchanged += 1
                 continue
+            changed.append((plug, plan, digest))
+        # Lowest power now first: the cuts go out before the raises, so vehicles sharing a limit do
+        # not draw their new and old powers together for the time the sends take (a demo depot was
+        # 2 kW over its limit while a raise was sent before a cut). Ties keep the plug order.
+        for plug, plan, digest in sorted(changed, key=lambda c: power_at(c[1], now)):
             try:
                 if self.sink.send(plug, plan, now):
                     # remembered only once queued: a run that dies here re-sends it next time

@@ -262,3 +262,16 @@ def test_the_live_plan_is_the_fleet_fill_and_keeps_the_previous_live_behaviour(p
     for start, end, watts in reference:
         assert _power_at(plan, start) == pytest.approx(watts, rel=1e-9, abs=1e-6)
         assert _power_at(plan, end - timedelta(seconds=1)) == pytest.approx(watts, rel=1e-9, abs=1e-6)
+
+
+def test_a_run_sends_its_cuts_before_its_raises():
+    # site limit 7.4 kW: a vehicle that has its energy is cut to 0, one with a near departure charges
+    # now; whatever the plug order, the cut goes out first, so the two never draw together meanwhile
+    signals = _signals([30, 10] * 10)
+    sink = _Sink()
+    scheduler = SmartScheduler(lambda: signals, sink, lambda: T0, carbon_price=0, site_cap_kw=7.4)
+    charging = PlugIn("CP1", 1, 1, T0, 0.0, 7400, Preference(T0 + timedelta(hours=2), 10))
+    full = PlugIn("CP2", 1, 2, T0, 20_000.0, 7400, Preference(T0 + timedelta(hours=8), 10))
+    assert scheduler.run([charging, full]).sent == 2
+    order = [(tx, next((p.power_w for p in plan if p.start <= T0 < p.end), 0.0)) for tx, plan in sink.sent]
+    assert [tx for tx, _ in order] == [2, 1] and order[0][1] == 0 and order[1][1] > 0
