@@ -144,6 +144,16 @@ class ProfileOrder:
     at: datetime
     plan: tuple[tuple[datetime, datetime, float], ...]
     digest: str
+    previous: str | None = None  # the session's plan hash when planned ("" for none; None: not known)
+
+    def superseded(self, stored_hash: str | None) -> bool:
+        """Whether another plan was stored for the session since this order was planned (a plug-in's
+        re-plan of the site while the order waited in the queue): the stored hash is neither the one
+        it was planned over nor its own (a retry of this order after its save). Sending it would put
+        back a plan made without the newer vehicle, and the site's limit would not hold."""
+        if self.previous is None:
+            return False
+        return (stored_hash or "") not in (self.previous, self.digest)
 
     def periods(self) -> list[tuple[int, float]]:
         """Profile periods: (seconds from ``at``, W), as ``csms.charging.scheduler.periods``."""
@@ -159,7 +169,7 @@ class ProfileOrder:
     def body(self) -> dict:
         return {"kind": "profile", "chargePointId": self.charge_point_id, "connectorId": self.connector_id,
                 "transactionId": self.transaction_id, "at": iso(self.at), "digest": self.digest,
-                "plan": [[iso(a), iso(b), whole_w(w)] for a, b, w in self.plan]}
+                "plan": [[iso(a), iso(b), whole_w(w)] for a, b, w in self.plan], "previous": self.previous}
 
     @classmethod
     def from_body(cls, body: dict) -> ProfileOrder:
@@ -173,8 +183,11 @@ class ProfileOrder:
             raise BadMessage("message field 'plan' is not a list of [start, end, W]") from exc
         if not plan:
             raise BadMessage("an order without a plan")
+        previous = body.get("previous")
+        if previous is not None and not isinstance(previous, str):
+            raise BadMessage("message field 'previous' is not text")
         return cls(_field(body, "chargePointId", str), _field(body, "connectorId", int),
-                   _field(body, "transactionId", int), _time(body, "at"), plan, _field(body, "digest", str))
+                   _field(body, "transactionId", int), _time(body, "at"), plan, _field(body, "digest", str), previous)
 
 
 class QueuedSink:
@@ -191,7 +204,7 @@ class QueuedSink:
         from csms.charging.scheduler import plan_hash
 
         order = ProfileOrder(plug.charge_point_id, plug.connector_id, plug.transaction_id, now,
-                             tuple((p.start, p.end, p.power_w) for p in plan), plan_hash(plan))
+                             tuple((p.start, p.end, p.power_w) for p in plan), plan_hash(plan), plug.last_plan_hash or "")
         self._pending.append(order.body())
         if len(self._pending) >= self.batch:
             self.flush()

@@ -35,7 +35,7 @@ PLANNER_MEMORY_GB = 2.0  # infra/constants.py FUNCTION_SIZES["ShardPlanner"]
 SENDER_MEMORY_GB = 0.25  # FUNCTION_SIZES["ProfileSender"]
 SENDER_BATCH = 10  # orders per sender invocation and per SendMessageBatch (infra/constants.py SENDER_BATCH)
 POST_MS = 25.0  # one post_to_connection (assumed, as ddb_latency_ms)
-SENDER_REQUESTS = 7  # DynamoDB requests to send one profile to an online charger (bench/bench_fanout.py, counted on moto)
+SENDER_REQUESTS = 8  # DynamoDB requests to send one profile to an online charger (bench/bench_fanout.py, counted on moto: 7, and the superseded check's GetItem)
 # An idle SQS event source still long-polls: ~5 pollers x 3 empty ReceiveMessage a minute per queue (AWS
 # Lambda's SQS poller), 2 queues: a fixed cost shared by the fleet
 IDLE_RECEIVES_PER_MONTH = 2 * 5 * 3 * 60 * 24 * 30
@@ -100,6 +100,9 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     invocations += profiles  # the answer
     ddb_w += profiles * (answer["write_units"] + send["write_units"])
     ddb_r += profiles * (answer["read_units"] + send["read_units"])
+    # the fan-out's sender first reads the session (GetItem, eventually consistent: 0.5 RU) and drops an
+    # order a newer plan superseded while it waited in the queue (adapters.fanout.send_order)
+    ddb_r += profiles * 0.5
     lambda_s += profiles * _invocation_ms(200, answer["reads"] + answer["writes"], profile) / 1000
     log_bytes += profiles * (answer.get("log_bytes", 0) + send.get("log_bytes", 0))
     # scheduler runs while plugged in: per vehicle per run (its share of the run)

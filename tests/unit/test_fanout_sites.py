@@ -187,3 +187,26 @@ def test_a_region_event_across_shards_holds_its_cap_in_every_slot_through_two_st
         for unit, chargers in units.items():
             planned = load_kw([[Interval(a, b, w) for a, b, w in stored[f"{site_id}-CP{n}"]] for n in chargers], starts)
             assert all(kw <= allowed + 1e-3 for kw, allowed in zip(planned, held[unit].kw)), unit
+
+
+def test_a_site_a_plug_in_re_plan_is_planning_is_left_to_it_and_an_order_a_re_plan_superseded_is_dropped():
+    from tests.fakes import MemoryWorkQueue
+
+    runtime, _ = world({"A": (2, 10.0), "B": (2, 10.0)})
+    runtime.sites.shards = 1
+    # a plug-in's re-plan of A is under way (its claim): the periodic site task leaves A to it
+    assert runtime.sites.claim_replan("site:A", T0 + timedelta(minutes=2), T0)
+    tasks, sends = MemoryWorkQueue(), MemoryWorkQueue()
+    body = fanout.ShardTask("0", T0, kind="sites").body()
+    report = fanout.plan_task(runtime, body, tasks, sends, signals=lambda: SIGNALS, clock=lambda: T0)
+    assert report.planned == 2 and {b["chargePointId"] for b in sends.bodies} == {"B-CP0", "B-CP1"}
+    assert runtime.sites.release_replan("site:A")  # the re-plan is told to plan A once more
+    assert runtime.sites.release_replan("site:A") is False
+    # B's orders wait in the queue; meanwhile a re-plan stores a newer plan for B-CP0: its order is dropped
+    session = runtime.sessions.active("B-CP0")[0]
+    runtime.sessions.save_plan("B-CP0", session.transaction_id, "[]", "newer-plan")
+    outcomes = {b["chargePointId"]: fanout.send_order(runtime, b, clock=lambda: T0) for b in sends.bodies}
+    assert outcomes == {"B-CP0": "superseded", "B-CP1": "sent"}
+    # the order that was sent, delivered again after its save (SQS is at least once), is not "superseded"
+    again = next(b for b in sends.bodies if b["chargePointId"] == "B-CP1")
+    assert fanout.send_order(runtime, again, clock=lambda: T0) == "sent"
