@@ -234,6 +234,9 @@ class SimResult:
     drawn_wh: dict[str, float] = field(default_factory=dict)  # per visit, the EV's own count
     transaction_ids: dict[str, int] = field(default_factory=dict)
     profiles_received: int = 0
+    # The EV's own draw: (simulated time, W) at every change, the power it draws from then on (what the
+    # site's connection sees, as against the meter readings the charger sends every sample interval)
+    draw: list[tuple[datetime, float]] = field(default_factory=list)
 
 
 async def run_charger(url: str, ssl, charge_point_id: str, key: str, visits: list[EvVisit], clock: SimClock,
@@ -289,6 +292,8 @@ async def run_charger(url: str, ssl, charge_point_id: str, key: str, visits: lis
                 if model.visit is not None:
                     model.advance(previous, (now - previous).total_seconds())
                 power = model.power_w(now)
+                if not result.draw or result.draw[-1][1] != power:
+                    result.draw.append((now, power))
                 status = model.status(now)
                 if status != last_status:
                     await cp.status(status)
