@@ -328,7 +328,7 @@ def send_order(runtime, body: dict, clock: Callable[[], datetime] = utcnow) -> s
             log.info("order for %s/%s superseded by a newer plan; dropped", order.charge_point_id, order.transaction_id)
             return "superseded"
     call = runtime.commander.set_limit(order.charge_point_id, order.periods(), connector_id=order.connector_id,
-                                       transaction_id=order.transaction_id, start=order.at)
+                                       transaction_id=order.transaction_id, start=order.at, capped=order.capped)
     if call is None:
         return "refused"
     # remembered only once queued: an order that fails before this is sent again, as it is

@@ -108,7 +108,7 @@ def site_defaults(runtime, group: Group) -> int:
             if mark == f"{watts:.0f}":
                 continue
             try:
-                if runtime.commander.set_limit(cp, [(0, watts)], connector_id=0, origin="site") is not None:
+                if runtime.commander.set_limit(cp, [(0, watts)], connector_id=0, origin="site", capped=True) is not None:
                     runtime.sites.mark_default(site.site_id, cp, f"{watts:.0f}")
                     sent += 1
             except Exception:  # the next run tries again

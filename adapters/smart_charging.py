@@ -25,7 +25,7 @@ class CommanderSink:
 
     def send(self, plug: PlugIn, plan: list[Interval], now: datetime) -> bool:
         call = self.commander.set_limit(plug.charge_point_id, periods(plan, now), connector_id=plug.connector_id,
-                                        transaction_id=plug.transaction_id, start=now)
+                                        transaction_id=plug.transaction_id, start=now, capped=plug.capped)
         return call is not None
 
     def saved(self, plug: PlugIn, plan: list[Interval], digest: str) -> None:

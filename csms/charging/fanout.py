@@ -145,6 +145,7 @@ class ProfileOrder:
     plan: tuple[tuple[datetime, datetime, float], ...]
     digest: str
     previous: str | None = None  # the session's plan hash when planned ("" for none; None: not known)
+    capped: bool = False  # planned under a shared limit: the profile is never raised above the plan
 
     def superseded(self, stored_hash: str | None) -> bool:
         """Whether another plan was stored for the session since this order was planned (a plug-in's
@@ -169,7 +170,8 @@ class ProfileOrder:
     def body(self) -> dict:
         return {"kind": "profile", "chargePointId": self.charge_point_id, "connectorId": self.connector_id,
                 "transactionId": self.transaction_id, "at": iso(self.at), "digest": self.digest,
-                "plan": [[iso(a), iso(b), whole_w(w)] for a, b, w in self.plan], "previous": self.previous}
+                "plan": [[iso(a), iso(b), whole_w(w)] for a, b, w in self.plan], "previous": self.previous,
+                "capped": self.capped}
 
     @classmethod
     def from_body(cls, body: dict) -> ProfileOrder:
@@ -186,8 +188,11 @@ class ProfileOrder:
         previous = body.get("previous")
         if previous is not None and not isinstance(previous, str):
             raise BadMessage("message field 'previous' is not text")
+        capped = body.get("capped", False)
+        if not isinstance(capped, bool):
+            raise BadMessage("message field 'capped' is not true or false")
         return cls(_field(body, "chargePointId", str), _field(body, "connectorId", int),
-                   _field(body, "transactionId", int), _time(body, "at"), plan, _field(body, "digest", str), previous)
+                   _field(body, "transactionId", int), _time(body, "at"), plan, _field(body, "digest", str), previous, capped)
 
 
 class QueuedSink:
@@ -204,7 +209,8 @@ class QueuedSink:
         from csms.charging.scheduler import plan_hash
 
         order = ProfileOrder(plug.charge_point_id, plug.connector_id, plug.transaction_id, now,
-                             tuple((p.start, p.end, p.power_w) for p in plan), plan_hash(plan), plug.last_plan_hash or "")
+                             tuple((p.start, p.end, p.power_w) for p in plan), plan_hash(plan), plug.last_plan_hash or "",
+                             plug.capped)
         self._pending.append(order.body())
         if len(self._pending) >= self.batch:
             self.flush()

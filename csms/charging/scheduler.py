@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -46,6 +46,7 @@ class PlugIn:
     max_power_w: float
     preference: Preference = Preference()
     last_plan_hash: str | None = None
+    capped: bool = False  # planned under a shared limit (site, event): its profile never above the plan
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,7 @@ class SmartScheduler:
             if digest == plug.last_plan_hash:
                 report.unchanged += 1
                 continue
-            changed.append((plug, plan, digest))
+            changed.append((replace(plug, capped=True) if fleet is not None else plug, plan, digest))
         # Lowest power now first: the cuts go out before the raises, so vehicles sharing a limit do
         # not draw their new and old powers together for the time the sends take (a demo depot was
         # 2 kW over its limit while a raise was sent before a cut). Ties keep the plug order.

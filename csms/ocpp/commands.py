@@ -243,9 +243,12 @@ class Commander:
         start: datetime | None = None,
         phases: int = 3,
         origin: str = "scheduler",
+        capped: bool = False,
     ) -> PendingCall | None:
         """Queue a charging limit (W per period; 0 pauses) in the profile type and unit this
-        charger accepts. None when it has rejected every profile purpose."""
+        charger accepts. None when it has rejected every profile purpose. ``capped``: the limit
+        is a share of a shared limit (a site's, an event's): never raised to an EV's minimum above
+        the plan (``profiles.bounded_watts``)."""
         support = profiles.ProfileSupport.from_capabilities(self.link.capabilities(charge_point_id), phases=phases,
                                                             now=self.clock())
         purposes = support.purposes(transaction_id is not None)
@@ -253,7 +256,7 @@ class Commander:
             log.warning("%s rejects every charging profile purpose; cannot be steered", charge_point_id)
             return None
         request = profiles.profile_request(purposes[0], periods_w, support, connector_id=connector_id,
-                                           transaction_id=transaction_id, start=start)
+                                           transaction_id=transaction_id, start=start, raise_to_minimum=not capped)
         call = self.enqueue(charge_point_id, "SetChargingProfile", request, origin)
         self.pump(charge_point_id)
         return call

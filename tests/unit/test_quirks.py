@@ -179,6 +179,38 @@ def test_an_open_ended_last_period_is_raised_to_the_minimum():
     assert bounded_watts([(0, 7400), (1800, 56)], support) == [7400.0, 4140.0]
 
 
+@pytest.mark.parametrize("unit", ["Power", "Current"])
+def test_under_a_shared_limit_a_limit_below_the_ev_minimum_is_0_never_raised_above_the_plan(unit):
+    support = ProfileSupport.from_capabilities({"ChargingScheduleAllowedChargingRateUnit": unit})
+    plan = [(0, 3000), (1800, 5000), (3600, 1500)]  # a site's share: 3 kW, then 5 kW, then 1.5 kW (open-ended)
+    assert bounded_watts(plan, support, raise_to_minimum=False) == [0.0, 5000.0, 0.0]
+    periods = profile_request("TxProfile", plan, support, connector_id=1, transaction_id=7, raise_to_minimum=False)[
+        "csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]
+    watts = [p["limit"] * (1 if unit == "Power" else 230.0 * 3) for p in periods]
+    assert all(w <= planned for w, (_, planned) in zip(watts, plan))  # 3 kW was sent as 4.14 kW before
+
+
+def test_a_capped_run_marks_its_vehicles_so_their_profiles_are_never_raised_above_the_plan():
+    from datetime import datetime, timedelta, timezone
+
+    from csms.charging.fanout import ProfileOrder, QueuedSink
+    from csms.charging.scheduler import PlugIn, Preference, SmartScheduler
+    from csms.charging.tariff import Signals
+    from tests.fakes import MemoryWorkQueue
+
+    t0 = datetime(2024, 6, 12, 0, tzinfo=timezone.utc)
+    starts = tuple(t0 + timedelta(minutes=30 * i) for i in range(20))
+    signals = Signals(starts, (10.0,) * 20, (100.0,) * 20, (100.0,) * 20)
+    plugs = [PlugIn(f"CP{n}", 1, n, t0, 0.0, 7400, Preference(t0 + timedelta(hours=8), 10)) for n in range(2)]
+    for cap, capped in ((None, False), (9.0, True)):
+        queue = MemoryWorkQueue()
+        sink = QueuedSink(queue)
+        SmartScheduler(lambda: signals, sink, lambda: t0, site_cap_kw=cap).run(plugs)
+        sink.flush()
+        orders = [ProfileOrder.from_body(b) for b in queue.bodies]
+        assert len(orders) == 2 and {o.capped for o in orders} == {capped}
+
+
 # ------------------------------------------------------------------ handshake
 KEY = "00112233445566778899aabbccddeeff00112233"
 

@@ -67,12 +67,17 @@ def min_charging_w(support: ProfileSupport) -> float:
     return MIN_RESUME_A * support.voltage_v * support.phases
 
 
-def bounded_watts(periods_w: Sequence[tuple[int, float]], support: ProfileSupport) -> list[float]:
+def bounded_watts(periods_w: Sequence[tuple[int, float]], support: ProfileSupport,
+                  raise_to_minimum: bool = True) -> list[float]:
     """Each period's W with no positive limit below what an EV can take (:func:`min_charging_w`):
     below it a car does not charge and some stop their session for good (issue 14). Such a limit
     becomes 0 or the minimum, whichever keeps the energy delivered so far (from the period lengths)
     closer to the plan's; the rounding error is carried into the next periods. The last period has
-    no known end: a positive limit there is raised to the minimum (the plan wants energy there)."""
+    no known end: a positive limit there is raised to the minimum (the plan wants energy there).
+    ``raise_to_minimum=False`` (a vehicle under a shared limit: a site's connection, a grid-demand
+    event): such a limit becomes 0, never more than the plan, so the vehicles of a site together
+    stay inside the limit their plans hold (raising them put a demo depot 5 kW over its 15 kW);
+    the energy not drawn is planned again by the next re-plan."""
     floor_w = min_charging_w(support)
     out: list[float] = []
     carried_wh = 0.0  # planned minus sent, so far
@@ -82,7 +87,9 @@ def bounded_watts(periods_w: Sequence[tuple[int, float]], support: ProfileSuppor
         hours = 0.0 if last else max(0, periods_w[index + 1][0] - offset) / 3600
         chosen = watts
         if 0 < watts < floor_w:
-            if last:
+            if not raise_to_minimum:
+                chosen = 0.0
+            elif last:
                 chosen = floor_w
             else:
                 want_wh = watts * hours + carried_wh
@@ -110,14 +117,17 @@ def profile_request(
     connector_id: int,
     transaction_id: int | None = None,
     start: datetime | None = None,
+    raise_to_minimum: bool = True,
 ) -> dict:
-    """A SetChargingProfile request: ``periods_w`` are (seconds from start, limit W)."""
+    """A SetChargingProfile request: ``periods_w`` are (seconds from start, limit W); a positive
+    limit below an EV's minimum is raised to it, or (``raise_to_minimum=False``) made 0
+    (:func:`bounded_watts`)."""
     if not periods_w or periods_w[0][0] != 0:
         raise ValueError("the first period must start at 0")
     unit = support.units[0]
     periods: list[dict[str, Any]] = []
     kept = list(periods_w[: support.max_periods])
-    for (offset, _), watts in zip(kept, bounded_watts(kept, support)):
+    for (offset, _), watts in zip(kept, bounded_watts(kept, support, raise_to_minimum)):
         limit = _limit(watts, unit, support)
         if periods and periods[-1]["limit"] == limit:
             continue  # merge equal neighbours: fewer periods, fewer on/off edges
