@@ -17,7 +17,7 @@ from csms.authorization import model as m
 from csms.authorization.model import IdTag, Policy, Reservation
 from csms.authorization.ports import AuthorizationStore
 from csms.authorization.rules import id_tag_info, local_list, reservation_state, status_of
-from csms.ocpp.codec import OcppError
+from csms.ocpp.operations import operator_call
 from csms.ocpp.commands import CallOutcome, Commander
 from csms.operations import Conflict, Forbidden, Invalid, NotFound, Principal
 from csms.timeutil import iso
@@ -69,13 +69,7 @@ class AuthorizationOperations:
             raise NotFound(f"no charger {charge_point_id}")
 
     def _send(self, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        try:
-            call = self.commander.send(charge_point_id, action, payload, "operator")
-        except OcppError as exc:
-            raise Invalid(f"{action}: {exc.code}: {exc.description}") from exc
-        held = self.commander.queue.outstanding(charge_point_id)
-        sent = held is not None and held.call.unique_id == call.unique_id
-        return {"command_id": call.unique_id, "action": action, "status": "sent" if sent else "queued"}
+        return operator_call(self.commander, charge_point_id, action, payload)
 
     def _outcomes(self, charge_point_id: str) -> dict[str, CallOutcome]:
         return {o.unique_id: o for o in self.calls.outcomes(charge_point_id)}

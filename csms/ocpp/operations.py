@@ -115,11 +115,17 @@ class ChargerOperations:
         self.access.visible(who, charge_point_id)
         if action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey":
             raise Invalid("rotate the key with POST /v1/chargers/{id}/rotate-key (the platform must know it)")
-        try:
-            call = self.commander.send(charge_point_id, action, payload, "operator")
-        except OcppError as exc:
-            raise Invalid(f"{action}: {exc.code}: {exc.description}") from exc
-        held = self.commander.queue.outstanding(charge_point_id)
-        sent = held is not None and held.call.unique_id == call.unique_id
-        # queued: the charger is offline or still answering an earlier call; it goes out in turn
-        return {"command_id": call.unique_id, "action": action, "status": "sent" if sent else "queued"}
+        return operator_call(self.commander, charge_point_id, action, payload)
+
+
+def operator_call(commander: Commander, charge_point_id: str, action: str, payload: dict[str, Any]) -> dict:
+    """Queue an operator's call to a charger (``Commander.send``, origin "operator"): its command id,
+    and "sent" when it went out now or "queued" (the charger is offline or still answering an
+    earlier call; it goes out in turn). Raises Invalid for a payload the OCPP schema refuses."""
+    try:
+        call = commander.send(charge_point_id, action, payload, "operator")
+    except OcppError as exc:
+        raise Invalid(f"{action}: {exc.code}: {exc.description}") from exc
+    held = commander.queue.outstanding(charge_point_id)
+    sent = held is not None and held.call.unique_id == call.unique_id
+    return {"command_id": call.unique_id, "action": action, "status": "sent" if sent else "queued"}
