@@ -132,7 +132,7 @@ def plan_task(runtime, body: dict, shard_queue: WorkQueue, send_queue: WorkQueue
                                                                       **overrides})
             return make
         stage = fanout_events.Stage1(task, events, "sites") if task.events else None
-        report = plan_sites(runtime, task, shard_queue, site_scheduler, page_size or PAGE, stage, clock)
+        report = plan_sites(runtime, task, shard_queue, site_scheduler, page_size or PAGE, stage)
         sink.flush()
         if stage is not None:
             stage.finish(runtime, shard_queue, clock)
@@ -186,8 +186,7 @@ def _off_limited_sites(runtime, sessions: list) -> tuple[list, dict]:
                                     or site_of[s.charge_point_id].connection_kw() is None)], site_of
 
 
-def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Callable, page: int, stage=None,
-               clock: Callable[[], datetime] = utcnow):
+def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Callable, page: int, stage=None):
     """A page of one shard of limited sites: whole sites in site-id order until they hold ``page``
     chargers (at least one site; a site larger than a page is a page of its own), the next page
     handed on as a task before planning. Each site is planned as a plug-in re-plan plans it
@@ -196,12 +195,11 @@ def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Call
     (``stage``), a site an event covers is stage 1: planned into a capture, its load recorded.
     Reads: one Query of the list, per site one Query of its chargers (and one of the defaults sent),
     per charger one Query of its active sessions, per vehicle its meter and preference
-    (``READ_WORKERS`` at a time). A site is planned under its re-plan claim, as a plug-in's re-plan
-    (``adapters.site_replan``): a site a re-plan is planning is left to it, and a plug-in during the
-    site's planning makes it plan once more with fresh reads, so two plans of one site never cross.
-    A site that fails is logged and its chargers reported skipped; the others are planned."""
-    from adapters.site_replan import CLAIM_LEASE, MAX_ROUNDS, plan_group, site_defaults
-    from adapters.smart_charging import plugged_in
+    (``READ_WORKERS`` at a time). No claim is taken (it would cost 2 WU per site and run): an order
+    of this run that a plug-in's re-plan of the site superseded meanwhile is dropped by the sender
+    (``send_order``). A site that fails is logged and its chargers reported skipped; the others are
+    planned."""
+    from adapters.site_replan import plan_group, site_defaults
     from csms.charging.defaults import DEFAULT_MAX_POWER_W
     from csms.charging.groups import Group
     from csms.charging.scheduler import RunReport
@@ -239,27 +237,11 @@ def plan_sites(runtime, task: ShardTask, shard_queue: WorkQueue, scheduler: Call
                 plan_group(group, fanout_events.every_plan(grouped), scheduler(capture), DEFAULT_MAX_POWER_W / 1000)
                 stage.add(cls, capture.plans, float(site.connection_kw()), [site.site_id])
             elif grouped:
-                now = clock()
-                if not runtime.sites.claim_replan(group.key, now + CLAIM_LEASE, now):
-                    continue  # a plug-in's re-plan is planning the site (and plans it once more)
-                rounds = 0
-                try:
-                    while True:
-                        done = plan_group(group, grouped, scheduler(), DEFAULT_MAX_POWER_W / 1000)
-                        report.planned += done.planned
-                        report.sent += done.sent
-                        report.unchanged += done.unchanged
-                        report.skipped += done.skipped
-                        site_defaults(runtime, group)
-                        rounds += 1
-                        if not runtime.sites.release_replan(group.key) or rounds >= MAX_ROUNDS:
-                            break  # released; or (still held until its lease) a burst for the next run
-                        # a plug-in came meanwhile: the claim is still this task's, plan again with fresh reads
-                        grouped = plugged_in(runtime, sessions=[s for cp in members for s in runtime.sessions.active(cp)])
-                except Exception:
-                    runtime.sites.release_replan(group.key)
-                    raise
-                continue
+                done = plan_group(group, grouped, scheduler(), DEFAULT_MAX_POWER_W / 1000)
+                report.planned += done.planned
+                report.sent += done.sent
+                report.unchanged += done.unchanged
+                report.skipped += done.skipped
             site_defaults(runtime, group)
         except Exception:
             log.exception("planning site %s failed", site.site_id)

@@ -189,19 +189,15 @@ def test_a_region_event_across_shards_holds_its_cap_in_every_slot_through_two_st
             assert all(kw <= allowed + 1e-3 for kw, allowed in zip(planned, held[unit].kw)), unit
 
 
-def test_a_site_a_plug_in_re_plan_is_planning_is_left_to_it_and_an_order_a_re_plan_superseded_is_dropped():
+def test_an_order_a_re_plan_superseded_while_it_waited_is_dropped():
     from tests.fakes import MemoryWorkQueue
 
-    runtime, _ = world({"A": (2, 10.0), "B": (2, 10.0)})
+    runtime, _ = world({"B": (2, 10.0)})
     runtime.sites.shards = 1
-    # a plug-in's re-plan of A is under way (its claim): the periodic site task leaves A to it
-    assert runtime.sites.claim_replan("site:A", T0 + timedelta(minutes=2), T0)
     tasks, sends = MemoryWorkQueue(), MemoryWorkQueue()
     body = fanout.ShardTask("0", T0, kind="sites").body()
     report = fanout.plan_task(runtime, body, tasks, sends, signals=lambda: SIGNALS, clock=lambda: T0)
     assert report.planned == 2 and {b["chargePointId"] for b in sends.bodies} == {"B-CP0", "B-CP1"}
-    assert runtime.sites.release_replan("site:A")  # the re-plan is told to plan A once more
-    assert runtime.sites.release_replan("site:A") is False
     # B's orders wait in the queue; meanwhile a re-plan stores a newer plan for B-CP0: its order is dropped
     session = runtime.sessions.active("B-CP0")[0]
     runtime.sessions.save_plan("B-CP0", session.transaction_id, "[]", "newer-plan")
