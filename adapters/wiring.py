@@ -15,6 +15,7 @@ from adapters.dynamo.models import bind
 from adapters.dynamo.chargers import DynamoChargers
 from adapters.dynamo.connectors import DynamoConnectors
 from adapters.dynamo.meter import DynamoMeter
+from adapters.dynamo.meter_batch import GroupCommitMeter
 from adapters.dynamo.review import DynamoReview
 from adapters.dynamo.sessions import DynamoSessions
 from adapters.dynamo.signals import DynamoSignals
@@ -165,16 +166,19 @@ def build_runtime(
     replan: Replan | None | _FromSettings = FROM_SETTINGS,
     counters: Counters = Counters(),
     clock: Clock = utcnow,
+    group_commit: bool = False,
 ) -> Runtime:
     """The DynamoDB repositories, the outbound call queue and the central system.
 
     ``poster`` sends frames to a connection (default: the management API of the settings, or None:
     calls stay queued); ``replan`` asks for a re-plan after a plug-in / unplug or a preference change
     (default: an async invoke of the settings' scheduler function, or None); ``counters`` are the
-    metrics seams; ``clock`` gives the time (UTC)."""
+    metrics seams; ``clock`` gives the time (UTC); ``group_commit``: one process handles every charger (``csms local``),
+    so concurrent MeterValues share their writes (``adapters.dynamo.meter_batch``)."""
     bind(settings)
     chargers, connectors, sessions = DynamoChargers(), DynamoConnectors(), DynamoSessions()
-    meter, review, calls = DynamoMeter(), DynamoReview(), DynamoCallQueue()
+    meter = GroupCommitMeter() if group_commit else DynamoMeter()
+    review, calls = DynamoReview(), DynamoCallQueue()
     if isinstance(poster, _FromSettings):
         poster = _settings_poster(settings)
     if isinstance(replan, _FromSettings):

@@ -331,10 +331,13 @@ async def run(chargers: int, messages: int, storm: bool = False, interval_s: flo
             window, csms.ocpp.setup_policy.SETUP_WINDOW = csms.ocpp.setup_policy.SETUP_WINDOW, timedelta(0)
             pids = [platform._dynamo._process.pid] if platform._dynamo and platform._dynamo._process else []
             cpu_before = _cpu_s(pids)
+            meter = platform.runtime.meter  # adapters.dynamo.meter_batch.GroupCommitMeter: its writes
+            writes_before, items_before = meter.batches, meter.items_written
             began = time.perf_counter()
             latencies = await clients.steady()
             elapsed = time.perf_counter() - began
             cpu_s = _cpu_s(pids) - cpu_before
+            per_write = (meter.items_written - items_before) / max(1, meter.batches - writes_before)
             csms.ocpp.setup_policy.SETUP_WINDOW = window
             storm_result = {}
             if storm:
@@ -357,7 +360,8 @@ async def run(chargers: int, messages: int, storm: bool = False, interval_s: flo
             if clients is not None:
                 await clients.close()
             await platform.stop()
-    return {**_summary(chargers, latencies, connect_s, elapsed, cpu_s), **storm_result}
+    return {**_summary(chargers, latencies, connect_s, elapsed, cpu_s), "readings_per_write": round(per_write, 1),
+            **storm_result}
 
 
 class _OcppAnchor:
@@ -466,7 +470,7 @@ def main(argv=None) -> int:
                              "as before: the load generator's CPU then counts as the platform's latency)")
     args = parser.parse_args(argv)
     print("| central system | chargers | MeterValues | connect + boot s | messages/s | p50 ms | p95 ms | p99 ms "
-          "| CPU ms / message |\n|---|---|---|---|---|---|---|---|---|")
+          "| CPU ms / message | readings / meter write |\n|---|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in args.chargers.split(",")]:
         runs = [("csms local", run(n, args.messages, args.storm, args.interval, args.client_processes))]
         if args.compare_ocpp:
@@ -475,7 +479,8 @@ def main(argv=None) -> int:
         for name, bench in runs:
             r = asyncio.run(bench)
             print(f"| {name} | {r['chargers']} | {r['messages']} | {r['connect_and_boot_s']} | {r['msgs_per_s']} | "
-                  f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['cpu_ms_per_msg']} |", flush=True)
+                  f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['cpu_ms_per_msg']} | {r.get('readings_per_write', '-')} |",
+                  flush=True)
             if args.storm and name == "csms local":
                 print(json.dumps({k: v for k, v in r.items() if k.startswith(("storm", "readings", "chargers_missing", "max_rss",
                                                                                "handshake"))}),

@@ -219,7 +219,7 @@ class LocalPlatform:
         # one per frame thread at once (~100 ms of CPU each).
         self._installed.append(_runtime.install(build_runtime(self.settings, replan=replan,
                                                               counters=_runtime.lambda_counters(),
-                                                              clock=self.clock)))
+                                                              clock=self.clock, group_commit=True)))
         await asyncio.to_thread(create_tables)
         legacy = self.state_dir / dynamodb.LEGACY_SNAPSHOT
         if self._dynamo is not None and legacy.exists():
@@ -248,7 +248,7 @@ class LocalPlatform:
             os.environ.update(files_env)
             self._installed.append(_runtime.install(build_runtime(self.settings, replan=replan,
                                                                   counters=_runtime.lambda_counters(),
-                                                                  clock=self.clock)))
+                                                                  clock=self.clock, group_commit=True)))
         write_private(self.endpoint_file, json.dumps({"dynamodb": endpoint, "management_api": self._mgmt.endpoint,
                                                   "url": self.url, "api": self.api_url, "pid": os.getpid()}))
         self.register_job("sweep", SWEEP_EVERY_S, self._sweep)
