@@ -78,9 +78,6 @@ class GroupCommitMeter(DynamoMeter):
         items = _last_per_key([_sample_item(s, self.retention) for s in samples])
         if not items:
             return
-        if len(items) > self.batch_items:  # a MeterValues of more than 25 elements: alone, as before
-            self._write(items)
-            return
         mine = _Put(items, {_key(item) for item in items})
         with self._cond:
             self._queue.append(mine)
@@ -107,7 +104,8 @@ class GroupCommitMeter(DynamoMeter):
 
     def _take(self) -> list[_Put]:
         """The puts of the next batch, first come first served (under the lock): as many as fit in
-        ``batch_items`` without naming a key twice; at least the first."""
+        ``batch_items`` without naming a key twice; at least the first (which may be a MeterValues
+        of more than 25 elements: ``_write`` sends it in requests of 25)."""
         batch: list[_Put] = []
         keys: set[tuple[str, str]] = set()
         count = 0
