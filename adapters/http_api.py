@@ -683,7 +683,8 @@ def put_site(site_id: str, body: SiteIn) -> Response[dict]:
     return Response(201 if created else 200, content_types.APPLICATION_JSON, site)
 
 
-@app.delete("/v1/sites/<site_id>", summary="remove a site; its chargers are on no site any more")
+@app.delete("/v1/sites/<site_id>", summary="remove a site; its chargers are on no site any more; 409 while a "
+                                           "grid-demand event that has not ended targets it (cancel the event first)")
 def delete_site(site_id: str) -> Response[None]:
     site_ops().delete_site(caller(), site_id)
     return Response(204, content_types.APPLICATION_JSON, None)
