@@ -93,8 +93,8 @@ class SiteOperations:
             raise Invalid(str(exc)) from exc
         created = self.sites.put(site, replace=replace)
         if not created and not replace:
-            raise Conflict(f"site {site_id} already exists (csms site add --replace, or PUT /v1/sites/{site_id}, "
-                           "replaces it)")
+            raise Conflict(f"site {site_id} already exists (to change it: open it on the web page, csms site add "
+                           f"--replace, or PUT /v1/sites/{site_id})")
         members = self.sites.members(site_id)
         if members:
             self._ask(members[0])  # one request: the re-plan covers the whole site
