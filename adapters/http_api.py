@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from csms.operations import Conflict, Forbidden, Invalid, NotFound, Operations, Principal
 
@@ -110,6 +110,24 @@ def _no_route(exc: NotFoundError) -> Response:
 
 
 # ------------------------------------------------------------------ models
+def _naive_is_utc(value: Any) -> Any:
+    """A time (or a date: its midnight) without a zone is UTC, as the CLI reads it
+    (``csms.timeutil.parse_ts``; ``csms_local.cmd_api.TIME_FORM``); anything else is left to the schema's
+    own check and message."""
+    from csms.timeutil import BadTimestamp, parse_ts
+
+    if isinstance(value, str):
+        try:
+            return parse_ts(value)
+        except BadTimestamp:
+            pass
+    return value
+
+
+# Every time the API takes: ISO 8601; without a zone it is UTC (docs/api.md "Times").
+UtcTime = Annotated[AwareDatetime, BeforeValidator(_naive_is_utc)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -126,7 +144,7 @@ class DriverIn(Strict):
 
 
 class PreferenceIn(Strict):
-    departure: Optional[AwareDatetime] = Field(None, description="when the vehicle leaves (ISO 8601 with zone)")
+    departure: Optional[UtcTime] = Field(None, description="when the vehicle leaves (ISO 8601; without a zone: UTC)")
     energy_kwh: Optional[float] = Field(None, gt=0, le=1000, description="energy the driver needs")
     charge_now: bool = Field(False, description="charge at full power now, ignore prices")
     carbon_price_gbp_per_t: Optional[float] = Field(
@@ -149,8 +167,8 @@ class TargetIn(Strict):
 
 
 class EventIn(Strict):  # powers strict: a JSON true or "5" is refused, not read as 1 kW / 5 kW
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcTime
+    end: UtcTime
     cap_kw: Optional[float] = Field(None, strict=True, ge=0, le=1_000_000, description="aggregate power of the target in the window (kW)")
     reduction_kw: Optional[float] = Field(None, strict=True, gt=0, le=1_000_000,
                                           description="or: power below the target's capacity (its sites' limits), kW")
@@ -255,8 +273,8 @@ def set_handshake(charger_id: str, body: HandshakeIn) -> dict:
 @app.get("/v1/chargers/<charger_id>/sessions", summary="a charger's sessions with energy, cost and CO2")
 def charger_sessions(
     charger_id: str,
-    since: Annotated[Optional[AwareDatetime], Query(alias="from", description="sessions still open at or after")] = None,
-    until: Annotated[Optional[AwareDatetime], Query(alias="to", description="sessions started before")] = None,
+    since: Annotated[Optional[UtcTime], Query(alias="from", description="sessions still open at or after")] = None,
+    until: Annotated[Optional[UtcTime], Query(alias="to", description="sessions started before")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict:
@@ -272,8 +290,8 @@ def get_session(charger_id: str, transaction_id: int) -> dict:
 @app.get("/v1/sessions", summary="sessions of a page of the chargers the caller can see (next_cursor continues); "
                                  "format=csv: the page as CSV, the next page's cursor in X-Next-Cursor")
 def sessions(
-    since: Annotated[Optional[AwareDatetime], Query(alias="from")] = None,
-    until: Annotated[Optional[AwareDatetime], Query(alias="to")] = None,
+    since: Annotated[Optional[UtcTime], Query(alias="from")] = None,
+    until: Annotated[Optional[UtcTime], Query(alias="to")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
     format: Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv (issue 22)")] = "json",
@@ -387,8 +405,8 @@ class CampaignIn(Strict):
 
 
 class DiagnosticsIn(Strict):
-    start: Optional[AwareDatetime] = Field(None, description="oldest log time wanted")
-    stop: Optional[AwareDatetime] = Field(None, description="newest log time wanted")
+    start: Optional[UtcTime] = Field(None, description="oldest log time wanted")
+    stop: Optional[UtcTime] = Field(None, description="newest log time wanted")
 
 
 @app.post("/v1/firmware/images", summary="register a firmware image (operators); answers where to upload it")
@@ -468,7 +486,7 @@ IdTagText = Annotated[str, Field(min_length=1, max_length=20, description="OCPP 
 
 class IdTagIn(Strict):
     blocked: bool = Field(False, description="refused everywhere (idTagInfo Blocked)")
-    expiry: Optional[AwareDatetime] = Field(None, description="refused from then on (idTagInfo Expired)")
+    expiry: Optional[UtcTime] = Field(None, description="refused from then on (idTagInfo Expired)")
     parent: Optional[IdTagText] = Field(None, description="parentIdTag: groups tags (a fleet card)")
     note: Optional[str] = Field(None, max_length=200, description="for people: whose card it is")
 
@@ -482,7 +500,7 @@ class AuthorizationIn(Strict):
 class ReservationIn(Strict):
     connector_id: int = Field(ge=0, le=100, description="0 reserves the charger as a whole")
     id_tag: IdTagText
-    expires_at: AwareDatetime = Field(description="when the reservation lapses (at most 7 days ahead)")
+    expires_at: UtcTime = Field(description="when the reservation lapses (at most 7 days ahead)")
 
 
 @app.get("/v1/id-tags", summary="idTags the platform knows, with status, expiry, parent (operators)")
@@ -683,7 +701,8 @@ def put_site(site_id: str, body: SiteIn) -> Response[dict]:
     return Response(201 if created else 200, content_types.APPLICATION_JSON, site)
 
 
-@app.delete("/v1/sites/<site_id>", summary="remove a site; its chargers are on no site any more")
+@app.delete("/v1/sites/<site_id>", summary="remove a site; its chargers are on no site any more; 409 while a "
+                                           "grid-demand event that has not ended targets it (cancel the event first)")
 def delete_site(site_id: str) -> Response[None]:
     site_ops().delete_site(caller(), site_id)
     return Response(204, content_types.APPLICATION_JSON, None)
@@ -722,7 +741,7 @@ def frame_log(
     cursor: Cursor = None,
     q: Annotated[Optional[str], Query(max_length=200, description="only frames whose text contains this")] = None,
     direction: Annotated[Optional[str], Query(pattern="^(in|out)$", description="in: from the charger; out: to it")] = None,
-    after: Annotated[Optional[AwareDatetime], Query(description="only frames after this time (a live tail)")] = None,
+    after: Annotated[Optional[UtcTime], Query(description="only frames after this time (a live tail)")] = None,
 ) -> dict:
     return console().frame_log(caller(), charger_id, limit, cursor, q, direction, after)
 

@@ -90,18 +90,36 @@ def register(subparsers) -> None:
 def request(args, method: str, path: str, body: dict | None = None, query: dict | None = None,
             flags: dict[str, str] | None = None):
     """One API call, remote (``--api``) or in-process: the API's checks are the only ones. A refusal
-    is a UsageError; ``flags`` maps the body's field names to the command's options, so that the
-    message names what the user typed (``cap_kw`` -> ``--cap-kw``)."""
+    is a UsageError that names what the user typed, never the API's field (``flag_names``)."""
     query = {k: v for k, v in (query or {}).items() if v is not None}
     try:
         if getattr(args, "api", None):
             return _remote(args, method, path, body, query)
         return _local(args, method, path, body, query)
     except UsageError as exc:
-        if not flags:
-            raise
-        names = re.compile(r"\b(?:body\.)?(" + "|".join(map(re.escape, flags)) + r")\b")  # body.x: the schema's
-        raise UsageError(names.sub(lambda m: flags[m.group(1)], str(exc))) from None
+        raise UsageError(flag_names(str(exc), flags or {})) from None
+
+
+_SCHEMA_PATH = re.compile(r"\b(?:body|query)\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\.\d+)*\b")
+
+
+def flag_names(message: str, flags: dict[str, str]) -> str:
+    """``message`` (an API refusal) with the command's own names for the API's fields: ``flags`` maps
+    a body field, or a dotted path without list indexes (``target.ids``), to the command's option
+    (``--sites``) or argument; a schema path no entry names (``body.limit_kw``, ``body.note``) becomes
+    the option of the same name (``--limit-kw``), as the commands name their options after the API's
+    fields. A bare field in a domain message (``cap_kw``, ``end must be after start``) is renamed when
+    ``flags`` maps it to an option and it cannot be an ordinary word: snake_case, or the option's own
+    name (``start``: ``--start``); "no chargers match" and "site id 'x y'" keep their words."""
+    def schema(m: re.Match) -> str:
+        path = m.group(1)
+        return flags.get(path) or flags.get(path.split(".")[0]) or "--" + path.split(".")[0].replace("_", "-")
+
+    message = _SCHEMA_PATH.sub(schema, message)
+    bare = [f for f, flag in flags.items() if "." not in f and ("_" in f and flag.startswith("--") or flag == f"--{f}")]
+    if bare:
+        message = re.sub(r"\b(" + "|".join(map(re.escape, bare)) + r")\b", lambda m: flags[m.group(1)], message)
+    return message
 
 
 def _answer(status: int, text: str):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from csms_local.cli import UsageError
 from csms_local.cmd_api import add_api_options, request
 
 
@@ -60,7 +61,10 @@ def _periods(schedule) -> str:
 def show_composite(args) -> int:
     path = _path(args.charge_point_id, "connectors", str(args.connector), "composite-schedule")
     if args.ask:
-        sent = request(args, "POST", path, {"duration_s": int(args.hours * 3600)})
+        if not 0 < args.hours <= 168:  # GetCompositeSchedule duration: the API takes at most 604,800 s
+            raise UsageError("--hours must be in (0, 168]")
+        sent = request(args, "POST", path, {"duration_s": int(args.hours * 3600)},
+                       flags={"duration_s": "--hours", "connector_id": "--connector"})
         print(f"{args.charge_point_id}: GetCompositeSchedule connector {args.connector} {sent['status']} "
               f"(command {sent['command_id']})")
         return 0

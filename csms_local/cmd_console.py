@@ -70,7 +70,7 @@ def show_log(args) -> int:
     path = _log_path(args.charge_point_id)
     if args.on is not None or args.off:
         hours = 0 if args.off else args.on
-        state = request(args, "PUT", path, {"hours": hours})
+        state = request(args, "PUT", path, {"hours": hours}, flags={"hours": "--on"})
         print(f"{args.charge_point_id}: frame log " + (
             "always on here" if state["always"] else f"on until {state['until']} (from its next connection, "
             "within a minute)" if state["until"] else "off"))

@@ -108,7 +108,8 @@ def upload_image(args) -> int:
     body = {"vendor": args.vendor, "model": args.model, "version": args.version, "size_bytes": size,
             "sha256": digest.hexdigest(), "signature": _read_text(args.signature, "--signature"),
             "signing_certificate": _read_text(args.signing_certificate, "--signing-certificate")}
-    created = request(args, "POST", "/v1/firmware/images", {k: v for k, v in body.items() if v is not None})
+    created = request(args, "POST", "/v1/firmware/images", {k: v for k, v in body.items() if v is not None},
+                      flags={"size_bytes": "file", "sha256": "file"})
     upload = created["upload"]
     with open(path, "rb") as source:
         _transfer(args, upload["method"], upload["url"], dict(upload["headers"]), source)
@@ -139,6 +140,12 @@ def _waves(text: str) -> list[float]:
         raise UsageError(f"--waves {text!r}: percentages separated by commas, e.g. 1,10,100") from None
 
 
+# The campaign body's fields whose option has another name (the others: --name, --max-in-flight, --force).
+CAMPAIGN_FLAGS = {"images": "--image", "chargers": "--charger", "from_versions": "--from-version",
+                  "waves_percent": "--waves", "failure_threshold_percent": "--failure-threshold",
+                  "silence_timeout_s": "--silence-timeout", "url_ttl_s": "--url-ttl", "window.timezone": "--timezone"}
+
+
 def create_campaign(args) -> int:
     window = None
     if args.window:
@@ -150,7 +157,8 @@ def create_campaign(args) -> int:
             "waves_percent": _waves(args.waves), "max_in_flight": args.max_in_flight,
             "failure_threshold_percent": args.failure_threshold, "silence_timeout_s": args.silence_timeout,
             "url_ttl_s": args.url_ttl, "window": window, "force": args.force}
-    campaign = request(args, "POST", "/v1/firmware/campaigns", {k: v for k, v in body.items() if v is not None})
+    campaign = request(args, "POST", "/v1/firmware/campaigns", {k: v for k, v in body.items() if v is not None},
+                       flags=CAMPAIGN_FLAGS)
     if args.json:
         print(json.dumps(campaign, indent=1))
     else:

@@ -144,7 +144,8 @@ def reserve_connector(args) -> int:
         raise UsageError("--minutes must be in (0, 10080]")
     expires = utcnow() + timedelta(minutes=args.minutes)
     made = request(args, "POST", _charger(args.charge_point_id, "reservations"),
-                   {"connector_id": args.connector, "id_tag": args.id_tag, "expires_at": expires.isoformat()})
+                   {"connector_id": args.connector, "id_tag": args.id_tag, "expires_at": expires.isoformat()},
+                   flags={"connector_id": "--connector", "id_tag": "--id-tag", "expires_at": "--minutes"})
     print(f"{args.charge_point_id}: reservation {made['reservation_id']} for {args.id_tag} on connector "
           f"{args.connector} until {expires.isoformat(timespec='seconds')} ({made['status']})")
     return 0

@@ -75,7 +75,8 @@ def add_event(args) -> int:
     if args.reduction_kw is not None:
         body["reduction_kw"] = args.reduction_kw
     created = request(args, "POST", "/v1/events", body,  # the checks are the domain's (csms.charging.groups)
-                      flags={"start": "--start", "end": "--end", "cap_kw": "--cap-kw", "reduction_kw": "--reduction-kw"})
+                      flags={"start": "--start", "end": "--end", "cap_kw": "--cap-kw", "reduction_kw": "--reduction-kw",
+                             "target": f"--{kind}" if kind != "fleet" else "the target"})
     print(created["id"])
     return 0
 

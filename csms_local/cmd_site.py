@@ -30,6 +30,10 @@ def register(subparsers) -> None:
     remove.add_argument("--charger", action="append", default=[], help="only take this charger off (repeatable)")
 
 
+# The API's site fields are the options' names (limit_kw: --limit-kw); the id is the positional.
+SITE_FLAGS = {"id": "site_id"}
+
+
 def _path(site_id: str) -> str:
     return f"/v1/sites/{quote(site_id, safe='')}"
 
@@ -44,9 +48,9 @@ def add_site(args) -> int:
     body = {"name": args.name, "region": args.region, "phases": args.phases, "voltage_v": args.voltage_v,
             "limit_kw": args.limit_kw, "phase_limit_a": args.phase_limit_a}
     if args.replace:
-        print(_line(request(args, "PUT", _path(args.site_id), body)))
+        print(_line(request(args, "PUT", _path(args.site_id), body, flags=SITE_FLAGS)))
     else:
-        print(_line(request(args, "POST", "/v1/sites", {"id": args.site_id, **body})))
+        print(_line(request(args, "POST", "/v1/sites", {"id": args.site_id, **body}, flags=SITE_FLAGS)))
     return 0
 
 

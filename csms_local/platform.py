@@ -363,16 +363,19 @@ class LocalPlatform:
 def _quiet(handler):
     """Powertools keeps metrics in memory while metrics are disabled and prints them anyway once a
     metric reaches 100 values; a Lambda container lives minutes, this process lives all day. Drop
-    them after every invocation unless metrics output was asked for."""
+    them after every invocation unless metrics output was asked for. Each invocation starts with no
+    thread-local log keys (the correlation id, ``handlers.observability.set_correlation_id``): a frame
+    thread's previous invocation, another charger's, leaves none behind."""
     import warnings
 
     from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-    from handlers.observability import metrics
+    from handlers.observability import logger, metrics
 
     warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     def invoke(event, context):
+        logger.thread_safe_clear_keys()
         try:
             return handler(event, context)
         finally:

@@ -17,7 +17,7 @@ from csms.ocpp.connection import UNKNOWN, WRONG_KEY, authorize, header, valid_ch
 from csms.ocpp.lockout import VIEWER_ADDRESS, Attempt, handshake_source
 from csms.timeutil import iso
 from handlers._runtime import runtime
-from handlers.observability import logger
+from handlers.observability import logger, set_correlation_id
 
 
 FRAME_LOG_CONTEXT = "frameLogUntil"  # the authorizer context key $default reads
@@ -50,7 +50,7 @@ def _policy(charge_point_id: str, method_arn: str, legacy_handshake: bool = Fals
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The correlation id is the charge point id once it is authenticated: a warm container (or the
     # local platform's shared logger) must not carry the previous connection's into this handshake.
-    logger.set_correlation_id(None)
+    set_correlation_id(None)
     now = datetime.now(timezone.utc)
     headers = event.get("headers") or {}
     # API Gateway sets the source from the TCP connection (the local gateway: the peer address); behind
@@ -94,7 +94,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         raise Exception("Unauthorized")  # API Gateway answers 401
     attempt.succeeded(decision.charge_point_id)
-    logger.set_correlation_id(decision.charge_point_id)
+    set_correlation_id(decision.charge_point_id)
     logger.info("connection authorized", extra={"charge_point_id": decision.charge_point_id, **where})
     extra = dict(admission.security.as_context())
     until = next((a.frame_log_until for a in seen if a is not None and a.charge_point_id == decision.charge_point_id),

@@ -8,14 +8,14 @@ from csms.ocpp.certificates import ConnectionSecurity, needs_renewal
 from csms.ocpp.connection import choose_subprotocol
 from csms.timeutil import utcnow
 from handlers._runtime import runtime
-from handlers.observability import logger
+from handlers.observability import logger, set_correlation_id
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event.get("requestContext") or {}
     charge_point_id = (request.get("authorizer") or {}).get("chargePointId")
     connection_id = request.get("connectionId")
-    logger.set_correlation_id(charge_point_id)
+    set_correlation_id(charge_point_id)
     if not charge_point_id or not connection_id:
         logger.error("connect without authorizer context")
         return {"statusCode": 401, "body": "Unauthorized"}

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from csms.ocpp import codec as ocpp_j
 from csms.timeutil import BadTimestamp, parse_ts
 from handlers._runtime import runtime
-from handlers.observability import logger, message_counts, metrics, profile_counts
+from handlers.observability import logger, message_counts, metrics, profile_counts, set_correlation_id
 
 
 @metrics.log_metrics
@@ -20,7 +20,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event.get("requestContext") or {}
     charge_point_id = (request.get("authorizer") or {}).get("chargePointId")
     connection_id = request.get("connectionId")
-    logger.set_correlation_id(charge_point_id)
+    set_correlation_id(charge_point_id)
     if not charge_point_id:
         logger.error("message without authorizer context")
         return {"statusCode": 200}

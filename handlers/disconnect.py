@@ -6,7 +6,7 @@ from typing import Any
 
 from csms.timeutil import utcnow
 from handlers._runtime import runtime
-from handlers.observability import logger
+from handlers.observability import logger, set_correlation_id
 
 
 # Closes after which a charger comes straight back: the platform's own close at the connection's age
@@ -22,7 +22,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event.get("requestContext") or {}
     charge_point_id = (request.get("authorizer") or {}).get("chargePointId")
     connection_id = request.get("connectionId")
-    logger.set_correlation_id(charge_point_id)
+    set_correlation_id(charge_point_id)
     if charge_point_id and connection_id:
         rt, now = runtime(), utcnow()
         marked = rt.chargers.disconnect(charge_point_id, connection_id, now)

@@ -12,6 +12,18 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 logger = Logger(service="csms")
 metrics = Metrics(namespace="CSMS", service="csms")
 
+
+
+def set_correlation_id(value: str | None) -> None:
+    """The correlation id (the charge point id; None: none) of the log lines this invocation writes,
+    its own and the domain's: a thread-local key (Powertools' ``thread_safe_append_keys``, a
+    ContextVar), not the logger's shared keys (``Logger.set_correlation_id``). The local platform runs
+    the handlers for many chargers at once on its frame threads, where the shared key made each line
+    carry whichever charger's id was set last; a Lambda container runs one invocation at a time and
+    logs the same."""
+    logger.thread_safe_append_keys(correlation_id=value)
+
+
 # The domain logs through the standard library (it has no AWS imports); give its
 # loggers the same structured JSON output and correlation id.
 copy_config_to_registered_loggers(

@@ -53,8 +53,11 @@ def _limited_area(site_id: str) -> str:
 
 
 def _cancelled(exc: Exception) -> bool:
+    """True when a transaction was cancelled by a failed condition (pynamodb's ``cancellation_reasons``;
+    the response's ``CancellationReasons``, which not every DynamoDB-compatible server parses)."""
     reasons = getattr(getattr(exc, "cause", None), "response", {}) or {}
     codes = [r.get("Code") for r in reasons.get("CancellationReasons", [])]
+    codes += [r.code for r in getattr(exc, "cancellation_reasons", None) or [] if r is not None]
     return _conditional_failed(exc) or "ConditionalCheckFailed" in codes or "TransactionCanceledException" in str(exc)
 
 
@@ -65,9 +68,10 @@ class DynamoSites:
         return GridItemModel._get_connection().connection
 
     def put(self, site: Site, replace: bool = True) -> bool:
-        old = self.get(site.site_id)
-        if old is not None and not replace:
-            return False
+        """Create or replace (``replace``) a site; True when it was created. A create is one conditional
+        transaction (the site item's ``attribute_not_exists``), never a read then a write: an existing
+        site, or one created meanwhile, is False and unchanged."""
+        old = self.get(site.site_id) if replace else None
         try:
             with TransactWrite(connection=self._conn()) as tx:
                 tx.save(GridItemModel(SITES, site.site_id, data=_site_json(site)),
@@ -83,7 +87,7 @@ class DynamoSites:
         except TransactWriteError as exc:
             if replace or not _cancelled(exc):
                 raise
-            return False  # created meanwhile by another request
+            return False  # the site exists (the condition failed): unchanged
         return old is None
 
     def get(self, site_id: str) -> Site | None:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Protocol
 
 from csms.charging.allowances import group_size
 from csms.charging.defaults import DEFAULT_MAX_POWER_W
-from csms.charging.groups import FLEET, EventTarget, GridEvent, GroupError, check_event, check_site
+from csms.charging.groups import FLEET, SITES, EventTarget, GridEvent, GroupError, check_event, check_site
 from csms.charging.ports import Replan, SiteStore, TargetedEvents
 from csms.charging.sites import Site
 from csms.operations import Conflict, Forbidden, Invalid, NotFound, Principal
@@ -93,15 +93,28 @@ class SiteOperations:
             raise Invalid(str(exc)) from exc
         created = self.sites.put(site, replace=replace)
         if not created and not replace:
-            raise Conflict(f"site {site_id} already exists (csms site add --replace, or PUT /v1/sites/{site_id}, "
-                           "replaces it)")
+            raise Conflict(f"site {site_id} already exists (to change it: open it on the web page, csms site add "
+                           f"--replace, or PUT /v1/sites/{site_id})")
         members = self.sites.members(site_id)
         if members:
             self._ask(members[0])  # one request: the re-plan covers the whole site
         return site_json(site, members), created
 
     def delete_site(self, who: Principal, site_id: str) -> None:
+        """Remove a site; its chargers are on no site any more and are re-planned on their own.
+        ``Conflict`` while a grid-demand event that has not ended names the site (one Query of the
+        events partition, as ``list_events``): the event would stay stored and hold a new site made
+        with the same id later. Refused, not narrowed: an event is the operator's copy of a DNO's
+        instruction, changed only by cancelling it (as an event naming an unknown site is refused,
+        never stored). ``NotFound`` for an unknown site."""
         self._operator(who)
+        holding = [e.event_id for e in self.events.grid_events(self.clock())
+                   if not e.cancelled and e.target.kind == SITES and site_id in e.target.ids]
+        if holding:
+            one = len(holding) == 1
+            raise Conflict(f"site {site_id} is targeted by grid-demand event {', '.join(holding)}: cancel "
+                           f"{'it' if one else 'them'} first ({'; '.join(f'csms event cancel {i}' for i in holding)}), "
+                           f"or remove the site after {'it ends' if one else 'they end'}")
         members = self.sites.members(site_id)
         if not self.sites.delete(site_id):
             raise NotFound(f"no site {site_id}")

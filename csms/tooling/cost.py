@@ -43,6 +43,9 @@ MINUTES_PER_MONTH = 30 * 24 * 60
 # One idTag answer: the charger's policy and the idTag, two items under 4 KB read eventually consistently
 # in one BatchGetItem (adapters.dynamo.authorization): 2 x 0.5 read units
 AUTH_LOOKUP_UNITS = 1.0
+# Removing a site (csms.charging.site_ops delete_site): one Query of the events partition for an event
+# that targets it (eventually consistent, ~4 KB of events not yet expired: 0.5-1 RU)
+SITE_REMOVAL_RU = 1.0
 # A report's reads (adapters/dynamo/onboarding.py, consistent unless noted): the charger item (1 RU), its
 # connectors (1), 5 sessions (1), 240 meter samples of ~300 B (18), 200 call outcomes of ~500 B (25), 50
 # review items (eventually consistent, ~2 KB each: 13), the check item (2)
@@ -218,11 +221,13 @@ def charger_month(profile: Profile, counts: dict[str, dict], cpu_us: dict[str, f
     # the charger's site (2 consistent reads), the site's chargers (1 Query), each charger's active
     # sessions (0.5 RU each) and each plugged-in neighbour's meter and preference (2 x 0.5 RU); the
     # site's LP ~50 ms at the scheduler's 2 GB. The assignment (a transaction of 3 items, 6 WU) is once
-    # in a charger's life (36 months). Site and event items themselves are operator writes (per site).
+    # in a charger's life (36 months). Site and event items themselves are operator writes (per site);
+    # removing a site first reads the events for one that targets it (SITE_REMOVAL_RU, once a site's life).
     if profile.site_chargers:
         site_runs = 2 * profile.sessions_per_day * 30
         plugged = profile.site_chargers * profile.plugged_hours_per_day / 24
-        site_r = site_runs * (2 + 1 + 0.5 * profile.site_chargers + 2 * 0.5 * plugged)
+        site_r = (site_runs * (2 + 1 + 0.5 * profile.site_chargers + 2 * 0.5 * plugged)
+                  + SITE_REMOVAL_RU / 36 / profile.site_chargers)
         site_w = site_runs * 3 + 6 / 36
         site_gb_s = site_runs * 0.05 * 2.0
         bill.add("Site re-plans (claim, site reads)",

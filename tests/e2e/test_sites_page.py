@@ -1,7 +1,8 @@
 """The Sites view in headless Chromium against the local platform (issue 16): an operator adds a site
 with its limit through the page's form, puts a charger on it, sees it listed with the limit the
-planner holds, and sees a grid-demand event with its target. Saves docs/sites-page.png under
-``make screenshots``."""
+planner holds, and sees a grid-demand event with its target. Adding a site whose id exists is refused
+(new-user probe: the form's PUT overwrote it); the site's own page changes it. Saves
+docs/sites-page.png under ``make screenshots``."""
 
 from __future__ import annotations
 
@@ -36,7 +37,27 @@ def _browse(platform) -> dict:
         wait.until(lambda b: "Saved depot" in b.find_element(By.ID, "message").text)
         seen["sites"] = browser.find_element(By.ID, "sites").text
         seen["events"] = browser.find_element(By.ID, "events").text
+        for name, value in (("id", "depot"), ("limit_kw", "99")):  # the same id again: refused, not overwritten
+            browser.find_element(By.CSS_SELECTOR, f"#site-form [name={name}]").send_keys(value)
+        browser.find_element(By.CSS_SELECTOR, "#site-form button").click()
+        wait.until(lambda b: "already exists" in b.find_element(By.ID, "message").text)
+        seen["refused"] = browser.find_element(By.ID, "message").text
+        seen["after_refusal"] = platform.runtime.sites.get("depot")
         browser.find_element(By.LINK_TEXT, "depot").click()
+        wait.until(ec.presence_of_element_located((By.ID, "site-edit-form")))
+        seen["edit_form"] = {n: browser.find_element(By.CSS_SELECTOR, f"#site-edit-form [name={n}]").get_attribute("value")
+                             for n in ("name", "region", "limit_kw")}
+        limit = browser.find_element(By.CSS_SELECTOR, "#site-edit-form [name=limit_kw]")
+        limit.clear()
+        limit.send_keys("12")
+        browser.find_element(By.CSS_SELECTOR, "#site-edit-form button").click()  # editing replaces, deliberately
+        wait.until(lambda b: "Saved depot" in b.find_element(By.ID, "message").text)
+        wait.until(lambda b: "12.0 kW" in b.find_element(By.ID, "site-limit").text)
+        limit = browser.find_element(By.CSS_SELECTOR, "#site-edit-form [name=limit_kw]")
+        limit.clear()
+        limit.send_keys("15")
+        browser.find_element(By.CSS_SELECTOR, "#site-edit-form button").click()
+        wait.until(lambda b: "15.0 kW" in b.find_element(By.ID, "site-limit").text)
         wait.until(ec.presence_of_element_located((By.ID, "assign-form")))
         browser.find_element(By.CSS_SELECTOR, "#assign-form [name=charger]").send_keys("CP001")
         browser.find_element(By.CSS_SELECTOR, "#assign-form button").click()
@@ -69,6 +90,9 @@ def test_an_operator_adds_a_site_and_puts_a_charger_on_it_in_the_browser(tmp_pat
     seen, site = asyncio.run(scenario())
     assert "depot" in seen["sites"] and "15.0 kW" in seen["sites"] and "north" in seen["sites"]
     assert "region: north" in seen["events"] and "−5 kW" in seen["events"]
+    assert "site depot already exists" in seen["refused"] and "open it" in seen["refused"]
+    assert seen["after_refusal"].connection_kw() == 15.0 and seen["after_refusal"].name == "Bus depot"  # kept
+    assert seen["edit_form"] == {"name": "Bus depot", "region": "north", "limit_kw": "15"}  # the site as stored
     assert "CP001" in seen["chargers"] and "15.0 kW" in seen["limit"]
     assert site is not None and site.site_id == "depot" and site.connection_kw() == 15.0  # stored, not just shown
     assert SCREENSHOT.stat().st_size > 10_000

@@ -249,7 +249,7 @@ def test_preference_set_by_the_driver_re_plans(fleet):
 
 
 @pytest.mark.parametrize("body, status", [
-    ({"energy_kwh": 0}, 422), ({"energy_kwh": 5000}, 422), ({"departure": "2030-01-01T08:00:00"}, 422),
+    ({"energy_kwh": 0}, 422), ({"energy_kwh": 5000}, 422), ({"departure": "08:00 tomorrow"}, 422),
     ({"departure": "2001-01-01T08:00:00Z"}, 400), ({"charge_now": "maybe"}, 422),
     ({"carbon_price_gbp_per_t": -5}, 422), ({"carbon_price_gbp_per_t": 1e9}, 422),
 ])
@@ -312,6 +312,24 @@ def test_bad_events_are_refused(fleet, change, status):
     got, answer = call("POST", "/v1/events", body=window)
     assert got == status and answer["message" if status == 400 else "detail"]
     assert call("GET", "/v1/events")[1] == []
+
+
+def test_a_time_without_a_zone_is_utc_as_the_cli_reads_it(fleet):
+    """New-user probe: the API answered 422 to ``2030-01-01T17:00`` where ``csms event add --start``
+    reads the same text as UTC. Every time the API takes is now read as the CLI reads it (docs/api.md)."""
+    _, asked = fleet
+    status, created = call("POST", "/v1/events", body={"start": "2030-01-01T17:00", "end": "2030-01-01T19:00:00",
+                                                       "cap_kw": 50})
+    assert status == 201 and (created["start"], created["end"]) == ("2030-01-01T17:00:00.000Z", "2030-01-01T19:00:00.000Z")
+    status, zoned = call("POST", "/v1/events", body={"start": "2030-01-01T17:00+01:00", "end": "2030-01-01",
+                                                     "cap_kw": 50})  # a zone is kept; a date is its midnight
+    assert status == 400 and zoned["message"] == "end must be after start"  # 16:00Z to 00:00Z on the 1st
+    status, saved = call("PUT", "/v1/chargers/A1/preference", who=ALICE, body={"departure": "2030-01-01T07:30"})
+    assert status == 200 and saved["departure"].startswith("2030-01-01T07:30:00") and saved["departure"][19:] in (
+        "Z", ".000Z", "+00:00")
+    assert call("GET", "/v1/sessions", query={"from": "2024-06-12", "to": "2024-06-13T00:00"})[0] == 200
+    status, refused = call("POST", "/v1/events", body={"start": "5 pm", "end": "2030-01-01T19:00", "cap_kw": 50})
+    assert status == 422 and refused["message"].startswith("body.start:")  # not a time at all: the schema's 422
 
 
 # ----------------------------------------------------------------- signals

@@ -118,3 +118,24 @@ def test_creating_a_site_that_exists_is_a_409_and_leaves_it_as_it_was(fleet):
     assert call("PUT", "/v1/sites/depot", body={"limit_kw": 5})[0] == 200  # PUT replaces, as documented
     assert rt.sites.get("depot").limit_kw == 5
     assert call("POST", "/v1/sites", body={"id": "bad id", "limit_kw": 5})[0] == 400
+
+
+def test_a_site_an_event_targets_is_not_removed_until_the_event_is_cancelled(fleet):
+    """New-user probe: removing a site left its event stored, to cap a new site made later with the
+    same id. The removal is refused in one line that names the event and how to cancel it."""
+    rt, _ = fleet
+    assert call("PUT", "/v1/sites/depot", body={"limit_kw": 22})[0] == 201
+    assert call("PUT", "/v1/sites/yard", body={"limit_kw": 11})[0] == 201
+    assert call("PUT", "/v1/sites/depot/chargers/A1")[0] == 200
+    start = utcnow() + timedelta(hours=1)
+    status, event = call("POST", "/v1/events", body={"start": iso(start), "end": iso(start + timedelta(hours=2)),
+                                                     "cap_kw": 5, "target": {"kind": "sites", "ids": ["yard", "depot"]}})
+    assert status == 201
+    status, answer = call("DELETE", "/v1/sites/depot")
+    assert status == 409 and answer["message"] == (
+        f"site depot is targeted by grid-demand event {event['id']}: cancel it first "
+        f"(csms event cancel {event['id']}), or remove the site after it ends")
+    assert rt.sites.get("depot") is not None and rt.sites.site_of("A1").site_id == "depot"  # nothing changed
+    assert call("DELETE", f"/v1/events/{event['id']}")[0] == 204
+    assert call("DELETE", "/v1/sites/depot")[0] == 204
+    assert rt.sites.get("depot") is None and rt.sites.site_of("A1") is None
