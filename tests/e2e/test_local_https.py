@@ -39,9 +39,14 @@ def _tls(platform) -> ssl.SSLSocket:
 
 
 def _exchange(platform, request: bytes) -> tuple[int, dict, bytes]:
-    """Send raw bytes over TLS; the status, headers and body of the answer (status 0: none came)."""
+    """Send raw bytes over TLS; the status, headers and body of the answer (status 0: none came;
+    -1: none came, and the server closed the connection before it had all the bytes)."""
+    cut_off = False
     with closing(_tls(platform)) as tls:
-        tls.sendall(request)
+        try:
+            tls.sendall(request)
+        except (ConnectionError, ssl.SSLError):  # refused mid-request: its answer may still be readable
+            cut_off = True
         data = b""
         try:
             while chunk := tls.recv(65536):
@@ -54,7 +59,7 @@ def _exchange(platform, request: bytes) -> tuple[int, dict, bytes]:
         except (ConnectionError, ssl.SSLError):
             pass
     if not data:
-        return 0, {}, b""
+        return (-1 if cut_off else 0), {}, b""
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
@@ -146,8 +151,9 @@ def test_head_and_body_sizes_are_bounded(platform):
         return big_head, big_body, events
 
     big_head, big_body, events = asyncio.run(scenario())
-    assert big_head[0] == 400
-    assert big_body[0] == 413 and json.loads(big_body[2])["message"]
+    # 400, or (when the server's close wins the race with our sending) cut off before the whole head
+    assert big_head[0] in (400, -1)
+    assert big_body[0] == -1 or big_body[0] == 413 and json.loads(big_body[2])["message"]
     assert json.loads(events[2]) == []  # nothing was created
 
 
