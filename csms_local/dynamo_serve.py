@@ -22,10 +22,11 @@ from pathlib import Path
 
 LOCK_WAIT_S = 30
 # Requests served at once. A request holds its thread while it waits for the journal's flush, and
-# the platform has up to 4 handshake + 16 frame threads, the management API and the jobs each
-# waiting on one answer: fewer threads than that would queue requests behind a flush they are not
-# part of, and every waiting writer joins the same group commit anyway.
-SERVE_THREADS = 32
+# the platform has up to 4 handshake + 32 frame threads (csms_local.gateway.FRAME_WORKERS), the
+# frame log's writer, the management API and the jobs each waiting on one answer: fewer threads
+# than that would queue requests behind a flush they are not part of, and every waiting writer
+# joins the same group commit anyway.
+SERVE_THREADS = 48
 
 
 def build_app(state_dir: Path, region: str = "eu-west-2"):
