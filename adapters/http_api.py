@@ -113,12 +113,14 @@ def _no_route(exc: NotFoundError) -> Response:
 def _naive_is_utc(value: Any) -> Any:
     """A time (or a date: its midnight) without a zone is UTC, as the CLI reads it
     (``csms.timeutil.parse_ts``; ``csms_local.cmd_api.TIME_FORM``); anything else is left to the schema's
-    own check and message."""
-    from csms.timeutil import BadTimestamp, parse_ts
+    own check and message; a time out of range is refused here (a 422, not a 500 where it overflows)."""
+    from csms.timeutil import BadTimestamp, TimestampOutOfRange, parse_ts
 
     if isinstance(value, str):
         try:
             return parse_ts(value)
+        except TimestampOutOfRange as exc:
+            raise ValueError(str(exc)) from exc
         except BadTimestamp:
             pass
     return value

@@ -13,6 +13,14 @@ class BadTimestamp(ValueError):
     pass
 
 
+class TimestampOutOfRange(BadTimestamp):
+    """A readable time outside ``TIME_RANGE``: near datetime's ends a zone shift or a retention
+    period overflows (``OverflowError``, an unanswered frame or a 500), and no clock means it."""
+
+
+TIME_RANGE = (datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc))
+
+
 def parse_ts(value: object) -> datetime:
     """Parse an OCPP dateTime (RFC 3339); naive times are taken as UTC."""
     if not isinstance(value, str) or not 10 <= len(value) <= 40:
@@ -26,7 +34,13 @@ def parse_ts(value: object) -> datetime:
         raise BadTimestamp(f"not a timestamp: {value!r:.60}") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        utc = parsed.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise TimestampOutOfRange(f"time out of range: {value!r:.60}") from exc
+    if not TIME_RANGE[0] <= utc < TIME_RANGE[1]:
+        raise TimestampOutOfRange(f"time out of range (years 1900 to 8999): {value!r:.60}")
+    return utc
 
 
 def iso(value: datetime) -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Iterable, Sequence, cast
 
 from csms.model import MeterSample, Reading
-from csms.timeutil import BadTimestamp, parse_ts
+from csms.timeutil import BadTimestamp, iso, parse_ts
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER_IMPORT = "Power.Active.Import"
@@ -134,9 +134,16 @@ def parse_meter_values(
     received_at: datetime,
 ) -> tuple[list[MeterSample], list[str]]:
     """Turn ``meterValue`` elements into samples. Unreadable values are skipped
-    and described in the returned problems (the caller keeps the raw message)."""
+    and described in the returned problems (the caller keeps the raw message).
+
+    Elements of one message stamped with the same time (to the millisecond, the stored key) are one
+    sample with the readings of all of them: some chargers send each measurand in its own element.
+    Two samples would name one key, and the later would silently replace the earlier (its energy
+    register lost though the message was acknowledged), or DynamoDB would refuse the whole
+    BatchWriteItem ("Provided list of item keys contains duplicates") and the charger resend it forever."""
     samples: list[MeterSample] = []
     problems: list[str] = []
+    by_key: dict[str, int] = {}  # a stored key -> its sample's index in samples
     for element in meter_values:
         try:
             timestamp = parse_ts(element.get("timestamp"))
@@ -158,7 +165,11 @@ def parse_meter_values(
                 problems.append(str(exc))
         if not readings:
             continue
-        samples.append(
+        key = iso(timestamp)
+        if key in by_key:
+            readings = [*samples[by_key[key]].readings, *readings]
+            timestamp = samples[by_key[key]].timestamp
+        sample = (
             MeterSample(
                 charge_point_id=charge_point_id,
                 connector_id=connector_id,
@@ -171,6 +182,11 @@ def parse_meter_values(
                 received_at=received_at,
             )
         )
+        if key in by_key:
+            samples[by_key[key]] = sample
+        else:
+            by_key[key] = len(samples)
+            samples.append(sample)
     return samples, problems
 
 

@@ -216,3 +216,20 @@ def test_fleet_overview_shows_what_the_app_needs(charger):
     charger.disconnect()
     (row,) = fleet_overview(rt.chargers, rt.connectors, rt.meter)
     assert row.connectors[0].state is ConnectorState.OFFLINE and row.power_w == 0
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z"])
+def test_a_time_out_of_range_is_a_bad_timestamp_not_an_unanswered_message(charger, stamp):
+    # Given a charger whose clock gives a time at datetime's ends (its shift to UTC, or the meter's
+    # retention added to it, overflowed: the platform answered InternalError "retry", so the
+    # charger resent its StartTransaction or MeterValues for ever)
+    charger.handshake()
+    tx = charger.result("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0,
+                                             "timestamp": stamp})["transactionId"]
+    assert "bad_timestamp" in charger.rt.sessions.get("CP001", tx).flags  # started at its receipt
+    assert charger.result("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
+        {"timestamp": stamp, "sampledValue": [{"value": "1"}]},
+        {"timestamp": "2024-06-12T18:00:00Z", "sampledValue": [{"value": "123"}]}]}) == {}
+    assert charger.rt.meter.latest("CP001", 1).energy_wh == 123  # the readable element is stored
+    assert charger.result("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Charging",
+                                                 "timestamp": stamp}) == {}

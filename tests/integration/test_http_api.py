@@ -332,6 +332,15 @@ def test_a_time_without_a_zone_is_utc_as_the_cli_reads_it(fleet):
     assert status == 422 and refused["message"].startswith("body.start:")  # not a time at all: the schema's 422
 
 
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "9999-12-31"])
+def test_a_time_out_of_range_is_a_422_not_a_500(fleet, start):
+    """Breaker probe: a time whose shift to UTC overflows (or at datetime's end, where a period added
+    overflows) answered 500 Internal Server Error."""
+    status, refused = call("POST", "/v1/events", body={"start": start, "end": "2030-01-01T19:00Z", "cap_kw": 50})
+    assert status == 422 and refused["message"].startswith("body.start:") and "out of range" in refused["message"]
+    assert call("GET", "/v1/sessions", query={"from": start})[0] == 422
+
 # ----------------------------------------------------------------- signals
 def test_signals_from_now(fleet):
     platform, _ = fleet

@@ -140,3 +140,20 @@ def test_the_local_platform_answers_meter_values_after_storing_them(local_charge
                                                                 "unit": "W"}]}]})
     assert [s.power_w for s in local_charger.rt.meter.between("CP001", 1, T0, None)] == [1234]
     assert local_charger.rt.meter.batches == 1
+
+
+@pytest.mark.parametrize("group_commit", [False, True], ids=["aws", "local"])
+def test_meter_values_with_elements_stamped_alike_keeps_every_reading(platform, group_commit):
+    # Given a charger that sends its energy register and its power in two elements with one timestamp
+    rt = _runtime.install(build_runtime(dataclasses.replace(platform.settings), counters=_runtime.lambda_counters(),
+                                        group_commit=group_commit))
+    charger = ChargerClient(rt, "CP001").register()
+    charger.handshake()
+    stamp = "2024-06-12T18:00:05Z"
+    assert charger.result("MeterValues", {"connectorId": 1, "meterValue": [
+        {"timestamp": stamp, "sampledValue": [{"value": "5000", "measurand": "Energy.Active.Import.Register",
+                                               "unit": "Wh"}]},
+        {"timestamp": stamp, "sampledValue": [{"value": "1234", "measurand": "Power.Active.Import", "unit": "W"}]},
+    ]}) == {}
+    # Then both are stored (one item: DynamoDB refuses a BatchWriteItem naming a key twice, moto does not)
+    assert [(s.energy_wh, s.power_w) for s in rt.meter.between("CP001", 1, T0, None)] == [(5000, 1234)]

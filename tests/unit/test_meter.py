@@ -76,6 +76,20 @@ def test_unreadable_values_are_reported_not_raised():
     assert len(problems) == 2
 
 
+def test_elements_stamped_alike_are_one_sample_with_all_their_readings():
+    # Given a charger that sends each measurand in its own meterValue element with one timestamp
+    samples, problems = parse_meter_values("CP", 1, [
+        {"timestamp": "2024-06-12T18:00:05Z", "sampledValue": [
+            {"value": "5000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]},
+        {"timestamp": "2024-06-12T18:00:05.000Z", "sampledValue": [
+            {"value": "1234", "measurand": "Power.Active.Import", "unit": "W"}]},
+        {"timestamp": "2024-06-12T18:00:10Z", "sampledValue": [{"value": "5010"}]},
+    ], source="mv", transaction_id=7, received_at=T0)
+    # Then one sample per stored key keeps both readings (none replaces the other)
+    assert problems == []
+    assert [(s.energy_wh, s.power_w, len(s.readings)) for s in samples] == [(5000, 1234, 2), (5010, None, 1)]
+
+
 def test_session_energy_from_register_agrees_with_power():
     samples = [_sample(0, 1000, 7200), _sample(30, 4600, 7200), _sample(60, 8200, 7200)]
     result = session_energy(1000, samples, 8200)
