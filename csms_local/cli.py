@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 
@@ -19,6 +20,16 @@ COMMAND_MODULES = ("cmd_local", "cmd_charger", "cmd_demo", "cmd_backtest", "cmd_
 
 class UsageError(Exception):
     """A bad argument or input file: printed as one line, exit code 2."""
+
+
+def number(text: str) -> float:
+    """argparse type of every decimal option: a finite number. ``float`` alone reads ``nan`` and
+    ``inf``, which then met the API's range checks ("--cap-kw should be <= 1000000" for ``nan``)
+    or none. Refused: ``argument --cap-kw: invalid number value: 'nan'`` (raises ValueError)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text!r}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):

@@ -19,7 +19,7 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 
 
 def add_api_options(parser, json_flag: bool = True) -> None:
@@ -80,7 +80,7 @@ def register(subparsers) -> None:
     token = subparsers.add_parser("token", help="make a local API token (the local stand-in for a Cognito user)")
     token.add_argument("subject", nargs="?", help="the account, e.g. a driver's name")
     token.add_argument("--operator", action="store_true", help="an operator (sees the whole fleet)")
-    token.add_argument("--days", type=float, default=30, help="valid for this many days (default 30; 0: until revoked)")
+    token.add_argument("--days", type=number, default=30, help="valid for this many days (default 30; 0: until revoked)")
     token.add_argument("--revoke", metavar="TOKEN", help="revoke a token instead (takes effect at once)")
     token.add_argument("--state-dir", default=".local")
     token.set_defaults(func=make_token)
@@ -216,8 +216,10 @@ def make_token(args) -> int:
             raise UsageError("no such token")
         print("revoked")
         return 0
-    if not args.subject or not args.subject.strip() or len(args.subject) > 128:
-        raise UsageError("the subject must be 1-128 characters")
+    if args.subject is None:
+        raise UsageError("a token is for an account: csms token NAME [--operator] (or --revoke TOKEN)")
+    if not args.subject.strip() or len(args.subject) > 128:
+        raise UsageError("the account's name must be 1-128 characters")
     if args.days < 0:
         raise UsageError("--days must be >= 0")
     print(add_token(Path(args.state_dir), args.subject, args.operator, args.days * 86400 if args.days else None))

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from csms.charging.defaults import DEFAULT_CARBON_PRICE_GBP_PER_T
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 
 
 def register(subparsers) -> None:
@@ -17,12 +17,12 @@ def register(subparsers) -> None:
     parser.add_argument("--sessions", required=True, help="CSV: session_id,plug_in_utc,departure_utc,energy_kwh,max_power_kw")
     parser.add_argument("--prices", required=True, help="CSV: start_utc,price_p_per_kwh_inc_vat")
     parser.add_argument("--carbon", required=True, help="CSV: start_utc,forecast_gco2_per_kwh,actual_gco2_per_kwh")
-    parser.add_argument("--carbon-price", type=float, default=DEFAULT_CARBON_PRICE_GBP_PER_T, metavar="GBP_PER_TONNE")
-    parser.add_argument("--site-limit-kw", type=float, default=None, metavar="KW",
+    parser.add_argument("--carbon-price", type=number, default=DEFAULT_CARBON_PRICE_GBP_PER_T, metavar="GBP_PER_TONNE")
+    parser.add_argument("--site-limit-kw", type=number, default=None, metavar="KW",
                         help="a cap on all the sessions together (with --sites: on all the sites together)")
     parser.add_argument("--sites", default=None, metavar="SITES.csv",
                         help="CSV: site_id,limit_kw; the sessions file then needs a site_id column")
-    parser.add_argument("--event-cap-kw", type=float, default=None, metavar="KW",
+    parser.add_argument("--event-cap-kw", type=number, default=None, metavar="KW",
                         help="a grid-demand event: all sessions (all sites) at most KW ...")
     parser.add_argument("--event-start", default=None, metavar="ISO", help="... from this time (default: window start)")
     parser.add_argument("--event-end", default=None, metavar="ISO", help="... to this time (default: window end)")
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     retime.add_argument("acn", help="ACN-Data CSV (session_id,site,connection_utc,disconnect_utc,kwh_delivered,...)")
     retime.add_argument("--prices", required=True, help="the price CSV whose window the sessions move onto")
     retime.add_argument("--count", type=int, default=None, help="how many sessions (default: all)")
-    retime.add_argument("--max-power-kw", type=float, default=7.4)
+    retime.add_argument("--max-power-kw", type=number, default=7.4)
     retime.add_argument("--seed", type=int, default=1)
     retime.add_argument("--out", required=True, metavar="SESSIONS.csv")
     retime.set_defaults(func=run_retime)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 from csms_local.cmd_onboarding import register_charger as register_onboarding
 from csms_local.cmd_api import TIME_FORM, add_api_options, request, time_option
 from csms_local.state import cli_principal, open_runtime
@@ -34,9 +34,9 @@ def register(subparsers) -> None:
     prefer = commands.add_parser("prefer", help="the driver's preference: departure time and energy; re-plans")
     prefer.add_argument("charge_point_id")
     prefer.add_argument("--departure", help=f"when the vehicle leaves ({TIME_FORM}; default: 8 h after plug-in)")
-    prefer.add_argument("--energy-kwh", type=float, help="energy the driver needs (default: 30 kWh)")
+    prefer.add_argument("--energy-kwh", type=number, help="energy the driver needs (default: 30 kWh)")
     prefer.add_argument("--charge-now", action="store_true", help="charge at full power now, ignore prices")
-    prefer.add_argument("--carbon-price", type=float, help="GBP per tonne of CO2 (default: the platform's)")
+    prefer.add_argument("--carbon-price", type=number, help="GBP per tonne of CO2 (default: the platform's)")
     prefer.add_argument("--show", action="store_true", help="print the stored preference, change nothing")
     add_api_options(prefer, json_flag=False)
     prefer.set_defaults(func=set_preference)
@@ -58,7 +58,7 @@ def register(subparsers) -> None:
     cert = commands.add_parser("cert", help="issue a key and client certificate for a test charger (profile 3)")
     cert.add_argument("charge_point_id")
     cert.add_argument("--out", default=None, help="directory for <id>.pem and <id>-key.pem (default: <state dir>/chargers)")
-    cert.add_argument("--days", type=float, default=365, help="validity in days (default 365)")
+    cert.add_argument("--days", type=number, default=365, help="validity in days (default 365)")
     cert.add_argument("--cpo-name", help="subject O (default: the local charger CA's, i.e. csms local's CPO name)")
     cert.add_argument("--state-dir", default=".local")
     cert.set_defaults(func=issue_certificate)

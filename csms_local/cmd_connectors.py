@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 from csms_local.cmd_api import add_api_options, request
 
 
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     composite.add_argument("charge_point_id")
     composite.add_argument("--connector", type=int, default=1)
     composite.add_argument("--ask", action="store_true", help="send GetCompositeSchedule now (the answer: run again)")
-    composite.add_argument("--hours", type=float, default=24, help="how far ahead to ask (default 24)")
+    composite.add_argument("--hours", type=number, default=24, help="how far ahead to ask (default 24)")
     add_api_options(composite)
     composite.set_defaults(func=show_composite)
 

@@ -11,7 +11,7 @@ import sys
 import time
 from urllib.parse import quote
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 from csms_local.cmd_api import add_api_options, request
 from csms_local.state import platform_running
 
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     """Top-level commands of the console (``csms alerts``, ``csms unknown-chargers``)."""
     alerts = subparsers.add_parser("alerts", help="alerts: offline too long, faulted, transaction open too long, "
                                                   "profiles refused, repeated authentication failures")
-    alerts.add_argument("--hours", type=float, default=24, help="of the last hours (default 24, at most 720)")
+    alerts.add_argument("--hours", type=number, default=24, help="of the last hours (default 24, at most 720)")
     alerts.add_argument("--kind", choices=("offline", "faulted", "long_transaction", "profiles_refused",
                                            "auth_failures"))
     alerts.add_argument("--charger", help="one charger's")
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     alerts.set_defaults(func=show_alerts)
     unknown = subparsers.add_parser("unknown-chargers", help="ids that tried to connect without being registered "
                                                              "(register one: csms charger add ID)")
-    unknown.add_argument("--hours", type=float, default=168, help="seen in the last hours (default and most: 168)")
+    unknown.add_argument("--hours", type=number, default=168, help="seen in the last hours (default and most: 168)")
     add_api_options(unknown)
     unknown.set_defaults(func=show_unknown)
 
@@ -44,7 +44,7 @@ def register_charger_commands(commands) -> None:
     log.add_argument("--direction", choices=("in", "out"), help="in: from the charger; out: to it")
     log.add_argument("--limit", type=int, default=50, help="frames to show (1-100; default 50)")
     switch = log.add_mutually_exclusive_group()
-    switch.add_argument("--on", type=float, metavar="HOURS",
+    switch.add_argument("--on", type=number, metavar="HOURS",
                         help="switch the log on for HOURS (AWS: it costs a write per frame, see csms cost)")
     switch.add_argument("--off", action="store_true", help="switch the log off")
     add_api_options(log)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 
 ROOT = Path(__file__).resolve().parent.parent
 # Median handler CPU per message (µs), from `python -m bench.bench_handler` on the reference machine
@@ -17,20 +17,20 @@ HANDLER_CPU_US = {"MeterValues": 210, "Heartbeat": 60, "StatusNotification": 90,
 def register(subparsers) -> None:
     parser = subparsers.add_parser("cost", help="$ per charger-month from the measured requests per message")
     parser.add_argument("--sample-interval", type=int, default=60, help="MeterValueSampleInterval, s")
-    parser.add_argument("--metering-hours", type=float, default=24.0, help="hours a day with MeterValues")
+    parser.add_argument("--metering-hours", type=number, default=24.0, help="hours a day with MeterValues")
     parser.add_argument("--heartbeat", type=int, default=300, help="HeartbeatInterval, s")
-    parser.add_argument("--sessions-per-day", type=float, default=1.0)
-    parser.add_argument("--replan-minutes", type=float, default=15.0)
-    parser.add_argument("--profiles-per-session", type=float, default=4.0)
-    parser.add_argument("--plugged-hours", type=float, default=10.0)
+    parser.add_argument("--sessions-per-day", type=number, default=1.0)
+    parser.add_argument("--replan-minutes", type=number, default=15.0)
+    parser.add_argument("--profiles-per-session", type=number, default=4.0)
+    parser.add_argument("--plugged-hours", type=number, default=10.0)
     parser.add_argument("--memory-mb", type=int, default=256, help="the $default function's memory (infra/constants.py)")
-    parser.add_argument("--firmware-updates", type=float, default=4.0, help="firmware updates a year")
-    parser.add_argument("--ddb-latency-ms", type=float, default=4.0)
+    parser.add_argument("--firmware-updates", type=number, default=4.0, help="firmware updates a year")
+    parser.add_argument("--ddb-latency-ms", type=number, default=4.0)
     parser.add_argument("--security-profile", type=int, default=2, help="2: Basic auth; 3: client certificates")
-    parser.add_argument("--security-events", type=float, default=4.0, help="SecurityEventNotifications a month")
+    parser.add_argument("--security-events", type=number, default=4.0, help="SecurityEventNotifications a month")
     parser.add_argument("--counts", default=str(ROOT / "docs" / "requests.json"),
                         help="requests per message (python -m bench.bench_requests)")
-    parser.add_argument("--frame-log-hours", type=float, default=0.0,
+    parser.add_argument("--frame-log-hours", type=number, default=0.0,
                         help="hours a month the charger's frame log is switched on (opt-in; csms charger log)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)

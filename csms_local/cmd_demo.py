@@ -7,7 +7,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 
 FIRST_DAY, LAST_DAY = date(2024, 6, 2), date(2024, 6, 29)  # the price window in data/
 
@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="simulated fleet on real prices, carbon and plug-in sessions")
     parser.add_argument("--chargers", type=int, default=20)
     parser.add_argument("--day", default="2024-06-12", help=f"a day in {FIRST_DAY}..{LAST_DAY}")
-    parser.add_argument("--speed", type=float, default=1000.0, help="simulated seconds per real second")
+    parser.add_argument("--speed", type=number, default=1000.0, help="simulated seconds per real second")
     parser.add_argument("--out-dir", default=".local/demo")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dumb", action="store_true", help="no smart charging: charge on plug-in (the baseline)")

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 from csms_local.cmd_api import api_command, command_group, request
 
 
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     create.add_argument("--from-version", action="append", help="only chargers now on this version (repeat)")
     create.add_argument("--waves", default="1,10,100", help="percent of the targets per wave; the last is the rest")
     create.add_argument("--max-in-flight", type=int, default=50)
-    create.add_argument("--failure-threshold", type=float, default=10.0, help="halt when a wave's failures exceed this %%")
+    create.add_argument("--failure-threshold", type=number, default=10.0, help="halt when a wave's failures exceed this %%")
     create.add_argument("--silence-timeout", type=int, default=7200, help="s without a word before a charger times out")
     create.add_argument("--url-ttl", type=int, default=3600, help="s each download URL lives")
     create.add_argument("--window", help="daily maintenance window HH:MM-HH:MM (local time of --timezone)")

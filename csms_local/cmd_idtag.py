@@ -9,7 +9,7 @@ import json
 from urllib.parse import quote
 
 from csms.authorization.model import MAX_ID_TAG
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 from csms_local.cmd_api import TIME_FORM, api_command, command_group, request, time_option
 
 
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
                           "charge_point_id", json_flag=False)
     reserve.add_argument("--connector", type=int, default=1, help="connector id (0: the whole charger); default 1")
     reserve.add_argument("--id-tag", required=True)
-    reserve.add_argument("--minutes", type=float, default=30, help="expires this many minutes from now (default 30)")
+    reserve.add_argument("--minutes", type=number, default=30, help="expires this many minutes from now (default 30)")
     api_command(charger, "reservations", list_reservations, "a charger's reservations with their state",
                 "charge_point_id")
     cancel = api_command(charger, "unreserve", cancel_reservation, "cancel a reservation (CancelReservation)",

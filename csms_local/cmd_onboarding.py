@@ -10,7 +10,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 from csms_local.cmd_api import add_api_options, request
 
 MARK = {"pass": "PASS", "fail": "FAIL", "not_seen": "----"}
@@ -35,7 +35,7 @@ def register_charger(commands) -> None:
     check = commands.add_parser("check", help="run the active check during a live session (triggers, configuration, "
                                               "a bounded pause and resume; the driver's plan is restored)")
     check.add_argument("charge_point_id")
-    check.add_argument("--poll", type=float, default=2.0, help="seconds between looks (default 2)")
+    check.add_argument("--poll", type=number, default=2.0, help="seconds between looks (default 2)")
     add_api_options(check)
     check.set_defaults(func=run_check)
 

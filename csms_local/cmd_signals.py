@@ -4,7 +4,7 @@ the API's routes, locally or with ``--api``)."""
 
 from __future__ import annotations
 
-from csms_local.cli import UsageError
+from csms_local.cli import UsageError, number
 from csms_local.cmd_api import TIME_FORM, add_api_options, request, time_option
 from csms_local.state import open_runtime
 
@@ -26,8 +26,8 @@ def register(subparsers) -> None:
                                         f"sites or chargers from --start to --end ({TIME_FORM})")
     add.add_argument("--start", required=True)
     add.add_argument("--end", required=True)
-    add.add_argument("--cap-kw", type=float)
-    add.add_argument("--reduction-kw", type=float, help="kW below the target's capacity (its sites' limits)")
+    add.add_argument("--cap-kw", type=number)
+    add.add_argument("--reduction-kw", type=number, help="kW below the target's capacity (its sites' limits)")
     target = add.add_mutually_exclusive_group()
     target.add_argument("--region", help="every site of this region (DNO area)")
     target.add_argument("--sites", help="site ids, comma-separated")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from csms_local.cli import number
 from csms_local.cmd_api import api_command, command_group, request
 
 
@@ -14,10 +15,10 @@ def register(subparsers) -> None:
     add = api_command(commands, "add", add_site, "create a site (--replace: replace an existing one)", "site_id",
                       json_flag=False)
     add.add_argument("--replace", action="store_true", help="replace the site if it exists (its chargers stay)")
-    add.add_argument("--limit-kw", type=float, help="connection limit on the sum of its chargers (kW)")
-    add.add_argument("--phase-limit-a", type=float, help="per-phase limit (A)")
+    add.add_argument("--limit-kw", type=number, help="connection limit on the sum of its chargers (kW)")
+    add.add_argument("--phase-limit-a", type=number, help="per-phase limit (A)")
     add.add_argument("--phases", type=int, default=3, help="1 or 3 (default 3)")
-    add.add_argument("--voltage-v", type=float, default=230.0, help="phase-to-neutral voltage (default 230 V)")
+    add.add_argument("--voltage-v", type=number, default=230.0, help="phase-to-neutral voltage (default 230 V)")
     add.add_argument("--region", default="", help="region / DNO area an event may target")
     add.add_argument("--name", default="")
     api_command(commands, "list", list_sites, "every site with its limit", json_flag=False)
