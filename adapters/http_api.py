@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from csms.operations import Conflict, Forbidden, Invalid, NotFound, Operations, Principal
+from csms.timeutil import BadTimestamp, TimestampOutOfRange, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,6 @@ def _naive_is_utc(value: Any) -> Any:
     """A time (or a date: its midnight) without a zone is UTC, as the CLI reads it
     (``csms.timeutil.parse_ts``; ``csms_local.cmd_api.TIME_FORM``); anything else is left to the schema's
     own check and message; a time out of range is refused here (a 422, not a 500 where it overflows)."""
-    from csms.timeutil import BadTimestamp, TimestampOutOfRange, parse_ts
-
     if isinstance(value, str):
         try:
             return parse_ts(value)

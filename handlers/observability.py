@@ -13,7 +13,6 @@ logger = Logger(service="csms")
 metrics = Metrics(namespace="CSMS", service="csms")
 
 
-
 def set_correlation_id(value: str | None) -> None:
     """The correlation id (the charge point id; None: none) of the log lines this invocation writes,
     its own and the domain's: a thread-local key (Powertools' ``thread_safe_append_keys``, a

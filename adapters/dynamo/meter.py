@@ -55,7 +55,11 @@ class DynamoMeter:
         self.retention = timedelta(days=retention_days)
 
     def put(self, samples: Iterable[MeterSample]) -> None:
-        items = [_sample_item(s, self.retention) for s in samples]
+        self._write([_sample_item(s, self.retention) for s in samples])
+
+    def _write(self, items: list[MeterSampleModel]) -> None:
+        """One PutItem for one item, BatchWriteItem requests of 25 for more (pynamodb retries
+        unprocessed items, then raises ``PutError``)."""
         if len(items) == 1:
             items[0].save()
         elif items:

@@ -119,12 +119,7 @@ class GroupCommitMeter(DynamoMeter):
         return batch
 
     def _write(self, items: list[MeterSampleModel]) -> None:
-        if len(items) == 1:
-            items[0].save()
-        else:
-            with MeterSampleModel.batch_write() as batch:
-                for item in items:
-                    batch.save(item)
+        super()._write(items)
         with self._cond:
             self.batches += 1
             self.items_written += len(items)
